@@ -1,0 +1,117 @@
+"""One small family of typed errors, each carrying a sentence a clinic worker understands."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+
+class MediTrackError(Exception):
+    """Base of every error the services raise on purpose; ``message`` is shown to the user."""
+
+    title = "Something went wrong"
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+    def __str__(self) -> str:  # pragma: no cover - trivial
+        return self.message
+
+
+class ValidationError(MediTrackError):
+    """Input was refused; ``fields`` maps each field name to what is wrong with it."""
+
+    title = "Please check the form"
+
+    def __init__(self, fields: dict[str, str] | str, message: str | None = None) -> None:
+        if isinstance(fields, str):
+            fields = {"_": fields}
+        self.fields = dict(fields)
+        if message is None:
+            message = "; ".join(
+                text if name == "_" else f"{name.replace('_', ' ')}: {text}"
+                for name, text in self.fields.items()
+            )
+        super().__init__(message)
+
+
+class PermissionDenied(MediTrackError):
+    """The caller's role (or ownership) does not allow the action."""
+
+    title = "Not allowed"
+
+
+class NotFound(MediTrackError):
+    """The record does not exist (or is not visible to the caller)."""
+
+    title = "Not found"
+
+
+class Conflict(MediTrackError):
+    """Someone else changed the record since it was read, or a rule like double booking clashed."""
+
+    title = "Conflict"
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        changed_by: str | None = None,
+        changed_at: datetime | None = None,
+        current: dict | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.changed_by = changed_by
+        self.changed_at = changed_at
+        self.current = current
+
+
+class AllergyConflict(MediTrackError):
+    """A prescription clashes with a recorded allergy; a doctor may override with a reason."""
+
+    title = "Allergy warning"
+
+    def __init__(self, message: str, *, allergy: str, drug: str) -> None:
+        super().__init__(message)
+        self.allergy = allergy
+        self.drug = drug
+
+
+class AuthenticationFailed(MediTrackError):
+    """Wrong username or password."""
+
+    title = "Login failed"
+
+
+class AccountLocked(MediTrackError):
+    """Too many failed logins; the account is locked until ``until``."""
+
+    title = "Account locked"
+
+    def __init__(self, message: str, *, until: datetime | None = None) -> None:
+        super().__init__(message)
+        self.until = until
+
+
+class AccountPending(MediTrackError):
+    """A doctor's sign-up still waits for an admin's approval (or was rejected)."""
+
+    title = "Awaiting approval"
+
+
+class AccountInactive(MediTrackError):
+    """The account was deactivated by an admin."""
+
+    title = "Account deactivated"
+
+
+class SessionExpired(MediTrackError):
+    """The session token expired, was revoked (logout, role change) or is not valid."""
+
+    title = "Session ended"
+
+
+class StoreUnavailable(MediTrackError):
+    """The database cannot be reached or opened."""
+
+    title = "Database unavailable"

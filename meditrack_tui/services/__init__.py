@@ -1,0 +1,46 @@
+"""The service layer: one module per area, every call taking the caller's session.
+
+:class:`Services` wires them to one store and config; the CLI builds it and hands
+it to the app, tests build it on a temporary store.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Callable
+
+from ..config import Config
+from .appointments import AppointmentService
+from .audit import AuditService
+from .auth import AuthService
+from .base import Context, Page, Session
+from .dashboard import DashboardService
+from .patients import PatientService
+from .prescriptions import PrescriptionService
+from .reports import ReportService
+from .users import UserService
+from .vitals import VitalsService
+
+
+class Services:
+    """Every service, sharing one context (store, config, clock)."""
+
+    def __init__(self, store, config: Config,
+                 clock: Callable[[], datetime] | None = None) -> None:
+        self.ctx = Context(store=store, config=config)
+        if clock is not None:
+            self.ctx.clock = clock
+        self.store = store
+        self.config = config
+        self.auth = AuthService(self.ctx)
+        self.users = UserService(self.ctx)
+        self.patients = PatientService(self.ctx)
+        self.appointments = AppointmentService(self.ctx)
+        self.prescriptions = PrescriptionService(self.ctx)
+        self.vitals = VitalsService(self.ctx)
+        self.reports = ReportService(self.ctx)
+        self.audit = AuditService(self.ctx)
+        self.dashboard = DashboardService(self.ctx)
+
+
+__all__ = ["Services", "Session", "Page"]

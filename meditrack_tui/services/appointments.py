@@ -1,0 +1,264 @@
+"""Appointments: book, reschedule, cancel, status; no double booking of a doctor; lists."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta
+from typing import Any
+
+from bson import ObjectId
+from pymongo import ASCENDING, DESCENDING, ReturnDocument
+
+from .. import policy
+from ..errors import Conflict, NotFound, ValidationError
+from ..validation import Checker, literal_prefix, page_args
+from .base import Page, Service, Session, oid, public
+from .patients import PatientService
+
+STATUSES = ("scheduled", "checked-in", "completed", "cancelled", "no-show")
+OPEN_STATUSES = ("scheduled", "checked-in")
+SORTS = {"start": "start", "patient": "patient_name", "doctor": "doctor_name",
+         "status": "status", "reason": "reason"}
+MAX_DURATION = 240
+
+
+class AppointmentService(Service):
+    """Book, reschedule, cancel and list appointments as the role allows."""
+
+    def _get(self, appointment_id: Any) -> dict[str, Any]:
+        doc = self.db.appointments.find_one({"_id": oid(appointment_id, "appointment")})
+        if doc is None:
+            raise NotFound("That appointment does not exist.")
+        return doc
+
+    def _doctor(self, doctor_id: Any, check: Checker) -> dict[str, Any] | None:
+        try:
+            doc = self.db.users.find_one({"_id": oid(doctor_id, "doctor"),
+                                          "role": policy.DOCTOR, "status": "active"})
+        except NotFound:
+            doc = None
+        if doc is None:
+            check.fail("doctor_id", "Choose an active doctor.")
+        return doc
+
+    def _when(self, check: Checker, data: dict[str, Any]) -> tuple[datetime | None, int | None]:
+        day = check.day("date", data.get("date"), required=True)
+        at = check.clock("time", data.get("time"), required=True)
+        duration = check.number("duration_min", data.get("duration_min", 20), low=5,
+                                high=MAX_DURATION, integer=True, required=True,
+                                label="duration (minutes)")
+        if day is None or at is None:
+            return None, None
+        return datetime.combine(day, at), int(duration) if duration is not None else None
+
+    def _clash(self, doctor_id: ObjectId, start: datetime, end: datetime,
+               exclude: ObjectId | None = None) -> dict[str, Any] | None:
+        """An open appointment of the same doctor overlapping [start, end), if any."""
+        days = {start.date().isoformat(), (end - timedelta(seconds=1)).date().isoformat(),
+                (start - timedelta(minutes=MAX_DURATION)).date().isoformat()}
+        for doc in self.db.appointments.find(
+            {"doctor_id": doctor_id, "day": {"$in": sorted(days)}}
+        ):
+            if doc["_id"] == exclude or doc.get("status") not in OPEN_STATUSES:
+                continue
+            if doc["start"] < end and start < doc["end"]:
+                return doc
+        return None
+
+    def _clash_error(self, other: dict[str, Any]) -> ValidationError:
+        return ValidationError(
+            {"time": f"{other.get('doctor_name', 'The doctor')} already has an appointment "
+                     f"{other['start']:%H:%M}-{other['end']:%H:%M} on {other['start']:%d %b %Y}."}
+        )
+
+    def book(self, session: Session, data: dict[str, Any]) -> dict[str, Any]:
+        """Book an appointment; a doctor's overlapping booking is refused."""
+        if not isinstance(data, dict):
+            raise ValidationError("Appointment details must be a set of fields.")
+        patients = PatientService(self.ctx)
+        pid = patients.require_visible(session, data.get("patient_id"), "appointment.book")
+        check = Checker()
+        start, duration = self._when(check, data)
+        doctor = self._doctor(data.get("doctor_id"), check)
+        reason = check.text("reason", data.get("reason"), required=True, max_len=200)
+        if start is not None and start < self.ctx.now() - timedelta(minutes=5) \
+                and session.role == policy.PATIENT:
+            check.fail("date", "Appointments cannot be booked in the past.")
+        check.done()
+        assert start and duration and doctor
+        end = start + timedelta(minutes=duration)
+        other = self._clash(doctor["_id"], start, end)
+        if other:
+            raise self._clash_error(other)
+        name, mrn = patients.name_of(pid)
+        now = self.ctx.now()
+        doc = {
+            "patient_id": pid, "patient_name": name, "mrn": mrn,
+            "patient_name_key": name.lower(),
+            "doctor_id": doctor["_id"], "doctor_name": doctor.get("full_name"),
+            "start": start, "end": end, "day": start.date().isoformat(),
+            "duration_min": duration, "reason": reason, "status": "scheduled",
+            "created_by": session.username, "created_at": now,
+            "updated_by": session.username, "updated_at": now, "version": 1,
+        }
+        doc["_id"] = self.db.appointments.insert_one(doc).inserted_id
+        self.audit(session, "appointment.book", record_type="appointment", record_id=doc["_id"],
+                   patient_id=pid, detail=f"{start:%Y-%m-%d %H:%M} with {doc['doctor_name']}")
+        self.changed("appointments", "insert", doc["_id"], patient_id=pid, session=session,
+                     extra={"doctor_id": str(doctor["_id"]), "day": doc["day"]})
+        return public(doc) or {}
+
+    def _update(self, session: Session, doc: dict[str, Any], version: Any,
+                fields: dict[str, Any], action: str) -> dict[str, Any]:
+        if isinstance(version, bool) or not isinstance(version, int):
+            raise ValidationError({"version": "The appointment version is missing; reopen it."})
+        fields.update({"updated_by": session.username, "updated_at": self.ctx.now()})
+        result = self.db.appointments.find_one_and_update(
+            {"_id": doc["_id"], "version": version},
+            {"$set": fields, "$inc": {"version": 1}},
+            return_document=ReturnDocument.AFTER,
+        )
+        if result is None:
+            latest = self.db.appointments.find_one({"_id": doc["_id"]}) or {}
+            who = latest.get("updated_by", "someone else")
+            when = latest.get("updated_at")
+            at = f" at {when:%H:%M on %d %b %Y}" if when else ""
+            raise Conflict(f"{who} changed this appointment{at} after you opened it. "
+                           "Reload to see their change.", changed_by=who, changed_at=when,
+                           current=public(latest))
+        self.audit(session, action, record_type="appointment", record_id=doc["_id"],
+                   patient_id=doc["patient_id"], detail=fields.get("status"))
+        self.changed("appointments", "update", doc["_id"], patient_id=doc["patient_id"],
+                     session=session, extra={"doctor_id": str(result["doctor_id"]),
+                                             "day": result["day"]})
+        return public(result) or {}
+
+    def reschedule(self, session: Session, appointment_id: Any, data: dict[str, Any],
+                   *, version: Any) -> dict[str, Any]:
+        """Move an appointment (and optionally change doctor, duration or reason)."""
+        doc = self._get(appointment_id)
+        self.authorize(session, "appointment.update", patient_id=doc["patient_id"],
+                       record_type="appointment", record_id=doc["_id"])
+        if doc["status"] not in OPEN_STATUSES:
+            raise Conflict(f"This appointment is {doc['status']} and cannot be moved.")
+        if not isinstance(data, dict):
+            raise ValidationError("Appointment details must be a set of fields.")
+        merged = {"date": doc["start"].date().isoformat(), "time": f"{doc['start']:%H:%M}",
+                  "duration_min": doc["duration_min"], "doctor_id": str(doc["doctor_id"]),
+                  "reason": doc["reason"]}
+        merged.update({k: v for k, v in data.items() if k in merged})
+        check = Checker()
+        start, duration = self._when(check, merged)
+        doctor = self._doctor(merged["doctor_id"], check)
+        reason = check.text("reason", merged.get("reason"), required=True, max_len=200)
+        check.done()
+        assert start and duration and doctor
+        end = start + timedelta(minutes=duration)
+        other = self._clash(doctor["_id"], start, end, exclude=doc["_id"])
+        if other:
+            raise self._clash_error(other)
+        return self._update(session, doc, version, {
+            "start": start, "end": end, "day": start.date().isoformat(), "duration_min": duration,
+            "doctor_id": doctor["_id"], "doctor_name": doctor.get("full_name"), "reason": reason,
+        }, "appointment.reschedule")
+
+    def set_status(self, session: Session, appointment_id: Any, status: Any,
+                   *, version: Any) -> dict[str, Any]:
+        """Check in, complete, mark no-show (doctors, admins) or cancel (also patients, own)."""
+        doc = self._get(appointment_id)
+        check = Checker()
+        new = check.choice("status", status, STATUSES)
+        check.done()
+        action = "appointment.cancel" if new == "cancelled" else "appointment.update"
+        self.authorize(session, action, patient_id=doc["patient_id"],
+                       record_type="appointment", record_id=doc["_id"])
+        if doc["status"] in ("cancelled", "completed", "no-show") and new != doc["status"]:
+            raise Conflict(f"This appointment is already {doc['status']}.")
+        return self._update(session, doc, version, {"status": new},
+                            f"appointment.{new}")
+
+    def cancel(self, session: Session, appointment_id: Any, *, version: Any) -> dict[str, Any]:
+        return self.set_status(session, appointment_id, "cancelled", version=version)
+
+    def get(self, session: Session, appointment_id: Any) -> dict[str, Any]:
+        doc = self._get(appointment_id)
+        self.authorize(session, "appointment.read", patient_id=doc["patient_id"],
+                       record_type="appointment", record_id=doc["_id"])
+        return public(doc) or {}
+
+    def day_agenda(self, session: Session, doctor_id: Any, day: Any) -> list[dict[str, Any]]:
+        """One doctor's appointments on one day, in time order (cancelled included)."""
+        scope = self.authorize(session, "appointment.read", record_type="appointment")
+        check = Checker()
+        when = check.day("date", day, required=True)
+        check.done()
+        filt: dict[str, Any] = {"doctor_id": oid(doctor_id, "doctor"), "day": when.isoformat()}
+        filt.update(self.own_patient_filter(session, scope))
+        return [public(d) or {} for d in self.db.appointments.find(filt).sort([("start", 1)])]
+
+    def list(
+        self,
+        session: Session,
+        *,
+        patient_id: Any = None,
+        doctor_id: Any = None,
+        status: Any = None,
+        date_from: Any = None,
+        date_to: Any = None,
+        upcoming: bool = False,
+        query: Any = None,
+        sort: Any = "start",
+        descending: Any = False,
+        page: Any = 1,
+        page_size: Any = 50,
+    ) -> Page[dict[str, Any]]:
+        """Appointments by patient, doctor, status and date range; searchable, sorted, paged."""
+        scope = self.authorize(session, "appointment.read", record_type="appointment")
+        page_no, size = page_args(page, page_size)
+        check = Checker()
+        filt: dict[str, Any] = {}
+        if patient_id not in (None, ""):
+            pid = oid(patient_id, "patient")
+            if scope == policy.OWN and str(pid) != session.patient_id:
+                self._deny(session, "appointment.read", "appointment", None, pid,
+                           "You can only see and change your own records.")
+            filt["patient_id"] = pid
+        filt.update(self.own_patient_filter(session, scope))
+        if doctor_id not in (None, ""):
+            filt["doctor_id"] = oid(doctor_id, "doctor")
+        if status not in (None, ""):
+            filt["status"] = check.choice("status", status, STATUSES)
+        start = check.day("date_from", date_from)
+        end = check.day("date_to", date_to)
+        if start and end and start > end:
+            check.fail("date_to", "The end date must not be before the start date.")
+        window: dict[str, Any] = {}
+        if start:
+            window["$gte"] = datetime.combine(start, datetime.min.time())
+        if end:
+            window["$lt"] = datetime.combine(end + timedelta(days=1), datetime.min.time())
+        if upcoming:
+            window["$gte"] = max(window.get("$gte", datetime.min), self.ctx.now())
+            filt["status"] = filt.get("status") or {"$in": list(OPEN_STATUSES)}
+        if window:
+            filt["start"] = window
+        text = check.text("query", query, max_len=100)
+        if text:
+            filt["$or"] = [{"patient_name_key": literal_prefix(text.lower())},
+                           {"mrn": literal_prefix(text.upper())},
+                           {"reason": {"$regex": literal_prefix(text.lower()).pattern[1:],
+                                       "$options": "i"}}]
+        sort_key = check.choice("sort", sort, SORTS)
+        check.done()
+        direction = DESCENDING if descending else ASCENDING
+        total = self.db.appointments.count_documents(filt)
+        cursor = (self.db.appointments.find(filt)
+                  .sort([(SORTS[sort_key or "start"], direction), ("start", ASCENDING)])
+                  .skip((page_no - 1) * size).limit(size))
+        return Page([public(d) or {} for d in cursor], total, page_no, size)
+
+
+def today_str(now: datetime) -> str:
+    return now.date().isoformat()
+
+
+__all__ = ["AppointmentService", "STATUSES", "date"]

@@ -1,0 +1,361 @@
+"""Authentication: argon2id passwords, signed session tokens, lockout, sign-up.
+
+Login mints a JWT (user, role, session id, expiry) and stores a live session
+row; every service call verifies the signature, the expiry and that the row is
+still live, so logout, deactivation and role changes revoke at once.
+"""
+
+from __future__ import annotations
+
+import secrets
+from datetime import datetime, timedelta
+from typing import Any
+
+import jwt
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from bson import ObjectId
+
+from .. import policy
+from ..errors import (
+    AccountInactive,
+    AccountLocked,
+    AccountPending,
+    AuthenticationFailed,
+    Conflict,
+    SessionExpired,
+    ValidationError,
+)
+from ..validation import EMAIL_RE, Checker
+from .base import Context, Service, Session, public
+
+ALGORITHM = "HS256"
+ACTIVE, PENDING, REJECTED, INACTIVE = "active", "pending", "rejected", "inactive"
+USERNAME_CHARS = set("abcdefghijklmnopqrstuvwxyz0123456789._-")
+
+
+def check_password_rules(password: Any, username: str | None, field: str = "password") -> str:
+    """Passwords: text, at least 10 characters, not the username."""
+    if not isinstance(password, str) or not password:
+        raise ValidationError({field: "Password is required."})
+    if len(password) < 10:
+        raise ValidationError({field: "Password must be at least 10 characters long."})
+    if len(password) > 256:
+        raise ValidationError({field: "Password is too long (at most 256 characters)."})
+    if username and password.strip().lower() == username.strip().lower():
+        raise ValidationError({field: "Password must not be the same as the username."})
+    return password
+
+
+def check_username(check: Checker, value: Any) -> str | None:
+    """Usernames: 3-40 characters of letters, digits, dot, dash or underscore."""
+    name = check.text("username", value, required=True, max_len=40, min_len=3)
+    if name is not None and not set(name.lower()) <= USERNAME_CHARS:
+        check.fail("username", "Username may contain only letters, digits, '.', '-' and '_'.")
+        return None
+    return name
+
+
+class AuthService(Service):
+    """Passwords, login/logout, session verification, sign-up and the first admin."""
+
+    def __init__(self, ctx: Context) -> None:
+        super().__init__(ctx)
+        ctx.auth = self
+        self.hasher = PasswordHasher()  # argon2id with the library's current parameters
+        self._secret = ctx.config.signing_secret()
+
+    # --- passwords ---
+
+    def hash_password(self, password: str) -> str:
+        return self.hasher.hash(password)
+
+    def _check_password(self, user: dict[str, Any], password: str) -> bool:
+        try:
+            self.hasher.verify(user.get("password_hash", ""), password)
+        except (VerificationError, InvalidHashError):
+            return False
+        if self.hasher.check_needs_rehash(user["password_hash"]):
+            self.db.users.update_one(
+                {"_id": user["_id"]}, {"$set": {"password_hash": self.hash_password(password)}}
+            )
+        return True
+
+    # --- users as stored ---
+
+    def find_user(self, username: str) -> dict[str, Any] | None:
+        if not isinstance(username, str):
+            return None
+        return self.db.users.find_one({"username_lc": username.strip().lower()})
+
+    def new_user_doc(
+        self,
+        username: str,
+        password: str,
+        role: str,
+        *,
+        full_name: str,
+        email: str | None = None,
+        status: str = ACTIVE,
+        patient_id: ObjectId | None = None,
+        extra: dict[str, Any] | None = None,
+    ) -> dict[str, Any]:
+        now = self.ctx.now()
+        doc = {
+            "username": username,
+            "username_lc": username.lower(),
+            "password_hash": self.hash_password(password),
+            "role": role,
+            "status": status,
+            "full_name": full_name,
+            "email": email,
+            "patient_id": patient_id,
+            "failed_logins": 0,
+            "locked_until": None,
+            "created_at": now,
+            "updated_at": now,
+            "version": 1,
+        }
+        if extra:
+            doc.update(extra)
+        return doc
+
+    def insert_user(self, doc: dict[str, Any]) -> ObjectId:
+        from pymongo.errors import DuplicateKeyError
+
+        try:
+            return self.db.users.insert_one(doc).inserted_id
+        except DuplicateKeyError:
+            raise ValidationError({"username": "That username is already taken."}) from None
+
+    # --- login, logout, verification ---
+
+    def login(self, username: Any, password: Any) -> Session:
+        """Check the password and mint a session; five failures lock the account for a while."""
+        if not isinstance(username, str) or not isinstance(password, str) or not username.strip():
+            raise AuthenticationFailed("Enter your username and password.")
+        now = self.ctx.now()
+        user = self.find_user(username)
+        if user is None:
+            self.audit(None, "login", outcome="failed", detail="unknown username",
+                       username=username.strip()[:40])
+            raise AuthenticationFailed("Wrong username or password.")
+        locked_until = user.get("locked_until")
+        if locked_until and locked_until > now:
+            self._audit_login(user, "failed", "account locked")
+            raise AccountLocked(self._locked_message(locked_until, now), until=locked_until)
+        if not self._check_password(user, password):
+            failures = int(user.get("failed_logins") or 0) + 1
+            update: dict[str, Any] = {"failed_logins": failures}
+            cfg = self.ctx.config
+            if failures >= cfg.max_failed_logins:
+                until = now + timedelta(minutes=cfg.lockout_minutes)
+                update = {"failed_logins": 0, "locked_until": until}
+                self.db.users.update_one({"_id": user["_id"]}, {"$set": update})
+                self._audit_login(user, "failed", "wrong password; account locked")
+                raise AccountLocked(
+                    f"Too many failed attempts. {self._locked_message(until, now)}", until=until
+                )
+            self.db.users.update_one({"_id": user["_id"]}, {"$set": update})
+            self._audit_login(user, "failed", "wrong password")
+            left = cfg.max_failed_logins - failures
+            hint = f" {left} attempt{'s' if left != 1 else ''} left before the account locks." \
+                if left <= 2 else ""
+            raise AuthenticationFailed("Wrong username or password." + hint)
+        status = user.get("status", ACTIVE)
+        if status == PENDING:
+            self._audit_login(user, "failed", "pending approval")
+            raise AccountPending(
+                "Your account is waiting for an administrator's approval. Try again once it is approved."
+            )
+        if status == REJECTED:
+            self._audit_login(user, "failed", "sign-up rejected")
+            raise AccountPending("Your sign-up request was not approved. Ask the clinic's administrator.")
+        if status == INACTIVE:
+            self._audit_login(user, "failed", "account deactivated")
+            raise AccountInactive("This account has been deactivated. Ask the clinic's administrator.")
+        self.db.users.update_one(
+            {"_id": user["_id"]},
+            {"$set": {"failed_logins": 0, "locked_until": None, "last_login": now}},
+        )
+        session = self._mint(user)
+        self.audit(session, "login")
+        return session
+
+    def _locked_message(self, until: datetime, now: datetime) -> str:
+        minutes = max(1, int((until - now).total_seconds() + 59) // 60)
+        return (
+            f"The account is locked for {minutes} more minute{'s' if minutes != 1 else ''} "
+            f"(until {until:%H:%M}). An administrator can unlock it sooner."
+        )
+
+    def _audit_login(self, user: dict[str, Any], outcome: str, detail: str) -> None:
+        self.audit(None, "login", record_type="user", record_id=user["_id"], outcome=outcome,
+                   detail=detail, username=user["username"], role=user.get("role"))
+
+    def _mint(self, user: dict[str, Any]) -> Session:
+        now = self.ctx.now()
+        expires = now + timedelta(hours=self.ctx.config.session_hours)
+        sid = secrets.token_hex(16)
+        self.db.sessions.insert_one(
+            {"_id": sid, "user_id": user["_id"], "role": user["role"], "created_at": now,
+             "expires_at": expires, "revoked": False}
+        )
+        payload = {
+            "sub": str(user["_id"]),
+            "usr": user["username"],
+            "role": user["role"],
+            "sid": sid,
+            "iat": int(now.timestamp()),
+            "exp": int(expires.timestamp()),
+        }
+        token = jwt.encode(payload, self._secret, algorithm=ALGORITHM)
+        return Session(
+            token=token,
+            user_id=str(user["_id"]),
+            username=user["username"],
+            role=user["role"],
+            session_id=sid,
+            expires_at=expires,
+            full_name=user.get("full_name") or user["username"],
+            patient_id=str(user["patient_id"]) if user.get("patient_id") else None,
+        )
+
+    def verify(self, session: Session) -> Session:
+        """Check the token's signature and expiry and that its session is still live."""
+        if not isinstance(session, Session):
+            raise SessionExpired("You are not logged in.")
+        now = self.ctx.now()
+        try:
+            claims = jwt.decode(
+                session.token,
+                self._secret,
+                algorithms=[ALGORITHM],
+                options={"verify_exp": False, "require": ["sub", "sid", "role", "exp"]},
+            )
+        except jwt.InvalidTokenError:
+            raise SessionExpired("Your session is not valid. Please log in again.") from None
+        # Expiry is checked against the service clock (injectable for tests).
+        if claims["exp"] <= now.timestamp():
+            raise SessionExpired("Your session has expired. Please log in again.")
+        if (claims["sub"], claims["sid"], claims["role"]) != (
+            session.user_id, session.session_id, session.role
+        ):
+            raise SessionExpired("Your session is not valid. Please log in again.")
+        row = self.db.sessions.find_one({"_id": claims["sid"]})
+        if row is None or row.get("revoked"):
+            raise SessionExpired("You have been logged out. Please log in again.")
+        return session
+
+    def logout(self, session: Session) -> None:
+        """End the session; its token stops working everywhere at once."""
+        try:
+            self.verify(session)
+        except SessionExpired:
+            return
+        self.db.sessions.update_one({"_id": session.session_id}, {"$set": {"revoked": True}})
+        self.audit(session, "logout")
+
+    def revoke_all(self, user_id: ObjectId) -> None:
+        """Revoke every live session of a user (deactivation, role change, password reset)."""
+        self.db.sessions.update_many({"user_id": user_id, "revoked": False},
+                                     {"$set": {"revoked": True}})
+
+    def confirm_password(self, session: Session, password: Any) -> bool:
+        """Unlock an idle-locked terminal: True when the password is right (audited when not)."""
+        self.verify(session)
+        user = self.db.users.find_one({"_id": ObjectId(session.user_id)})
+        ok = bool(user) and isinstance(password, str) and self._check_password(user, password)
+        if not ok:
+            self.audit(session, "unlock-terminal", outcome="failed", detail="wrong password")
+        return ok
+
+    # --- first run and sign-up ---
+
+    def needs_first_admin(self) -> bool:
+        """True when there are no users at all (the first run asks for an admin)."""
+        return self.db.users.count_documents({}, limit=1) == 0
+
+    def create_first_admin(self, username: Any, password: Any, full_name: Any,
+                           email: Any = None) -> dict[str, Any]:
+        """Create the first admin; refused once any user exists."""
+        if not self.needs_first_admin():
+            raise Conflict("An administrator already exists. Log in instead.")
+        check = Checker()
+        name = check_username(check, username)
+        full = check.text("full_name", full_name, required=True, max_len=100)
+        mail = check.text("email", email, max_len=120)
+        if mail and not EMAIL_RE.match(mail):
+            check.fail("email", "Email address does not look right.")
+        check.done()
+        assert name and full
+        check_password_rules(password, name)
+        doc = self.new_user_doc(name, password, policy.ADMIN, full_name=full, email=mail)
+        doc["_id"] = self.insert_user(doc)
+        self.audit(None, "user.create-first-admin", record_type="user", record_id=doc["_id"],
+                   username=name, role=policy.ADMIN)
+        return user_public(doc)
+
+    def signup_patient(self, username: Any, password: Any, *, first_name: Any, last_name: Any,
+                       dob: Any, sex: Any, phone: Any = None, email: Any = None) -> dict[str, Any]:
+        """Patient self-sign-up: an active account linked to a new patient record."""
+        from .patients import build_patient_doc
+
+        check = Checker()
+        name = check_username(check, username)
+        patient = build_patient_doc(check, {"first_name": first_name, "last_name": last_name,
+                                            "dob": dob, "sex": sex, "phone": phone,
+                                            "email": email}, today=self.ctx.now().date())
+        check.done()
+        assert name
+        check_password_rules(password, name)
+        if self.find_user(name):
+            raise ValidationError({"username": "That username is already taken."})
+        assert self.ctx.auth is not None
+        patients = self._patients()
+        created = patients.insert_new(patient, by=name)
+        full = f"{patient['first_name']} {patient['last_name']}"
+        doc = self.new_user_doc(name, password, policy.PATIENT, full_name=full,
+                                email=patient.get("email"), patient_id=created["_id"])
+        try:
+            doc["_id"] = self.insert_user(doc)
+        except ValidationError:
+            self.db.patients.delete_one({"_id": created["_id"]})
+            raise
+        self.audit(None, "signup.patient", record_type="user", record_id=doc["_id"],
+                   patient_id=created["_id"], username=name, role=policy.PATIENT)
+        self.changed("patients", "insert", created["_id"], patient_id=created["_id"])
+        return user_public(doc)
+
+    def signup_doctor(self, username: Any, password: Any, *, full_name: Any, email: Any = None,
+                      specialty: Any = None) -> dict[str, Any]:
+        """Doctor sign-up: a pending request that an admin approves or rejects."""
+        check = Checker()
+        name = check_username(check, username)
+        full = check.text("full_name", full_name, required=True, max_len=100)
+        mail = check.text("email", email, max_len=120)
+        if mail and not EMAIL_RE.match(mail):
+            check.fail("email", "Email address does not look right.")
+        spec = check.text("specialty", specialty, max_len=80)
+        check.done()
+        assert name and full
+        check_password_rules(password, name)
+        doc = self.new_user_doc(name, password, policy.DOCTOR, full_name=full, email=mail,
+                                status=PENDING, extra={"specialty": spec})
+        doc["_id"] = self.insert_user(doc)
+        self.audit(None, "signup.doctor", record_type="user", record_id=doc["_id"],
+                   username=name, role=policy.DOCTOR, detail="awaiting approval")
+        self.changed("users", "insert", doc["_id"])
+        return user_public(doc)
+
+    def _patients(self) -> Any:
+        from .patients import PatientService
+
+        return PatientService(self.ctx)
+
+
+def user_public(doc: dict[str, Any]) -> dict[str, Any]:
+    """A user as plain data, without the password hash."""
+    out = public({k: v for k, v in doc.items() if k not in ("password_hash", "username_lc")})
+    assert out is not None
+    return out

@@ -1,0 +1,417 @@
+"""Patient records: create (MRN assigned), read, version-checked update, archive/restore, list."""
+
+from __future__ import annotations
+
+import re
+from datetime import date
+from typing import Any
+
+from bson import ObjectId
+from pymongo import ASCENDING, DESCENDING, ReturnDocument
+from pymongo.errors import DuplicateKeyError
+
+from .. import policy
+from ..errors import Conflict, NotFound, PermissionDenied, ValidationError
+from ..validation import EMAIL_RE, PHONE_RE, Checker, literal_prefix, page_args
+from .base import Page, Service, Session, oid, public
+
+SEXES = ("F", "M", "X")
+SEX_LABELS = {"F": "Female", "M": "Male", "X": "Other / not stated"}
+EDITABLE = ("first_name", "last_name", "dob", "sex", "phone", "email", "address",
+            "allergies", "conditions", "primary_doctor_id")
+LIST_FIELDS = {"mrn": 1, "first_name": 1, "last_name": 1, "dob": 1, "sex": 1, "phone": 1,
+               "primary_doctor_name": 1, "primary_doctor_id": 1, "conditions": 1,
+               "allergies": 1, "archived": 1, "updated_at": 1, "version": 1}
+SORTS: dict[str, list[str]] = {
+    "mrn": ["mrn"],
+    "name": ["last_key", "first_key"],
+    "last_name": ["last_key", "first_key"],
+    "first_name": ["first_key", "last_key"],
+    "dob": ["dob"],
+    "sex": ["sex", "last_key"],
+    "phone": ["phone_digits"],
+    "primary_doctor": ["primary_doctor_name", "last_key"],
+    "updated_at": ["updated_at"],
+}
+MRN_RE = re.compile(r"^(?:mrn[-\s]?)?(\d{1,8})$", re.IGNORECASE)
+
+
+def format_mrn(number: int) -> str:
+    return f"MRN-{number:06d}"
+
+
+def age_on(dob: str | None, today: date) -> int | None:
+    """Whole years between an ISO date of birth and today."""
+    if not dob:
+        return None
+    born = date.fromisoformat(dob)
+    return today.year - born.year - ((today.month, today.day) < (born.month, born.day))
+
+
+def search_keys(first: str, last: str) -> dict[str, Any]:
+    """Lower-cased name keys so searches are anchored prefix matches that work on both stores."""
+    first_key, last_key = first.strip().lower(), last.strip().lower()
+    return {
+        "first_key": first_key,
+        "last_key": last_key,
+        "full_key": f"{first_key} {last_key}",
+        "search3": last_key[:3],
+        "first3": first_key[:3],
+    }
+
+
+def build_patient_doc(check: Checker, data: dict[str, Any], *, today: date,
+                      partial: bool = False) -> dict[str, Any]:
+    """Validate patient fields into a document fragment (all fields, or only given ones)."""
+    if not isinstance(data, dict):
+        raise ValidationError("Patient details must be a set of fields.")
+    out: dict[str, Any] = {}
+
+    def given(name: str) -> bool:
+        return not partial or name in data
+
+    if given("first_name"):
+        out["first_name"] = check.text("first_name", data.get("first_name"), required=True,
+                                       max_len=60)
+    if given("last_name"):
+        out["last_name"] = check.text("last_name", data.get("last_name"), required=True,
+                                      max_len=60)
+    if given("dob"):
+        born = check.day("dob", data.get("dob"), required=True)
+        if born is not None:
+            if born > today:
+                check.fail("dob", "Date of birth cannot be in the future.")
+            elif today.year - born.year > 125:
+                check.fail("dob", "Date of birth is more than 125 years ago.")
+            out["dob"] = born.isoformat()
+    if given("sex"):
+        out["sex"] = check.choice("sex", data.get("sex"), SEXES)
+    if given("phone"):
+        phone = check.text("phone", data.get("phone"), max_len=30)
+        if phone and not PHONE_RE.match(phone):
+            check.fail("phone", "Phone number may contain digits, spaces, +, -, ( and ).")
+        out["phone"] = phone
+        out["phone_digits"] = re.sub(r"\D", "", phone or "")
+    if given("email"):
+        email = check.text("email", data.get("email"), max_len=120)
+        if email and not EMAIL_RE.match(email):
+            check.fail("email", "Email address does not look right.")
+        out["email"] = email
+    if given("address"):
+        out["address"] = check.text("address", data.get("address"), max_len=300)
+    if given("allergies"):
+        out["allergies"] = check.string_list("allergies", data.get("allergies"))
+    if given("conditions"):
+        conditions = check.string_list("conditions", data.get("conditions"))
+        out["conditions"] = conditions
+        out["conditions_lc"] = [c.lower() for c in conditions or []]
+    return out
+
+
+class PatientService(Service):
+    """Create, read, update, archive and list patient records, as the role allows."""
+
+    # --- helpers ---
+
+    def _get(self, patient_id: Any) -> dict[str, Any]:
+        doc = self.db.patients.find_one({"_id": oid(patient_id, "patient")})
+        if doc is None:
+            raise NotFound("That patient record does not exist.")
+        return doc
+
+    def _doctor(self, doctor_id: Any) -> dict[str, Any]:
+        doc = self.db.users.find_one({"_id": oid(doctor_id, "doctor"), "role": policy.DOCTOR,
+                                      "status": "active"})
+        if doc is None:
+            raise ValidationError({"primary_doctor_id": "Choose an active doctor."})
+        return doc
+
+    def next_mrn(self) -> str:
+        counter = self.db.counters.find_one_and_update(
+            {"_id": "mrn"}, {"$inc": {"seq": 1}}, upsert=True,
+            return_document=ReturnDocument.AFTER,
+        )
+        return format_mrn(int(counter["seq"]))
+
+    def insert_new(self, fields: dict[str, Any], *, by: str) -> dict[str, Any]:
+        """Insert a validated patient with a fresh unique MRN (retrying on a clash)."""
+        now = self.ctx.now()
+        doc = dict(fields)
+        doc.update(search_keys(doc["first_name"], doc["last_name"]))
+        doc.setdefault("allergies", [])
+        doc.setdefault("conditions", [])
+        doc.setdefault("conditions_lc", [c.lower() for c in doc["conditions"]])
+        doc.setdefault("primary_doctor_id", None)
+        doc.setdefault("primary_doctor_name", None)
+        doc.update({"archived": False, "created_at": now, "updated_at": now, "updated_by": by,
+                    "version": 1})
+        for _ in range(20):
+            doc["mrn"] = self.next_mrn()
+            doc.pop("_id", None)
+            try:
+                doc["_id"] = self.db.patients.insert_one(doc).inserted_id
+                return doc
+            except DuplicateKeyError:
+                continue
+        raise Conflict("Could not assign a unique MRN; please try again.")
+
+    def _present(self, doc: dict[str, Any]) -> dict[str, Any]:
+        out = public({k: v for k, v in doc.items()
+                      if k not in ("first_key", "last_key", "full_key", "search3", "first3",
+                                   "phone_digits", "conditions_lc")})
+        assert out is not None
+        out["age"] = age_on(doc.get("dob"), self.ctx.now().date())
+        out["name"] = f"{doc.get('first_name', '')} {doc.get('last_name', '')}".strip()
+        return out
+
+    # --- operations ---
+
+    def create(self, session: Session, data: dict[str, Any]) -> dict[str, Any]:
+        """Create a patient record; the MRN is assigned and unique."""
+        self.authorize(session, "patient.create", record_type="patient")
+        check = Checker()
+        fields = build_patient_doc(check, data, today=self.ctx.now().date())
+        doctor = None
+        if data.get("primary_doctor_id"):
+            try:
+                doctor = self._doctor(data.get("primary_doctor_id"))
+            except (ValidationError, NotFound):
+                check.fail("primary_doctor_id", "Choose an active doctor.")
+        check.done()
+        if doctor:
+            fields["primary_doctor_id"] = doctor["_id"]
+            fields["primary_doctor_name"] = doctor.get("full_name")
+        doc = self.insert_new(fields, by=session.username)
+        self.audit(session, "patient.create", record_type="patient", record_id=doc["_id"],
+                   patient_id=doc["_id"], detail=doc["mrn"])
+        self.changed("patients", "insert", doc["_id"], patient_id=doc["_id"], session=session)
+        return self._present(doc)
+
+    def get(self, session: Session, patient_id: Any) -> dict[str, Any]:
+        """Open a patient's record (audited as an opening)."""
+        pid = oid(patient_id, "patient")
+        self.authorize(session, "patient.read", patient_id=pid, record_type="patient",
+                       record_id=pid)
+        doc = self._get(pid)
+        if doc.get("archived") and session.role == policy.PATIENT:
+            raise NotFound("That patient record does not exist.")
+        self.audit(session, "patient.open", record_type="patient", record_id=pid, patient_id=pid)
+        return self._present(doc)
+
+    def update(self, session: Session, patient_id: Any, changes: dict[str, Any],
+               *, version: Any) -> dict[str, Any]:
+        """Change fields of a record; refused as a conflict if it changed since ``version``."""
+        pid = oid(patient_id, "patient")
+        scope = self.authorize(session, "patient.update", patient_id=pid, record_type="patient",
+                               record_id=pid)
+        if not isinstance(changes, dict) or not changes:
+            raise ValidationError("Nothing to change.")
+        unknown = [k for k in changes if k not in EDITABLE]
+        if unknown:
+            raise ValidationError({k: "This field cannot be changed here." for k in unknown})
+        if scope == policy.OWN:
+            clinical = [k for k in changes if k not in policy.PATIENT_SELF_EDITABLE]
+            if clinical:
+                self._deny(session, "patient.update", "patient", pid, pid,
+                           "Patients can change only their own phone, email and address.")
+        if isinstance(version, bool) or not isinstance(version, int):
+            raise ValidationError({"version": "The record version is missing; reopen the record."})
+        current = self._get(pid)
+        check = Checker()
+        fields = build_patient_doc(check, changes, today=self.ctx.now().date(), partial=True)
+        if "primary_doctor_id" in changes:
+            if changes["primary_doctor_id"]:
+                try:
+                    doctor = self._doctor(changes["primary_doctor_id"])
+                    fields["primary_doctor_id"] = doctor["_id"]
+                    fields["primary_doctor_name"] = doctor.get("full_name")
+                except (ValidationError, NotFound):
+                    check.fail("primary_doctor_id", "Choose an active doctor.")
+            else:
+                fields["primary_doctor_id"] = None
+                fields["primary_doctor_name"] = None
+        check.done()
+        if "first_name" in fields or "last_name" in fields:
+            fields.update(search_keys(fields.get("first_name", current["first_name"]),
+                                      fields.get("last_name", current["last_name"])))
+        fields["updated_at"] = self.ctx.now()
+        fields["updated_by"] = session.username
+        result = self.db.patients.find_one_and_update(
+            {"_id": pid, "version": version},
+            {"$set": fields, "$inc": {"version": 1}},
+            return_document=ReturnDocument.AFTER,
+        )
+        if result is None:
+            raise self._conflict(pid)
+        self.audit(session, "patient.update", record_type="patient", record_id=pid,
+                   patient_id=pid, detail=", ".join(sorted(changes)))
+        self.changed("patients", "update", pid, patient_id=pid, session=session)
+        return self._present(result)
+
+    def _conflict(self, pid: ObjectId) -> Conflict:
+        latest = self.db.patients.find_one({"_id": pid})
+        if latest is None:
+            return Conflict("This record was deleted by someone else.")
+        who = latest.get("updated_by") or "someone else"
+        when = latest.get("updated_at")
+        at = f" at {when:%H:%M on %d %b %Y}" if when else ""
+        return Conflict(
+            f"{who} changed this record{at} after you opened it. Reload to see their change; "
+            "your typed values stay in the form.",
+            changed_by=who, changed_at=when, current=self._present(latest),
+        )
+
+    def set_archived(self, session: Session, patient_id: Any, archived: bool) -> dict[str, Any]:
+        """Archive (soft delete) or restore a record; admins only."""
+        pid = oid(patient_id, "patient")
+        action = "patient.archive"
+        self.authorize(session, action, patient_id=pid, record_type="patient", record_id=pid)
+        if not isinstance(archived, bool):
+            raise ValidationError("Archived must be true or false.")
+        doc = self.db.patients.find_one_and_update(
+            {"_id": pid},
+            {"$set": {"archived": archived, "updated_at": self.ctx.now(),
+                      "updated_by": session.username}, "$inc": {"version": 1}},
+            return_document=ReturnDocument.AFTER,
+        )
+        if doc is None:
+            raise NotFound("That patient record does not exist.")
+        self.audit(session, "patient.archive" if archived else "patient.restore",
+                   record_type="patient", record_id=pid, patient_id=pid)
+        self.changed("patients", "update", pid, patient_id=pid, session=session)
+        return self._present(doc)
+
+    def archive(self, session: Session, patient_id: Any) -> dict[str, Any]:
+        return self.set_archived(session, patient_id, True)
+
+    def restore(self, session: Session, patient_id: Any) -> dict[str, Any]:
+        return self.set_archived(session, patient_id, False)
+
+    def search_filter(self, query: Any) -> dict[str, Any] | None:
+        """The filter for a search box: name prefix (case-insensitive), MRN or phone."""
+        if query is None:
+            return None
+        if not isinstance(query, str):
+            raise ValidationError({"query": "Search text must be text."})
+        text = " ".join(query.strip().lower().split())[:100]
+        if not text:
+            return None
+        alternatives: list[dict[str, Any]] = []
+        prefix = literal_prefix(text)
+        if " " in text:
+            alternatives.append({"full_key": prefix})
+            first, _, last = text.partition(" ")
+            alternatives.append({"last_key": literal_prefix(first.rstrip(",")),
+                                 "first_key": literal_prefix(last)})
+        else:
+            last_clause: dict[str, Any] = {"last_key": prefix}
+            first_clause: dict[str, Any] = {"first_key": prefix}
+            if len(text) >= 3:
+                # Equality on a short prefix key narrows the scan on stores with hash indexes.
+                last_clause["search3"] = text[:3]
+                first_clause["first3"] = text[:3]
+            alternatives += [last_clause, first_clause]
+        mrn = MRN_RE.match(text)
+        if mrn:
+            alternatives.append({"mrn": format_mrn(int(mrn.group(1)))})
+            if text.startswith("mrn"):
+                alternatives.append({"mrn": literal_prefix("MRN-" + mrn.group(1))})
+        digits = re.sub(r"\D", "", text)
+        if len(digits) >= 3 and re.fullmatch(r"[\d+()\-.\s]+", text):
+            alternatives.append({"phone_digits": literal_prefix(digits)})
+            alternatives.append({"phone_digits": re.compile(re.escape(digits) + "$")})
+        return {"$or": alternatives}
+
+    def list(
+        self,
+        session: Session,
+        *,
+        query: Any = None,
+        sex: Any = None,
+        age_min: Any = None,
+        age_max: Any = None,
+        primary_doctor_id: Any = None,
+        condition: Any = None,
+        archived: Any = "active",
+        sort: Any = "name",
+        descending: Any = False,
+        page: Any = 1,
+        page_size: Any = 25,
+    ) -> Page[dict[str, Any]]:
+        """Search, filter, sort and page patient records (a patient sees only their own)."""
+        scope = self.authorize(session, "patient.read", record_type="patient")
+        page_no, size = page_args(page, page_size)
+        check = Checker()
+        clauses: list[dict[str, Any]] = []
+        if scope == policy.OWN:
+            clauses.append({"_id": oid(session.patient_id, "patient")} if session.patient_id
+                           else {"_id": ObjectId()})
+        search = self.search_filter(query)
+        if search:
+            clauses.append(search)
+        if sex not in (None, ""):
+            clauses.append({"sex": check.choice("sex", sex, SEXES)})
+        today = self.ctx.now().date()
+        low = check.number("age_min", age_min, low=0, high=130, integer=True, label="minimum age")
+        high = check.number("age_max", age_max, low=0, high=130, integer=True, label="maximum age")
+        if low is not None and high is not None and low > high:
+            check.fail("age_max", "Maximum age must not be below the minimum age.")
+        if low is not None:
+            clauses.append({"dob": {"$lte": _years_before(today, int(low)).isoformat()}})
+        if high is not None:
+            clauses.append({"dob": {"$gt": _years_before(today, int(high) + 1).isoformat()}})
+        if primary_doctor_id not in (None, ""):
+            try:
+                clauses.append({"primary_doctor_id": oid(primary_doctor_id, "doctor")})
+            except NotFound:
+                check.fail("primary_doctor_id", "Choose a doctor from the list.")
+        cond = check.text("condition", condition, max_len=100)
+        if cond:
+            clauses.append({"conditions_lc": cond.lower()})
+        state = check.choice("archived", archived if archived is not None else "active",
+                             ("active", "archived", "all"))
+        if scope == policy.OWN:
+            state = "active"
+        if state == "active":
+            clauses.append({"archived": False})
+        elif state == "archived":
+            clauses.append({"archived": True})
+        sort_key = check.choice("sort", sort, SORTS)
+        if not isinstance(descending, bool):
+            check.fail("descending", "Sort direction must be true or false.")
+        check.done()
+        filt: dict[str, Any] = {"$and": clauses} if len(clauses) > 1 else (clauses[0] if clauses else {})
+        direction = DESCENDING if descending else ASCENDING
+        order = [(key, direction) for key in SORTS[sort_key or "name"]] + [("_id", direction)]
+        total = self.db.patients.count_documents(filt)
+        cursor = (self.db.patients.find(filt, LIST_FIELDS).sort(order)
+                  .skip((page_no - 1) * size).limit(size))
+        items = [self._present(doc) for doc in cursor]
+        return Page(items=items, total=total, page=page_no, page_size=size)
+
+    def require_visible(self, session: Session, patient_id: Any, action: str) -> ObjectId:
+        """For other services: authorize ``action`` on this patient and check the record exists."""
+        pid = oid(patient_id, "patient")
+        self.authorize(session, action, patient_id=pid, record_type="patient", record_id=pid)
+        doc = self.db.patients.find_one({"_id": pid}, {"archived": 1})
+        if doc is None:
+            raise NotFound("That patient record does not exist.")
+        return pid
+
+    def name_of(self, patient_id: ObjectId) -> tuple[str, str]:
+        """(display name, MRN) of a patient, for denormalised fields."""
+        doc = self.db.patients.find_one({"_id": patient_id},
+                                        {"first_name": 1, "last_name": 1, "mrn": 1})
+        if doc is None:
+            raise NotFound("That patient record does not exist.")
+        return f"{doc['first_name']} {doc['last_name']}", doc["mrn"]
+
+
+def _years_before(today: date, years: int) -> date:
+    try:
+        return today.replace(year=today.year - years)
+    except ValueError:  # 29 February
+        return today.replace(year=today.year - years, day=28)
+
+
+__all__ = ["PatientService", "build_patient_doc", "SEXES", "SEX_LABELS", "PermissionDenied"]

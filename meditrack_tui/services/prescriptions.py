@@ -1,0 +1,167 @@
+"""Prescriptions: add (with the allergy check and audited override), update, stop, list."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pymongo import ReturnDocument
+
+from .. import policy
+from ..drugs import allergy_conflict
+from ..errors import AllergyConflict, Conflict, NotFound, ValidationError
+from ..validation import Checker
+from .base import Service, Session, oid, public
+from .patients import PatientService
+
+ROUTES = ("oral", "inhaled", "topical", "subcutaneous", "intramuscular", "intravenous",
+          "sublingual", "rectal", "ophthalmic", "nasal", "transdermal", "other")
+
+
+def _fields(check: Checker, data: dict[str, Any], partial: bool = False) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+
+    def given(name: str) -> bool:
+        return not partial or name in data
+
+    if given("drug"):
+        out["drug"] = check.text("drug", data.get("drug"), required=True, max_len=100)
+    if given("dose"):
+        out["dose"] = check.text("dose", data.get("dose"), required=True, max_len=60)
+    if given("route"):
+        out["route"] = check.choice("route", data.get("route") or "oral", ROUTES)
+    if given("frequency"):
+        out["frequency"] = check.text("frequency", data.get("frequency"), required=True,
+                                      max_len=80)
+    if given("start_date"):
+        start = check.day("start_date", data.get("start_date"))
+        out["start_date"] = start.isoformat() if start else None
+    if given("notes"):
+        out["notes"] = check.text("notes", data.get("notes"), max_len=500)
+    return out
+
+
+class PrescriptionService(Service):
+    """Doctors write prescriptions; patients read their own; admins read."""
+
+    def _get(self, rx_id: Any) -> dict[str, Any]:
+        doc = self.db.prescriptions.find_one({"_id": oid(rx_id, "prescription")})
+        if doc is None:
+            raise NotFound("That prescription does not exist.")
+        return doc
+
+    def _check_allergy(self, session: Session, pid: Any, drug: str, override: Any) -> dict | None:
+        patient = self.db.patients.find_one({"_id": pid}, {"allergies": 1}) or {}
+        clash = allergy_conflict(drug, patient.get("allergies") or [])
+        if not clash:
+            return None
+        allergy, why = clash
+        if override in (None, ""):
+            self.audit(session, "prescription.allergy-refused", record_type="prescription",
+                       patient_id=pid, outcome="denied", detail=f"{drug}: {why}")
+            raise AllergyConflict(
+                f"Not prescribed: {why}. A doctor may override this with a reason.",
+                allergy=allergy, drug=drug,
+            )
+        check = Checker()
+        reason = check.text("override_reason", override, required=True, max_len=300,
+                            min_len=5, label="override reason")
+        check.done()
+        return {"allergy": allergy, "reason": reason, "by": session.username,
+                "at": self.ctx.now(), "warning": why}
+
+    def add(self, session: Session, patient_id: Any, data: dict[str, Any],
+            *, override_reason: Any = None) -> dict[str, Any]:
+        """Prescribe; an allergy clash is refused unless overridden with a reason (audited)."""
+        pid = PatientService(self.ctx).require_visible(session, patient_id, "prescription.write")
+        if not isinstance(data, dict):
+            raise ValidationError("Prescription details must be a set of fields.")
+        check = Checker()
+        fields = _fields(check, data)
+        check.done()
+        override = self._check_allergy(session, pid, fields["drug"], override_reason)
+        now = self.ctx.now()
+        fields.update({
+            "patient_id": pid, "doctor_id": oid(session.user_id), "doctor_name": session.full_name,
+            "status": "active", "start_date": fields.get("start_date") or now.date().isoformat(),
+            "stopped_at": None, "stop_reason": None, "allergy_override": override,
+            "created_at": now, "updated_at": now, "updated_by": session.username, "version": 1,
+        })
+        fields["_id"] = self.db.prescriptions.insert_one(fields).inserted_id
+        self.audit(session, "prescription.add", record_type="prescription",
+                   record_id=fields["_id"], patient_id=pid,
+                   detail=f"{fields['drug']} {fields['dose']}")
+        if override:
+            self.audit(session, "prescription.allergy-override", record_type="prescription",
+                       record_id=fields["_id"], patient_id=pid,
+                       detail=f"{override['warning']}; reason: {override['reason']}")
+        self.changed("prescriptions", "insert", fields["_id"], patient_id=pid, session=session)
+        return public(fields) or {}
+
+    def update(self, session: Session, rx_id: Any, changes: dict[str, Any], *, version: Any,
+               override_reason: Any = None) -> dict[str, Any]:
+        """Change dose, frequency, route or notes (version-checked)."""
+        doc = self._get(rx_id)
+        self.authorize(session, "prescription.write", patient_id=doc["patient_id"],
+                       record_type="prescription", record_id=doc["_id"])
+        if doc["status"] != "active":
+            raise Conflict("A stopped prescription cannot be changed; write a new one.")
+        if not isinstance(changes, dict) or not changes:
+            raise ValidationError("Nothing to change.")
+        check = Checker()
+        fields = _fields(check, changes, partial=True)
+        check.done()
+        if "drug" in fields and fields["drug"] != doc["drug"]:
+            override = self._check_allergy(session, doc["patient_id"], fields["drug"],
+                                           override_reason)
+            if override:
+                fields["allergy_override"] = override
+        return self._save(session, doc, version, fields, "prescription.update")
+
+    def stop(self, session: Session, rx_id: Any, reason: Any, *, version: Any) -> dict[str, Any]:
+        """Stop an active prescription with a reason."""
+        doc = self._get(rx_id)
+        self.authorize(session, "prescription.write", patient_id=doc["patient_id"],
+                       record_type="prescription", record_id=doc["_id"])
+        if doc["status"] != "active":
+            raise Conflict("This prescription is already stopped.")
+        check = Checker()
+        why = check.text("stop_reason", reason, required=True, max_len=300, label="reason")
+        check.done()
+        return self._save(session, doc, version, {"status": "stopped", "stop_reason": why,
+                                                  "stopped_at": self.ctx.now()},
+                          "prescription.stop")
+
+    def _save(self, session: Session, doc: dict[str, Any], version: Any,
+              fields: dict[str, Any], action: str) -> dict[str, Any]:
+        if isinstance(version, bool) or not isinstance(version, int):
+            raise ValidationError({"version": "The prescription version is missing; reopen it."})
+        fields.update({"updated_at": self.ctx.now(), "updated_by": session.username})
+        result = self.db.prescriptions.find_one_and_update(
+            {"_id": doc["_id"], "version": version}, {"$set": fields, "$inc": {"version": 1}},
+            return_document=ReturnDocument.AFTER)
+        if result is None:
+            latest = self.db.prescriptions.find_one({"_id": doc["_id"]}) or {}
+            who, when = latest.get("updated_by", "someone else"), latest.get("updated_at")
+            at = f" at {when:%H:%M on %d %b %Y}" if when else ""
+            raise Conflict(f"{who} changed this prescription{at} after you opened it. "
+                           "Reload to see their change.", changed_by=who, changed_at=when,
+                           current=public(latest))
+        self.audit(session, action, record_type="prescription", record_id=doc["_id"],
+                   patient_id=doc["patient_id"])
+        self.changed("prescriptions", "update", doc["_id"], patient_id=doc["patient_id"],
+                     session=session)
+        return public(result) or {}
+
+    def list(self, session: Session, patient_id: Any, *, active_only: bool = False
+             ) -> list[dict[str, Any]]:
+        """A patient's prescriptions, active first, newest first."""
+        pid = PatientService(self.ctx).require_visible(session, patient_id, "prescription.read")
+        filt: dict[str, Any] = {"patient_id": pid}
+        if active_only:
+            filt["status"] = "active"
+        docs = list(self.db.prescriptions.find(filt).sort([("start_date", -1)]))
+        docs.sort(key=lambda d: d["status"] != "active")
+        return [public(d) or {} for d in docs]
+
+
+__all__ = ["PrescriptionService", "ROUTES", "policy"]
