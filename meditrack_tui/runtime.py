@@ -1,0 +1,72 @@
+"""The backend: one dedicated thread that owns the store and runs every service call.
+
+The embedded store's SQLite connections only work on the thread that opened
+them, so the app (from its thread workers), the live feed and the CLI all go
+through :meth:`Backend.call`, which runs the function on the store thread and
+returns its result (or raises its error) in the caller's thread.
+"""
+
+from __future__ import annotations
+
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime
+from typing import Any, Callable, TypeVar
+
+from .config import Config
+
+T = TypeVar("T")
+
+
+class Backend:
+    """Owns the store thread, the store and the services built on it."""
+
+    def __init__(self, config: Config, *, clock: Callable[[], datetime] | None = None) -> None:
+        self.config = config
+        self._clock = clock
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="meditrack-store")
+        self._thread_id: int | None = None
+        self._services: Any = None
+        self._lock = threading.Lock()
+
+    @property
+    def services(self) -> Any:
+        """The services (only to be used on the store thread, i.e. inside :meth:`call`)."""
+        return self._services
+
+    def _open(self) -> Any:
+        from .db import connect
+        from .services import Services
+
+        self._thread_id = threading.get_ident()
+        if self._services is None:
+            store = connect(self.config)
+            self._services = Services(store, self.config, clock=self._clock)
+        return self._services.store.info
+
+    def open(self) -> Any:
+        """Connect (idempotent) on the store thread; returns the store's info."""
+        with self._lock:
+            return self._executor.submit(self._open).result()
+
+    @property
+    def is_open(self) -> bool:
+        return self._services is not None
+
+    def call(self, fn: Callable[[Any], T]) -> T:
+        """Run ``fn(services)`` on the store thread and return its result."""
+        if threading.get_ident() == self._thread_id:
+            return fn(self._services)
+        if self._services is None:
+            self.open()
+        return self._executor.submit(fn, self._services).result()
+
+    def close(self) -> None:
+        """Close the store and stop the thread."""
+        if self._services is not None:
+            services, self._services = self._services, None
+            try:
+                self._executor.submit(services.store.close).result(timeout=5)
+            except Exception:  # pragma: no cover - best effort at exit
+                pass
+        self._executor.shutdown(wait=False, cancel_futures=True)

@@ -1,0 +1,327 @@
+"""Demo data (``sample_data/demo.json``) and synthetic patients for scale work.
+
+Dates in the demo file are relative (days ago / days from today) so the demo
+always looks current. Both loaders write through the same document builders
+the services use, in bulk where it matters for speed.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+from datetime import date, datetime, timedelta
+from pathlib import Path
+from typing import Any, Callable
+
+from bson import ObjectId
+
+from . import policy
+from .services import Services
+from .services.patients import format_mrn, search_keys
+from .services.vitals import alert_fields
+from .validation import Checker
+
+DEMO_PASSWORD = "meditrack-demo"
+DEMO_LOGINS = ("demo.admin", "demo.doctor", "demo.patient")
+
+
+def sample_data_dir() -> Path:
+    """Where sample_data/ lives: next to the package in a checkout or editable install."""
+    here = Path(__file__).resolve().parent.parent / "sample_data"
+    return here
+
+
+def _patient_doc(services: Services, data: dict[str, Any], now: datetime, mrn: str,
+                 doctor: dict[str, Any] | None) -> dict[str, Any]:
+    from .services.patients import build_patient_doc
+
+    check = Checker()
+    doc = build_patient_doc(check, data, today=now.date())
+    check.done()
+    doc.update(search_keys(doc["first_name"], doc["last_name"]))
+    doc.update({
+        "mrn": mrn, "primary_doctor_id": doctor["_id"] if doctor else None,
+        "primary_doctor_name": doctor.get("full_name") if doctor else None,
+        "archived": False, "created_at": now, "updated_at": now, "updated_by": "seed",
+        "version": 1, "vitals_alert": False, "vitals_alert_label": None, "vitals_alert_at": None,
+    })
+    return doc
+
+
+def _reserve_mrns(services: Services, count: int) -> int:
+    """Reserve ``count`` MRN numbers at once; returns the first."""
+    from pymongo import ReturnDocument
+
+    counter = services.store.db.counters.find_one_and_update(
+        {"_id": "mrn"}, {"$inc": {"seq": count}}, upsert=True,
+        return_document=ReturnDocument.AFTER)
+    return int(counter["seq"]) - count + 1
+
+
+def is_seeded(services: Services) -> bool:
+    """True when the store has any users (a demo or a real clinic)."""
+    return not services.auth.needs_first_admin()
+
+
+def load_demo(services: Services, folder: Path | None = None,
+              progress: Callable[[str], None] | None = None) -> dict[str, int]:
+    """Load the demo clinic into an empty store; returns counts of what was created."""
+    folder = folder or sample_data_dir()
+    data = json.loads((folder / "demo.json").read_text("utf-8"))
+    db = services.store.db
+    if not services.auth.needs_first_admin():
+        raise RuntimeError("The store already has users; the demo loads only into an empty store.")
+    now = services.ctx.now()
+    today = now.date()
+    say = progress or (lambda _msg: None)
+
+    say("users")
+    users: dict[str, dict[str, Any]] = {}
+    pending_patient_links: list[tuple[dict[str, Any], str]] = []
+    for user in data["users"]:
+        extra = {"specialty": user["specialty"]} if user.get("specialty") else None
+        doc = services.auth.new_user_doc(user["username"], user["password"], user["role"],
+                                         full_name=user["full_name"], email=user.get("email"),
+                                         extra=extra)
+        doc["_id"] = ObjectId()
+        users[user["username"]] = doc
+        if user.get("patient_key"):
+            pending_patient_links.append((doc, user["patient_key"]))
+
+    say("patients")
+    patients: dict[str, dict[str, Any]] = {}
+    first = _reserve_mrns(services, len(data["patients"]))
+    for offset, item in enumerate(data["patients"]):
+        doctor = users.get(item.get("primary_doctor") or "")
+        fields = {k: item.get(k) for k in ("first_name", "last_name", "dob", "sex", "phone",
+                                          "email", "address", "allergies", "conditions")}
+        doc = _patient_doc(services, fields, now, format_mrn(first + offset), doctor)
+        doc["_id"] = ObjectId()
+        patients[item["key"]] = doc
+    for user_doc, key in pending_patient_links:
+        user_doc["patient_id"] = patients[key]["_id"]
+
+    say("vitals")
+    vitals = []
+    for item in data["vitals"]:
+        patient = patients[item["patient"]]
+        hours, minutes = (int(x) for x in item.get("time", "09:00").split(":"))
+        taken = datetime.combine(today - timedelta(days=item["days_ago"]),
+                                 datetime.min.time()).replace(hour=hours, minute=minutes)
+        reading = {k: item[k] for k in ("systolic", "diastolic", "heart_rate", "glucose_mg_dl",
+                                        "glucose_fasting", "weight_kg", "temperature_c", "spo2")
+                   if item.get(k) is not None}
+        reading.update({"patient_id": patient["_id"], "taken_at": taken,
+                        "source": item.get("source", "clinic"), "note": None,
+                        "recorded_by": "seed", "recorded_at": taken})
+        vitals.append(reading)
+    vitals.sort(key=lambda r: r["taken_at"])
+    latest: dict[ObjectId, dict[str, Any]] = {}
+    for reading in vitals:
+        latest[reading["patient_id"]] = reading
+    for pid, reading in latest.items():
+        for doc in patients.values():
+            if doc["_id"] == pid:
+                doc.update(alert_fields(reading))
+
+    db.users.insert_many(list(users.values()))
+    db.patients.insert_many(list(patients.values()))
+    if vitals:
+        db.vitals.insert_many(vitals)
+
+    say("appointments")
+    appointments = []
+    for item in data["appointments"]:
+        patient, doctor = patients[item["patient"]], users[item["doctor"]]
+        hours, minutes = (int(x) for x in item["time"].split(":"))
+        start = datetime.combine(today + timedelta(days=item["days_from_today"]),
+                                 datetime.min.time()).replace(hour=hours, minute=minutes)
+        duration = int(item.get("duration_min", 20))
+        name = f"{patient['first_name']} {patient['last_name']}"
+        appointments.append({
+            "patient_id": patient["_id"], "patient_name": name, "patient_name_key": name.lower(),
+            "mrn": patient["mrn"], "doctor_id": doctor["_id"], "doctor_name": doctor["full_name"],
+            "start": start, "end": start + timedelta(minutes=duration),
+            "day": start.date().isoformat(), "duration_min": duration, "reason": item["reason"],
+            "status": item.get("status", "scheduled"), "created_by": "seed", "created_at": now,
+            "updated_by": "seed", "updated_at": now, "version": 1,
+        })
+    if appointments:
+        db.appointments.insert_many(appointments)
+
+    say("prescriptions")
+    prescriptions = []
+    for item in data["prescriptions"]:
+        patient, doctor = patients[item["patient"]], users[item["doctor"]]
+        start = today - timedelta(days=item.get("start_days_ago", 0))
+        stopped = item.get("stopped_days_ago")
+        prescriptions.append({
+            "patient_id": patient["_id"], "doctor_id": doctor["_id"],
+            "doctor_name": doctor["full_name"], "drug": item["drug"], "dose": item["dose"],
+            "route": item.get("route", "oral"), "frequency": item["frequency"],
+            "start_date": start.isoformat(), "notes": item.get("notes"),
+            "status": "stopped" if stopped is not None else "active",
+            "stopped_at": datetime.combine(today - timedelta(days=stopped), datetime.min.time())
+            if stopped is not None else None,
+            "stop_reason": item.get("stop_reason"), "allergy_override": None,
+            "created_at": now, "updated_at": now, "updated_by": "seed", "version": 1,
+        })
+    if prescriptions:
+        db.prescriptions.insert_many(prescriptions)
+
+    say("reports")
+    reports = 0
+    for item in data.get("reports", []):
+        path = folder / item["file"]
+        uploader = users.get(item.get("uploaded_by") or "demo.doctor") or users["demo.doctor"]
+        from .services.reports import check_file
+        import hashlib
+        import io
+
+        content = path.read_bytes()
+        mime = check_file(path.name, content, services.config.max_upload_bytes)
+        patient = patients[item["patient"]]
+        digest = hashlib.sha256(content).hexdigest()
+        file_id = services.store.files.upload_from_stream(
+            path.name, io.BytesIO(content),
+            metadata={"sha256": digest, "size": len(content), "content_type": mime,
+                      "uploaded_by": uploader["username"], "patient_id": str(patient["_id"])})
+        uploaded = now - timedelta(days=item.get("days_ago", 0))
+        db.reports.insert_one({
+            "patient_id": patient["_id"], "file_id": file_id, "filename": path.name,
+            "kind": item["kind"], "note": item.get("note"), "content_type": mime,
+            "size": len(content), "sha256": digest, "uploaded_by": uploader["username"],
+            "uploader_role": uploader["role"], "uploaded_at": uploaded,
+        })
+        reports += 1
+    db.audit.insert_one({"ts": now, "user_id": None, "username": "seed", "role": "-",
+                         "action": "seed.demo", "record_type": None, "record_id": None,
+                         "patient_id": None, "outcome": "ok", "detail": "demo clinic loaded"})
+    return {"users": len(users), "patients": len(patients), "vitals": len(vitals),
+            "appointments": len(appointments), "prescriptions": len(prescriptions),
+            "reports": reports}
+
+
+FIRST_NAMES = ("Olivia Liam Emma Noah Amelia Oliver Ava Elijah Sophia Mateo Isabella Lucas Mia "
+               "Levi Charlotte Asher Harper James Evelyn Leo Luna Grayson Aisha Omar Priya Arjun "
+               "Mei Hiro Fatima Yusuf Ingrid Lars Chiara Marco Zainab Kwame Ana Diego Sofia Ivan "
+               "Nadia Tomasz Aroha Tane Leilani Kai Siobhan Cian Esther Samuel").split()
+LAST_NAMES = ("Smith Johnson Williams Brown Jones Garcia Miller Davis Rodriguez Martinez Hernandez "
+              "Lopez Gonzalez Wilson Anderson Thomas Taylor Moore Jackson Martin Lee Perez Thompson "
+              "White Harris Sanchez Clark Ramirez Lewis Robinson Walker Young Allen King Wright "
+              "Scott Torres Nguyen Hill Flores Green Adams Nelson Baker Hall Rivera Campbell "
+              "Mitchell Carter Roberts Okafor Lindqvist Kowalski Nakamura Patel Singh Haddad "
+              "Novak Rossi Muller Dubois Kim Chen Silva Costa Ahmed Ali O'Brien Murphy").split()
+CONDITIONS = ("Hypertension", "Type 2 diabetes", "Asthma", "Hyperlipidemia", "Hypothyroidism",
+              "COPD", "Osteoarthritis", "Depression", "Atrial fibrillation", "GERD")
+ALLERGIES = ("penicillin", "sulfamethoxazole", "ibuprofen", "latex", "peanuts", "codeine",
+             "cephalexin", "aspirin")
+REASONS = ("Annual check-up", "Blood pressure follow-up", "Diabetes review", "Medication review",
+           "Cough", "Back pain", "Lab results", "Vaccination", "Skin rash", "Headache")
+
+
+def generate(services: Services, count: int, *, seed: int = 7, vitals_per_patient: int = 8,
+             appointments_per_patient: int = 2,
+             progress: Callable[[int], None] | None = None) -> dict[str, int]:
+    """Add ``count`` synthetic patients with vitals and appointments (bulk inserts, batched)."""
+    db = services.store.db
+    rng = random.Random(seed)
+    now = services.ctx.now()
+    today = now.date()
+    doctors = list(db.users.find({"role": policy.DOCTOR, "status": "active"},
+                                 {"full_name": 1}))
+    if not doctors:
+        doc = services.auth.new_user_doc("dr.synthetic", "synthetic-password-1", policy.DOCTOR,
+                                         full_name="Dr. Sam Synthetic")
+        doc["_id"] = db.users.insert_one(doc).inserted_id
+        doctors = [doc]
+    # Free appointment slots per doctor and day, so synthetic bookings never overlap.
+    taken: set[tuple[ObjectId, str, int]] = set()
+    for appt in db.appointments.find({}, {"doctor_id": 1, "day": 1, "start": 1}):
+        taken.add((appt["doctor_id"], appt["day"], appt["start"].hour * 60 + appt["start"].minute))
+    first = _reserve_mrns(services, count)
+    batch = 1000
+    totals = {"patients": 0, "vitals": 0, "appointments": 0}
+    for start in range(0, count, batch):
+        patients, vitals, appts = [], [], []
+        for i in range(start, min(count, start + batch)):
+            first_name, last_name = rng.choice(FIRST_NAMES), rng.choice(LAST_NAMES)
+            born = today - timedelta(days=rng.randint(365, 95 * 365))
+            doctor = rng.choice(doctors)
+            conditions = rng.sample(CONDITIONS, k=rng.choice((0, 0, 1, 1, 2)))
+            allergies = rng.sample(ALLERGIES, k=rng.choice((0, 0, 0, 1)))
+            phone = f"+1 555 {rng.randint(100, 999)} {rng.randint(1000, 9999)}"
+            pid = ObjectId()
+            doc = {
+                "_id": pid, "mrn": format_mrn(first + i), "first_name": first_name,
+                "last_name": last_name, "dob": born.isoformat(), "sex": rng.choice("FMFMX"),
+                "phone": phone, "phone_digits": "".join(c for c in phone if c.isdigit()),
+                "email": f"{first_name}.{last_name}{i}@example.org".lower(), "address": None,
+                "allergies": allergies, "conditions": conditions,
+                "conditions_lc": [c.lower() for c in conditions],
+                "primary_doctor_id": doctor["_id"], "primary_doctor_name": doctor["full_name"],
+                "archived": False, "created_at": now, "updated_at": now, "updated_by": "seed",
+                "version": 1, "vitals_alert": False, "vitals_alert_label": None,
+                "vitals_alert_at": None,
+            }
+            doc.update(search_keys(first_name, last_name))
+            hypertensive = "Hypertension" in conditions
+            diabetic = "Type 2 diabetes" in conditions
+            mine: list[dict[str, Any]] = []
+            for _k in range(vitals_per_patient):
+                when = now - timedelta(days=rng.randint(1, 365), minutes=rng.randint(0, 600))
+                sys_base = 145 if hypertensive else 118
+                reading = {
+                    "patient_id": pid, "taken_at": when, "source": "clinic", "note": None,
+                    "systolic": int(rng.gauss(sys_base, 10)),
+                    "diastolic": int(rng.gauss(sys_base * 0.62, 6)),
+                    "heart_rate": int(rng.gauss(74, 9)),
+                    "weight_kg": round(rng.gauss(78, 14), 1),
+                    "recorded_by": "seed", "recorded_at": when,
+                }
+                if diabetic or rng.random() < 0.2:
+                    reading["glucose_mg_dl"] = int(rng.gauss(150 if diabetic else 92, 20))
+                    reading["glucose_fasting"] = True
+                mine.append(reading)
+            vitals.extend(mine)
+            if mine:
+                doc.update(alert_fields(max(mine, key=lambda v: v["taken_at"])))
+            patients.append(doc)
+            for _ in range(appointments_per_patient):
+                for _attempt in range(20):
+                    day = today + timedelta(days=rng.randint(-180, 60))
+                    minute = rng.randrange(8 * 60, 17 * 60, 20)
+                    key = (doctor["_id"], day.isoformat(), minute)
+                    if key not in taken:
+                        taken.add(key)
+                        break
+                else:
+                    continue
+                begins = datetime.combine(day, datetime.min.time()) + timedelta(minutes=minute)
+                name = f"{first_name} {last_name}"
+                past = begins < now
+                appts.append({
+                    "patient_id": pid, "patient_name": name, "patient_name_key": name.lower(),
+                    "mrn": doc["mrn"], "doctor_id": doctor["_id"],
+                    "doctor_name": doctor["full_name"], "start": begins,
+                    "end": begins + timedelta(minutes=20), "day": day.isoformat(),
+                    "duration_min": 20, "reason": rng.choice(REASONS),
+                    "status": rng.choice(("completed", "completed", "no-show")) if past
+                    else "scheduled",
+                    "created_by": "seed", "created_at": now, "updated_by": "seed",
+                    "updated_at": now, "version": 1,
+                })
+        db.patients.insert_many(patients)
+        if vitals:
+            db.vitals.insert_many(vitals)
+        if appts:
+            db.appointments.insert_many(appts)
+        totals["patients"] += len(patients)
+        totals["vitals"] += len(vitals)
+        totals["appointments"] += len(appts)
+        if progress:
+            progress(len(patients))
+    return totals
+
+
+__all__ = ["load_demo", "generate", "DEMO_LOGINS", "DEMO_PASSWORD", "date"]
