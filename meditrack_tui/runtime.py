@@ -29,6 +29,10 @@ class Backend:
         self._services: Any = None
         self._lock = threading.Lock()
 
+    def now(self) -> datetime:
+        """The service clock (real time, or the fixed clock tests inject)."""
+        return self._clock() if self._clock else datetime.now().replace(microsecond=0)
+
     @property
     def services(self) -> Any:
         """The services (only to be used on the store thread, i.e. inside :meth:`call`)."""

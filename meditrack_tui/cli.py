@@ -1,0 +1,205 @@
+"""The ``meditrack`` command: run the app, seed data, create the first admin.
+
+It resolves the configuration, builds the backend (store thread + services) and
+hands it to the app; nothing connects at import time.
+"""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import sys
+from pathlib import Path
+from typing import Sequence
+
+from . import __version__
+from .config import (
+    ENV_DATA_DIR,
+    ENV_DB_NAME,
+    ENV_IDLE_LOCK,
+    ENV_LOCKOUT,
+    ENV_MAX_UPLOAD,
+    ENV_MONGO_URI,
+    ENV_SECRET,
+    Config,
+    default_data_dir,
+)
+from .errors import MediTrackError
+
+EPILOG = f"""\
+configuration (environment variables; options above win where both exist):
+  {ENV_MONGO_URI}      use a real MongoDB (any URI pymongo accepts, e.g.
+                           mongodb://host:27017 or mongodb+srv://...). Without it the
+                           embedded store in the data directory is used.
+  {ENV_DATA_DIR}       data directory of the embedded store and the secret file
+                           (default: {default_data_dir()})
+  {ENV_DB_NAME}        database name (default: meditrack)
+  {ENV_SECRET}         session signing secret; without it a random secret is kept in
+                           <data dir>/secret.key, readable only by its owner
+  {ENV_IDLE_LOCK} minutes of inactivity before the terminal locks (default 10)
+  {ENV_MAX_UPLOAD}     largest report upload in MB (default 10)
+  {ENV_LOCKOUT}   minutes an account stays locked after 5 failed logins (default 15)
+
+examples:
+  meditrack --demo                 start on a demo clinic (logins: demo.admin,
+                                   demo.doctor, demo.patient; password meditrack-demo)
+  meditrack seed --patients 10000  add synthetic patients for scale work
+  meditrack create-admin           create the first administrator from the shell
+"""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="meditrack",
+        description="MediTrack: a keyboard-first patient health record system for the terminal.",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--version", action="version", version=f"meditrack {__version__}")
+
+    def common(p: argparse.ArgumentParser) -> None:
+        p.add_argument("--data-dir", metavar="DIR",
+                       help=f"data directory of the embedded store (env {ENV_DATA_DIR})")
+        p.add_argument("--mongo-uri", metavar="URI", help=f"MongoDB URI (env {ENV_MONGO_URI})")
+        p.add_argument("--db-name", metavar="NAME", help=f"database name (env {ENV_DB_NAME})")
+        p.add_argument("--demo", action="store_true",
+                       help="use the demo data directory, seeding the demo clinic when empty")
+
+    common(parser)
+    parser.add_argument("--idle-lock", type=float, metavar="MINUTES",
+                        help=f"minutes of inactivity before the terminal locks (env {ENV_IDLE_LOCK})")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    seed = sub.add_parser("seed", help="load the demo clinic or synthetic patients")
+    common(seed)
+    seed.add_argument("--patients", type=int, metavar="N", help="generate N synthetic patients")
+    admin = sub.add_parser("create-admin", help="create the first administrator")
+    common(admin)
+    admin.add_argument("--username", help="the admin's username (asked for when missing)")
+    admin.add_argument("--full-name", help="the admin's full name (asked for when missing)")
+    sub.add_parser("run", help="start the app (the default)")
+    return parser
+
+
+def resolve_config(args: argparse.Namespace) -> Config:
+    data_dir = getattr(args, "data_dir", None)
+    if getattr(args, "demo", False) and not data_dir:
+        data_dir = str(Path(Config.from_env().data_dir) / "demo")
+    config = Config.from_env(data_dir=data_dir, mongo_uri=getattr(args, "mongo_uri", None),
+                             db_name=getattr(args, "db_name", None))
+    if getattr(args, "idle_lock", None):
+        if args.idle_lock <= 0:
+            raise SystemExit("meditrack: --idle-lock must be greater than zero")
+        config.idle_lock_minutes = args.idle_lock
+    return config
+
+
+def _seed_demo_if_empty(backend, quiet: bool = False) -> bool:
+    from . import seed
+
+    def run(services):
+        if seed.is_seeded(services):
+            return None
+        return seed.load_demo(services)
+
+    counts = backend.call(run)
+    if counts and not quiet:
+        print("Loaded the demo clinic: " + ", ".join(f"{v} {k}" for k, v in counts.items()))
+    return counts is not None
+
+
+def cmd_seed(args: argparse.Namespace, config: Config) -> int:
+    from rich.progress import Progress
+
+    from . import seed
+    from .runtime import Backend
+
+    backend = Backend(config)
+    try:
+        backend.open()
+        if args.demo or not args.patients:
+            if not _seed_demo_if_empty(backend):
+                print("The store already has data; the demo clinic was not loaded again.")
+        if args.patients:
+            if args.patients < 1:
+                print("meditrack: --patients must be at least 1", file=sys.stderr)
+                return 2
+            with Progress() as progress:
+                task = progress.add_task("Generating patients", total=args.patients)
+                totals = backend.call(lambda s: seed.generate(
+                    s, args.patients,
+                    progress=lambda n: progress.advance(task, n)))
+            print("Added " + ", ".join(f"{v} {k}" for k, v in totals.items()))
+    finally:
+        backend.close()
+    return 0
+
+
+def cmd_create_admin(args: argparse.Namespace, config: Config) -> int:
+    from .runtime import Backend
+
+    backend = Backend(config)
+    try:
+        backend.open()
+        if not backend.call(lambda s: s.auth.needs_first_admin()):
+            print("An administrator already exists; log in and create users from the Admin screen.")
+            return 1
+        username = args.username or input("Username: ").strip()
+        full_name = args.full_name or input("Full name: ").strip()
+        password = getpass.getpass("Password (at least 10 characters): ")
+        if getpass.getpass("Repeat the password: ") != password:
+            print("The passwords do not match.", file=sys.stderr)
+            return 1
+        backend.call(lambda s: s.auth.create_first_admin(username, password, full_name))
+        print(f"Created the administrator {username}.")
+    finally:
+        backend.close()
+    return 0
+
+
+def cmd_run(args: argparse.Namespace, config: Config) -> int:
+    from .runtime import Backend
+
+    backend = Backend(config)
+    demo_logins = None
+    try:
+        if args.demo:
+            from .seed import DEMO_LOGINS, DEMO_PASSWORD
+
+            backend.open()
+            _seed_demo_if_empty(backend)
+            demo_logins = (DEMO_LOGINS, DEMO_PASSWORD)
+            print(f"Demo data directory: {config.data_dir}")
+            print(f"Demo logins: {', '.join(DEMO_LOGINS)} (password: {DEMO_PASSWORD})")
+        from .app import MediTrackApp
+
+        app = MediTrackApp(backend, demo_logins=demo_logins)
+        app.run()
+    finally:
+        backend.close()
+    if demo_logins:
+        print(f"Demo logins: {', '.join(demo_logins[0])} (password: {demo_logins[1]})")
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        config = resolve_config(args)
+        if args.command == "seed":
+            return cmd_seed(args, config)
+        if args.command == "create-admin":
+            return cmd_create_admin(args, config)
+        return cmd_run(args, config)
+    except MediTrackError as exc:
+        print(f"meditrack: {exc.message}", file=sys.stderr)
+        return 1
+    except ValueError as exc:
+        print(f"meditrack: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

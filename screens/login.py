@@ -1,0 +1,246 @@
+"""Login, sign-up (patient or doctor request) and first-run setup of the first admin."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Center, Horizontal, Vertical, VerticalScroll
+from textual.widgets import Button, Footer, Input, Label, RadioButton, RadioSet, Static
+
+from meditrack_tui.errors import MediTrackError
+
+from .base import BaseScreen, clear_field_errors, show_field_errors
+
+
+def field(label: str, input_id: str, **kwargs: Any) -> ComposeResult:
+    """A labelled input with an inline error line under it (``#err-<id>``)."""
+    yield Label(label, classes="field-label")
+    yield Input(id=input_id, **kwargs)
+    err = Static("", id=f"err-{input_id}", classes="field-error")
+    err.display = False
+    yield err
+
+
+class LoginScreen(BaseScreen):
+    """Username and password; clear messages for wrong password, lockout and pending approval."""
+
+    CSS_PATH = "login.tcss"
+    AUTO_FOCUS = "#username"
+    BINDINGS = [
+        Binding("f5", "signup", "Sign up", id="signup"),
+        Binding("ctrl+q", "app.quit", "Quit", id="quit"),
+    ]
+
+    def __init__(self, message: str | None = None) -> None:
+        super().__init__()
+        self.initial_message = message
+
+    def compose(self) -> ComposeResult:
+        with Center():
+            with Vertical(id="login-box", classes="card"):
+                yield Static("MediTrack", id="brand")
+                yield Static("Patient health records", id="tagline")
+                yield from field("Username", "username", placeholder="your username")
+                yield from field("Password", "password", password=True,
+                                 placeholder="your password")
+                yield Static("", id="login-message")
+                with Horizontal(classes="buttons"):
+                    yield Button("Log in", id="login", variant="primary")
+                    yield Button("Sign up (F5)", id="signup")
+                yield Static("", id="store-status")
+                if self.app.demo_logins:
+                    names, password = self.app.demo_logins
+                    yield Static(f"Demo: {', '.join(names)} / {password}", id="demo-hint")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        if self.initial_message:
+            self.query_one("#login-message", Static).update(self.initial_message)
+        self.show_store_status(self.app.store_status)
+
+    def show_store_status(self, text: str) -> None:
+        self.query_one("#store-status", Static).update(text)
+
+    @on(Input.Submitted, "#username")
+    def next_field(self) -> None:
+        self.query_one("#password", Input).focus()
+
+    @on(Input.Submitted, "#password")
+    @on(Button.Pressed, "#login")
+    def submit(self) -> None:
+        username = self.query_one("#username", Input).value
+        password = self.query_one("#password", Input).value
+        message = self.query_one("#login-message", Static)
+        if not username.strip() or not password:
+            message.update("Enter your username and password.")
+            return
+        message.update("Checking…")
+        self.query_one("#login", Button).disabled = True
+        self.call_service(lambda s: s.auth.login(username, password), self.logged_in,
+                          error=self.failed, group="login")
+
+    def logged_in(self, session: Any) -> None:
+        self.query_one("#password", Input).value = ""
+        self.app.logged_in(session)
+
+    def failed(self, exc: BaseException) -> None:
+        self.query_one("#login", Button).disabled = False
+        text = exc.message if isinstance(exc, MediTrackError) else str(exc)
+        self.query_one("#login-message", Static).update(text)
+        password = self.query_one("#password", Input)
+        password.value = ""
+        password.focus()
+
+    @on(Button.Pressed, "#signup")
+    def action_signup(self) -> None:
+        self.app.push_screen(SignupScreen())
+
+
+class SignupScreen(BaseScreen):
+    """Patient self-sign-up (an active account and a new record) or a doctor's request."""
+
+    CSS_PATH = "login.tcss"
+    AUTO_FOCUS = "#su-role"
+    BINDINGS = [Binding("escape", "app.pop_screen", "Back", id="back")]
+
+    def compose(self) -> ComposeResult:
+        with VerticalScroll(id="signup-box", classes="card"):
+            yield Static("Create an account", classes="title")
+            with RadioSet(id="su-role"):
+                yield RadioButton("I am a patient", value=True, id="as-patient")
+                yield RadioButton("I am a doctor (an administrator approves)", id="as-doctor")
+            yield from field("Username", "username")
+            yield from field("Password (at least 10 characters)", "password", password=True)
+            yield from field("Repeat password", "password2", password=True)
+            with Vertical(id="patient-fields"):
+                yield from field("First name", "first_name")
+                yield from field("Last name", "last_name")
+                yield from field("Date of birth (YYYY-MM-DD)", "dob", placeholder="1980-04-30")
+                yield from field("Sex (F, M or X)", "sex", max_length=1)
+                yield from field("Phone", "phone")
+            with Vertical(id="doctor-fields"):
+                yield from field("Full name", "full_name", placeholder="Dr. …")
+                yield from field("Specialty", "specialty")
+            yield from field("Email", "email")
+            err = Static("", id="err-form", classes="field-error")
+            err.display = False
+            yield err
+            with Horizontal(classes="buttons"):
+                yield Button("Create account", id="create", variant="primary")
+                yield Button("Back (Esc)", id="back")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.query_one("#doctor-fields").display = False
+
+    @property
+    def as_doctor(self) -> bool:
+        return self.query_one("#as-doctor", RadioButton).value
+
+    @on(RadioSet.Changed)
+    def role_changed(self) -> None:
+        self.query_one("#doctor-fields").display = self.as_doctor
+        self.query_one("#patient-fields").display = not self.as_doctor
+
+    @on(Button.Pressed, "#back")
+    def back(self) -> None:
+        self.app.pop_screen()
+
+    def value(self, name: str) -> str:
+        return self.query_one(f"#{name}", Input).value
+
+    @on(Input.Submitted)
+    @on(Button.Pressed, "#create")
+    def create(self) -> None:
+        clear_field_errors(self)
+        if self.value("password") != self.value("password2"):
+            show_field_errors(self, _mismatch())
+            return
+        username, password = self.value("username"), self.value("password")
+        if self.as_doctor:
+            full_name, email, specialty = (self.value("full_name"), self.value("email"),
+                                           self.value("specialty"))
+            fn = lambda s: s.auth.signup_doctor(username, password, full_name=full_name,  # noqa: E731
+                                                email=email or None, specialty=specialty or None)
+        else:
+            data = {k: self.value(k) for k in ("first_name", "last_name", "dob", "phone", "email")}
+            sex = self.value("sex").upper()
+            fn = lambda s: s.auth.signup_patient(username, password, sex=sex,  # noqa: E731
+                                                 first_name=data["first_name"],
+                                                 last_name=data["last_name"], dob=data["dob"],
+                                                 phone=data["phone"] or None,
+                                                 email=data["email"] or None)
+        self.call_service(fn, self.created, error=self.failed, group="signup")
+
+    def created(self, user: dict) -> None:
+        self.app.pop_screen()
+        if user.get("status") == "pending":
+            text = "Request sent. You can log in once an administrator approves it."
+        else:
+            text = f"Account {user['username']} created. You can log in now."
+        self.app.notify(text, title="Sign-up")
+        if isinstance(self.app.screen, LoginScreen):
+            self.app.screen.query_one("#login-message", Static).update(text)
+            self.app.screen.query_one("#username", Input).value = user["username"]
+
+    def failed(self, exc: BaseException) -> None:
+        if not show_field_errors(self, exc):
+            err = self.query_one("#err-form", Static)
+            err.update(getattr(exc, "message", str(exc)))
+            err.display = True
+
+
+def _mismatch() -> Exception:
+    from meditrack_tui.errors import ValidationError
+
+    return ValidationError({"password2": "The two passwords are not the same."})
+
+
+class SetupScreen(BaseScreen):
+    """First run: there are no users, so create the first administrator."""
+
+    CSS_PATH = "login.tcss"
+    AUTO_FOCUS = "#username"
+
+    def compose(self) -> ComposeResult:
+        with Center():
+            with Vertical(id="setup-box", classes="card"):
+                yield Static("Welcome to MediTrack", classes="title")
+                yield Static("There are no accounts yet. Create the first administrator.",
+                             classes="hint")
+                yield from field("Username", "username")
+                yield from field("Full name", "full_name")
+                yield from field("Password (at least 10 characters)", "password", password=True)
+                yield from field("Repeat password", "password2", password=True)
+                err = Static("", id="err-form", classes="field-error")
+                err.display = False
+                yield err
+                yield Button("Create administrator", id="create", variant="primary")
+        yield Footer()
+
+    @on(Input.Submitted)
+    @on(Button.Pressed, "#create")
+    def create(self) -> None:
+        clear_field_errors(self)
+        values = {k: self.query_one(f"#{k}", Input).value
+                  for k in ("username", "full_name", "password", "password2")}
+        if values["password"] != values["password2"]:
+            show_field_errors(self, _mismatch())
+            return
+        self.call_service(
+            lambda s: s.auth.create_first_admin(values["username"], values["password"],
+                                                values["full_name"]),
+            lambda user: self.created(user, values["password"]), error=self.failed)
+
+    def created(self, user: dict, password: str) -> None:
+        self.app.notify(f"Administrator {user['username']} created.", title="Setup")
+        self.call_service(lambda s: s.auth.login(user["username"], password), self.app.logged_in)
+
+    def failed(self, exc: BaseException) -> None:
+        if not show_field_errors(self, exc):
+            err = self.query_one("#err-form", Static)
+            err.update(getattr(exc, "message", str(exc)))
+            err.display = True

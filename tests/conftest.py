@@ -1,0 +1,153 @@
+"""Shared fixtures: temporary data directories (never the user's), a fixed clock, demo data.
+
+The demo clinic is seeded once per test session into a template directory and
+copied for each test that needs it, so every test gets its own store quickly.
+"""
+
+from __future__ import annotations
+
+import shutil
+from datetime import datetime
+from pathlib import Path
+from typing import Any, Callable
+
+import pytest
+
+from meditrack_tui.config import Config
+
+FIXED_NOW = datetime(2026, 3, 4, 10, 0, 0)  # a Wednesday mid-morning
+
+
+class Clock:
+    """A settable clock for the services (tests move time for expiry and lockout)."""
+
+    def __init__(self, now: datetime = FIXED_NOW) -> None:
+        self.now = now
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, **kwargs: Any) -> None:
+        from datetime import timedelta
+
+        self.now = self.now + timedelta(**kwargs)
+
+
+@pytest.fixture(autouse=True)
+def _isolate_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """No test ever touches the user's data directory or a configured MongoDB."""
+    monkeypatch.setenv("MEDITRACK_DATA_DIR", str(tmp_path / "default-data"))
+    monkeypatch.delenv("MEDITRACK_MONGO_URI", raising=False)
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "xdg"))
+
+
+def make_config(data_dir: Path, **overrides: Any) -> Config:
+    cfg = Config(data_dir=data_dir, secret="test-secret-" + "x" * 40)
+    for key, value in overrides.items():
+        setattr(cfg, key, value)
+    return cfg
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock()
+
+
+@pytest.fixture
+def config(tmp_path: Path) -> Config:
+    return make_config(tmp_path / "data")
+
+
+@pytest.fixture
+def services(config: Config, clock: Clock):
+    """Services on an empty embedded store in a temporary directory (used on this thread)."""
+    from meditrack_tui.db import connect
+    from meditrack_tui.services import Services
+
+    store = connect(config)
+    yield Services(store, config, clock=clock)
+    store.close()
+
+
+@pytest.fixture(scope="session")
+def demo_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A data directory with the demo clinic seeded at FIXED_NOW (copied per test)."""
+    from meditrack_tui import seed
+    from meditrack_tui.db import connect
+    from meditrack_tui.services import Services
+
+    folder = tmp_path_factory.mktemp("demo-template")
+    cfg = make_config(folder)
+    store = connect(cfg)
+    seed.load_demo(Services(store, cfg, clock=Clock()))
+    store.close()
+    return folder
+
+
+@pytest.fixture
+def demo_dir(demo_template: Path, tmp_path: Path) -> Path:
+    target = tmp_path / "demo-data"
+    shutil.copytree(demo_template, target)
+    return target
+
+
+@pytest.fixture
+def demo_services(demo_dir: Path, clock: Clock):
+    """Services on a private copy of the demo clinic."""
+    from meditrack_tui.db import connect
+    from meditrack_tui.services import Services
+
+    cfg = make_config(demo_dir)
+    store = connect(cfg)
+    yield Services(store, cfg, clock=clock)
+    store.close()
+
+
+@pytest.fixture
+def demo_backend(demo_dir: Path, clock: Clock):
+    """A Backend (store thread) on a private copy of the demo clinic, for app tests."""
+    from meditrack_tui.runtime import Backend
+
+    backend = Backend(make_config(demo_dir), clock=clock)
+    backend.open()
+    yield backend
+    backend.close()
+
+
+@pytest.fixture
+def make_app(demo_backend) -> Callable[..., Any]:
+    """Build the app on the demo backend (live feed off unless asked for)."""
+    from meditrack_tui.app import MediTrackApp
+    from meditrack_tui.seed import DEMO_LOGINS, DEMO_PASSWORD
+
+    def factory(**kwargs: Any) -> MediTrackApp:
+        kwargs.setdefault("live", False)
+        kwargs.setdefault("demo_logins", (DEMO_LOGINS, DEMO_PASSWORD))
+        return MediTrackApp(demo_backend, **kwargs)
+
+    return factory
+
+
+async def login_as(app: Any, pilot: Any, username: str, password: str = "meditrack-demo") -> None:
+    """Log in through the real login screen and wait until the dashboard is up."""
+    await pilot.pause()
+    for _ in range(50):
+        if type(app.screen).__name__ == "LoginScreen":
+            break
+        await pilot.pause(0.05)
+    app.screen.query_one("#username").value = username
+    app.screen.query_one("#password").value = password
+    await pilot.press("enter")
+    for _ in range(100):
+        if app.session is not None and type(app.screen).__name__ != "LoginScreen":
+            break
+        await pilot.pause(0.05)
+    await app.workers.wait_for_complete()
+    await pilot.pause()
+
+
+async def settle(app: Any, pilot: Any) -> None:
+    """Wait for every service worker to finish and the screen to refresh."""
+    await pilot.pause()
+    await app.workers.wait_for_complete()
+    await pilot.pause()
