@@ -137,6 +137,7 @@ async def login_as(app: Any, pilot: Any, username: str, password: str = "meditra
         await pilot.pause(0.05)
     app.screen.query_one("#username").value = username
     app.screen.query_one("#password").value = password
+    app.screen.query_one("#password").focus()
     await pilot.press("enter")
     for _ in range(100):
         if app.session is not None and type(app.screen).__name__ != "LoginScreen":
