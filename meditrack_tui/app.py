@@ -95,12 +95,63 @@ class MediTrackApp(App):
             self.start_feed()
 
     def start_feed(self) -> None:
-        """Start the live feed of other sessions' changes (see :mod:`screens.feed`)."""
+        """Start polling the change feed (other sessions' changes) in a thread worker."""
+        self._feed_worker()
+
+    @work(thread=True, exit_on_error=False, group="feed", exclusive=True)
+    def _feed_worker(self) -> None:
+        from textual.worker import get_current_worker
+
+        from .db import connect
+        from .db.feed import open_feed
+
+        worker = get_current_worker()
+        # The feed has its own connection on its own thread, so polling never waits
+        # behind (or delays) the screens' service calls.
+        store = connect(self.backend.config, ensure_indexes=False)
+        feed = open_feed(store)
         try:
-            from screens.feed import start_feed
-        except ImportError:  # pragma: no cover - feed not installed
+            while not worker.is_cancelled:
+                events = feed.poll()
+                if events and not worker.is_cancelled:
+                    self.call_from_thread(self.dispatch_changes, events)
+                time.sleep(self.FEED_INTERVAL)
+        finally:
+            feed.close()
+            store.close()
+
+    FEED_INTERVAL = 0.25
+
+    def dispatch_changes(self, events: list[Any]) -> None:
+        """Turn feed events into DataChanged messages for every open screen (role-filtered)."""
+        from screens.messages import DataChanged
+
+        from .db.feed import visible_to
+
+        session = self.session
+        if session is None:
             return
-        start_feed(self)
+        if any(e.collection == "users" and e.record_id == session.user_id for e in events):
+            self._check_session(session)
+        mine = [e for e in events if visible_to(e, session.role, session.patient_id)]
+        if not mine:
+            return
+        collections = frozenset(e.collection for e in mine)
+        patients = frozenset(e.patient_id for e in mine if e.patient_id)
+        self.post_message(DataChanged(collections, patients))
+        for screen in self.screen_stack:
+            screen.post_message(DataChanged(collections, patients))
+
+    @work(thread=True, exit_on_error=False, group="session-check")
+    def _check_session(self, session: Any) -> None:
+        from .errors import SessionExpired
+
+        try:
+            self.backend.call(lambda s: s.auth.verify(session))
+        except SessionExpired as exc:
+            self.call_from_thread(self.session_ended, exc.message)
+        except Exception:  # noqa: BLE001 - the next service call will report it
+            pass
 
     # --- session ---
 

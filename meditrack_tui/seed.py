@@ -26,9 +26,19 @@ DEMO_LOGINS = ("demo.admin", "demo.doctor", "demo.patient")
 
 
 def sample_data_dir() -> Path:
-    """Where sample_data/ lives: next to the package in a checkout or editable install."""
-    here = Path(__file__).resolve().parent.parent / "sample_data"
-    return here
+    """Where sample_data/ lives: MEDITRACK_SAMPLE_DATA, next to the package (a checkout or
+    editable install), or the current directory."""
+    import os
+
+    candidates = [os.environ.get("MEDITRACK_SAMPLE_DATA"),
+                  Path(__file__).resolve().parent.parent / "sample_data",
+                  Path.cwd() / "sample_data"]
+    for candidate in candidates:
+        if candidate and (Path(candidate) / "demo.json").is_file():
+            return Path(candidate)
+    raise FileNotFoundError(
+        "The demo data (sample_data/demo.json) was not found. Run MediTrack from its source "
+        "folder or set MEDITRACK_SAMPLE_DATA to the sample_data folder.")
 
 
 def _patient_doc(services: Services, data: dict[str, Any], now: datetime, mrn: str,

@@ -43,7 +43,8 @@ INDEXES: list[tuple[str, list[tuple[str, int]], dict[str, Any]]] = [
     ("audit", [("ts", -1)], {"name": "ts"}),
     ("audit", [("username", 1), ("ts", -1)], {"name": "user_ts"}),
     ("audit", [("action", 1)], {"name": "action"}),
-    ("changes", [("ts", 1)], {"name": "ts"}),
+    # The change log only needs the last few minutes; TTL keeps it small on both stores.
+    ("changes", [("ts", 1)], {"name": "ts_ttl", "expireAfterSeconds": 3600}),
 ]
 
 
@@ -81,6 +82,10 @@ class Store:
     def ensure_indexes(self) -> None:
         """Create every index the app needs; safe to call on every start."""
         for collection, keys, options in INDEXES:
+            if "expireAfterSeconds" in options and self.info.kind == EMBEDDED:
+                # The embedded store expires TTL documents by scanning the whole collection
+                # on every read; there the service layer prunes the change log instead.
+                options = {k: v for k, v in options.items() if k != "expireAfterSeconds"}
             self.db[collection].create_index(keys, **options)
 
     def close(self) -> None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, Callable, Generic, TypeVar
 
 from bson import ObjectId
@@ -79,8 +79,13 @@ def oid(value: Any, what: str = "record") -> ObjectId:
     raise NotFound(f"That {what} does not exist.")
 
 
+CHANGE_LOG_KEEP = timedelta(minutes=15)
+
+
 class Service:
     """Base class: session verification, policy checks with audited denials, audit and change log."""
+
+    _writes_since_prune = 0
 
     def __init__(self, ctx: Context) -> None:
         self.ctx = ctx
@@ -163,6 +168,7 @@ class Service:
                 "detail": detail,
             }
         )
+        self.changed("audit", "insert", None)
 
     def changed(
         self,
@@ -175,8 +181,10 @@ class Service:
         extra: dict[str, Any] | None = None,
     ) -> None:
         """Append to the change log that the live feed polls where change streams are missing."""
+        from ..db.feed import utcnow
+
         doc = {
-            "ts": datetime.now(),
+            "ts": utcnow(),
             "coll": collection,
             "op": op,
             "record_id": str(record_id) if record_id is not None else None,
@@ -186,6 +194,11 @@ class Service:
         if extra:
             doc.update(extra)
         self.db.changes.insert_one(doc)
+        self._writes_since_prune += 1
+        if self._writes_since_prune >= 200:
+            # The feed needs only the last minutes; keep the log small so polling stays cheap.
+            self._writes_since_prune = 0
+            self.db.changes.delete_many({"ts": {"$lt": doc["ts"] - CHANGE_LOG_KEEP}})
 
 
 def public(doc: dict[str, Any] | None) -> dict[str, Any] | None:
