@@ -68,6 +68,14 @@ def _reserve_mrns(services: Services, count: int) -> int:
     return int(counter["seq"]) - count + 1
 
 
+def bulk_changed(services: Services, collection: str) -> None:
+    """Tell the change log (and so caches and other sessions) that a bulk load happened."""
+    from .db.feed import utcnow
+
+    services.store.db.changes.insert_one({"ts": utcnow(), "coll": collection, "op": "bulk",
+                                          "record_id": None, "patient_id": None, "by": "seed"})
+
+
 def is_seeded(services: Services) -> bool:
     """True when the store has any users (a demo or a real clinic)."""
     return not services.auth.needs_first_admin()
@@ -136,6 +144,7 @@ def load_demo(services: Services, folder: Path | None = None,
 
     db.users.insert_many(list(users.values()))
     db.patients.insert_many(list(patients.values()))
+    bulk_changed(services, "patients")
     if vitals:
         db.vitals.insert_many(vitals)
 
@@ -322,6 +331,7 @@ def generate(services: Services, count: int, *, seed: int = 7, vitals_per_patien
                     "updated_at": now, "version": 1,
                 })
         db.patients.insert_many(patients)
+        bulk_changed(services, "patients")
         if vitals:
             db.vitals.insert_many(vitals)
         if appts:

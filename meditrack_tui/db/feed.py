@@ -59,16 +59,21 @@ class ChangeLogFeed:
 
     OVERLAP = timedelta(seconds=5)  # re-read a window so writers' clock skew loses nothing
 
-    def __init__(self, db: Any, *, start: datetime | None = None) -> None:
+    def __init__(self, db: Any, *, start: datetime | None = None,
+                 collections: Iterable[str] | None = None) -> None:
         self.collection = db["changes"]
         self.since = start or utcnow()
+        self.only = list(collections) if collections else None
         self._seen: deque[Any] = deque(maxlen=5000)
         self._seen_set: set[Any] = set()
-        self.poll()  # what happened before the feed started is not news
+        if start is None:
+            self.poll()  # what happened before the feed started is not news
 
     def poll(self) -> list[ChangeEvent]:
-        cursor = self.collection.find({"ts": {"$gt": self.since - self.OVERLAP}}).sort(
-            [("ts", 1), ("_id", 1)])
+        query: dict[str, Any] = {"ts": {"$gt": self.since - self.OVERLAP}}
+        if self.only:
+            query["coll"] = {"$in": self.only}
+        cursor = self.collection.find(query).sort([("ts", 1), ("_id", 1)])
         events = []
         newest = self.since
         for doc in cursor:

@@ -20,31 +20,42 @@ from ..errors import StoreUnavailable
 EMBEDDED = "embedded"
 MONGODB = "mongodb"
 
-# (collection, keys, options): created idempotently at start-up.
-INDEXES: list[tuple[str, list[tuple[str, int]], dict[str, Any]]] = [
-    ("users", [("username_lc", 1)], {"unique": True, "name": "uniq_username"}),
-    ("users", [("role", 1), ("status", 1)], {"name": "role_status"}),
-    ("users", [("patient_id", 1)], {"name": "user_patient"}),
-    ("sessions", [("user_id", 1)], {"name": "session_user"}),
-    ("patients", [("mrn", 1)], {"unique": True, "name": "uniq_mrn"}),
-    ("patients", [("last_key", 1), ("first_key", 1)], {"name": "name_keys"}),
-    ("patients", [("search3", 1)], {"name": "search_prefix3"}),
-    ("patients", [("first3", 1)], {"name": "first_prefix3"}),
-    ("patients", [("phone_digits", 1)], {"name": "phone"}),
-    ("patients", [("primary_doctor_id", 1)], {"name": "primary_doctor"}),
-    ("patients", [("archived", 1)], {"name": "archived"}),
-    ("appointments", [("doctor_id", 1), ("day", 1)], {"name": "doctor_day"}),
-    ("appointments", [("patient_id", 1), ("start", 1)], {"name": "patient_start"}),
-    ("appointments", [("day", 1)], {"name": "day"}),
-    ("appointments", [("status", 1)], {"name": "status"}),
-    ("prescriptions", [("patient_id", 1), ("status", 1)], {"name": "patient_status"}),
-    ("vitals", [("patient_id", 1), ("taken_at", 1)], {"name": "patient_time"}),
-    ("reports", [("patient_id", 1), ("uploaded_at", -1)], {"name": "patient_uploaded"}),
-    ("audit", [("ts", -1)], {"name": "ts"}),
-    ("audit", [("username", 1), ("ts", -1)], {"name": "user_ts"}),
-    ("audit", [("action", 1)], {"name": "action"}),
-    # The change log only needs the last few minutes; TTL keeps it small on both stores.
-    ("changes", [("ts", 1)], {"name": "ts_ttl", "expireAfterSeconds": 3600}),
+# (collection, keys, options, on the embedded store): created idempotently at start-up.
+# The embedded store keeps in-memory hash indexes that help only equality lookups and
+# cost memory per document, so there it gets just the equality keys its queries use
+# (None: the same index; a list: those keys; False: not created — the in-memory
+# patient directory serves name search, filters and sorts there).
+INDEXES: list[tuple[str, list[tuple[str, int]], dict[str, Any], Any]] = [
+    ("users", [("username_lc", 1)], {"unique": True, "name": "uniq_username"}, None),
+    ("users", [("role", 1), ("status", 1)], {"name": "role_status"}, False),
+    ("users", [("patient_id", 1)], {"name": "user_patient"}, False),
+    ("sessions", [("user_id", 1)], {"name": "session_user"}, None),
+    ("patients", [("mrn", 1)], {"unique": True, "name": "uniq_mrn"}, None),
+    ("patients", [("last_key", 1), ("first_key", 1)], {"name": "name_keys"}, False),
+    ("patients", [("first_key", 1)], {"name": "first_key"}, False),
+    ("patients", [("full_key", 1)], {"name": "full_key"}, False),
+    ("patients", [("phone_digits", 1)], {"name": "phone"}, False),
+    ("patients", [("primary_doctor_id", 1)], {"name": "primary_doctor"}, False),
+    ("patients", [("archived", 1), ("last_key", 1)], {"name": "archived_name"}, False),
+    ("patients", [("vitals_alert", 1)], {"name": "vitals_alert"}, None),
+    ("appointments", [("doctor_id", 1), ("day", 1)], {"name": "doctor_day"}, None),
+    ("appointments", [("patient_id", 1), ("start", 1)], {"name": "patient_start"},
+     [("patient_id", 1)]),
+    ("appointments", [("day", 1)], {"name": "day"}, None),
+    ("appointments", [("status", 1), ("start", 1)], {"name": "status_start"}, False),
+    ("prescriptions", [("patient_id", 1), ("status", 1)], {"name": "patient_status"},
+     [("patient_id", 1)]),
+    ("vitals", [("patient_id", 1), ("taken_at", 1)], {"name": "patient_time"},
+     [("patient_id", 1)]),
+    ("reports", [("patient_id", 1), ("uploaded_at", -1)], {"name": "patient_uploaded"},
+     [("patient_id", 1)]),
+    ("audit", [("ts", -1)], {"name": "ts"}, False),
+    ("audit", [("username", 1), ("ts", -1)], {"name": "user_ts"}, False),
+    ("audit", [("action", 1)], {"name": "action"}, False),
+    # The change log only needs the last minutes: TTL on MongoDB; the embedded store's TTL
+    # scans the whole collection on every read, so there the services prune it instead.
+    ("changes", [("ts", 1)], {"name": "ts_ttl", "expireAfterSeconds": 3600}, False),
+    ("changes", [("coll", 1)], {"name": "coll"}, None),
 ]
 
 
@@ -81,11 +92,12 @@ class Store:
 
     def ensure_indexes(self) -> None:
         """Create every index the app needs; safe to call on every start."""
-        for collection, keys, options in INDEXES:
-            if "expireAfterSeconds" in options and self.info.kind == EMBEDDED:
-                # The embedded store expires TTL documents by scanning the whole collection
-                # on every read; there the service layer prunes the change log instead.
-                options = {k: v for k, v in options.items() if k != "expireAfterSeconds"}
+        embedded = self.info.kind == EMBEDDED
+        for collection, keys, options, embedded_keys in INDEXES:
+            if embedded:
+                if embedded_keys is False:
+                    continue
+                keys = embedded_keys or keys
             self.db[collection].create_index(keys, **options)
 
     def close(self) -> None:

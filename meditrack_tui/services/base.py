@@ -54,6 +54,9 @@ class Page(Generic[T]):
         return max(1, math.ceil(self.total / self.page_size)) if self.page_size else 1
 
 
+CHANGE_LOG_KEEP = timedelta(minutes=15)
+
+
 @dataclass
 class Context:
     """Dependencies shared by all services; ``clock`` is injectable so tests can move time."""
@@ -62,9 +65,26 @@ class Context:
     config: Config
     clock: Callable[[], datetime] = field(default=lambda: datetime.now().replace(microsecond=0))
     auth: "AuthService | None" = None
+    #: None: decide from the store (the in-memory patient directory serves the embedded store)
+    directory_enabled: bool | None = None
+    _directory: Any = None
 
     def now(self) -> datetime:
         return self.clock()
+
+    def use_directory(self) -> bool:
+        if self.directory_enabled is None:
+            return getattr(self.store.info, "kind", "") == "embedded"
+        return self.directory_enabled
+
+    def directory(self) -> Any:
+        """The shared in-memory patient directory (created on first use)."""
+        if self._directory is None:
+            from ..db.feed import utcnow
+            from .directory import PatientDirectory
+
+            self._directory = PatientDirectory(self.store.db, utcnow, CHANGE_LOG_KEEP)
+        return self._directory
 
 
 def oid(value: Any, what: str = "record") -> ObjectId:
@@ -77,9 +97,6 @@ def oid(value: Any, what: str = "record") -> ObjectId:
         except (InvalidId, TypeError):
             pass
     raise NotFound(f"That {what} does not exist.")
-
-
-CHANGE_LOG_KEEP = timedelta(minutes=15)
 
 
 class Service:

@@ -55,8 +55,6 @@ def search_keys(first: str, last: str) -> dict[str, Any]:
         "first_key": first_key,
         "last_key": last_key,
         "full_key": f"{first_key} {last_key}",
-        "search3": last_key[:3],
-        "first3": first_key[:3],
     }
 
 
@@ -157,7 +155,7 @@ class PatientService(Service):
 
     def _present(self, doc: dict[str, Any]) -> dict[str, Any]:
         out = public({k: v for k, v in doc.items()
-                      if k not in ("first_key", "last_key", "full_key", "search3", "first3",
+                      if k not in ("first_key", "last_key", "full_key",
                                    "phone_digits", "conditions_lc")})
         assert out is not None
         out["age"] = age_on(doc.get("dob"), self.ctx.now().date())
@@ -287,8 +285,9 @@ class PatientService(Service):
     def restore(self, session: Session, patient_id: Any) -> dict[str, Any]:
         return self.set_archived(session, patient_id, False)
 
-    def search_filter(self, query: Any) -> dict[str, Any] | None:
-        """The filter for a search box: name prefix (case-insensitive), MRN or phone."""
+    @staticmethod
+    def parse_search(query: Any) -> dict[str, Any] | None:
+        """What a search box asks for: name prefixes (case-insensitive), an MRN or a phone."""
         if query is None:
             return None
         if not isinstance(query, str):
@@ -296,31 +295,19 @@ class PatientService(Service):
         text = " ".join(query.strip().lower().split())[:100]
         if not text:
             return None
-        alternatives: list[dict[str, Any]] = []
-        prefix = literal_prefix(text)
+        out: dict[str, Any] = {"text": text}
         if " " in text:
-            alternatives.append({"full_key": prefix})
-            first, _, last = text.partition(" ")
-            alternatives.append({"last_key": literal_prefix(first.rstrip(",")),
-                                 "first_key": literal_prefix(last)})
-        else:
-            last_clause: dict[str, Any] = {"last_key": prefix}
-            first_clause: dict[str, Any] = {"first_key": prefix}
-            if len(text) >= 3:
-                # Equality on a short prefix key narrows the scan on stores with hash indexes.
-                last_clause["search3"] = text[:3]
-                first_clause["first3"] = text[:3]
-            alternatives += [last_clause, first_clause]
+            first, _, rest = text.partition(" ")
+            out["pair"] = (first.rstrip(","), rest)
         mrn = MRN_RE.match(text)
         if mrn:
-            alternatives.append({"mrn": format_mrn(int(mrn.group(1)))})
+            out["mrn"] = format_mrn(int(mrn.group(1)))
             if text.startswith("mrn"):
-                alternatives.append({"mrn": literal_prefix("MRN-" + mrn.group(1))})
+                out["mrn_prefix"] = "MRN-" + mrn.group(1)
         digits = re.sub(r"\D", "", text)
         if len(digits) >= 3 and re.fullmatch(r"[\d+()\-.\s]+", text):
-            alternatives.append({"phone_digits": literal_prefix(digits)})
-            alternatives.append({"phone_digits": re.compile(re.escape(digits) + "$")})
-        return {"$or": alternatives}
+            out["phone"] = digits
+        return out
 
     def list(
         self,
@@ -342,50 +329,50 @@ class PatientService(Service):
         scope = self.authorize(session, "patient.read", record_type="patient")
         page_no, size = page_args(page, page_size)
         check = Checker()
-        clauses: list[dict[str, Any]] = []
+        spec: dict[str, Any] = {}
         if scope == policy.OWN:
-            clauses.append({"_id": oid(session.patient_id, "patient")} if session.patient_id
-                           else {"_id": ObjectId()})
-        search = self.search_filter(query)
-        if search:
-            clauses.append(search)
+            spec["own"] = oid(session.patient_id, "patient") if session.patient_id else ObjectId()
+        spec["search"] = self.parse_search(query)
         if sex not in (None, ""):
-            clauses.append({"sex": check.choice("sex", sex, SEXES)})
+            spec["sex"] = check.choice("sex", sex, SEXES)
         today = self.ctx.now().date()
         low = check.number("age_min", age_min, low=0, high=130, integer=True, label="minimum age")
         high = check.number("age_max", age_max, low=0, high=130, integer=True, label="maximum age")
         if low is not None and high is not None and low > high:
             check.fail("age_max", "Maximum age must not be below the minimum age.")
         if low is not None:
-            clauses.append({"dob": {"$lte": _years_before(today, int(low)).isoformat()}})
+            spec["dob_max"] = _years_before(today, int(low)).isoformat()
         if high is not None:
-            clauses.append({"dob": {"$gt": _years_before(today, int(high) + 1).isoformat()}})
+            spec["dob_min_excl"] = _years_before(today, int(high) + 1).isoformat()
         if primary_doctor_id not in (None, ""):
             try:
-                clauses.append({"primary_doctor_id": oid(primary_doctor_id, "doctor")})
+                spec["doctor"] = oid(primary_doctor_id, "doctor")
             except NotFound:
                 check.fail("primary_doctor_id", "Choose a doctor from the list.")
         cond = check.text("condition", condition, max_len=100)
         if cond:
-            clauses.append({"conditions_lc": cond.lower()})
+            spec["condition"] = cond.lower()
         state = check.choice("archived", archived if archived is not None else "active",
                              ("active", "archived", "all"))
-        if scope == policy.OWN:
-            state = "active"
-        if state == "active":
-            clauses.append({"archived": False})
-        elif state == "archived":
-            clauses.append({"archived": True})
-        sort_key = check.choice("sort", sort, SORTS)
+        spec["archived"] = "active" if scope == policy.OWN else state
+        sort_key = check.choice("sort", sort, SORTS) or "name"
         if not isinstance(descending, bool):
             check.fail("descending", "Sort direction must be true or false.")
         check.done()
-        filt: dict[str, Any] = {"$and": clauses} if len(clauses) > 1 else (clauses[0] if clauses else {})
+        skip = (page_no - 1) * size
+        if self.ctx.use_directory():
+            ids, total = self.ctx.directory().query(_predicates(spec), sort_key,
+                                                    bool(descending), skip, size,
+                                                    search=spec.get("search"))
+            docs = {d["_id"]: d for d in self.db.patients.find({"_id": {"$in": ids}},
+                                                               LIST_FIELDS)}
+            items = [self._present(docs[i]) for i in ids if i in docs]
+            return Page(items=items, total=total, page=page_no, page_size=size)
+        filt = _mongo_filter(spec)
         direction = DESCENDING if descending else ASCENDING
-        order = [(key, direction) for key in SORTS[sort_key or "name"]] + [("_id", direction)]
+        order = [(key, direction) for key in SORTS[sort_key]] + [("_id", direction)]
         total = self.db.patients.count_documents(filt)
-        cursor = (self.db.patients.find(filt, LIST_FIELDS).sort(order)
-                  .skip((page_no - 1) * size).limit(size))
+        cursor = self.db.patients.find(filt, LIST_FIELDS).sort(order).skip(skip).limit(size)
         items = [self._present(doc) for doc in cursor]
         return Page(items=items, total=total, page=page_no, page_size=size)
 
@@ -405,6 +392,99 @@ class PatientService(Service):
         if doc is None:
             raise NotFound("That patient record does not exist.")
         return f"{doc['first_name']} {doc['last_name']}", doc["mrn"]
+
+
+def _search_clause(search: dict[str, Any]) -> dict[str, Any]:
+    text = search["text"]
+    prefix = literal_prefix(text)
+    alternatives: list[dict[str, Any]] = []
+    if "pair" in search:
+        first, rest = search["pair"]
+        alternatives.append({"full_key": prefix})
+        alternatives.append({"last_key": literal_prefix(first), "first_key": literal_prefix(rest)})
+    else:
+        alternatives += [{"last_key": prefix}, {"first_key": prefix}]
+    if "mrn" in search:
+        alternatives.append({"mrn": search["mrn"]})
+    if "mrn_prefix" in search:
+        alternatives.append({"mrn": literal_prefix(search["mrn_prefix"])})
+    if "phone" in search:
+        alternatives.append({"phone_digits": literal_prefix(search["phone"])})
+        alternatives.append({"phone_digits": re.compile(re.escape(search["phone"]) + "$")})
+    return {"$or": alternatives}
+
+
+def _mongo_filter(spec: dict[str, Any]) -> dict[str, Any]:
+    """The list query for MongoDB (uses its indexes); same meaning as :func:`_predicates`."""
+    clauses: list[dict[str, Any]] = []
+    if "own" in spec:
+        clauses.append({"_id": spec["own"]})
+    if spec.get("search"):
+        clauses.append(_search_clause(spec["search"]))
+    if "sex" in spec:
+        clauses.append({"sex": spec["sex"]})
+    if "dob_max" in spec:
+        clauses.append({"dob": {"$lte": spec["dob_max"]}})
+    if "dob_min_excl" in spec:
+        clauses.append({"dob": {"$gt": spec["dob_min_excl"]}})
+    if "doctor" in spec:
+        clauses.append({"primary_doctor_id": spec["doctor"]})
+    if "condition" in spec:
+        clauses.append({"conditions_lc": spec["condition"]})
+    if spec["archived"] != "all":
+        clauses.append({"archived": spec["archived"] == "archived"})
+    if not clauses:
+        return {}
+    return clauses[0] if len(clauses) == 1 else {"$and": clauses}
+
+
+def _predicates(spec: dict[str, Any]) -> list[Any]:
+    """The list query as Python predicates over directory rows (embedded store)."""
+    preds: list[Any] = []
+    if "own" in spec:
+        own = spec["own"]
+        preds.append(lambda r: r.id == own)
+    search = spec.get("search")
+    if search:
+        text = search["text"]
+        pair = search.get("pair")
+        mrn, mrn_prefix, phone = search.get("mrn"), search.get("mrn_prefix"), search.get("phone")
+
+        def matches(r: Any) -> bool:
+            if pair is not None:
+                if r.full_key.startswith(text) or (
+                        r.last_key.startswith(pair[0]) and r.first_key.startswith(pair[1])):
+                    return True
+            elif r.last_key.startswith(text) or r.first_key.startswith(text):
+                return True
+            if mrn is not None and (r.mrn == mrn or
+                                    (mrn_prefix is not None and r.mrn.startswith(mrn_prefix))):
+                return True
+            if phone is not None and (r.phone_digits.startswith(phone)
+                                      or r.phone_digits.endswith(phone)):
+                return True
+            return False
+
+        preds.append(matches)
+    if "sex" in spec:
+        sex = spec["sex"]
+        preds.append(lambda r: r.sex == sex)
+    if "dob_max" in spec:
+        hi = spec["dob_max"]
+        preds.append(lambda r: r.dob is not None and r.dob <= hi)
+    if "dob_min_excl" in spec:
+        lo = spec["dob_min_excl"]
+        preds.append(lambda r: r.dob is not None and r.dob > lo)
+    if "doctor" in spec:
+        doctor = spec["doctor"]
+        preds.append(lambda r: r.primary_doctor_id == doctor)
+    if "condition" in spec:
+        cond = spec["condition"]
+        preds.append(lambda r: cond in r.conditions)
+    if spec["archived"] != "all":
+        want = spec["archived"] == "archived"
+        preds.append(lambda r: r.archived == want)
+    return preds
 
 
 def _years_before(today: date, years: int) -> date:
