@@ -18,7 +18,7 @@ from bson import ObjectId
 from . import policy
 from .services import Services
 from .services.patients import format_mrn, search_keys
-from .services.vitals import alert_fields
+from .services.vitals import alert_fields, bucket_docs
 from .validation import Checker
 
 DEMO_PASSWORD = "meditrack-demo"
@@ -129,7 +129,7 @@ def load_demo(services: Services, folder: Path | None = None,
         reading = {k: item[k] for k in ("systolic", "diastolic", "heart_rate", "glucose_mg_dl",
                                         "glucose_fasting", "weight_kg", "temperature_c", "spo2")
                    if item.get(k) is not None}
-        reading.update({"patient_id": patient["_id"], "taken_at": taken,
+        reading.update({"id": ObjectId(), "patient_id": patient["_id"], "taken_at": taken,
                         "source": item.get("source", "clinic"), "note": None,
                         "recorded_by": "seed", "recorded_at": taken})
         vitals.append(reading)
@@ -146,7 +146,11 @@ def load_demo(services: Services, folder: Path | None = None,
     db.patients.insert_many(list(patients.values()))
     bulk_changed(services, "patients")
     if vitals:
-        db.vitals.insert_many(vitals)
+        by_patient: dict[ObjectId, list[dict[str, Any]]] = {}
+        for reading in vitals:
+            by_patient.setdefault(reading.pop("patient_id"), []).append(reading)
+        db.vitals.insert_many([bucket for pid, items in by_patient.items()
+                               for bucket in bucket_docs(pid, items)])
 
     say("appointments")
     appointments = []
@@ -291,7 +295,7 @@ def generate(services: Services, count: int, *, seed: int = 7, vitals_per_patien
                 when = now - timedelta(days=rng.randint(1, 365), minutes=rng.randint(0, 600))
                 sys_base = 145 if hypertensive else 118
                 reading = {
-                    "patient_id": pid, "taken_at": when, "source": "clinic", "note": None,
+                    "id": ObjectId(), "taken_at": when, "source": "clinic", "note": None,
                     "systolic": int(rng.gauss(sys_base, 10)),
                     "diastolic": int(rng.gauss(sys_base * 0.62, 6)),
                     "heart_rate": int(rng.gauss(74, 9)),
@@ -302,7 +306,7 @@ def generate(services: Services, count: int, *, seed: int = 7, vitals_per_patien
                     reading["glucose_mg_dl"] = int(rng.gauss(150 if diabetic else 92, 20))
                     reading["glucose_fasting"] = True
                 mine.append(reading)
-            vitals.extend(mine)
+            vitals.extend(bucket_docs(pid, mine))
             if mine:
                 doc.update(alert_fields(max(mine, key=lambda v: v["taken_at"])))
             patients.append(doc)
@@ -337,7 +341,7 @@ def generate(services: Services, count: int, *, seed: int = 7, vitals_per_patien
         if appts:
             db.appointments.insert_many(appts)
         totals["patients"] += len(patients)
-        totals["vitals"] += len(vitals)
+        totals["vitals"] += sum(bucket["count"] for bucket in vitals)
         totals["appointments"] += len(appts)
         if progress:
             progress(len(patients))

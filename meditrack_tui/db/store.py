@@ -45,7 +45,9 @@ INDEXES: list[tuple[str, list[tuple[str, int]], dict[str, Any], Any]] = [
     ("appointments", [("status", 1), ("start", 1)], {"name": "status_start"}, False),
     ("prescriptions", [("patient_id", 1), ("status", 1)], {"name": "patient_status"},
      [("patient_id", 1)]),
-    ("vitals", [("patient_id", 1), ("taken_at", 1)], {"name": "patient_time"},
+    # vitals: one document per patient and year (bucket pattern)
+    # (not unique: two sessions creating a year's bucket at once both keep their readings)
+    ("vitals", [("patient_id", 1), ("year", 1)], {"name": "patient_year_bucket"},
      [("patient_id", 1)]),
     ("reports", [("patient_id", 1), ("uploaded_at", -1)], {"name": "patient_uploaded"},
      [("patient_id", 1)]),

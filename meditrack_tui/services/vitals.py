@@ -5,6 +5,8 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
+from bson import ObjectId
+
 from .. import policy, reference
 from ..errors import ValidationError
 from ..validation import Checker
@@ -58,13 +60,15 @@ def clean_reading(data: dict[str, Any], now: datetime) -> dict[str, Any]:
     return out
 
 
-def present(doc: dict[str, Any]) -> dict[str, Any]:
+def present(reading: dict[str, Any], patient_id: Any) -> dict[str, Any]:
     """A reading as plain data with its flags (label, level, source)."""
-    out = public(doc)
+    out = public({k: v for k, v in reading.items() if k != "id"})
     assert out is not None
+    out["id"] = str(reading["id"])
+    out["patient_id"] = str(patient_id)
     out["flags"] = [
         {"metric": f.metric, "label": f.label, "level": f.level, "source": f.source}
-        for f in reference.flags_for(doc)
+        for f in reference.flags_for(reading)
     ]
     out["abnormal"] = any(f["level"] > 0 for f in out["flags"])
     return out
@@ -78,8 +82,46 @@ def alert_fields(reading: dict[str, Any]) -> dict[str, Any]:
             "vitals_alert_at": reading["taken_at"]}
 
 
+def bucket_docs(patient_id: Any, readings: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Readings grouped into one document per patient and year (the storage layout)."""
+    years: dict[int, list[dict[str, Any]]] = {}
+    for reading in readings:
+        years.setdefault(reading["taken_at"].year, []).append(reading)
+    return [{"patient_id": patient_id, "year": year,
+             "readings": sorted(items, key=lambda r: r["taken_at"]), "count": len(items)}
+            for year, items in sorted(years.items())]
+
+
 class VitalsService(Service):
-    """Record vitals and read a patient's series over a time range."""
+    """Record vitals and read a patient's series over a time range.
+
+    Readings are stored in one document per patient and year (the bucket pattern for
+    time series): a patient's two years of readings are two documents, so opening a
+    chart reads a handful of documents on either store.
+    """
+
+    def _readings(self, pid: Any, since: datetime | None = None,
+                  until: datetime | None = None) -> list[dict[str, Any]]:
+        filt: dict[str, Any] = {"patient_id": pid}
+        out: list[dict[str, Any]] = []
+        for bucket in self.db.vitals.find(filt, {"year": 1, "readings": 1}):
+            year = bucket.get("year", 0)
+            if since and year < since.year or until and year > until.year:
+                continue
+            for reading in bucket.get("readings") or ():
+                taken = reading["taken_at"]
+                if since and taken < since or until and taken > until:
+                    continue
+                out.append(reading)
+        out.sort(key=lambda r: r["taken_at"])
+        return out
+
+    def _store(self, pid: Any, reading: dict[str, Any]) -> None:
+        # Two sessions may create the same year's bucket at once; readers merge every
+        # bucket of the patient, so nothing is lost either way.
+        self.db.vitals.update_one({"patient_id": pid, "year": reading["taken_at"].year},
+                                  {"$push": {"readings": reading}, "$inc": {"count": 1}},
+                                  upsert=True)
 
     def add(self, session: Session, patient_id: Any, data: dict[str, Any]) -> dict[str, Any]:
         """Record a reading; patients add their own home readings, doctors any."""
@@ -88,17 +130,19 @@ class VitalsService(Service):
         reading = clean_reading(data, self.ctx.now())
         if session.role == policy.PATIENT:
             reading["source"] = "home"
-        reading.update({"patient_id": pid, "recorded_by": session.username,
-                        "recorded_at": self.ctx.now()})
-        reading["_id"] = self.db.vitals.insert_one(reading).inserted_id
-        self.db.patients.update_one({"_id": pid}, {"$set": alert_fields(reading)})
-        self.audit(session, "vitals.add", record_type="vitals", record_id=reading["_id"],
+        reading = {"id": ObjectId(), **reading, "recorded_by": session.username,
+                   "recorded_at": self.ctx.now()}
+        self._store(pid, reading)
+        latest = self._readings(pid, since=reading["taken_at"])
+        if latest and latest[-1]["id"] == reading["id"]:
+            self.db.patients.update_one({"_id": pid}, {"$set": alert_fields(reading)})
+        self.audit(session, "vitals.add", record_type="vitals", record_id=reading["id"],
                    patient_id=pid)
-        self.changed("vitals", "insert", reading["_id"], patient_id=pid, session=session)
-        return present(reading)
+        self.changed("vitals", "insert", reading["id"], patient_id=pid, session=session)
+        return present(reading, pid)
 
     def series(self, session: Session, patient_id: Any, *, since: Any = None,
-               until: Any = None, limit: int = 5000) -> list[dict[str, Any]]:
+               until: Any = None) -> list[dict[str, Any]]:
         """A patient's readings in time order, optionally within [since, until]."""
         patients = PatientService(self.ctx)
         pid = patients.require_visible(session, patient_id, "vitals.read")
@@ -106,40 +150,36 @@ class VitalsService(Service):
         start = check.moment("since", since)
         end = check.moment("until", until)
         check.done()
-        filt: dict[str, Any] = {"patient_id": pid}
-        window: dict[str, Any] = {}
-        if start:
-            window["$gte"] = start
-        if end:
-            window["$lte"] = end
-        if window:
-            filt["taken_at"] = window
-        cursor = self.db.vitals.find(filt).sort([("taken_at", 1)]).limit(int(limit))
-        return [present(doc) for doc in cursor]
+        return [present(r, pid) for r in self._readings(pid, start, end)]
 
     def latest(self, session: Session, patient_id: Any, count: int = 10) -> list[dict[str, Any]]:
         """The most recent readings, newest first."""
         patients = PatientService(self.ctx)
         pid = patients.require_visible(session, patient_id, "vitals.read")
-        cursor = self.db.vitals.find({"patient_id": pid}).sort([("taken_at", -1)]).limit(count)
-        return [present(doc) for doc in cursor]
+        readings = self._readings(pid)
+        return [present(r, pid) for r in reversed(readings[-count:])]
 
-    def delete(self, session: Session, reading_id: Any) -> None:
+    def delete(self, session: Session, patient_id: Any, reading_id: Any) -> None:
         """Remove a reading entered in error (doctors; patients their own home readings)."""
+        from ..errors import NotFound
         from .base import oid
 
+        patients = PatientService(self.ctx)
+        pid = patients.require_visible(session, patient_id, "vitals.write")
         rid = oid(reading_id, "reading")
-        doc = self.db.vitals.find_one({"_id": rid})
-        if doc is None:
-            from ..errors import NotFound
-
+        reading = next((r for r in self._readings(pid) if r["id"] == rid), None)
+        if reading is None:
             raise NotFound("That reading does not exist.")
-        self.authorize(session, "vitals.write", patient_id=doc["patient_id"],
-                       record_type="vitals", record_id=rid)
-        if session.role == policy.PATIENT and doc.get("recorded_by") != session.username:
-            self._deny(session, "vitals.delete", "vitals", rid, doc["patient_id"],
+        if session.role == policy.PATIENT and reading.get("recorded_by") != session.username:
+            self._deny(session, "vitals.delete", "vitals", rid, pid,
                        "You can only remove readings you entered yourself.")
-        self.db.vitals.delete_one({"_id": rid})
-        self.audit(session, "vitals.delete", record_type="vitals", record_id=rid,
-                   patient_id=doc["patient_id"])
-        self.changed("vitals", "delete", rid, patient_id=doc["patient_id"], session=session)
+        self.db.vitals.update_many({"patient_id": pid, "year": reading["taken_at"].year,
+                                   "readings.id": rid},
+                                  {"$pull": {"readings": {"id": rid}}, "$inc": {"count": -1}})
+        remaining = self._readings(pid)
+        self.db.patients.update_one({"_id": pid}, {"$set": alert_fields(remaining[-1]) if remaining
+                                                   else {"vitals_alert": False,
+                                                         "vitals_alert_label": None,
+                                                         "vitals_alert_at": None}})
+        self.audit(session, "vitals.delete", record_type="vitals", record_id=rid, patient_id=pid)
+        self.changed("vitals", "delete", rid, patient_id=pid, session=session)
