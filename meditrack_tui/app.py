@@ -161,6 +161,15 @@ class MediTrackApp(App):
         self.refresh_bindings()
         self.goto("dashboard")
         self.notify(f"Welcome, {session.full_name}.", timeout=3)
+        self.set_timer(1.0, lambda: self._warm_up(session))
+
+    @work(thread=True, exit_on_error=False, group="warm-up")
+    def _warm_up(self, session: Any) -> None:
+        """Prepare search and chart indexes while the user reads the dashboard."""
+        try:
+            self.backend.call(lambda s: s.warm_up(session))
+        except Exception:  # noqa: BLE001 - only an optimisation; real calls report errors
+            pass
 
     def _clear_stack(self) -> None:
         while len(self.screen_stack) > 1:

@@ -21,6 +21,7 @@ from .config import (
     ENV_MAX_UPLOAD,
     ENV_MONGO_URI,
     ENV_SECRET,
+    ENV_SESSION_HOURS,
     Config,
     default_data_dir,
 )
@@ -39,6 +40,7 @@ configuration (environment variables; options above win where both exist):
   {ENV_IDLE_LOCK} minutes of inactivity before the terminal locks (default 10)
   {ENV_MAX_UPLOAD}     largest report upload in MB (default 10)
   {ENV_LOCKOUT}   minutes an account stays locked after 5 failed logins (default 15)
+  {ENV_SESSION_HOURS}     hours a login stays valid before signing in again (default 12)
 
 examples:
   meditrack --demo                 start on a demo clinic (logins: demo.admin,

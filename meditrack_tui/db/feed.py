@@ -35,6 +35,7 @@ class ChangeEvent:
     patient_id: str | None = None
     by: str | None = None
     extra: dict[str, Any] = field(default_factory=dict, compare=False, hash=False)
+    ts: datetime | None = field(default=None, compare=False, hash=False)
 
 
 class ChangeFeed(Protocol):
@@ -89,7 +90,7 @@ class ChangeLogFeed:
                      if k not in ("_id", "ts", "coll", "op", "record_id", "patient_id", "by")}
             events.append(ChangeEvent(doc.get("coll", "?"), doc.get("op", "?"),
                                       doc.get("record_id"), doc.get("patient_id"),
-                                      doc.get("by"), extra))
+                                      doc.get("by"), extra, doc["ts"]))
         self.since = newest
         return events
 

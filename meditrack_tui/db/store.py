@@ -143,13 +143,16 @@ def _open_mongodb(config: Config, timeout_ms: int = 4000) -> Store:
 
     assert config.mongo_uri
     host = describe_uri(config.mongo_uri)
+    # Short timeouts so an unreachable server is reported quickly; options the URI sets win
+    # (keyword arguments would override them).
     try:
-        client: Any = pymongo.MongoClient(
-            config.mongo_uri,
-            serverSelectionTimeoutMS=timeout_ms,
-            connectTimeoutMS=timeout_ms,
-            tz_aware=False,
-        )
+        query = urlsplit(config.mongo_uri).query.lower()
+    except ValueError:
+        query = ""  # pymongo reports what is wrong with the address below
+    timeouts = {name: timeout_ms for name in ("serverSelectionTimeoutMS", "connectTimeoutMS")
+                if name.lower() + "=" not in query}
+    try:
+        client: Any = pymongo.MongoClient(config.mongo_uri, tz_aware=False, **timeouts)
         hello = client.admin.command("hello")
     except ConfigurationError as exc:
         raise StoreUnavailable(

@@ -77,6 +77,7 @@ class PatientDirectory:
         self.loaded = False
         self._feed: Any = None
         self._last_sync: datetime | None = None
+        self._loaded_at = datetime.min
         self._sorted: dict[tuple[str, bool], list[Row]] = {}
         self._prefix: dict[str, list[Row]] | None = None
         self._by_mrn: dict[str, Row] | None = None
@@ -90,6 +91,7 @@ class PatientDirectory:
         self._feed = ChangeLogFeed(self.db, start=start - timedelta(seconds=1),
                                    collections=("patients",))
         self._last_sync = start
+        self._loaded_at = start
         self._invalidate()
         self.loaded = True
 
@@ -105,8 +107,12 @@ class PatientDirectory:
             self._last_sync = now
             if not events:
                 return
-            if any(e.op == "bulk" for e in events):
+            if any(e.op == "bulk" and (e.ts is None or e.ts >= self._loaded_at)
+                   for e in events):
                 self.reload()
+                return
+            events = [e for e in events if e.op != "bulk"]
+            if not events:
                 return
             ids = []
             for event in events:
@@ -153,9 +159,12 @@ class PatientDirectory:
             row = self._by_mrn.get(search["mrn"])
             if row is not None:
                 found[row.id] = row
-        if "mrn_prefix" in search or "phone" in search:
-            for row in self.rows.values():  # digits: MRN prefixes and phone numbers
-                found[row.id] = row
+        prefix, phone = search.get("mrn_prefix"), search.get("phone")
+        if prefix or phone:  # digits: MRN prefixes and phone numbers
+            for row in self.rows.values():
+                if (prefix and row.mrn.startswith(prefix)) or (phone and (
+                        row.phone_digits.startswith(phone) or row.phone_digits.endswith(phone))):
+                    found[row.id] = row
         return list(found.values())
 
     def ordered(self, sort: str, descending: bool) -> list[Row]:

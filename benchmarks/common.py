@@ -1,0 +1,66 @@
+"""Shared helpers for the benchmark scripts: seeded data directories and statistics."""
+
+from __future__ import annotations
+
+import os
+import statistics
+import sys
+import time
+from pathlib import Path
+from typing import Callable
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+CACHE = Path(os.environ.get("MEDITRACK_BENCH_DIR", ROOT / "benchmarks" / ".data"))
+SECRET = "benchmark-secret-" + "x" * 32
+
+
+def config_for(path: Path):
+    from meditrack_tui.config import Config
+
+    return Config(data_dir=path, secret=SECRET)
+
+
+def seeded_dir(patients: int) -> Path:
+    """A data directory with the demo clinic plus ``patients`` synthetic ones (cached)."""
+    from meditrack_tui import seed
+    from meditrack_tui.db import connect
+    from meditrack_tui.services import Services
+
+    path = CACHE / f"clinic-{patients}"
+    marker = path / "seeded"
+    if marker.exists():
+        return path
+    if path.exists():
+        import shutil
+
+        shutil.rmtree(path)
+    print(f"(seeding {patients} patients into {path}; cached for later runs)", flush=True)
+    cfg = config_for(path)
+    store = connect(cfg)
+    services = Services(store, cfg)
+    seed.load_demo(services)
+    if patients:
+        seed.generate(services, patients)
+    store.close()
+    marker.write_text("ok")
+    return path
+
+
+def summary(label: str, samples_ms: list[float], target: str = "") -> str:
+    """'label: median X ms, p95 Y ms (n=N)' plus the target when given."""
+    ordered = sorted(samples_ms)
+    p95 = ordered[min(len(ordered) - 1, max(0, int(round(0.95 * len(ordered))) - 1))]
+    line = (f"{label}: median {statistics.median(ordered):.1f} ms, p95 {p95:.1f} ms, "
+            f"max {ordered[-1]:.1f} ms (n={len(ordered)})")
+    if target:
+        line += f"   [target: {target}]"
+    print(line, flush=True)
+    return line
+
+
+def timed(fn: Callable[[], object]) -> float:
+    start = time.perf_counter()
+    fn()
+    return (time.perf_counter() - start) * 1000
