@@ -115,16 +115,16 @@ def cmd_seed(args: argparse.Namespace, config: Config) -> int:
     from . import seed
     from .runtime import Backend
 
+    if args.patients is not None and args.patients < 1:
+        print("meditrack: --patients must be at least 1", file=sys.stderr)
+        return 2
     backend = Backend(config)
     try:
         backend.open()
-        if args.demo or not args.patients:
+        if args.demo or args.patients is None:
             if not _seed_demo_if_empty(backend):
                 print("The store already has data; the demo clinic was not loaded again.")
         if args.patients:
-            if args.patients < 1:
-                print("meditrack: --patients must be at least 1", file=sys.stderr)
-                return 2
             with Progress() as progress:
                 task = progress.add_task("Generating patients", total=args.patients)
                 totals = backend.call(lambda s: seed.generate(

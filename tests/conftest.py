@@ -152,3 +152,38 @@ async def settle(app: Any, pilot: Any) -> None:
     await pilot.pause()
     await app.workers.wait_for_complete()
     await pilot.pause()
+
+
+DEMO_SESSION_USERS = ("demo.admin", "demo.doctor", "demo.patient", "dr.okafor")
+
+
+@pytest.fixture(scope="session")
+def demo_login_template(demo_template: Path, tmp_path_factory: pytest.TempPathFactory):
+    """The demo clinic with a live session per demo login (each login costs an argon2 hash)."""
+    from meditrack_tui.db import connect
+    from meditrack_tui.seed import DEMO_PASSWORD
+    from meditrack_tui.services import Services
+
+    folder = tmp_path_factory.mktemp("demo-login-template") / "data"
+    shutil.copytree(demo_template, folder)
+    cfg = make_config(folder)
+    store = connect(cfg)
+    services = Services(store, cfg, clock=Clock())
+    sessions = {name: services.auth.login(name, DEMO_PASSWORD) for name in DEMO_SESSION_USERS}
+    store.close()
+    return folder, sessions
+
+
+@pytest.fixture
+def demo_sessions(demo_login_template, tmp_path: Path, clock: Clock):
+    """(services, {username: Session}) on a private copy of the demo clinic, already logged in."""
+    from meditrack_tui.db import connect
+    from meditrack_tui.services import Services
+
+    folder, sessions = demo_login_template
+    target = tmp_path / "demo-sessions-data"
+    shutil.copytree(folder, target)
+    cfg = make_config(target)
+    store = connect(cfg)
+    yield Services(store, cfg, clock=clock), dict(sessions)
+    store.close()

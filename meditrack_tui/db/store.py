@@ -124,7 +124,36 @@ def _open_embedded(config: Config) -> Store:
             f"Cannot open the data directory {path}: {exc.strerror or exc}. "
             "Check that it exists and that you may write to it, or choose another with --data-dir."
         ) from exc
-    return Store(client, client[config.db_name], StoreInfo(EMBEDDED, str(path)))
+    db = client[config.db_name]
+    _open_collections(db)
+    return Store(client, db, StoreInfo(EMBEDDED, str(path)))
+
+
+# Every collection the app uses (GridFS's two included).
+COLLECTIONS = ("users", "sessions", "patients", "appointments", "prescriptions", "vitals",
+               "reports", "audit", "changes", "counters", "report_files.files",
+               "report_files.chunks")
+
+
+def _open_collections(db: Any) -> None:
+    """Open every collection of the embedded store now, retrying on a creation race.
+
+    The embedded store creates a collection's file on first use; two processes doing that
+    at the same moment collide (one gets an SQLite error). First use therefore happens
+    here, at start-up, where a retry (the other process has created it by then) is safe.
+    """
+    import sqlite3
+    import time
+
+    for name in COLLECTIONS:
+        for attempt in range(40):
+            try:
+                db[name].index_information()  # opens (creates) the file; reads no documents
+                break
+            except (sqlite3.IntegrityError, sqlite3.OperationalError):
+                if attempt == 39:
+                    raise
+                time.sleep(0.05)
 
 
 def describe_uri(uri: str) -> str:
@@ -154,7 +183,7 @@ def _open_mongodb(config: Config, timeout_ms: int = 4000) -> Store:
     try:
         client: Any = pymongo.MongoClient(config.mongo_uri, tz_aware=False, **timeouts)
         hello = client.admin.command("hello")
-    except ConfigurationError as exc:
+    except (ConfigurationError, ValueError) as exc:  # pymongo raises both for a bad URI
         raise StoreUnavailable(
             f"The MongoDB address ({host}) is not valid: {exc}. Check MEDITRACK_MONGO_URI."
         ) from exc

@@ -1,0 +1,215 @@
+"""The user's own account: details, name and email, and a password change (every role)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime
+from typing import Any
+
+from textual import on
+from textual.app import ComposeResult, SystemCommand
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.widgets import Button, Footer, Input, Static
+
+from meditrack_tui.errors import MediTrackError, ValidationError
+
+from .base import BaseScreen, clear_field_errors, show_field_errors
+from .confirm import ConfirmScreen
+from .login import field
+
+ROLE_NAMES = {"admin": "Administrator", "doctor": "Doctor", "patient": "Patient"}
+PASSWORD_FIELDS = ("current_password", "new_password", "repeat_password")
+
+
+def when(value: Any) -> str:
+    """A stored time as 'YYYY-MM-DD HH:MM' (or 'never')."""
+    if isinstance(value, datetime):
+        return f"{value:%Y-%m-%d %H:%M}"
+    return "never" if value in (None, "") else str(value)
+
+
+class ProfileScreen(BaseScreen):
+    """Shows the caller's account; edits full name and email; changes the password.
+
+    Leaving with Escape while something is typed but not saved asks first.
+    """
+
+    CSS_PATH = "profile.tcss"
+    AUTO_FOCUS = "#full_name"
+    WATCHES = frozenset({"users"})
+    BINDINGS = [
+        Binding("ctrl+o", "save_details", "Save details", id="profile-save"),
+        Binding("ctrl+t", "change_password", "Change password", id="profile-password"),
+        Binding("escape", "leave", "Back", id="profile-back"),
+    ]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.profile: dict[str, Any] | None = None
+
+    def compose(self) -> ComposeResult:
+        yield Static("My profile", classes="screen-title")
+        with Horizontal(id="profile-body"):
+            with Vertical(id="profile-details", classes="panel"):
+                yield Static("Account", classes="section-title")
+                yield Static("Loading…", id="account-info")
+                yield from field("Full name", "full_name")
+                yield from field("Email", "email", placeholder="name@example.com")
+                yield from _form_error("details")
+                with Horizontal(classes="buttons"):
+                    yield Button("Save details (Ctrl+O)", id="save-details", variant="primary")
+            with Vertical(id="profile-password", classes="panel"):
+                yield Static("Change password", classes="section-title")
+                yield from field("Current password", "current_password", password=True)
+                yield from field("New password (10+ characters)", "new_password",
+                                 password=True)
+                yield from field("Repeat the new password", "repeat_password", password=True)
+                yield from _form_error("password")
+                with Horizontal(classes="buttons"):
+                    yield Button("Change password (Ctrl+T)", id="change-password",
+                                 variant="primary")
+        yield Footer()
+
+    # --- loading ---
+
+    def reload(self) -> None:
+        session = self.session
+        self.call_service(lambda s: s.users.profile(session), self.show_profile,
+                          busy=self.query_one("#account-info"), group="profile")
+
+    def show_profile(self, profile: dict[str, Any]) -> None:
+        """Fill the account summary; the inputs too, unless the user is editing them."""
+        editing = self.details_dirty
+        self.profile = profile
+        role = ROLE_NAMES.get(profile.get("role", ""), profile.get("role", ""))
+        self.query_one("#account-info", Static).update(
+            f"Username    {profile['username']}\n"
+            f"Role        {role}\n"
+            f"Last login  {when(profile.get('last_login'))}"
+        )
+        if not editing:
+            self.query_one("#full_name", Input).value = profile.get("full_name") or ""
+            self.query_one("#email", Input).value = profile.get("email") or ""
+
+    # --- unsaved changes ---
+
+    def value(self, name: str) -> str:
+        return self.query_one(f"#{name}", Input).value
+
+    @property
+    def details_dirty(self) -> bool:
+        if self.profile is None:
+            return False
+        return (self.value("full_name").strip() != (self.profile.get("full_name") or "")
+                or self.value("email").strip() != (self.profile.get("email") or ""))
+
+    @property
+    def has_unsaved_changes(self) -> bool:
+        """True when the name/email differ from the saved ones or a password field is typed in."""
+        return self.details_dirty or any(self.value(name) for name in PASSWORD_FIELDS)
+
+    def action_leave(self) -> None:
+        if not self.has_unsaved_changes:
+            self.app.goto("dashboard")
+            return
+
+        def answered(discard: bool | None) -> None:
+            if discard:
+                self.app.goto("dashboard")
+
+        self.app.push_screen(ConfirmScreen("You have unsaved changes on your profile. "
+                                           "Discard them and leave?", yes="Discard",
+                                           no="Stay"), answered)
+
+    # --- details ---
+
+    @on(Input.Submitted, "#full_name, #email")
+    @on(Button.Pressed, "#save-details")
+    def action_save_details(self) -> None:
+        box = self.query_one("#profile-details")
+        clear_field_errors(box)
+        if self.profile is None:
+            return
+        if not self.details_dirty:
+            self.show_form_error("details", "Nothing to save: change your name or email first.")
+            return
+        session = self.session
+        full_name, email = self.value("full_name").strip(), self.value("email").strip()
+        self.call_service(
+            lambda s: s.users.update_profile(session, full_name=full_name, email=email),
+            self.details_saved, error=lambda exc: self.form_failed("details", exc),
+            group="profile-save")
+
+    def details_saved(self, profile: dict[str, Any]) -> None:
+        self.profile = None  # not editing any more: show what was stored
+        self.show_profile(profile)
+        self.app.notify("Your details are saved.", title="Profile")
+
+    # --- password ---
+
+    @on(Input.Submitted, "#current_password")
+    def _to_new(self) -> None:
+        self.query_one("#new_password", Input).focus()
+
+    @on(Input.Submitted, "#new_password")
+    def _to_repeat(self) -> None:
+        self.query_one("#repeat_password", Input).focus()
+
+    @on(Input.Submitted, "#repeat_password")
+    @on(Button.Pressed, "#change-password")
+    def action_change_password(self) -> None:
+        box = self.query_one("#profile-password")
+        clear_field_errors(box)
+        current, new = self.value("current_password"), self.value("new_password")
+        errors: dict[str, str] = {}
+        if not current:
+            errors["current_password"] = "Type your current password."
+        if not new:
+            errors["new_password"] = "Type a new password."
+        elif new != self.value("repeat_password"):
+            errors["repeat_password"] = "The two new passwords are not the same."
+        if errors:
+            show_field_errors(box, ValidationError(errors))
+            return
+        session = self.session
+        self.call_service(lambda s: s.users.change_password(session, current, new),
+                          self.password_changed,
+                          error=lambda exc: self.form_failed("password", exc),
+                          group="profile-password")
+
+    def password_changed(self, _result: Any) -> None:
+        for name in PASSWORD_FIELDS:
+            self.query_one(f"#{name}", Input).value = ""
+        self.app.notify("Your password is changed. Other sessions of yours were logged out.",
+                        title="Profile")
+
+    # --- errors ---
+
+    def show_form_error(self, form: str, text: str) -> None:
+        label = self.query_one(f"#err-form-{form}", Static)
+        label.update(text)
+        label.display = True
+
+    def form_failed(self, form: str, exc: BaseException) -> None:
+        box = self.query_one("#profile-details" if form == "details" else "#profile-password")
+        if not show_field_errors(box, exc):
+            self.show_form_error(form, exc.message if isinstance(exc, MediTrackError)
+                                 else str(exc))
+        if form == "password" and isinstance(exc, ValidationError) \
+                and "current_password" in exc.fields:
+            current = self.query_one("#current_password", Input)
+            current.value = ""
+            current.focus()
+
+    def palette_commands(self) -> Iterable[SystemCommand]:
+        yield SystemCommand("Save my details", "Store the name and email typed here (Ctrl+O)",
+                            self.action_save_details)
+        yield SystemCommand("Change my password", "Use the password fields here (Ctrl+T)",
+                            self.action_change_password)
+
+
+def _form_error(form: str) -> ComposeResult:
+    err = Static("", id=f"err-form-{form}", classes="field-error")
+    err.display = False
+    yield err

@@ -1,0 +1,115 @@
+"""The layering rules, checked on the source: no Textual in the core (except app.py), no
+database driver in the screens, and a CLI start-up that imports neither."""
+
+from __future__ import annotations
+
+import ast
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+import meditrack_tui
+
+CORE = Path(meditrack_tui.__file__).parent
+SCREENS = CORE.parent / "screens"
+DB_MODULES = {"pymongo", "bson", "gridfs", "litemongo", "mongomock", "motor"}
+
+
+def imported_modules(path: Path) -> set[str]:
+    """Top-level names of every module a file imports (anywhere, lazily or not)."""
+    tree = ast.parse(path.read_text("utf-8"), filename=str(path))
+    names: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            names.update(alias.name.split(".")[0] for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            names.add(node.module.split(".")[0])
+        elif isinstance(node, ast.Call) and getattr(node.func, "id", None) == "__import__" \
+                and node.args and isinstance(node.args[0], ast.Constant):
+            names.add(str(node.args[0].value).split(".")[0])
+        elif isinstance(node, ast.Call) and getattr(node.func, "attr", None) == "import_module" \
+                and node.args and isinstance(node.args[0], ast.Constant):
+            names.add(str(node.args[0].value).split(".")[0])
+    return names
+
+
+def core_files() -> list[Path]:
+    return sorted(p for p in CORE.rglob("*.py") if p != CORE / "app.py")
+
+
+def screen_files() -> list[Path]:
+    return sorted(SCREENS.rglob("*.py"))
+
+
+def test_the_checker_sees_imports():
+    """Guard the guard: the AST walk finds plain, from- and function-level imports."""
+    assert "pymongo" in imported_modules(CORE / "db" / "store.py")
+    assert "textual" in imported_modules(CORE / "app.py")
+    assert len(core_files()) > 15 and len(screen_files()) > 3
+
+
+@pytest.mark.parametrize("path", core_files(), ids=lambda p: str(p.relative_to(CORE)))
+def test_core_never_imports_textual(path):
+    found = imported_modules(path) & {"textual", "textual_plotext", "textual_fspicker", "screens"}
+    assert not found, f"{path.relative_to(CORE)} imports {sorted(found)}"
+
+
+@pytest.mark.parametrize("path", screen_files(), ids=lambda p: str(p.relative_to(SCREENS)))
+def test_screens_never_import_the_database(path):
+    found = imported_modules(path) & DB_MODULES
+    assert not found, f"screens/{path.relative_to(SCREENS)} imports {sorted(found)}"
+
+
+def resolved_imports(path: Path) -> set[str]:
+    """Full dotted names a core file imports, with relative imports resolved."""
+    package = ".".join(path.relative_to(CORE.parent).with_suffix("").parts[:-1])
+    names: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text("utf-8"))):
+        if isinstance(node, ast.Import):
+            names.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            if node.level:
+                parts = package.split(".")[: len(package.split(".")) - node.level + 1]
+                base = ".".join(parts + ([node.module] if node.module else []))
+            names.add(base)
+            names.update(f"{base}.{alias.name}" for alias in node.names)
+    return names
+
+
+def test_services_and_db_never_import_the_app_or_screens():
+    checked = [p for p in core_files() if p.parent.name in ("services", "db")]
+    assert len(checked) > 10
+    for path in checked:
+        bad = {n for n in resolved_imports(path)
+               if n == "meditrack_tui.app" or n.startswith("screens")}
+        assert not bad, f"{path.relative_to(CORE)} imports {sorted(bad)}"
+    assert "meditrack_tui.policy" in resolved_imports(CORE / "services" / "base.py")
+
+
+PROBE = """
+import json, sys
+import meditrack_tui.cli
+{extra}
+heavy = ("pymongo", "bson", "gridfs", "litemongo", "textual", "plotext", "argon2", "jwt")
+print(json.dumps(sorted(m for m in sys.modules if m.split(".")[0] in heavy)))
+"""
+
+
+def _loaded_after(extra: str = "") -> list[str]:
+    result = subprocess.run([sys.executable, "-c", PROBE.format(extra=extra)],
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout)
+
+
+def test_importing_the_cli_stays_light():
+    assert _loaded_after() == []
+
+
+def test_building_the_parser_stays_light():
+    loaded = _loaded_after("meditrack_tui.cli.build_parser().format_help()")
+    assert loaded == []

@@ -1,0 +1,237 @@
+"""Reports: type by content, size and readability checks, SHA-256 kept and verified,
+safe save-copy, and who may upload, read and delete."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from pathlib import Path
+
+import pytest
+from bson import ObjectId
+
+from meditrack_tui.errors import PermissionDenied, ValidationError
+from meditrack_tui.seed import sample_data_dir
+
+REPORTS = sample_data_dir() / "reports"
+EXPECTED_TYPES = {".csv": "text/csv", ".jpg": "image/jpeg", ".pdf": "application/pdf",
+                  ".png": "image/png", ".txt": "text/plain"}
+
+
+@pytest.fixture
+def s(demo_sessions):
+    return demo_sessions[0]
+
+
+@pytest.fixture
+def who(demo_sessions):
+    return demo_sessions[1]
+
+
+def pid(s, mrn: str) -> str:
+    return str(s.store.db.patients.find_one({"mrn": mrn})["_id"])
+
+
+def write(tmp_path: Path, name: str, data: bytes) -> Path:
+    path = tmp_path / name
+    path.write_bytes(data)
+    return path
+
+
+def test_sample_reports_cover_every_allowed_type():
+    assert {p.suffix for p in REPORTS.iterdir()} == set(EXPECTED_TYPES)
+
+
+@pytest.mark.parametrize("name", sorted(p.name for p in REPORTS.iterdir()))
+def test_upload_each_allowed_type(s, who, name):
+    doctor = who["demo.doctor"]
+    p02 = pid(s, "MRN-000002")
+    path = REPORTS / name
+    content = path.read_bytes()
+    report = s.reports.upload(doctor, p02, str(path), kind="lab result", note="From the lab")
+    assert report["content_type"] == EXPECTED_TYPES[path.suffix]
+    assert report["filename"] == name and report["size"] == len(content)
+    assert report["sha256"] == hashlib.sha256(content).hexdigest()
+    assert report["uploaded_by"] == "demo.doctor" and report["uploader_role"] == "doctor"
+    stream = s.store.files.open_download_stream(ObjectId(report["file_id"]))
+    assert stream.metadata == {"sha256": report["sha256"], "size": len(content),
+                               "content_type": report["content_type"],
+                               "uploaded_by": "demo.doctor", "patient_id": p02}
+    info, data = s.reports.read(doctor, report["id"])
+    assert data == content and info["id"] == report["id"]
+    assert s.reports.list(doctor, p02)[0]["id"] == report["id"]  # newest first
+    entry = s.store.db.audit.find_one({"action": "report.upload", "record_id": report["id"]})
+    assert entry["patient_id"] == p02 and entry["username"] == "demo.doctor"
+
+
+@pytest.mark.parametrize("name,data,message", [
+    ("scan.pdf", b"This is plain text pretending to be a PDF.\n",
+     "named .pdf but its content is plain text"),
+    ("photo.jpg", (REPORTS / "p04_ecg_strip.png").read_bytes(),
+     "named .jpg but its content is PNG image"),
+    ("archive.zip", b"PK\x03\x04\x14\x00\x00\x00\x08\x00" + b"\x00" * 64,
+     "not accepted"),
+    ("archive.pdf", b"PK\x03\x04\x14\x00\x00\x00\x08\x00" + b"\x00" * 64,
+     "not accepted"),
+    ("anim.gif", b"GIF89a\x01\x00\x01\x00\x80\x00\x00" + b"\x00" * 32, "not accepted"),
+    ("program.txt", b"\x7fELF\x02\x01\x01\x00" + b"\x00" * 64, "not accepted"),
+    ("binary.txt", b"\x00\x01\x02\x03 binary", "not accepted"),
+    ("latin1.txt", "caf\xe9".encode("latin-1") * 3, "not accepted"),
+    ("table.csv", b"just one line of text", "not a table"),
+    ("empty.txt", b"", "empty"),
+])
+def test_refused_files(s, who, tmp_path, name, data, message):
+    path = write(tmp_path, name, data)
+    with pytest.raises(ValidationError) as info:
+        s.reports.upload(who["demo.doctor"], pid(s, "MRN-000002"), str(path), kind="other")
+    assert message in info.value.message
+    assert s.store.db.reports.count_documents({"filename": name}) == 0
+
+
+def test_too_large_file(s, who, tmp_path):
+    s.config.max_upload_mb = 0.005  # about 5 KB
+    big = REPORTS / "p01_prescription_lisinopril.jpg"
+    assert big.stat().st_size > s.config.max_upload_bytes
+    p02 = pid(s, "MRN-000002")
+    with pytest.raises(ValidationError, match="the limit is"):
+        s.reports.upload(who["demo.doctor"], p02, str(big), kind="imaging")
+    with pytest.raises(ValidationError, match="the limit is"):
+        s.reports.upload_bytes(who["demo.doctor"], p02, big.name, big.read_bytes(),
+                               kind="imaging")
+    small = REPORTS / "p01_lipid_panel.csv"
+    s.reports.upload(who["demo.doctor"], p02, str(small), kind="lab result")
+
+
+def test_paths_that_are_not_files(s, who, tmp_path):
+    p02 = pid(s, "MRN-000002")
+    doctor = who["demo.doctor"]
+    with pytest.raises(ValidationError, match="is a folder, not a file"):
+        s.reports.upload(doctor, p02, str(tmp_path), kind="other")
+    with pytest.raises(ValidationError, match="There is no file"):
+        s.reports.upload(doctor, p02, str(tmp_path / "missing.pdf"), kind="other")
+    for bad in ("", "   ", None, 12, {"$ne": None}):
+        with pytest.raises(ValidationError, match="Choose a file"):
+            s.reports.upload(doctor, p02, bad, kind="other")
+    with pytest.raises(ValidationError) as info:
+        s.reports.upload(doctor, p02, str(REPORTS / "p01_lipid_panel.csv"), kind="selfie")
+    assert "kind" in info.value.fields
+
+
+def test_unreadable_file(s, who, tmp_path):
+    path = write(tmp_path, "secret.txt", b"no peeking\n")
+    path.chmod(0)
+    try:
+        if os.access(path, os.R_OK):
+            pytest.skip("running as root: chmod 000 does not stop this user reading the file")
+        with pytest.raises(ValidationError, match="permission denied"):
+            s.reports.upload(who["demo.doctor"], pid(s, "MRN-000002"), str(path), kind="other")
+    finally:
+        path.chmod(0o600)
+
+
+def test_checksum_is_verified_on_read(s, who):
+    doctor = who["demo.doctor"]
+    p02 = pid(s, "MRN-000002")
+    report = s.reports.upload_bytes(doctor, p02, "result.txt", b"Potassium 4.1 mmol/L\n",
+                                    kind="lab result")
+    assert s.reports.preview(doctor, report["id"]) == "Potassium 4.1 mmol/L\n"
+    s.store.db.reports.update_one({"_id": ObjectId(report["id"])},
+                                  {"$set": {"sha256": hashlib.sha256(b"other").hexdigest()}})
+    with pytest.raises(ValidationError, match="damaged"):
+        s.reports.read(doctor, report["id"])
+
+
+def test_preview_only_for_text(s, who):
+    doctor = who["demo.doctor"]
+    p02 = pid(s, "MRN-000002")
+    pdf = s.reports.upload(doctor, p02, str(REPORTS / "p05_thyroid_function.pdf"),
+                           kind="lab result")
+    with pytest.raises(ValidationError, match="save a copy"):
+        s.reports.preview(doctor, pdf["id"])
+    csv_report = s.reports.upload(doctor, p02, str(REPORTS / "p14_cbc.csv"), kind="lab result")
+    assert s.reports.preview(doctor, csv_report["id"]).startswith("test,value,unit")
+
+
+def test_save_copy_never_overwrites_silently(s, who, tmp_path):
+    doctor = who["demo.doctor"]
+    p02 = pid(s, "MRN-000002")
+    source = REPORTS / "p02_hba1c_metabolic_panel.pdf"
+    report = s.reports.upload(doctor, p02, str(source), kind="lab result")
+    dest = tmp_path / "copy.pdf"
+    assert s.reports.save_copy(doctor, report["id"], str(dest)) == str(dest)
+    assert dest.read_bytes() == source.read_bytes()
+    dest.write_bytes(b"my own notes")
+    with pytest.raises(ValidationError, match="already exists"):
+        s.reports.save_copy(doctor, report["id"], str(dest))
+    assert dest.read_bytes() == b"my own notes"
+    s.reports.save_copy(doctor, report["id"], str(dest), overwrite=True)
+    assert dest.read_bytes() == source.read_bytes()
+    # A folder as destination keeps the report's file name.
+    folder = tmp_path / "out"
+    folder.mkdir()
+    assert s.reports.save_copy(doctor, report["id"], str(folder)) == str(folder / source.name)
+    with pytest.raises(ValidationError, match="does not exist"):
+        s.reports.save_copy(doctor, report["id"], str(tmp_path / "nope" / "x.pdf"))
+    with pytest.raises(ValidationError):
+        s.reports.save_copy(doctor, report["id"], None)
+    assert s.store.db.audit.count_documents({"action": "report.save-copy"}) == 3
+
+
+def test_patient_deletes_only_own_uploads(s, who):
+    patient = who["demo.patient"]
+    own = s.reports.upload_bytes(patient, patient.patient_id, "bp-diary.txt",
+                                 b"Mon 132/84\nTue 128/82\n", kind="other")
+    assert own["uploader_role"] == "patient"
+    doctors = [r for r in s.reports.list(patient, patient.patient_id)
+               if r["uploaded_by"] == "demo.doctor"]
+    assert doctors
+    with pytest.raises(PermissionDenied, match="you uploaded yourself"):
+        s.reports.delete(patient, doctors[0]["id"])
+    s.reports.delete(patient, own["id"])
+    remaining = {r["id"] for r in s.reports.list(patient, patient.patient_id)}
+    assert own["id"] not in remaining and doctors[0]["id"] in remaining
+    # Staff may delete any report.
+    s.reports.delete(who["demo.doctor"], doctors[0]["id"])
+    assert doctors[0]["id"] not in {r["id"] for r in s.reports.list(patient,
+                                                                      patient.patient_id)}
+
+
+def test_admin_reads_but_cannot_upload(s, who, tmp_path):
+    admin = who["demo.admin"]
+    p01 = who["demo.patient"].patient_id
+    reports = s.reports.list(admin, p01)
+    assert len(reports) == 2
+    info, data = s.reports.read(admin, reports[0]["id"])
+    assert hashlib.sha256(data).hexdigest() == info["sha256"]
+    with pytest.raises(PermissionDenied):
+        s.reports.upload(admin, p01, str(REPORTS / "p01_lipid_panel.csv"), kind="lab result")
+    with pytest.raises(PermissionDenied):
+        s.reports.upload_bytes(admin, p01, "x.txt", b"hello\n", kind="other")
+    assert s.store.db.audit.count_documents({"username": "demo.admin",
+                                             "action": "report.download"}) == 1
+
+
+def test_list_by_kind(s, who):
+    doctor = who["demo.doctor"]
+    p01 = who["demo.patient"].patient_id
+    kinds = {r["kind"] for r in s.reports.list(doctor, p01)}
+    assert kinds == {"lab result", "prescription"}
+    labs = s.reports.list(doctor, p01, kind="lab result")
+    assert [r["filename"] for r in labs] == ["p01_lipid_panel.csv"]
+    with pytest.raises(ValidationError):
+        s.reports.list(doctor, p01, kind={"$ne": None})
+
+
+def test_permission_error_while_reading_is_a_clear_message(s, who, tmp_path, monkeypatch):
+    """The same refusal without relying on chmod (which root ignores)."""
+    path = write(tmp_path, "locked.txt", b"no peeking\n")
+    real_open = Path.open
+
+    def guarded_open(self, *args, **kwargs):
+        if self == path:
+            raise PermissionError(13, "Permission denied")
+        return real_open(self, *args, **kwargs)
+
+    monkeypatch.setattr(Path, "open", guarded_open)
+    with pytest.raises(ValidationError, match="permission denied"):
+        s.reports.upload(who["demo.doctor"], pid(s, "MRN-000002"), str(path), kind="other")

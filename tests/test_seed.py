@@ -1,0 +1,131 @@
+"""The demo clinic and the synthetic-patient generator."""
+
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+
+import pytest
+
+from meditrack_tui import seed
+from meditrack_tui.seed import DEMO_LOGINS, DEMO_PASSWORD, sample_data_dir
+
+
+@pytest.fixture(scope="module")
+def demo_json() -> dict:
+    return json.loads((sample_data_dir() / "demo.json").read_text("utf-8"))
+
+
+def test_demo_counts(demo_services, demo_json):
+    db = demo_services.store.db
+    assert db.users.count_documents({}) == 5 == len(demo_json["users"])
+    assert db.patients.count_documents({}) == 40 == len(demo_json["patients"])
+    assert db.appointments.count_documents({}) == len(demo_json["appointments"])
+    assert db.prescriptions.count_documents({}) == len(demo_json["prescriptions"])
+    assert db.reports.count_documents({}) == len(demo_json["reports"]) == 10
+    readings = sum(len(b.get("readings") or [b]) for b in db.vitals.find())
+    assert readings == len(demo_json["vitals"])
+    mrns = [p["mrn"] for p in db.patients.find()]
+    assert sorted(mrns) == [f"MRN-{n:06d}" for n in range(1, 41)]
+    assert db.counters.find_one({"_id": "mrn"})["seq"] == 40
+    assert {u["role"] for u in db.users.find()} == {"admin", "doctor", "patient"}
+
+
+def test_demo_dates_are_relative_to_the_seeding_day(demo_services):
+    db = demo_services.store.db
+    today = db.appointments.count_documents({"day": "2026-03-04",
+                                             "doctor_name": "Dr. Maya Hartwell"})
+    assert today == 7
+
+
+def test_demo_has_no_double_booking(demo_services):
+    assert overlaps(demo_services) == []
+
+
+def test_demo_prescriptions_respect_allergies(demo_services):
+    from meditrack_tui.drugs import allergy_conflict
+
+    db = demo_services.store.db
+    allergies = {p["_id"]: p.get("allergies") or [] for p in db.patients.find()}
+    clashes = [(rx["drug"], allergies[rx["patient_id"]]) for rx in db.prescriptions.find()
+               if allergy_conflict(rx["drug"], allergies[rx["patient_id"]])]
+    assert clashes == []
+
+
+def test_every_demo_login_works(demo_services):
+    users = {u["username"]: u for u in demo_services.store.db.users.find()}
+    assert set(DEMO_LOGINS) <= set(users)
+    for username in users:
+        session = demo_services.auth.login(username, DEMO_PASSWORD)
+        assert session.role == users[username]["role"]
+    patient = demo_services.auth.login("demo.patient", DEMO_PASSWORD)
+    p01 = demo_services.patients.get(patient, patient.patient_id)
+    assert (p01["mrn"], p01["name"]) == ("MRN-000001", "Daniel Reyes")
+
+
+def test_demo_loads_only_into_an_empty_store(demo_services):
+    with pytest.raises(RuntimeError, match="already has users"):
+        seed.load_demo(demo_services)
+    assert seed.is_seeded(demo_services)
+
+
+def overlaps(services) -> list[tuple]:
+    """Every pair of open appointments of one doctor that overlap in time."""
+    by_doctor = defaultdict(list)
+    for appt in services.store.db.appointments.find(
+            {"status": {"$in": ["scheduled", "checked-in", "completed", "no-show"]}}):
+        by_doctor[appt["doctor_id"]].append(appt)
+    found = []
+    for appts in by_doctor.values():
+        appts.sort(key=lambda a: a["start"])
+        for before, after in zip(appts, appts[1:]):
+            if after["start"] < before["end"]:
+                found.append((before["doctor_name"], before["start"], after["start"]))
+    return found
+
+
+def test_generate_patients(demo_services):
+    totals = seed.generate(demo_services, 200)
+    assert totals["patients"] == 200
+    db = demo_services.store.db
+    mrns = [p["mrn"] for p in db.patients.find({}, {"mrn": 1})]
+    assert len(mrns) == len(set(mrns)) == 240
+    assert db.counters.find_one({"_id": "mrn"})["seq"] == 240
+    assert overlaps(demo_services) == []
+    # Generated appointments go to the existing doctors.
+    doctors = {u["_id"] for u in db.users.find({"role": "doctor"})}
+    assert {a["doctor_id"] for a in db.appointments.find()} <= doctors
+    # The services see the new patients at once (the list cache reloads after a bulk load).
+    doctor = demo_services.auth.login("demo.doctor", DEMO_PASSWORD)
+    assert demo_services.patients.list(doctor, page_size=10).total == 240
+    assert demo_services.patients.list(doctor, query="MRN-000240").total == 1
+    # A patient created afterwards gets the next MRN.
+    created = demo_services.patients.create(doctor, {"first_name": "Next", "last_name": "One",
+                                                     "dob": "2000-01-01", "sex": "X"})
+    assert created["mrn"] == "MRN-000241"
+
+
+def test_generate_on_an_empty_store(services):
+    progress = []
+    totals = seed.generate(services, 200, progress=progress.append)
+    assert totals["patients"] == 200 and sum(progress) == 200
+    db = services.store.db
+    mrns = [p["mrn"] for p in db.patients.find({}, {"mrn": 1})]
+    assert len(set(mrns)) == 200
+    assert [u["username"] for u in db.users.find()] == ["dr.synthetic"]
+    assert overlaps(services) == []
+
+
+def test_generated_vitals_are_plausible(services):
+    from meditrack_tui.reference import PLAUSIBLE
+
+    seed.generate(services, 30)
+    readings = [r for b in services.store.db.vitals.find() for r in (b.get("readings") or [b])]
+    assert len(readings) >= 30
+    for reading in readings:
+        for metric, (low, high, _unit) in PLAUSIBLE.items():
+            if reading.get(metric) is not None:
+                assert low <= reading[metric] <= high, (metric, reading[metric])
+        if reading.get("systolic") is not None:
+            assert reading["systolic"] > reading["diastolic"]
+

@@ -1,0 +1,511 @@
+"""The Appointments screen, the booking / reschedule form and the patient's appointments pane."""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+from datetime import date
+
+from textual.screen import Screen
+from textual.widgets import Input, Select, Static
+
+try:
+    from tests.conftest import FIXED_NOW, login_as, settle
+except ImportError:  # tests/ is not a package
+    from conftest import FIXED_NOW, login_as, settle
+from screens.appointments import (
+    AppointmentForm,
+    AppointmentsScreen,
+    AppointmentTable,
+    PatientAppointmentsPane,
+)
+from screens.confirm import ConfirmScreen
+from screens.messages import DataChanged
+
+PASSWORD = "meditrack-demo"
+TODAY = FIXED_NOW.date()
+
+
+def sync(test):
+    """Run an async Pilot test without an async pytest plugin."""
+    @functools.wraps(test)
+    def runner(*args, **kwargs):
+        return asyncio.run(test(*args, **kwargs))
+    return runner
+
+
+def rows(table: AppointmentTable) -> list[dict]:
+    return [table.records[str(row.key.value)] for row in table.ordered_rows]
+
+
+def text_of(widget: Static) -> str:
+    return str(widget.render()) if widget.display else ""
+
+
+def call_as(backend, username: str, fn):
+    """Run ``fn(services, session)`` as ``username`` straight on the store (outside the UI)."""
+    def run(s):
+        return fn(s, s.auth.login(username, PASSWORD))
+    return backend.call(run)
+
+
+def patient_id(backend, query: str) -> str:
+    return call_as(backend, "demo.doctor",
+                   lambda s, me: s.patients.list(me, query=query, page_size=1).items[0]["id"])
+
+
+async def open_appointments(app, pilot, username: str) -> AppointmentsScreen:
+    await login_as(app, pilot, username)
+    await pilot.press("f4")
+    await settle(app, pilot)
+    await settle(app, pilot)
+    assert isinstance(app.screen, AppointmentsScreen)
+    app.clear_notifications()
+    return app.screen
+
+
+async def open_form(app, pilot) -> AppointmentForm:
+    await pilot.press("ctrl+n")
+    await settle(app, pilot)
+    assert isinstance(app.screen, AppointmentForm)
+    return app.screen
+
+
+async def fill(pilot, form: AppointmentForm, **values: str) -> None:
+    for field, value in values.items():
+        form.query_one(f"#{field}", Input).value = value
+    await pilot.pause()
+
+
+async def pick_patient(app, pilot, form: AppointmentForm, query: str) -> None:
+    form.query_one("#patient-search", Input).focus()
+    await pilot.press(*query)
+    await settle(app, pilot)
+    await pilot.press("enter")
+    await settle(app, pilot)
+    assert form.picked is not None
+
+
+# --- the agenda ------------------------------------------------------------------------------
+
+@sync
+async def test_doctor_agenda_today_and_day_navigation(make_app, demo_backend):
+    def count(day: date) -> int:
+        return call_as(demo_backend, "demo.doctor",
+                       lambda s, me: len(s.appointments.day_agenda(me, me.user_id,
+                                                                   day.isoformat())))
+
+    app = make_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await open_appointments(app, pilot, "demo.doctor")
+        table = screen.query_one("#agenda-table", AppointmentTable)
+        assert len(rows(table)) == 7
+        assert all(r["day"] == "2026-03-04" for r in rows(table))
+        assert [r["start"] for r in rows(table)] == sorted(r["start"] for r in rows(table))
+        assert "Wednesday 04 March 2026  (today)" in text_of(screen.query_one("#agenda-day"))
+        assert "7 appointments" in text_of(screen.query_one("#agenda-summary"))
+
+        await pilot.press("n")
+        await settle(app, pilot)
+        assert screen.day == date(2026, 3, 5)
+        assert "Thursday 05 March 2026" in text_of(screen.query_one("#agenda-day"))
+        assert len(rows(table)) == count(date(2026, 3, 5))
+        assert all(r["day"] == "2026-03-05" for r in rows(table))
+
+        await pilot.press("p", "p")
+        await settle(app, pilot)
+        assert screen.day == date(2026, 3, 3)
+        assert len(rows(table)) == count(date(2026, 3, 3))
+
+        await pilot.press("t")
+        await settle(app, pilot)
+        assert screen.day == TODAY and len(rows(table)) == 7
+
+        # a booking made in another session shows once DataChanged arrives
+        grace = patient_id(demo_backend, "whitaker")
+        call_as(demo_backend, "demo.admin",
+                lambda s, me: s.appointments.book(me, {
+                    "patient_id": grace, "doctor_id": app.session.user_id,
+                    "date": "2026-03-04", "time": "17:00", "reason": "Booked elsewhere"}))
+        screen.post_message(DataChanged(frozenset({"appointments"})))
+        await settle(app, pilot)
+        assert len(rows(table)) == 8 and rows(table)[-1]["reason"] == "Booked elsewhere"
+
+
+@sync
+async def test_go_to_date_and_admin_doctor_selector(make_app, demo_backend):
+    doctors = call_as(demo_backend, "demo.admin", lambda s, me: s.users.doctors(me))
+    hartwell = next(d["id"] for d in doctors if d["username"] == "demo.doctor")
+    app = make_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await open_appointments(app, pilot, "demo.admin")
+        select = screen.query_one("#agenda-doctor", Select)
+        assert screen.agenda_doctor == doctors[0]["id"] == select.value
+        select.value = hartwell
+        await settle(app, pilot)
+        table = screen.query_one("#agenda-table", AppointmentTable)
+        assert len(rows(table)) == 7
+        assert {r["doctor_name"] for r in rows(table)} == {"Dr. Maya Hartwell"}
+
+        await pilot.press("g")
+        await settle(app, pilot)
+        prompt = app.screen.query_one("#prompt-input", Input)
+        prompt.value = "2026-03-05"
+        await pilot.press("enter")
+        await settle(app, pilot)
+        assert screen.day == date(2026, 3, 5)
+        assert all(r["day"] == "2026-03-05" for r in rows(table))
+
+
+@sync
+async def test_status_keys_and_cancel_with_confirmation(make_app, demo_backend):
+    app = make_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await open_appointments(app, pilot, "demo.doctor")
+        table = screen.query_one("#agenda-table", AppointmentTable)
+        first = rows(table)[0]
+        await pilot.press("i")
+        await settle(app, pilot)
+        assert rows(table)[0]["status"] == "checked-in"
+        await pilot.press("d")
+        await settle(app, pilot)
+        assert rows(table)[0]["status"] == "completed"
+        stored = call_as(demo_backend, "demo.doctor",
+                         lambda s, me: s.appointments.get(me, first["id"]))
+        assert stored["status"] == "completed"
+        # a completed visit cannot be checked in: refused with a message, nothing sent
+        app.clear_notifications()
+        await pilot.press("i")
+        await settle(app, pilot)
+        assert rows(table)[0]["status"] == "completed"
+        assert any("cannot be checked in" in n.message for n in app._notifications)
+
+        await pilot.press("down", "x")
+        await settle(app, pilot)
+        assert rows(table)[1]["status"] == "no-show"
+
+        # cancelling asks first
+        third = rows(table)[2]
+        await pilot.press("down", "delete")
+        await settle(app, pilot)
+        assert isinstance(app.screen, ConfirmScreen)
+        assert third["patient_name"] in text_of(app.screen.query_one(".question", Static))
+        await pilot.press("n")
+        await settle(app, pilot)
+        assert rows(table)[2]["status"] == "scheduled"
+        await pilot.press("delete")
+        await settle(app, pilot)
+        await pilot.press("y")
+        await settle(app, pilot)
+        assert rows(table)[2]["status"] == "cancelled"
+        stored = call_as(demo_backend, "demo.doctor",
+                         lambda s, me: s.appointments.get(me, third["id"]))
+        assert stored["status"] == "cancelled"
+
+
+# --- the list --------------------------------------------------------------------------------
+
+@sync
+async def test_list_view_filters_and_pages(make_app, demo_backend):
+    total = call_as(demo_backend, "demo.doctor",
+                    lambda s, me: s.appointments.list(me, page_size=1).total)
+    app = make_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await open_appointments(app, pilot, "demo.doctor")
+        await pilot.press("v")
+        await settle(app, pilot)
+        assert screen.view == "list"
+        table = screen.query_one("#list-table", AppointmentTable)
+        # from today on, earliest first
+        assert rows(table) and all(r["start"].date() >= TODAY for r in rows(table))
+        assert [r["start"] for r in rows(table)] == sorted(r["start"] for r in rows(table))
+
+        screen.query_one("#f-status", Select).value = "completed"
+        await settle(app, pilot)
+        assert rows(table) == [] or {r["status"] for r in rows(table)} == {"completed"}
+
+        screen.query_one("#f-status", Select).clear()
+        screen.query_one("#f-from", Input).value = ""
+        await settle(app, pilot)
+        assert f"{total} appointments" in text_of(screen.query_one("#list-pager"))
+        assert "newest first" in text_of(screen.query_one("#list-pager"))
+        assert len(rows(table)) == min(total, 50)
+        assert total > 50  # the demo clinic has more than one page
+        table.focus()
+        await pilot.press("n")
+        await settle(app, pilot)
+        assert screen.page == 2 and len(rows(table)) == min(total - 50, 50)
+        assert f"Page 2 of {-(-total // 50)}" in text_of(screen.query_one("#list-pager"))
+        await pilot.press("p")
+        await settle(app, pilot)
+        assert screen.page == 1
+
+        screen.query_one("#f-from", Input).value = "04/03/2026"
+        await settle(app, pilot)
+        assert "YYYY-MM-DD" in text_of(screen.query_one("#err-filters"))
+
+        screen.query_one("#f-from", Input).value = ""
+        screen.query_one("#f-query", Input).value = "grace"
+        await settle(app, pilot)
+        assert rows(table) and {r["patient_name"] for r in rows(table)} == {"Grace Whitaker"}
+
+
+# --- booking ---------------------------------------------------------------------------------
+
+@sync
+async def test_book_through_the_form(make_app, demo_backend):
+    app = make_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await open_appointments(app, pilot, "demo.doctor")
+        form = await open_form(app, pilot)
+        # the agenda's doctor and day are the defaults
+        assert form.query_one("#doctor", Select).value == app.session.user_id
+        assert form.query_one("#date", Input).value == "2026-03-04"
+        await pick_patient(app, pilot, form, "whitaker")
+        assert form.picked["name"] == "Grace Whitaker"
+        await fill(pilot, form, time="16:30", reason="Foot check")
+        form.query_one("#reason", Input).focus()
+        await pilot.press("enter")
+        await settle(app, pilot)
+        assert app.screen is screen
+        table = screen.query_one("#agenda-table", AppointmentTable)
+        assert len(rows(table)) == 8
+        assert table.selected["reason"] == "Foot check"  # the cursor is on the new booking
+        stored = call_as(demo_backend, "demo.doctor",
+                         lambda s, me: s.appointments.day_agenda(me, me.user_id, "2026-03-04"))
+        new = [a for a in stored if a["reason"] == "Foot check"]
+        assert len(new) == 1 and new[0]["patient_name"] == "Grace Whitaker"
+        assert f"{new[0]['start']:%H:%M}" == "16:30" and new[0]["duration_min"] == 20
+
+
+@sync
+async def test_double_booking_is_refused_inline(make_app, demo_backend):
+    app = make_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await open_appointments(app, pilot, "demo.doctor")
+        form = await open_form(app, pilot)
+        await pick_patient(app, pilot, form, "whitaker")
+        await fill(pilot, form, time="09:15", reason="Extra")
+        form.query_one("#reason", Input).focus()
+        await pilot.press("enter")
+        await settle(app, pilot)
+        assert app.screen is form
+        error = text_of(form.query_one("#err-time", Static))
+        assert "already has an appointment 09:10-09:40" in error
+        assert form.focused is form.query_one("#time")
+        stored = call_as(demo_backend, "demo.doctor",
+                         lambda s, me: s.appointments.day_agenda(me, me.user_id, "2026-03-04"))
+        assert len(stored) == 7
+
+
+@sync
+async def test_form_checks_formats_and_guards_unsaved_changes(make_app, demo_backend):
+    app = make_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await open_appointments(app, pilot, "demo.doctor")
+        form = await open_form(app, pilot)
+        await fill(pilot, form, date="4/3/2026", time="9am", duration_min="2")
+        form.query_one("#time", Input).focus()
+        await pilot.press("enter")
+        await settle(app, pilot)
+        assert "Pick a patient" in text_of(form.query_one("#err-patient_id", Static))
+        assert "YYYY-MM-DD" in text_of(form.query_one("#err-date", Static))
+        assert "HH:MM" in text_of(form.query_one("#err-time", Static))
+        assert "5 to 240" in text_of(form.query_one("#err-duration_min", Static))
+        assert "reason" in text_of(form.query_one("#err-reason", Static))
+        assert form.focused is form.query_one("#patient-search")
+        assert app.screen is form
+
+        # Escape with unsaved changes asks first; without changes it just closes
+        await pilot.press("escape")
+        await settle(app, pilot)
+        assert isinstance(app.screen, ConfirmScreen)
+        assert "Discard your changes?" in text_of(app.screen.query_one(".question", Static))
+        await pilot.press("n")
+        await settle(app, pilot)
+        assert app.screen is form and form.query_one("#time", Input).value == "9am"
+        await pilot.press("escape")
+        await settle(app, pilot)
+        await pilot.press("y")
+        await settle(app, pilot)
+        assert app.screen is screen
+        await open_form(app, pilot)
+        await pilot.press("escape")
+        await settle(app, pilot)
+        assert app.screen is screen
+
+
+@sync
+async def test_reschedule_and_a_stale_version_conflict(make_app, demo_backend):
+    app = make_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await open_appointments(app, pilot, "demo.doctor")
+        table = screen.query_one("#agenda-table", AppointmentTable)
+        first = rows(table)[0]
+        await pilot.press("r")
+        await settle(app, pilot)
+        form = app.screen
+        assert isinstance(form, AppointmentForm)
+        assert str(form.query_one("#patient-fixed", Static).render()) == first["patient_name"]
+        assert form.query_one("#time", Input).value == f"{first['start']:%H:%M}"
+        await fill(pilot, form, time="16:00")
+        form.query_one("#time", Input).focus()
+        await pilot.press("enter")
+        await settle(app, pilot)
+        assert app.screen is screen
+        moved = call_as(demo_backend, "demo.doctor",
+                        lambda s, me: s.appointments.get(me, first["id"]))
+        assert f"{moved['start']:%H:%M}" == "16:00" and moved["version"] == first["version"] + 1
+        assert rows(table)[-1]["id"] == first["id"]  # now the last of the day
+
+        # someone else changes the next one while our form is open
+        second = rows(table)[0]
+        table.move_cursor(row=0)
+        await pilot.press("r")
+        await settle(app, pilot)
+        form = app.screen
+        call_as(demo_backend, "demo.admin",
+                lambda s, me: s.appointments.set_status(me, second["id"], "checked-in",
+                                                        version=second["version"]))
+        await fill(pilot, form, time="17:00")
+        form.query_one("#time", Input).focus()
+        await pilot.press("enter")
+        await settle(app, pilot)
+        assert app.screen is form
+        message = text_of(form.query_one("#err-form", Static))
+        assert "demo.admin changed this appointment" in message
+        assert "Checked in" in message
+        unchanged = call_as(demo_backend, "demo.doctor",
+                            lambda s, me: s.appointments.get(me, second["id"]))
+        assert unchanged["start"] == second["start"]
+
+
+# --- patients --------------------------------------------------------------------------------
+
+@sync
+async def test_patient_sees_only_own_appointments(make_app, demo_backend):
+    own = call_as(demo_backend, "demo.patient",
+                  lambda s, me: s.appointments.list(me, patient_id=me.patient_id,
+                                                    page_size=100))
+    app = make_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await open_appointments(app, pilot, "demo.patient")
+        assert not screen.query("#views") and not screen.query("#agenda-table")
+        assert not screen.query("#f-query")
+        table = screen.query_one("#list-table", AppointmentTable)
+        screen.query_one("#f-from", Input).value = ""
+        await settle(app, pilot)
+        assert len(rows(table)) == own.total > 1
+        assert {r["patient_name"] for r in rows(table)} == {"Daniel Reyes"}
+        # patients may cancel and book, not check in, reschedule or open records
+        assert table.check_action("cancel_appointment", ()) is True
+        for action in ("check_in", "complete", "no_show", "reschedule", "select_cursor"):
+            assert not table.check_action(action, ())
+        assert not screen.check_action("prev_day", ())
+        assert not screen.check_action("toggle_view", ())
+        table.focus()
+        await pilot.press("i", "r")
+        await settle(app, pilot)
+        assert app.screen is screen
+        assert {r["status"] for r in rows(table)} == {a["status"] for a in own.items}
+
+
+@sync
+async def test_patient_books_and_cancels_own_but_not_for_another(make_app, demo_backend):
+    doctors = call_as(demo_backend, "demo.patient", lambda s, me: s.users.doctors(me))
+    other = patient_id(demo_backend, "whitaker")
+    app = make_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await open_appointments(app, pilot, "demo.patient")
+        form = await open_form(app, pilot)
+        # fixed to themselves: no patient search at all
+        assert not form.query("#patient-search")
+        assert str(form.query_one("#patient-fixed", Static).render()) == "Daniel Reyes"
+        form.query_one("#doctor", Select).value = doctors[0]["id"]
+        await fill(pilot, form, date="2026-03-20", time="11:00", reason="Repeat prescription")
+        form.query_one("#reason", Input).focus()
+        await pilot.press("enter")
+        await settle(app, pilot)
+        assert app.screen is screen
+        table = screen.query_one("#list-table", AppointmentTable)
+        booked = table.selected
+        assert booked["reason"] == "Repeat prescription"
+        assert booked["patient_name"] == "Daniel Reyes"
+
+        await pilot.press("delete")
+        await settle(app, pilot)
+        await pilot.press("y")
+        await settle(app, pilot)
+        stored = call_as(demo_backend, "demo.patient",
+                         lambda s, me: s.appointments.get(me, booked["id"]))
+        assert stored["status"] == "cancelled"
+
+        # even a tampered form cannot book for somebody else: the service refuses, inline
+        form = await open_form(app, pilot)
+        form.fixed_patient_id = other
+        form.query_one("#doctor", Select).value = doctors[0]["id"]
+        await fill(pilot, form, date="2026-03-21", time="11:00", reason="Not mine")
+        form.query_one("#reason", Input).focus()
+        await pilot.press("enter")
+        await settle(app, pilot)
+        assert app.screen is form
+        assert "only see and change your own" in text_of(form.query_one("#err-form", Static))
+    mine = call_as(demo_backend, "demo.doctor",
+                   lambda s, me: s.appointments.list(me, patient_id=other, query="not mine"))
+    assert mine.total == 0
+
+
+# --- the pane for the patient screen ---------------------------------------------------------
+
+class PaneHost(Screen):
+    """A bare screen holding the pane, as the patient screen embeds it."""
+
+    def __init__(self, pid: str) -> None:
+        super().__init__()
+        self.pid = pid
+
+    def compose(self):
+        yield PatientAppointmentsPane(self.pid)
+
+
+@sync
+async def test_patient_appointments_pane(make_app, demo_backend):
+    grace = patient_id(demo_backend, "whitaker")
+    total = call_as(demo_backend, "demo.doctor",
+                    lambda s, me: s.appointments.list(me, patient_id=grace).total)
+    app = make_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await login_as(app, pilot, "demo.doctor")
+        await app.push_screen(PaneHost(grace))
+        await settle(app, pilot)
+        pane = app.screen.query_one(PatientAppointmentsPane)
+        assert pane.WATCHES == frozenset({"appointments"})
+        table = pane.query_one(AppointmentTable)
+        assert len(rows(table)) == total > 0
+        assert [r["start"] for r in rows(table)] == sorted((r["start"] for r in rows(table)),
+                                                          reverse=True)
+        assert not table.check_action("select_cursor", ())  # already on this patient's record
+        table.focus()
+        form = await open_form(app, pilot)
+        assert str(form.query_one("#patient-fixed", Static).render()) == "Grace Whitaker"
+        await fill(pilot, form, date="2026-03-10", time="12:00", reason="Pane booking")
+        form.query_one("#reason", Input).focus()
+        await pilot.press("enter")
+        await settle(app, pilot)
+        assert len(rows(table)) == total + 1
+        assert table.selected["reason"] == "Pane booking"
+        assert f"{total + 1} appointments, newest first" in text_of(
+            pane.query_one("#pane-summary", Static))
+
+
+# --- snapshot --------------------------------------------------------------------------------
+
+def test_snapshot_agenda(make_app, snap_compare):
+    app = make_app()
+
+    async def run_before(pilot) -> None:
+        await open_appointments(app, pilot, "demo.doctor")
+        app.clear_notifications()
+        await pilot.pause()
+
+    assert snap_compare(app, terminal_size=(80, 24), run_before=run_before)
