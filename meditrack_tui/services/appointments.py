@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import date, datetime, timedelta
 from typing import Any
 
@@ -171,7 +172,7 @@ class AppointmentService(Service):
         action = "appointment.cancel" if new == "cancelled" else "appointment.update"
         self.authorize(session, action, patient_id=doc["patient_id"],
                        record_type="appointment", record_id=doc["_id"])
-        if doc["status"] in ("cancelled", "completed", "no-show") and new != doc["status"]:
+        if doc["status"] in ("cancelled", "completed", "no-show") or new == doc["status"]:
             raise Conflict(f"This appointment is already {doc['status']}.")
         return self._update(session, doc, version, {"status": new},
                             f"appointment.{new}")
@@ -243,7 +244,9 @@ class AppointmentService(Service):
             filt["start"] = window
         text = check.text("query", query, max_len=100)
         if text:
-            filt["$or"] = [{"patient_name_key": literal_prefix(text.lower())},
+            # the start of any word of the name: "whit" finds Grace Whitaker
+            words = re.compile(r"(?:^|\s)" + re.escape(text.lower()))
+            filt["$or"] = [{"patient_name_key": words},
                            {"mrn": literal_prefix(text.upper())},
                            {"reason": {"$regex": literal_prefix(text.lower()).pattern[1:],
                                        "$options": "i"}}]

@@ -356,6 +356,7 @@ class AuthService(Service):
 
 def user_public(doc: dict[str, Any]) -> dict[str, Any]:
     """A user as plain data, without the password hash."""
-    out = public({k: v for k, v in doc.items() if k not in ("password_hash", "username_lc")})
+    out = public({k: v for k, v in doc.items()
+                  if k not in ("password_hash", "username_lc", "failed_logins")})
     assert out is not None
     return out

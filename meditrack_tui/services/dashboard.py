@@ -52,8 +52,9 @@ class DashboardService(Service):
         today = self.ctx.now().date().isoformat()
         users_by_role = {role: db.users.count_documents({"role": role, "status": "active"})
                          for role in policy.ROLES}
-        pending = [public(d) for d in db.users.find({"status": "pending"},
-                                                   {"password_hash": 0}).limit(50)]
+        from .auth import user_public
+
+        pending = [user_public(d) for d in db.users.find({"status": "pending"}).limit(50)]
         recent = [public(d) for d in db.audit.find().sort([("ts", -1), ("_id", -1)]).limit(12)]
         return {
             "patients": db.patients.count_documents({"archived": False}),
