@@ -175,7 +175,25 @@ class MediTrackApp(App):
         while len(self.screen_stack) > 1:
             self.pop_screen()
 
+    def unsaved_work(self) -> bool:
+        """True when an open form holds typed changes that leaving would lose."""
+        return any(getattr(screen, "has_unsaved_changes", False) for screen in self.screen_stack)
+
+    def leave(self, then: Any) -> None:
+        """Run ``then`` now, or after the user agrees to discard unsaved changes."""
+        if not self.unsaved_work():
+            then()
+            return
+        from screens.confirm import ConfirmScreen
+
+        self.push_screen(ConfirmScreen("You have unsaved changes. Discard them and leave?",
+                                       yes="Discard", no="Stay"),
+                         lambda discard: then() if discard else None)
+
     def action_logout(self) -> None:
+        self.leave(self._logout)
+
+    def _logout(self) -> None:
         session, self.session = self.session, None
         if session is not None:
             self._logout_worker(session)
@@ -225,12 +243,16 @@ class MediTrackApp(App):
         self.goto(area)
 
     def goto(self, area: str) -> None:
-        """Open a top-level area, replacing whatever drill-down was open."""
+        """Open a top-level area, replacing whatever drill-down was open (asking first
+        when a form there has unsaved changes)."""
         if self.session is None or self.locked:
             return
         if not self.area_allowed(area):
             self.notify("Your role cannot open that screen.", severity="warning")
             return
+        self.leave(lambda: self._open_area(area))
+
+    def _open_area(self, area: str) -> None:
         self._clear_stack()
         self.push_screen(self.make_screen(area))
 

@@ -1,0 +1,193 @@
+"""Open the Vitals pane on a patient with ~700 readings and draw the blood-pressure chart.
+
+Seeds a temporary store (the demo clinic plus one patient with a reading a day
+for two years), then in a headless app (``run_test``, 80x24 and 120x40) times,
+N times each:
+
+- the service call alone (``vitals.series`` for the pane's default range, and for "all");
+- opening the pane until the chart has been rendered with its data (mount, fetch
+  on the store thread, plotext build), and until the readings table is filled too.
+
+Target: median <= 150 ms to open the pane and draw the chart. The CPU time (all
+threads) is printed too: on a busy machine wall-clock figures grow with the load.
+Prints figures; not a test.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import random
+import shutil
+import sys
+import tempfile
+import time
+from datetime import datetime, timedelta
+from pathlib import Path
+
+from common import config_for, summary
+
+NOW = datetime(2026, 3, 4, 10, 0)
+
+
+def seed_store(folder: Path, readings: int) -> None:
+    """The demo clinic plus one patient with ``readings`` daily BP/HR readings."""
+    from meditrack_tui import seed
+    from meditrack_tui.db import connect
+    from meditrack_tui.services import Services
+
+    cfg = config_for(folder)
+    store = connect(cfg)
+    services = Services(store, cfg, clock=lambda: NOW)
+    seed.load_demo(services)
+    doctor = services.auth.login("demo.doctor", "meditrack-demo")
+    patient = services.patients.create(doctor, {
+        "first_name": "Bench", "last_name": "Marker", "dob": "1960-01-01", "sex": "M"})
+    from bson import ObjectId  # the benchmark writes straight to the store, like the seed
+
+    from meditrack_tui.services.vitals import bucket_docs
+
+    rng = random.Random(11)
+    docs = []
+    for day in range(readings):
+        taken = NOW - timedelta(days=readings - day, hours=rng.randint(0, 10))
+        systolic = int(rng.gauss(150 - 25 * day / readings, 9))
+        docs.append({"id": ObjectId(), "systolic": systolic,
+                     "diastolic": int(systolic * 0.63 + rng.gauss(0, 4)),
+                     "heart_rate": int(rng.gauss(74, 7)), "taken_at": taken, "source": "home",
+                     "note": None, "recorded_by": "bench", "recorded_at": taken})
+    store.db.vitals.insert_many(bucket_docs(ObjectId(patient["id"]), docs))
+    store.close()
+    (folder / "patient_id").write_text(patient["id"])
+
+
+async def measure(folder: Path, runs: int, size: tuple[int, int]) -> dict[str, list[float]]:
+    from textual.screen import Screen
+    from textual.widgets import Footer
+    from textual_plotext import PlotextPlot
+
+    from meditrack_tui.app import MediTrackApp
+    from meditrack_tui.runtime import Backend
+    from screens.vitals import RANGE_DAYS, VitalsPane
+
+    pid = (folder / "patient_id").read_text()
+    backend = Backend(config_for(folder), clock=lambda: NOW)
+    backend.open()
+    session = backend.call(lambda s: s.auth.login("demo.doctor", "meditrack-demo"))
+    results: dict[str, list[float]] = {"service 1 year": [], "service all": [],
+                                       "open pane + draw chart": [], "table filled": [],
+                                       "open cpu": [], "floor": []}
+    since = NOW - timedelta(days=RANGE_DAYS["1y"])
+    for _ in range(runs):
+        for label, start in (("service 1 year", since), ("service all", None)):
+            t0 = time.perf_counter()
+            rows = backend.call(lambda s, start=start: s.vitals.series(session, pid, since=start))
+            results[label].append((time.perf_counter() - t0) * 1000)
+    print(f"  readings: {len(rows)} in all, "
+          f"{len(backend.call(lambda s: s.vitals.series(session, pid, since=since)))} "
+          "in the default range (1 year)", flush=True)
+
+    drawn: list[float] = []
+    original_render = PlotextPlot.render
+
+    def render(self):  # record when a chart with data has been built
+        out = original_render(self)
+        pane = next((a for a in self.ancestors if isinstance(a, VitalsPane)), None)
+        if pane is not None and pane.loaded_range is not None:
+            drawn.append(time.perf_counter())
+        return out
+
+    PlotextPlot.render = render  # type: ignore[method-assign]
+
+    from textual.widgets import Static
+
+    class Probe(Static):
+        """An empty pane that notes when it is first rendered (the floor: screen + footer)."""
+
+        def render(self):
+            drawn.append(time.perf_counter())
+            return super().render()
+
+    class Host(Screen):
+        def __init__(self, pane) -> None:
+            super().__init__()
+            self.pane = pane
+
+        def compose(self):
+            yield self.pane
+            yield Footer()
+
+    app = MediTrackApp(backend, live=False)
+    try:
+        async with app.run_test(size=size) as pilot:
+            await pilot.pause(0.3)
+            app.session = session
+            for _ in range(runs + 1):  # the first run warms imports and caches
+                drawn.clear()
+                pane = VitalsPane(pid)
+                c0 = time.process_time()
+                t0 = time.perf_counter()
+                await app.push_screen(Host(pane))
+                filled = None
+                for _wait in range(4000):
+                    if filled is None and pane.is_mounted and \
+                            pane.query_one("#vitals-table").row_count:
+                        filled = time.perf_counter()
+                    if drawn and filled:
+                        break
+                    await asyncio.sleep(0.0005)
+                if drawn and filled:
+                    results["open pane + draw chart"].append((drawn[0] - t0) * 1000)
+                    results["table filled"].append((filled - t0) * 1000)
+                    results["open cpu"].append((time.process_time() - c0) * 1000)
+                await app.workers.wait_for_complete()
+                await app.pop_screen()
+                await pilot.pause()
+            for _ in range(runs + 1):
+                drawn.clear()
+                t0 = time.perf_counter()
+                await app.push_screen(Host(Probe("empty")))
+                for _wait in range(4000):
+                    if drawn:
+                        break
+                    await asyncio.sleep(0.0005)
+                results["floor"].append((drawn[0] - t0) * 1000)
+                await app.pop_screen()
+                await pilot.pause()
+    finally:
+        PlotextPlot.render = original_render  # type: ignore[method-assign]
+        backend.close()
+    for key in ("open pane + draw chart", "table filled", "open cpu", "floor"):
+        results[key] = results[key][1:]
+    return results
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--runs", type=int, default=20)
+    parser.add_argument("--readings", type=int, default=700)
+    args = parser.parse_args()
+    import os
+
+    print(f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs "
+          "(figures are wall-clock unless marked CPU)", flush=True)
+    folder = Path(tempfile.mkdtemp(prefix="meditrack-chart-bench-"))
+    try:
+        print(f"seeding a temporary store with {args.readings} readings…", flush=True)
+        seed_store(folder, args.readings)
+        for size in ((80, 24), (120, 40)):
+            print(f"terminal {size[0]}x{size[1]}:", flush=True)
+            results = asyncio.run(measure(folder, args.runs, size))
+            summary("  service call, default range (1 year)", results["service 1 year"])
+            summary("  service call, all readings", results["service all"])
+            summary("  open vitals pane + draw BP chart", results["open pane + draw chart"],
+                    "median <= 150 ms")
+            summary("  ... and the readings table filled", results["table filled"])
+            summary("  CPU time (all threads) until both", results["open cpu"])
+            summary("  for comparison, an empty screen + footer first drawn", results["floor"])
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

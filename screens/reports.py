@@ -1,0 +1,501 @@
+"""The Reports pane: a patient's report files, upload, preview (text, CSV), save a copy, delete."""
+
+from __future__ import annotations
+
+import csv
+import io
+from pathlib import Path
+from typing import Any
+
+from rich.text import Text
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.screen import ModalScreen
+from textual.widget import Widget
+from textual.widgets import Button, DataTable, Input, Label, Select, Static, TextArea
+
+from meditrack_tui import policy
+from meditrack_tui.errors import ValidationError
+from meditrack_tui.services.reports import ALLOWED, KINDS, PREVIEWABLE
+
+from .base import ServiceMixin, clear_field_errors, show_field_errors
+from .confirm import ConfirmScreen
+
+_MODAL_CSS = """
+{name} {{ align: center middle; }}
+{name} > Vertical {{
+    width: 78; max-width: 100%; height: auto; max-height: 100%;
+    border: thick $primary; background: $surface; padding: 0 1;
+}}
+{name} .rp-title {{ text-style: bold; color: $accent; height: 1; margin-bottom: 1; }}
+{name} .rp-hint {{ color: $text-muted; height: auto; }}
+{name} Label {{ height: 1; margin-top: 1; }}
+{name} .rp-path-row {{ height: auto; }}
+{name} .rp-path-row Input {{ width: 1fr; }}
+{name} .rp-path-row Button {{ margin-left: 1; }}
+{name} .rp-error {{ color: $error; height: auto; padding: 0; margin: 0; }}
+{name} .rp-buttons {{ height: auto; margin-top: 1; }}
+{name} .rp-buttons Button {{ margin-right: 2; }}
+"""
+
+
+def size_text(size: int | None) -> str:
+    """A file size for people: 254 B, 8.2 KB, 1.3 MB."""
+    if size is None:
+        return ""
+    if size < 1024:
+        return f"{size} B"
+    if size < 1024 * 1024:
+        return f"{size / 1024:.1f} KB"
+    return f"{size / 1048576:.1f} MB"
+
+
+def type_label(content_type: str | None) -> str:
+    """The detected type as a word (PDF, CSV table, ...)."""
+    return ALLOWED.get(content_type or "", (content_type or "?",))[0]
+
+
+def default_destination(filename: str) -> str:
+    """Where a copy goes unless the user says otherwise: ~/Downloads if it exists, else ~."""
+    home = Path.home()
+    folder = "~/Downloads" if (home / "Downloads").is_dir() else "~"
+    return f"{folder}/{filename}"
+
+
+def resolved_destination(text: str, filename: str) -> Path:
+    """The file a destination names (a folder means the report's name inside it)."""
+    dest = Path(text.strip()).expanduser()
+    return dest / filename if dest.is_dir() else dest
+
+
+def error_line(screen: Widget, exc: BaseException) -> None:
+    """Show a refusal under its field, or on the form's own error line."""
+    if not show_field_errors(screen, exc):
+        err = screen.query_one("#err-form", Static)
+        err.update(getattr(exc, "message", str(exc)))
+        err.display = True
+
+
+def error_static(name: str) -> Static:
+    err = Static("", id=f"err-{name}", classes="rp-error")
+    err.display = False
+    return err
+
+
+class UploadReportScreen(ServiceMixin, ModalScreen[dict | None]):
+    """Choose a file (typed path or Browse…), its kind and a note; refusals show inline."""
+
+    DEFAULT_CSS = _MODAL_CSS.format(name="UploadReportScreen")
+    BINDINGS = [
+        Binding("escape", "cancel", "Cancel", id="upload-cancel"),
+        Binding("ctrl+o", "browse", "Browse", id="upload-browse"),
+    ]
+    AUTO_FOCUS = "#in-path"
+
+    def __init__(self, patient_id: str) -> None:
+        super().__init__()
+        self.patient_id = patient_id
+
+    def compose(self) -> ComposeResult:
+        with Vertical():
+            yield Static("Upload a report", classes="rp-title")
+            allowed = ", ".join(label for label, _ext in ALLOWED.values())
+            yield Static(f"Accepted: {allowed}. The content must match the file's name.",
+                         classes="rp-hint")
+            yield Label("File on this computer")
+            with Horizontal(classes="rp-path-row"):
+                yield Input(id="in-path", placeholder="/path/to/report.pdf", compact=True)
+                yield Button("Browse… (^O)", id="upload-browse", compact=True)
+            yield error_static("path")
+            yield error_static("file")
+            yield Label("Kind")
+            yield Select([(k.capitalize(), k) for k in KINDS], value=KINDS[0],
+                         allow_blank=False, compact=True, id="in-kind")
+            yield error_static("kind")
+            yield Label("Note")
+            yield Input(id="in-note", placeholder="optional", max_length=500, compact=True)
+            yield error_static("note")
+            yield error_static("form")
+            with Horizontal(classes="rp-buttons"):
+                yield Button("Upload", id="upload-save", variant="primary", compact=True)
+                yield Button("Cancel (Esc)", id="upload-cancel", compact=True)
+
+    @on(Button.Pressed, "#upload-browse")
+    def action_browse(self) -> None:
+        """Pick the file with a file dialog."""
+        from textual_fspicker import FileOpen
+
+        typed = self.query_one("#in-path", Input).value.strip()
+        start = Path(typed).expanduser().parent if typed else Path.home()
+        if not start.is_dir():
+            start = Path.home()
+        self.app.push_screen(FileOpen(start, title="Choose the report file"), self.picked)
+
+    def picked(self, path: Path | None) -> None:
+        if path is not None:
+            field = self.query_one("#in-path", Input)
+            field.value = str(path)
+            field.focus()
+
+    @on(Input.Submitted)
+    @on(Button.Pressed, "#upload-save")
+    def upload(self) -> None:
+        clear_field_errors(self)
+        path = self.query_one("#in-path", Input).value.strip()
+        kind = self.query_one("#in-kind", Select).value
+        note = self.query_one("#in-note", Input).value.strip() or None
+        session, pid = self.app.session, self.patient_id
+        self.query_one("#upload-save", Button).disabled = True
+        self.call_service(lambda s: s.reports.upload(session, pid, path, kind=kind, note=note),
+                          self.dismiss, error=self.failed, group="report-upload")
+
+    def failed(self, exc: BaseException) -> None:
+        self.query_one("#upload-save", Button).disabled = False
+        error_line(self, exc)
+
+    @on(Button.Pressed, "#upload-cancel")
+    def action_cancel(self) -> None:
+        self.dismiss(None)
+
+
+class SaveCopyScreen(ServiceMixin, ModalScreen[str | None]):
+    """Ask where to save a copy; an existing file is replaced only after a confirmation."""
+
+    DEFAULT_CSS = _MODAL_CSS.format(name="SaveCopyScreen")
+    BINDINGS = [
+        Binding("escape", "cancel", "Cancel", id="save-cancel"),
+        Binding("ctrl+o", "browse", "Browse", id="save-browse"),
+    ]
+    AUTO_FOCUS = "#in-destination"
+
+    def __init__(self, report: dict[str, Any]) -> None:
+        super().__init__()
+        self.report = report
+
+    def compose(self) -> ComposeResult:
+        with Vertical():
+            yield Static(f"Save a copy of {self.report['filename']}", classes="rp-title")
+            yield Label("Save to (a file, or a folder to keep the name)")
+            with Horizontal(classes="rp-path-row"):
+                yield Input(default_destination(self.report["filename"]),
+                            id="in-destination", compact=True)
+                yield Button("Browse… (^O)", id="save-browse", compact=True)
+            yield error_static("destination")
+            yield error_static("file")
+            yield error_static("form")
+            with Horizontal(classes="rp-buttons"):
+                yield Button("Save copy", id="save-save", variant="primary", compact=True)
+                yield Button("Cancel (Esc)", id="save-cancel", compact=True)
+
+    @on(Button.Pressed, "#save-browse")
+    def action_browse(self) -> None:
+        """Choose the destination with a file dialog."""
+        from textual_fspicker import FileSave
+
+        typed = self.query_one("#in-destination", Input).value.strip()
+        target = Path(typed).expanduser() if typed else Path.home()
+        start = target if target.is_dir() else target.parent
+        if not start.is_dir():
+            start = Path.home()
+        self.app.push_screen(FileSave(start, title="Save a copy as",
+                                      default_file=self.report["filename"]), self.picked)
+
+    def picked(self, path: Path | None) -> None:
+        if path is not None:
+            field = self.query_one("#in-destination", Input)
+            field.value = str(path)
+            field.focus()
+
+    @on(Input.Submitted)
+    @on(Button.Pressed, "#save-save")
+    def submitted(self) -> None:
+        self.save()
+
+    def save(self, overwrite: bool = False) -> None:
+        """Ask the service to write the copy (replacing only when ``overwrite``)."""
+        clear_field_errors(self)
+        dest = self.query_one("#in-destination", Input).value.strip()
+        session, rid = self.app.session, self.report["id"]
+        self.query_one("#save-save", Button).disabled = True
+        self.call_service(lambda s: s.reports.save_copy(session, rid, dest, overwrite=overwrite),
+                          self.dismiss, error=lambda exc: self.failed(exc, dest, overwrite),
+                          group="report-save")
+
+    def failed(self, exc: BaseException, dest: str, overwrite: bool) -> None:
+        self.query_one("#save-save", Button).disabled = False
+        if (not overwrite and isinstance(exc, ValidationError) and "destination" in exc.fields
+                and dest):
+            target = resolved_destination(dest, self.report["filename"])
+            if target.is_file():
+                self.app.push_screen(ConfirmScreen(f"{target} already exists. Replace it?",
+                                                   yes="Replace", no="Keep it"),
+                                     lambda yes: self.replace_answered(yes, target))
+                return
+        error_line(self, exc)
+
+    def replace_answered(self, yes: bool | None, target: Path) -> None:
+        if yes:
+            self.save(overwrite=True)
+            return
+        err = self.query_one("#err-destination", Static)
+        err.update(f"Not saved: {target} was kept. Choose another name.")
+        err.display = True
+        self.query_one("#in-destination", Input).focus()
+
+    @on(Button.Pressed, "#save-cancel")
+    def action_cancel(self) -> None:
+        self.dismiss(None)
+
+
+class PreviewScreen(ModalScreen[None]):
+    """A text report in a read-only viewer, a CSV report as a table."""
+
+    DEFAULT_CSS = """
+    PreviewScreen { align: center middle; }
+    PreviewScreen > Vertical {
+        width: 95%; height: 95%; border: thick $primary; background: $surface; padding: 0 1;
+    }
+    PreviewScreen .rp-title { text-style: bold; color: $accent; height: 1; }
+    PreviewScreen .rp-hint { color: $text-muted; height: auto; max-height: 3; }
+    PreviewScreen DataTable, PreviewScreen TextArea { height: 1fr; }
+    """
+    BINDINGS = [Binding("escape,q", "close", "Close", id="preview-close")]
+
+    def __init__(self, report: dict[str, Any], text: str) -> None:
+        super().__init__()
+        self.report, self.text = report, text
+
+    @property
+    def is_csv(self) -> bool:
+        return self.report.get("content_type") == "text/csv"
+
+    def compose(self) -> ComposeResult:
+        with Vertical():
+            title = f"{self.report['filename']} · {self.report.get('kind', '')}"
+            yield Static(title, classes="rp-title")
+            if self.report.get("note"):
+                yield Static(self.report["note"], classes="rp-hint")
+            if self.is_csv:
+                yield DataTable(id="preview-table", zebra_stripes=True, cursor_type="row")
+            else:
+                yield TextArea(self.text, read_only=True, soft_wrap=True, id="preview-text")
+            yield Static("Escape or q to close.", classes="rp-hint")
+
+    def on_mount(self) -> None:
+        if self.is_csv:
+            rows = list(csv.reader(io.StringIO(self.text)))
+            rows = [row for row in rows if any(cell.strip() for cell in row)]
+            table = self.query_one("#preview-table", DataTable)
+            if rows:
+                width = max(len(row) for row in rows)
+                header = rows[0] + [""] * (width - len(rows[0]))
+                table.add_columns(*header)
+                table.add_rows([row + [""] * (width - len(row)) for row in rows[1:]])
+            table.focus()
+        else:
+            self.query_one("#preview-text", TextArea).focus()
+
+    def action_close(self) -> None:
+        self.dismiss(None)
+
+
+class ReportsPane(ServiceMixin, Widget):
+    """A patient's reports: the list, and the actions the role allows."""
+
+    DEFAULT_CSS = """
+    ReportsPane { height: 1fr; layout: vertical; }
+    ReportsPane #reports-bar { height: 1; margin-bottom: 1; }
+    ReportsPane #reports-bar Button { margin-right: 2; }
+    ReportsPane #reports-summary { height: 1; text-style: bold; }
+    ReportsPane DataTable { height: 1fr; }
+    ReportsPane #reports-detail { height: auto; max-height: 3; color: $text-muted; }
+    ReportsPane #reports-empty { height: 1fr; content-align: center middle; color: $text-muted; }
+    """
+    BINDINGS = [
+        Binding("u", "upload", "Upload", id="reports-upload"),
+        Binding("p", "preview", "Preview", id="reports-preview"),
+        Binding("s", "save_copy", "Save copy", id="reports-save"),
+        Binding("d,delete", "delete", "Delete", id="reports-delete"),
+    ]
+
+    #: collections whose changes make the pane re-fetch
+    WATCHES: frozenset[str] = frozenset({"reports"})
+
+    def __init__(self, patient_id: str, *, id: str | None = "reports-pane",
+                 classes: str | None = None) -> None:
+        super().__init__(id=id, classes=classes)
+        self.patient_id = str(patient_id)
+        self.reports: list[dict[str, Any]] = []
+        self.select_next: str | None = None  # a report to put the cursor on after a reload
+
+    def allowed(self, action: str) -> bool:
+        session = self.app.session
+        return session is not None and policy.allowed(session.role, action)
+
+    def compose(self) -> ComposeResult:
+        with Horizontal(id="reports-bar"):
+            if self.allowed("report.upload"):
+                yield Button("Upload (u)", id="reports-upload", compact=True)
+            yield Button("Preview (p)", id="reports-preview", compact=True)
+            yield Button("Save copy (s)", id="reports-save", compact=True)
+            if self.allowed("report.delete"):
+                yield Button("Delete (d)", id="reports-delete", compact=True)
+        yield Static("", id="reports-summary")
+        table: DataTable[Any] = DataTable(id="reports-table", cursor_type="row",
+                                          zebra_stripes=True)
+        table.add_columns("Uploaded", "File", "Kind", "Type", "Size", "By", "Note")
+        yield table
+        empty = Static("No reports for this patient yet.", id="reports-empty")
+        empty.display = False
+        yield empty
+        yield Static("", id="reports-detail")
+
+    def on_mount(self) -> None:
+        self.reload()
+
+    def reload(self) -> None:
+        """Fetch the patient's reports."""
+        session, pid = self.app.session, self.patient_id
+        if session is None:
+            return
+        self.call_service(lambda s: s.reports.list(session, pid), self.loaded,
+                          busy=self.query_one("#reports-summary"), group="reports-list")
+
+    def loaded(self, reports: list[dict[str, Any]]) -> None:
+        table = self.query_one("#reports-table", DataTable)
+        selected = self.selected
+        keep = self.select_next or (selected["id"] if selected else None)
+        self.select_next = None
+        self.reports = reports
+        table.clear()
+        for report in reports:
+            table.add_row(report["uploaded_at"].strftime("%Y-%m-%d"), report["filename"],
+                          report.get("kind") or "", type_label(report.get("content_type")),
+                          size_text(report.get("size")), report.get("uploaded_by") or "",
+                          report.get("note") or "", key=report["id"])
+        for index, report in enumerate(reports):
+            if report["id"] == keep:
+                table.move_cursor(row=index)
+        noun = "report" if len(reports) == 1 else "reports"
+        self.query_one("#reports-summary", Static).update(f"{len(reports)} {noun}")
+        table.display = bool(reports)
+        self.query_one("#reports-empty").display = not reports
+        self.update_buttons()
+
+    @property
+    def selected(self) -> dict[str, Any] | None:
+        """The report under the table cursor."""
+        table = self.query_one("#reports-table", DataTable)
+        if not self.reports or table.cursor_row < 0 or table.cursor_row >= len(self.reports):
+            return None
+        return self.reports[table.cursor_row]
+
+    def may_delete(self, report: dict[str, Any] | None) -> bool:
+        session = self.app.session
+        if report is None or not self.allowed("report.delete"):
+            return False
+        return session.role != policy.PATIENT or report.get("uploaded_by") == session.username
+
+    def update_buttons(self) -> None:
+        """Enable what fits the selected report; show its note and who uploaded it."""
+        report = self.selected
+        detail = ""
+        if report is not None:
+            detail = (f"{report['filename']} · uploaded by {report.get('uploaded_by') or '?'} "
+                      f"on {report['uploaded_at']:%Y-%m-%d %H:%M}")
+            if report.get("note"):
+                detail += f" · {report['note']}"
+        self.query_one("#reports-detail", Static).update(Text(detail))
+        for button_id, enabled in (
+            ("#reports-preview", report is not None
+             and report.get("content_type") in PREVIEWABLE),
+            ("#reports-save", report is not None),
+            ("#reports-delete", self.may_delete(report)),
+        ):
+            for button in self.query(button_id).results(Button):
+                button.disabled = not enabled
+        self.refresh_bindings()
+
+    @on(DataTable.RowHighlighted, "#reports-table")
+    def highlighted(self) -> None:
+        self.update_buttons()
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        report = self.selected if self.is_mounted else None
+        if action == "upload":
+            return self.allowed("report.upload")
+        if action == "delete":
+            if not self.allowed("report.delete"):
+                return False
+            return True if self.may_delete(report) else None
+        if action == "preview":
+            return True if report and report.get("content_type") in PREVIEWABLE else None
+        if action == "save_copy":
+            return True if report else None
+        return True
+
+    # --- actions ---
+
+    @on(Button.Pressed, "#reports-upload")
+    def action_upload(self) -> None:
+        """Upload a file for this patient."""
+        if self.allowed("report.upload"):
+            self.app.push_screen(UploadReportScreen(self.patient_id), self.uploaded)
+
+    def uploaded(self, report: dict[str, Any] | None) -> None:
+        if report is None:
+            return
+        self.app.notify(f"{report['filename']} uploaded ({type_label(report['content_type'])}).",
+                        title="Reports")
+        self.select_next = report["id"]
+        self.reload()
+
+    @on(DataTable.RowSelected, "#reports-table")
+    @on(Button.Pressed, "#reports-preview")
+    def action_preview(self) -> None:
+        """Show a text or CSV report inside the app."""
+        report = self.selected
+        if report is None:
+            return
+        if report.get("content_type") not in PREVIEWABLE:
+            self.app.notify(f"{type_label(report.get('content_type'))} files cannot be shown "
+                            "here; save a copy (s) to open it.", title="Preview")
+            return
+        session, rid = self.app.session, report["id"]
+        self.call_service(lambda s: s.reports.preview(session, rid),
+                          lambda text: self.app.push_screen(PreviewScreen(report, text)),
+                          busy=self.query_one("#reports-summary"), group="reports-preview")
+
+    @on(Button.Pressed, "#reports-save")
+    def action_save_copy(self) -> None:
+        """Save a copy of the selected report to a file."""
+        report = self.selected
+        if report is not None:
+            self.app.push_screen(SaveCopyScreen(report), self.saved)
+
+    def saved(self, path: str | None) -> None:
+        if path:
+            self.app.notify(f"Saved a copy to {path}.", title="Reports")
+
+    @on(Button.Pressed, "#reports-delete")
+    def action_delete(self) -> None:
+        """Delete the selected report after a confirmation."""
+        report = self.selected
+        if report is None or not self.may_delete(report):
+            return
+        question = f"Delete the report {report['filename']}? This cannot be undone."
+        self.app.push_screen(ConfirmScreen(question, yes="Delete", no="Keep"),
+                             lambda yes: self.delete_confirmed(yes, report))
+
+    def delete_confirmed(self, yes: bool | None, report: dict[str, Any]) -> None:
+        if not yes:
+            return
+        session, rid = self.app.session, report["id"]
+
+        def done(_result: Any) -> None:
+            self.app.notify(f"{report['filename']} deleted.", title="Reports")
+            self.reload()
+
+        self.call_service(lambda s: s.reports.delete(session, rid), done, group="reports-delete")
