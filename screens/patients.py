@@ -30,7 +30,7 @@ from .messages import DataChanged
 
 SEX_OPTIONS = [("Female", "F"), ("Male", "M"), ("Other / not stated", "X")]
 ARCHIVE_OPTIONS = [("Active", "active"), ("Archived", "archived"), ("All", "all")]
-SEARCH_DELAY = 0.15  # seconds of typing pause before a search runs
+SEARCH_DELAY = 0.03  # seconds of typing pause before searching (a search costs ~10-20 ms)
 
 # column key -> (header, service sort key or None, sort inverted relative to the column)
 COLUMNS: dict[str, tuple[str, str | None, bool]] = {
