@@ -15,7 +15,6 @@ from textual.widgets import Button, Footer, Input, Static
 from meditrack_tui.errors import MediTrackError, ValidationError
 
 from .base import BaseScreen, clear_field_errors, show_field_errors
-from .confirm import ConfirmScreen
 from .login import field
 
 ROLE_NAMES = {"admin": "Administrator", "doctor": "Doctor", "patient": "Patient"}
@@ -110,17 +109,8 @@ class ProfileScreen(BaseScreen):
         return self.details_dirty or any(self.value(name) for name in PASSWORD_FIELDS)
 
     def action_leave(self) -> None:
-        if not self.has_unsaved_changes:
-            self.app.goto("dashboard")
-            return
-
-        def answered(discard: bool | None) -> None:
-            if discard:
-                self.app.goto("dashboard")
-
-        self.app.push_screen(ConfirmScreen("You have unsaved changes on your profile. "
-                                           "Discard them and leave?", yes="Discard",
-                                           no="Stay"), answered)
+        """Back to the dashboard; the app asks first when something typed would be lost."""
+        self.app.goto("dashboard")
 
     # --- details ---
 

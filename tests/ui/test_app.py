@@ -70,6 +70,7 @@ async def test_first_run_asks_for_the_first_admin(tmp_path):
                     break
                 await pilot.pause(0.05)
             assert isinstance(app.screen, SetupScreen)
+            await settle(app, pilot)
             for name, value in (("username", "clinic.admin"), ("full_name", "Ada Admin"),
                                 ("password", "short"), ("password2", "short")):
                 app.screen.query_one(f"#{name}", Input).value = value
