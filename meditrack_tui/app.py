@@ -60,7 +60,9 @@ class MediTrackApp(App):
         from screens.login import LoginScreen
 
         self.push_screen(LoginScreen())
-        self.connect()
+        # Connect once the login screen has been drawn: importing the database driver in
+        # a thread would otherwise compete with the first paint for the interpreter.
+        self.call_after_refresh(self.connect)
         self.set_interval(5, self.check_idle_lock)
 
     @work(thread=True, exit_on_error=False, group="connect")
