@@ -187,3 +187,15 @@ def demo_sessions(demo_login_template, tmp_path: Path, clock: Clock):
     store = connect(cfg)
     yield Services(store, cfg, clock=clock), dict(sessions)
     store.close()
+
+
+def sync(test: Callable[..., Any]) -> Callable[..., Any]:
+    """Run an async Pilot test with asyncio.run (no async pytest plugin needed)."""
+    import asyncio
+    import functools
+
+    @functools.wraps(test)
+    def runner(*args: Any, **kwargs: Any) -> Any:
+        return asyncio.run(test(*args, **kwargs))
+
+    return runner

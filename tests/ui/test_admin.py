@@ -3,8 +3,8 @@ log, and that other roles cannot reach either."""
 
 from __future__ import annotations
 
-import asyncio
-import functools
+from tests.conftest import sync
+
 
 import pytest
 from textual.widgets import DataTable, Input, Select, Static
@@ -34,12 +34,6 @@ from screens.messages import DataChanged
 PASSWORD = "meditrack-demo"
 
 
-def sync(test):
-    """Run an async Pilot test without an async pytest plugin."""
-    @functools.wraps(test)
-    def runner(*args, **kwargs):
-        return asyncio.run(test(*args, **kwargs))
-    return runner
 
 
 async def open_area(app, pilot, key: str, cls: type):

@@ -3,8 +3,8 @@ palette, leaving unsaved work, the idle lock and logout."""
 
 from __future__ import annotations
 
-import asyncio
-import functools
+from tests.conftest import sync
+
 
 from textual.widgets import Input, Static
 
@@ -19,11 +19,6 @@ from tests.conftest import login_as, make_config, settle
 PASSWORD = "meditrack-demo"
 
 
-def sync(test):
-    @functools.wraps(test)
-    def runner(*args, **kwargs):
-        return asyncio.run(test(*args, **kwargs))
-    return runner
 
 
 def message(app) -> str:

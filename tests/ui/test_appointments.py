@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-import asyncio
-import functools
+from tests.conftest import sync
+
 from datetime import date
 
 from textual.screen import Screen
@@ -26,12 +26,6 @@ PASSWORD = "meditrack-demo"
 TODAY = FIXED_NOW.date()
 
 
-def sync(test):
-    """Run an async Pilot test without an async pytest plugin."""
-    @functools.wraps(test)
-    def runner(*args, **kwargs):
-        return asyncio.run(test(*args, **kwargs))
-    return runner
 
 
 def rows(table: AppointmentTable) -> list[dict]:

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-import asyncio
-import functools
+from tests.conftest import sync
+
 
 from textual.widgets import Input, Sparkline, Static
 
@@ -20,12 +20,6 @@ from screens.patient_detail import PatientScreen
 PASSWORD = "meditrack-demo"
 
 
-def sync(test):
-    """Run an async Pilot test without an async pytest plugin."""
-    @functools.wraps(test)
-    def runner(*args, **kwargs):
-        return asyncio.run(test(*args, **kwargs))
-    return runner
 
 
 def rows(table: RecordTable) -> list[dict]:

@@ -3,8 +3,8 @@ second process (another clinic worker's session) making changes through the serv
 
 from __future__ import annotations
 
-import asyncio
-import functools
+from tests.conftest import sync
+
 import json
 import subprocess
 import sys
@@ -54,11 +54,6 @@ def other_process(app: MediTrackApp, username: str, script: list) -> subprocess.
                             text=True)
 
 
-def sync(test):
-    @functools.wraps(test)
-    def runner(*args, **kwargs):
-        return asyncio.run(test(*args, **kwargs))
-    return runner
 
 
 async def start(app: MediTrackApp, pilot, username: str):

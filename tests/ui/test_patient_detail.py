@@ -3,8 +3,8 @@ patient's own record, archive/restore, prescriptions with the allergy override, 
 
 from __future__ import annotations
 
-import asyncio
-import functools
+from tests.conftest import sync
+
 
 from textual.widgets import DataTable, Input, Select, Static, TabbedContent
 
@@ -21,12 +21,6 @@ from screens.prescriptions import PrescriptionFormScreen, PrescriptionsPane
 PASSWORD = "meditrack-demo"
 
 
-def sync(test):
-    """Run an async Pilot test without an async pytest plugin."""
-    @functools.wraps(test)
-    def runner(*args, **kwargs):
-        return asyncio.run(test(*args, **kwargs))
-    return runner
 
 
 def login(backend, username: str):

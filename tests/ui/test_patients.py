@@ -3,8 +3,8 @@ records, the patient role's own record instead of the list, and a layout snapsho
 
 from __future__ import annotations
 
-import asyncio
-import functools
+from tests.conftest import sync
+
 
 from textual.widgets import DataTable, Input, Select, Static
 
@@ -18,12 +18,6 @@ from screens.patient_detail import PatientScreen
 from screens.patients import PatientFormScreen, PatientListScreen, fit_columns
 
 
-def sync(test):
-    """Run an async Pilot test without an async pytest plugin."""
-    @functools.wraps(test)
-    def runner(*args, **kwargs):
-        return asyncio.run(test(*args, **kwargs))
-    return runner
 
 
 async def sign_in(app, pilot, username: str) -> None:

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-import asyncio
-import functools
+from tests.conftest import sync
+
 
 import pytest
 from textual.widgets import Input, Static
@@ -18,12 +18,6 @@ except ImportError:  # pragma: no cover
     from conftest import login_as, settle
 
 
-def sync(test):
-    """Run an async Pilot test without an async pytest plugin."""
-    @functools.wraps(test)
-    def runner(*args, **kwargs):
-        return asyncio.run(test(*args, **kwargs))
-    return runner
 
 
 async def open_profile(app, pilot, username: str) -> ProfileScreen:

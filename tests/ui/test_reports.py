@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-import asyncio
-import functools
+from tests.conftest import sync
+
 from pathlib import Path
 
 from textual.app import ComposeResult
@@ -22,12 +22,6 @@ LIPID_PANEL = Path(__file__).resolve().parents[2] / "sample_data" / "reports" / 
     "p01_lipid_panel.csv"
 
 
-def sync(test):
-    """Run an async Pilot test without an async pytest plugin."""
-    @functools.wraps(test)
-    def runner(*args, **kwargs):
-        return asyncio.run(test(*args, **kwargs))
-    return runner
 
 
 class PaneHost(Screen):

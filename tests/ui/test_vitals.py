@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-import asyncio
-import functools
+from tests.conftest import sync
+
 
 from textual.app import ComposeResult
 from textual.screen import Screen
@@ -17,12 +17,6 @@ except ImportError:  # pragma: no cover
 from screens.vitals import AddReadingScreen, VitalsPane
 
 
-def sync(test):
-    """Run an async Pilot test without an async pytest plugin."""
-    @functools.wraps(test)
-    def runner(*args, **kwargs):
-        return asyncio.run(test(*args, **kwargs))
-    return runner
 
 
 class PaneHost(Screen):
