@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import getpass
+import os
 import sys
 from pathlib import Path
 from typing import Sequence
@@ -59,23 +60,29 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"meditrack {__version__}")
 
-    def common(p: argparse.ArgumentParser) -> None:
-        p.add_argument("--data-dir", metavar="DIR",
+    def common(p: argparse.ArgumentParser, default: object = None) -> None:
+        # Subcommands repeat these options with SUPPRESS defaults, so an option given
+        # before the subcommand ("--data-dir X seed") is kept rather than reset.
+        p.add_argument("--data-dir", metavar="DIR", default=default,
                        help=f"data directory of the embedded store (env {ENV_DATA_DIR})")
-        p.add_argument("--mongo-uri", metavar="URI", help=f"MongoDB URI (env {ENV_MONGO_URI})")
-        p.add_argument("--db-name", metavar="NAME", help=f"database name (env {ENV_DB_NAME})")
+        p.add_argument("--mongo-uri", metavar="URI", default=default,
+                       help=f"MongoDB URI (env {ENV_MONGO_URI})")
+        p.add_argument("--db-name", metavar="NAME", default=default,
+                       help=f"database name (env {ENV_DB_NAME})")
         p.add_argument("--demo", action="store_true",
-                       help="use the demo data directory, seeding the demo clinic when empty")
+                       default=False if default is None else default,
+                       help="use the demo data directory on the embedded store, seeding the "
+                            "demo clinic when empty")
 
     common(parser)
     parser.add_argument("--idle-lock", type=float, metavar="MINUTES",
                         help=f"minutes of inactivity before the terminal locks (env {ENV_IDLE_LOCK})")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     seed = sub.add_parser("seed", help="load the demo clinic or synthetic patients")
-    common(seed)
+    common(seed, argparse.SUPPRESS)
     seed.add_argument("--patients", type=int, metavar="N", help="generate N synthetic patients")
     admin = sub.add_parser("create-admin", help="create the first administrator")
-    common(admin)
+    common(admin, argparse.SUPPRESS)
     admin.add_argument("--username", help="the admin's username (asked for when missing)")
     admin.add_argument("--full-name", help="the admin's full name (asked for when missing)")
     sub.add_parser("run", help="start the app (the default)")
@@ -84,9 +91,18 @@ def build_parser() -> argparse.ArgumentParser:
 
 def resolve_config(args: argparse.Namespace) -> Config:
     data_dir = getattr(args, "data_dir", None)
-    if getattr(args, "demo", False) and not data_dir:
-        data_dir = str(Path(Config.from_env().data_dir) / "demo")
-    config = Config.from_env(data_dir=data_dir, mongo_uri=getattr(args, "mongo_uri", None),
+    mongo_uri = getattr(args, "mongo_uri", None)
+    env = None
+    if getattr(args, "demo", False):
+        # The demo never touches a real clinic's database: always the embedded store.
+        if mongo_uri:
+            raise ValueError("--demo runs on the embedded store; leave out --mongo-uri")
+        env = {k: v for k, v in os.environ.items() if k != ENV_MONGO_URI}
+        if ENV_MONGO_URI in os.environ:
+            print(f"Demo: ignoring {ENV_MONGO_URI}; the demo uses its own embedded store.")
+        if not data_dir:
+            data_dir = str(Path(Config.from_env(env).data_dir) / "demo")
+    config = Config.from_env(env, data_dir=data_dir, mongo_uri=mongo_uri,
                              db_name=getattr(args, "db_name", None))
     if getattr(args, "idle_lock", None):
         if args.idle_lock <= 0:
@@ -121,7 +137,7 @@ def cmd_seed(args: argparse.Namespace, config: Config) -> int:
     backend = Backend(config)
     try:
         backend.open()
-        if args.demo or args.patients is None:
+        if getattr(args, "demo", False) or args.patients is None:
             if not _seed_demo_if_empty(backend):
                 print("The store already has data; the demo clinic was not loaded again.")
         if args.patients:
@@ -164,7 +180,7 @@ def cmd_run(args: argparse.Namespace, config: Config) -> int:
     backend = Backend(config)
     demo_logins = None
     try:
-        if args.demo:
+        if getattr(args, "demo", False):
             from .seed import DEMO_LOGINS, DEMO_PASSWORD
 
             backend.open()

@@ -78,7 +78,7 @@ def bulk_changed(services: Services, collection: str) -> None:
 
 def is_seeded(services: Services) -> bool:
     """True when the store has any users (a demo or a real clinic)."""
-    return not services.auth.needs_first_admin()
+    return services.store.db.users.count_documents({}, limit=1) > 0
 
 
 def load_demo(services: Services, folder: Path | None = None,
@@ -87,7 +87,7 @@ def load_demo(services: Services, folder: Path | None = None,
     folder = folder or sample_data_dir()
     data = json.loads((folder / "demo.json").read_text("utf-8"))
     db = services.store.db
-    if not services.auth.needs_first_admin():
+    if is_seeded(services):
         raise RuntimeError("The store already has users; the demo loads only into an empty store.")
     now = services.ctx.now()
     today = now.date()

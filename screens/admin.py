@@ -22,7 +22,9 @@ from textual.widgets.option_list import Option
 from meditrack_tui import policy
 from meditrack_tui.errors import MediTrackError, PermissionDenied, ValidationError
 
-from .base import BaseScreen, ServiceMixin, clear_field_errors, error_text, show_field_errors
+from .base import (
+    BaseScreen, ServiceMixin, Table, clear_field_errors, error_text, refilled, show_field_errors,
+)
 from .confirm import ConfirmScreen, PromptScreen
 
 ROLE_LABELS = {policy.PATIENT: "Patient", policy.DOCTOR: "Doctor", policy.ADMIN: "Admin"}
@@ -91,11 +93,12 @@ class AdminListScreen(BaseScreen):
         """Replace the rows, keeping the cursor on the same record (or at the same place)."""
         table = self.table
         old = self.selected
-        old_row = table.cursor_row
+        old_row, scroll_y = table.cursor_row, table.scroll_y
         self.rows = {item["id"]: item for item in items}
         table.clear()
         for item in items:
             table.add_row(*cells(item), key=item["id"])
+        refilled(table, 0 if self.to_top else scroll_y)
         to_top, self.to_top = self.to_top, False
         if not items:
             return
@@ -239,7 +242,7 @@ class UsersScreen(AdminListScreen):
             yield Input(placeholder="username starts with… (/)", compact=True,
                         id="filter-query")
         with Horizontal(classes="body admin-content"):
-            table: DataTable = DataTable(id="users-table", cursor_type="row", zebra_stripes=True)
+            table: DataTable = Table(id="users-table", cursor_type="row", zebra_stripes=True)
             table.add_column("Username", key="username")
             table.add_column("Name", key="name")
             table.add_column("Role", key="role")
@@ -770,7 +773,7 @@ class AuditScreen(AdminListScreen):
                 err.display = False
                 yield err
         with Horizontal(classes="body admin-content"):
-            table: DataTable = DataTable(id="audit-table", cursor_type="row", zebra_stripes=True)
+            table: DataTable = Table(id="audit-table", cursor_type="row", zebra_stripes=True)
             for label in AUDIT_COLUMNS:
                 table.add_column(label, key=label.lower())
             yield table

@@ -41,7 +41,9 @@ from textual.widgets.option_list import Option
 from meditrack_tui import policy
 from meditrack_tui.errors import Conflict, ValidationError
 
-from .base import BaseScreen, ServiceMixin, clear_field_errors, error_text, show_field_errors
+from .base import (
+    BaseScreen, ServiceMixin, Table, clear_field_errors, error_text, refilled, show_field_errors,
+)
 from .confirm import ConfirmScreen, PromptScreen
 from .messages import DataChanged
 
@@ -119,7 +121,7 @@ def may(app: Any, action: str) -> bool:
 
 # --- tables ----------------------------------------------------------------------------------
 
-class RecordTable(DataTable):
+class RecordTable(Table):
     """A row-cursor table keeping the record (a dict with an ``id``) behind each row.
 
     ``columns`` are (key, label, cell function) triples; :meth:`show` refills the rows
@@ -140,13 +142,14 @@ class RecordTable(DataTable):
     def show(self, records: Iterable[dict[str, Any]], *, select: str | None = None) -> None:
         """Replace the rows with ``records``; the cursor goes to ``select`` if given and
         shown, else stays on the same record when it is still there."""
-        selected = self.selected
+        selected, scroll_y = self.selected, self.scroll_y
         self.clear()
         self.records = {}
         for record in records:
             key = str(record["id"])
             self.records[key] = record
             self.add_row(*self.cells(record), key=key)
+        refilled(self, scroll_y)
         target = select if select in self.records else (
             selected["id"] if selected is not None else None)
         if target in self.records:

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, Callable
 
-from textual import work
+from textual import events, work
 from textual.screen import Screen
 from textual.widget import Widget
+from textual.widgets import DataTable
 
 from meditrack_tui.errors import MediTrackError, SessionExpired, ValidationError
 
@@ -132,3 +133,33 @@ def clear_field_errors(container: Widget, prefix: str = "err-") -> None:
         if label.id and label.id.startswith(prefix):
             label.update("")
             label.display = False
+
+
+class Table(DataTable):
+    """A DataTable that redraws its rows once their column widths are measured.
+
+    DataTable sizes auto-width columns on its idle event but keeps rows it rendered
+    before that in a cache whose key has no column widths (Textual issue #4470): a
+    table filled from a worker's result could stay clipped to its header widths until
+    the cursor moved. Dropping the render caches after each measurement fixes that.
+    """
+
+    async def _on_idle(self, event: events.Idle) -> None:
+        measuring = self._require_update_dimensions
+        await super()._on_idle(event)
+        if measuring:
+            self._clear_caches()
+            self.refresh()
+
+
+def refilled(table: Any, scroll_y: float) -> None:
+    """Finish replacing a DataTable's rows: measure them now, keep the scroll position.
+
+    A DataTable sizes its columns from new rows on its own idle event, which only comes
+    when the table itself receives a message: without a prompt, rows added from a
+    screen's handler can sit at the columns' label widths until the next key press.
+    ``clear()`` also scrolls to the top; a live re-fetch puts the view back.
+    """
+    table.check_idle()
+    if scroll_y:
+        table.call_after_refresh(table.scroll_to, y=scroll_y, animate=False, immediate=True)

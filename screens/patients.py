@@ -24,7 +24,9 @@ from textual.widgets.data_table import CellDoesNotExist
 from meditrack_tui import policy
 from meditrack_tui.errors import Conflict, MediTrackError
 
-from .base import BaseScreen, ServiceMixin, clear_field_errors, error_text, show_field_errors
+from .base import (
+    BaseScreen, ServiceMixin, Table, clear_field_errors, error_text, refilled, show_field_errors,
+)
 from .confirm import ConfirmScreen
 from .messages import DataChanged
 
@@ -416,7 +418,7 @@ class PatientListScreen(BaseScreen):
             if self._is_admin:
                 yield Select(ARCHIVE_OPTIONS, allow_blank=False, value="active",
                              id="flt-archived", compact=True)
-        yield DataTable(id="pl-table", cursor_type="row", zebra_stripes=True)
+        yield Table(id="pl-table", cursor_type="row", zebra_stripes=True)
         yield Static("", id="pl-status")
         yield Footer()
 
@@ -554,7 +556,7 @@ class PatientListScreen(BaseScreen):
         """Fill the table from ``self.items``, keeping the cursor on the same patient."""
         table = self.query_one("#pl-table", DataTable)
         current = self._cursor_id()
-        old_row = table.cursor_row
+        old_row, scroll_y = table.cursor_row, table.scroll_y
         table.clear()
         keys = list(self.widths)
         for item in self.items:
@@ -575,6 +577,7 @@ class PatientListScreen(BaseScreen):
                                    self.widths["conditions"]),
             }
             table.add_row(*(cells[k] for k in keys), key=item["id"])
+        refilled(table, scroll_y)
         if self.items:
             ids = [item["id"] for item in self.items]
             row = ids.index(current) if current in ids else min(max(old_row, 0), len(ids) - 1)

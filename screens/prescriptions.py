@@ -22,7 +22,7 @@ from meditrack_tui import policy
 from meditrack_tui.errors import AllergyConflict, Conflict, MediTrackError
 from meditrack_tui.services.prescriptions import ROUTES
 
-from .base import ServiceMixin, clear_field_errors, error_text, show_field_errors
+from .base import ServiceMixin, clear_field_errors, error_text, refilled, show_field_errors, Table
 from .confirm import ConfirmScreen, PromptScreen
 from .patients import form_field
 
@@ -288,7 +288,7 @@ class PrescriptionsPane(ServiceMixin, Widget):
 
     def compose(self) -> ComposeResult:
         yield Static("", id="rx-summary")
-        table: DataTable[Any] = DataTable(id="rx-table", cursor_type="row", zebra_stripes=True)
+        table: DataTable[Any] = Table(id="rx-table", cursor_type="row", zebra_stripes=True)
         table.add_column("Drug", key="drug")
         table.add_column("Dose", key="dose")
         table.add_column("Route", key="route")
@@ -313,7 +313,7 @@ class PrescriptionsPane(ServiceMixin, Widget):
         table = self.query_one("#rx-table", DataTable)
         current = self._select_next or self.selected_id()
         self._select_next = None
-        old_row = table.cursor_row
+        old_row, scroll_y = table.cursor_row, table.scroll_y
         table.clear()
         self.items = {rx["id"]: rx for rx in items}
         for rx in items:
@@ -324,6 +324,7 @@ class PrescriptionsPane(ServiceMixin, Widget):
                 drug.append(" ⚠", style="bold")
             table.add_row(drug, rx.get("dose", ""), rx.get("route", ""), rx.get("frequency", ""),
                           rx.get("start_date") or "", status, key=rx["id"])
+        refilled(table, scroll_y)
         active_count = sum(1 for rx in items if rx.get("status") == "active")
         summary = (f"{active_count} active, {len(items) - active_count} stopped"
                    if items else "No prescriptions yet.")

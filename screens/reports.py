@@ -20,7 +20,7 @@ from meditrack_tui import policy
 from meditrack_tui.errors import ValidationError
 from meditrack_tui.services.reports import ALLOWED, KINDS, PREVIEWABLE
 
-from .base import ServiceMixin, clear_field_errors, show_field_errors
+from .base import ServiceMixin, clear_field_errors, refilled, show_field_errors, Table
 from .confirm import ConfirmScreen
 
 _MODAL_CSS = """
@@ -278,7 +278,7 @@ class PreviewScreen(ModalScreen[None]):
             if self.report.get("note"):
                 yield Static(self.report["note"], classes="rp-hint")
             if self.is_csv:
-                yield DataTable(id="preview-table", zebra_stripes=True, cursor_type="row")
+                yield Table(id="preview-table", zebra_stripes=True, cursor_type="row")
             else:
                 yield TextArea(self.text, read_only=True, soft_wrap=True, id="preview-text")
             yield Static("Escape or q to close.", classes="rp-hint")
@@ -343,7 +343,7 @@ class ReportsPane(ServiceMixin, Widget):
             if self.allowed("report.delete"):
                 yield Button("Delete (d)", id="reports-delete", compact=True)
         yield Static("", id="reports-summary")
-        table: DataTable[Any] = DataTable(id="reports-table", cursor_type="row",
+        table: DataTable[Any] = Table(id="reports-table", cursor_type="row",
                                           zebra_stripes=True)
         table.add_columns("Uploaded", "File", "Kind", "Type", "Size", "By", "Note")
         yield table
@@ -369,12 +369,14 @@ class ReportsPane(ServiceMixin, Widget):
         keep = self.select_next or (selected["id"] if selected else None)
         self.select_next = None
         self.reports = reports
+        scroll_y = table.scroll_y
         table.clear()
         for report in reports:
             table.add_row(report["uploaded_at"].strftime("%Y-%m-%d"), report["filename"],
                           report.get("kind") or "", type_label(report.get("content_type")),
                           size_text(report.get("size")), report.get("uploaded_by") or "",
                           report.get("note") or "", key=report["id"])
+        refilled(table, scroll_y)
         for index, report in enumerate(reports):
             if report["id"] == keep:
                 table.move_cursor(row=index)

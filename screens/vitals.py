@@ -24,7 +24,7 @@ from textual_plotext import PlotextPlot
 
 from meditrack_tui import policy, reference
 
-from .base import ServiceMixin, clear_field_errors, show_field_errors
+from .base import ServiceMixin, clear_field_errors, refilled, show_field_errors, Table
 
 # The reference module's normal band, per plotted field.
 NORMAL_BAND = reference.NORMAL_BAND
@@ -490,7 +490,7 @@ class VitalsPane(ServiceMixin, Widget):
                 yield Static("", id="vitals-caption")
             with Vertical(id="vitals-table-box"):
                 yield Static(self.loading_text, id="vitals-summary")
-                table: DataTable[Any] = DataTable(id="vitals-table", cursor_type="row",
+                table: DataTable[Any] = Table(id="vitals-table", cursor_type="row",
                                                   zebra_stripes=True)
                 table.add_columns("Taken", "Value", "Flag", "Source")
                 yield table
@@ -612,6 +612,7 @@ class VitalsPane(ServiceMixin, Widget):
             new_rows.append((reading["taken_at"].strftime("%Y-%m-%d %H:%M"),
                              value_text(reading, metric), flag_cell, reading.get("source") or ""))
         table.add_rows(new_rows)
+        refilled(table, 0)
 
     # --- controls ---
 

@@ -148,10 +148,21 @@ async def login_as(app: Any, pilot: Any, username: str, password: str = "meditra
 
 
 async def settle(app: Any, pilot: Any) -> None:
-    """Wait for every service worker to finish and the screen to refresh."""
+    """Wait for every service worker to finish and the screen to refresh.
+
+    A DataTable measures its new rows' column widths on its own idle event, which can
+    come after the screen's: wait for that too, so snapshots never catch the columns
+    at their label widths.
+    """
+    from textual.widgets import DataTable
+
     await pilot.pause()
     await app.workers.wait_for_complete()
     await pilot.pause()
+    for _ in range(40):
+        if not any(t._require_update_dimensions for t in app.screen.query(DataTable)):
+            break
+        await pilot.pause(0.05)
 
 
 DEMO_SESSION_USERS = ("demo.admin", "demo.doctor", "demo.patient", "dr.okafor")

@@ -89,6 +89,25 @@ def test_wrong_password_and_unknown_user_fail_the_same_way(fast):
     assert [e["username"] for e in failed] == ["doc.one", "nobody.here"]
 
 
+def test_unknown_username_costs_a_hash_check_like_a_known_one(fast):
+    """The answer's timing does not tell which usernames exist: both paths verify a hash."""
+    add_user(fast, "doc.timed")
+    calls = []
+
+    class CountingHasher(PasswordHasher):
+        def verify(self, hash, password):  # noqa: A002 - argon2's own parameter name
+            calls.append(hash)
+            return super().verify(hash, password)
+
+    fast.auth.hasher = CountingHasher(time_cost=1, memory_cost=8, parallelism=1)
+    for username in ("doc.timed", "nobody.at.all"):
+        calls.clear()
+        with pytest.raises(AuthenticationFailed):
+            fast.auth.login(username, "not-the-password")
+        assert len(calls) == 1, username
+        assert calls[0].startswith("$argon2id$")
+
+
 def test_username_is_case_insensitive(fast):
     add_user(fast, "doc.case")
     assert fast.auth.login("  DOC.Case ", PASSWORD).username == "doc.case"
@@ -221,6 +240,9 @@ def test_tampered_tokens_are_refused(fast, admin, config):
             doctor, token=doctor.token[:-2] + ("A" if doctor.token[-2] != "A" else "B")
             + doctor.token[-1]),
         "garbage": dataclasses.replace(doctor, token="not-a-token"),
+        "other username in the session": dataclasses.replace(doctor, username="boss"),
+        "patient link added in the session": dataclasses.replace(
+            doctor, patient_id=str(doc["_id"])),
         "unknown session id": dataclasses.replace(
             doctor, session_id="0" * 32,
             token=jwt.encode(dict(claims, sid="0" * 32), config.signing_secret(),
@@ -296,6 +318,15 @@ def test_first_admin_flow(services):
     services.users.list(session)
 
 
+def test_first_admin_can_still_be_created_when_only_other_users_exist(services):
+    """Synthetic seed data or a pending doctor request before setup must not block it."""
+    services.auth.hasher = cheap_hasher()
+    services.auth.signup_doctor("dr.early", PASSWORD, full_name="Dr. Early")
+    assert services.auth.needs_first_admin() is True
+    services.auth.create_first_admin("first.admin", PASSWORD, "First Admin")
+    assert services.auth.needs_first_admin() is False
+
+
 # --- sign-up ---
 
 def test_patient_signup_creates_linked_record_and_can_log_in(fast, admin):
@@ -312,6 +343,21 @@ def test_patient_signup_creates_linked_record_and_can_log_in(fast, admin):
     assert [p["id"] for p in fast.patients.list(session).items] == [session.patient_id]
     # Staff see the new record too.
     assert fast.patients.list(admin, query="park").total == 1
+
+
+def test_patient_cannot_point_their_session_at_another_record(fast, admin):
+    """The patient link is checked against the minted session, not taken from the caller."""
+    fast.auth.signup_patient("pat.one", PASSWORD, first_name="Ann", last_name="One",
+                             dob="1980-01-01", sex="F")
+    other = fast.auth.signup_patient("pat.two", PASSWORD, first_name="Ben", last_name="Two",
+                                     dob="1981-01-01", sex="M")
+    session = fast.auth.login("pat.one", PASSWORD)
+    forged = dataclasses.replace(session, patient_id=other["patient_id"])
+    for call in (lambda: fast.patients.get(forged, other["patient_id"]),
+                 lambda: fast.patients.list(forged),
+                 lambda: fast.vitals.series(forged, other["patient_id"])):
+        with pytest.raises(SessionExpired):
+            call()
 
 
 def test_patient_signup_refuses_taken_username_without_leaving_a_record(fast):

@@ -150,7 +150,7 @@ def test_create_admin_on_an_empty_store(tmp_path):
         store.close()
 
 
-@pytest.mark.parametrize("args", [("seed", "--demo"), ("create-admin",), ("--demo",)])
+@pytest.mark.parametrize("args", [("seed",), ("seed", "--patients", "3"), ("create-admin",)])
 def test_unreachable_mongodb_is_a_clear_message(tmp_path, args):
     started = time.monotonic()
     result = meditrack(tmp_path, *args, "--data-dir", str(tmp_path / "d"), input="",
@@ -163,10 +163,33 @@ def test_unreachable_mongodb_is_a_clear_message(tmp_path, args):
 
 
 def test_invalid_mongodb_uri_is_a_clear_message(tmp_path):
-    result = meditrack(tmp_path, "seed", "--demo", input="", timeout=60,
+    result = meditrack(tmp_path, "seed", input="", timeout=60,
                        MEDITRACK_MONGO_URI="mongodb://host:notaport/")
     assert result.returncode == 1
     assert "not valid" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_demo_never_uses_the_configured_mongodb(tmp_path):
+    """--demo seeds its own embedded store even when a clinic's MongoDB is configured."""
+    data = tmp_path / "demo-data"
+    result = meditrack(tmp_path, "seed", "--demo", "--data-dir", str(data), timeout=60,
+                       MEDITRACK_MONGO_URI=UNREACHABLE)
+    assert result.returncode == 0, result.stderr
+    assert "ignoring MEDITRACK_MONGO_URI" in result.stdout
+    assert "Loaded the demo clinic" in result.stdout
+    assert (data / "db").is_dir()
+    refused = meditrack(tmp_path, "--demo", "--mongo-uri", UNREACHABLE, timeout=60)
+    assert refused.returncode == 2
+    assert "--demo runs on the embedded store" in refused.stderr
+
+
+def test_options_before_the_subcommand_are_kept(tmp_path):
+    """'meditrack --data-dir X seed' seeds X (not the default data directory)."""
+    data = tmp_path / "given-first"
+    result = meditrack(tmp_path, "--data-dir", str(data), "seed", timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert "Loaded the demo clinic" in result.stdout
+    assert (data / "db").is_dir()
 
 
 def test_invalid_number_in_environment(tmp_path):

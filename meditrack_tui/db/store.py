@@ -8,7 +8,9 @@ app one dedicated thread for that.
 
 from __future__ import annotations
 
+import os
 import threading
+from contextlib import nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -70,18 +72,126 @@ class StoreInfo:
     supports_change_streams: bool = False
 
 
+class ProcessLock:
+    """An exclusive lock shared by every process using one data directory (re-entrant).
+
+    The embedded store reads a document, changes it in Python and writes it back, so two
+    processes updating one document at once could lose a write or both pass a version
+    check. Holding this lock around each write, and around check-then-write sequences
+    such as a booking's overlap check, makes those atomic across processes.
+    """
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._fd: int | None = None
+        self._depth = 0
+        self._thread_lock = threading.RLock()
+
+    def __enter__(self) -> "ProcessLock":
+        self._thread_lock.acquire()
+        if self._depth == 0:
+            if self._fd is None:
+                self._fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
+            _lock_file(self._fd, True)
+        self._depth += 1
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self._depth -= 1
+        if self._depth == 0 and self._fd is not None:
+            _lock_file(self._fd, False)
+        self._thread_lock.release()
+
+    def close(self) -> None:
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
+
+
+def _lock_file(fd: int, lock: bool) -> None:
+    try:
+        import fcntl
+    except ImportError:  # pragma: no cover - Windows
+        import msvcrt
+
+        os.lseek(fd, 0, os.SEEK_SET)
+        msvcrt.locking(fd, msvcrt.LK_LOCK if lock else msvcrt.LK_UNLCK, 1)
+        return
+    fcntl.flock(fd, fcntl.LOCK_EX if lock else fcntl.LOCK_UN)
+
+
+# Collection methods that write: on the embedded store each runs under the ProcessLock.
+WRITE_METHODS = frozenset({
+    "insert_one", "insert_many", "update_one", "update_many", "replace_one", "delete_one",
+    "delete_many", "find_one_and_update", "find_one_and_replace", "find_one_and_delete",
+    "bulk_write",
+})
+
+
+class LockedCollection:
+    """A collection whose writes hold the store's ProcessLock; everything else passes through."""
+
+    def __init__(self, collection: Any, lock: ProcessLock) -> None:
+        self._collection = collection
+        self._lock = lock
+
+    def __getattr__(self, name: str) -> Any:
+        attr = getattr(self._collection, name)
+        if name not in WRITE_METHODS:
+            return attr
+        lock = self._lock
+
+        def locked(*args: Any, **kwargs: Any) -> Any:
+            with lock:
+                return attr(*args, **kwargs)
+
+        return locked
+
+    def __getitem__(self, name: str) -> "LockedCollection":
+        return LockedCollection(self._collection[name], self._lock)
+
+
+class LockedDatabase:
+    """The embedded store's database with every collection's writes under the ProcessLock."""
+
+    def __init__(self, db: Any, lock: ProcessLock) -> None:
+        self._db = db
+        self._lock = lock
+        self._collections: dict[str, LockedCollection] = {}
+
+    def __getitem__(self, name: str) -> LockedCollection:
+        wrapped = self._collections.get(name)
+        if wrapped is None:
+            wrapped = self._collections[name] = LockedCollection(self._db[name], self._lock)
+        return wrapped
+
+    def __getattr__(self, name: str) -> Any:
+        attr = getattr(self._db, name)
+        if hasattr(attr, "insert_one") and not name.startswith("_"):
+            return self[name]
+        return attr
+
+
 class Store:
     """An open database: ``db`` speaks the pymongo API on both stores; ``files`` is GridFS."""
 
-    def __init__(self, client: Any, db: Any, info: StoreInfo) -> None:
+    def __init__(self, client: Any, db: Any, info: StoreInfo,
+                 lock: ProcessLock | None = None) -> None:
         self.client = client
-        self.db = db
+        self.raw_db = db
+        self.db = LockedDatabase(db, lock) if lock is not None else db
         self.info = info
         self.owner_thread = threading.get_ident()
+        self._lock = lock
         self._files: Any = None
 
     def __getitem__(self, name: str) -> Any:
         return self.db[name]
+
+    def exclusive(self) -> Any:
+        """Hold off other processes' writes for a check-then-write sequence (embedded store;
+        on MongoDB single-document updates are atomic and this is a no-op)."""
+        return self._lock if self._lock is not None else nullcontext()
 
     @property
     def files(self) -> Any:
@@ -89,7 +199,7 @@ class Store:
         if self._files is None:
             import gridfs
 
-            self._files = gridfs.GridFSBucket(self.db, bucket_name="report_files")
+            self._files = gridfs.GridFSBucket(self.raw_db, bucket_name="report_files")
         return self._files
 
     def ensure_indexes(self) -> None:
@@ -107,6 +217,8 @@ class Store:
             self.client.close()
         except Exception:  # pragma: no cover - closing is best effort
             pass
+        if self._lock is not None:
+            self._lock.close()
 
 
 def _open_embedded(config: Config) -> Store:
@@ -126,7 +238,7 @@ def _open_embedded(config: Config) -> Store:
         ) from exc
     db = client[config.db_name]
     _open_collections(db)
-    return Store(client, db, StoreInfo(EMBEDDED, str(path)))
+    return Store(client, db, StoreInfo(EMBEDDED, str(path)), ProcessLock(path / "write.lock"))
 
 
 # Every collection the app uses (GridFS's two included).

@@ -87,9 +87,6 @@ class AppointmentService(Service):
         check.done()
         assert start and duration and doctor
         end = start + timedelta(minutes=duration)
-        other = self._clash(doctor["_id"], start, end)
-        if other:
-            raise self._clash_error(other)
         name, mrn = patients.name_of(pid)
         now = self.ctx.now()
         doc = {
@@ -101,7 +98,18 @@ class AppointmentService(Service):
             "created_by": session.username, "created_at": now,
             "updated_by": session.username, "updated_at": now, "version": 1,
         }
-        doc["_id"] = self.db.appointments.insert_one(doc).inserted_id
+        # The overlap check and the insert are one step for other processes on the embedded
+        # store; on MongoDB two bookings racing can both pass the check, so each re-checks
+        # after its insert and the later one (by id) withdraws.
+        with self.ctx.store.exclusive():
+            other = self._clash(doctor["_id"], start, end)
+            if other:
+                raise self._clash_error(other)
+            doc["_id"] = self.db.appointments.insert_one(doc).inserted_id
+        other = self._clash(doctor["_id"], start, end, exclude=doc["_id"])
+        if other is not None and other["_id"] < doc["_id"]:
+            self.db.appointments.delete_one({"_id": doc["_id"]})
+            raise self._clash_error(other)
         self.audit(session, "appointment.book", record_type="appointment", record_id=doc["_id"],
                    patient_id=pid, detail=f"{start:%Y-%m-%d %H:%M} with {doc['doctor_name']}")
         self.changed("appointments", "insert", doc["_id"], patient_id=pid, session=session,
@@ -154,13 +162,15 @@ class AppointmentService(Service):
         check.done()
         assert start and duration and doctor
         end = start + timedelta(minutes=duration)
-        other = self._clash(doctor["_id"], start, end, exclude=doc["_id"])
-        if other:
-            raise self._clash_error(other)
-        return self._update(session, doc, version, {
-            "start": start, "end": end, "day": start.date().isoformat(), "duration_min": duration,
-            "doctor_id": doctor["_id"], "doctor_name": doctor.get("full_name"), "reason": reason,
-        }, "appointment.reschedule")
+        with self.ctx.store.exclusive():  # the overlap check and the move as one step
+            other = self._clash(doctor["_id"], start, end, exclude=doc["_id"])
+            if other:
+                raise self._clash_error(other)
+            return self._update(session, doc, version, {
+                "start": start, "end": end, "day": start.date().isoformat(),
+                "duration_min": duration, "doctor_id": doctor["_id"],
+                "doctor_name": doctor.get("full_name"), "reason": reason,
+            }, "appointment.reschedule")
 
     def set_status(self, session: Session, appointment_id: Any, status: Any,
                    *, version: Any) -> dict[str, Any]:

@@ -63,12 +63,23 @@ class AuthService(Service):
         super().__init__(ctx)
         ctx.auth = self
         self.hasher = PasswordHasher()  # argon2id with the library's current parameters
+        self._dummy_hash: str | None = None
         self._secret = ctx.config.signing_secret()
 
     # --- passwords ---
 
     def hash_password(self, password: str) -> str:
         return self.hasher.hash(password)
+
+    def _burn_password_check(self, password: str) -> None:
+        """Spend one hash verification, so an unknown username answers as slowly as a known
+        one (response time does not tell which usernames exist)."""
+        if self._dummy_hash is None:
+            self._dummy_hash = self.hasher.hash(secrets.token_hex(16))
+        try:
+            self.hasher.verify(self._dummy_hash, password)
+        except (VerificationError, InvalidHashError):
+            pass
 
     def _check_password(self, user: dict[str, Any], password: str) -> bool:
         try:
@@ -137,6 +148,7 @@ class AuthService(Service):
         now = self.ctx.now()
         user = self.find_user(username)
         if user is None:
+            self._burn_password_check(password)
             self.audit(None, "login", outcome="failed", detail="unknown username",
                        username=username.strip()[:40])
             raise AuthenticationFailed("Wrong username or password.")
@@ -145,8 +157,13 @@ class AuthService(Service):
             self._audit_login(user, "failed", "account locked")
             raise AccountLocked(self._locked_message(locked_until, now), until=locked_until)
         if not self._check_password(user, password):
-            failures = int(user.get("failed_logins") or 0) + 1
-            update: dict[str, Any] = {"failed_logins": failures}
+            from pymongo import ReturnDocument
+
+            # Counted with $inc so failures from several terminals at once all count.
+            counted = self.db.users.find_one_and_update(
+                {"_id": user["_id"]}, {"$inc": {"failed_logins": 1}},
+                return_document=ReturnDocument.AFTER)
+            failures = int((counted or {}).get("failed_logins") or 1)
             cfg = self.ctx.config
             if failures >= cfg.max_failed_logins:
                 until = now + timedelta(minutes=cfg.lockout_minutes)
@@ -156,7 +173,6 @@ class AuthService(Service):
                 raise AccountLocked(
                     f"Too many failed attempts. {self._locked_message(until, now)}", until=until
                 )
-            self.db.users.update_one({"_id": user["_id"]}, {"$set": update})
             self._audit_login(user, "failed", "wrong password")
             left = cfg.max_failed_logins - failures
             hint = f" {left} attempt{'s' if left != 1 else ''} left before the account locks." \
@@ -197,9 +213,11 @@ class AuthService(Service):
         now = self.ctx.now()
         expires = now + timedelta(hours=self.ctx.config.session_hours)
         sid = secrets.token_hex(16)
+        patient_id = str(user["patient_id"]) if user.get("patient_id") else None
         self.db.sessions.insert_one(
             {"_id": sid, "user_id": user["_id"], "role": user["role"], "created_at": now,
-             "expires_at": expires, "revoked": False}
+             "expires_at": expires, "revoked": False, "username": user["username"],
+             "patient_id": patient_id}
         )
         payload = {
             "sub": str(user["_id"]),
@@ -218,7 +236,7 @@ class AuthService(Service):
             session_id=sid,
             expires_at=expires,
             full_name=user.get("full_name") or user["username"],
-            patient_id=str(user["patient_id"]) if user.get("patient_id") else None,
+            patient_id=patient_id,
         )
 
     def verify(self, session: Session) -> Session:
@@ -238,13 +256,19 @@ class AuthService(Service):
         # Expiry is checked against the service clock (injectable for tests).
         if claims["exp"] <= now.timestamp():
             raise SessionExpired("Your session has expired. Please log in again.")
-        if (claims["sub"], claims["sid"], claims["role"]) != (
-            session.user_id, session.session_id, session.role
+        if (claims["sub"], claims["sid"], claims["role"], claims.get("usr")) != (
+            session.user_id, session.session_id, session.role, session.username
         ):
             raise SessionExpired("Your session is not valid. Please log in again.")
         row = self.db.sessions.find_one({"_id": claims["sid"]})
         if row is None or row.get("revoked"):
             raise SessionExpired("You have been logged out. Please log in again.")
+        # Every field the services act on must be what was minted, not what a caller set:
+        # the patient link scopes a patient's reads, the username goes into audit entries.
+        if (row.get("patient_id"), row.get("username", session.username)) != (
+            session.patient_id, session.username
+        ):
+            raise SessionExpired("Your session is not valid. Please log in again.")
         return session
 
     def logout(self, session: Session) -> None:
@@ -273,8 +297,12 @@ class AuthService(Service):
     # --- first run and sign-up ---
 
     def needs_first_admin(self) -> bool:
-        """True when there are no users at all (the first run asks for an admin)."""
-        return self.db.users.count_documents({}, limit=1) == 0
+        """True when no administrator exists yet (the first run asks for one).
+
+        Counts admins, not users: synthetic seed data or a pending doctor request made
+        before setup must not make the first admin impossible to create.
+        """
+        return self.db.users.count_documents({"role": policy.ADMIN}, limit=1) == 0
 
     def create_first_admin(self, username: Any, password: Any, full_name: Any,
                            email: Any = None) -> dict[str, Any]:

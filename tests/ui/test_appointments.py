@@ -500,6 +500,6 @@ def test_snapshot_agenda(make_app, snap_compare):
     async def run_before(pilot) -> None:
         await open_appointments(app, pilot, "demo.doctor")
         app.clear_notifications()
-        await pilot.pause()
+        await settle(app, pilot)
 
     assert snap_compare(app, terminal_size=(80, 24), run_before=run_before)
