@@ -11,7 +11,7 @@ from typing import Any
 
 @lru_cache(maxsize=1)
 def drug_classes() -> dict[str, dict[str, Any]]:
-    """The classes: key -> {label, members (generic names), aliases (class words)}."""
+    """The classes: key -> {label, members (generic names), brands, aliases (class words)}."""
     text = resources.files("meditrack_tui").joinpath("data/drug_classes.json").read_text("utf-8")
     return json.loads(text)["classes"]
 
@@ -25,7 +25,7 @@ def classes_of(name: str) -> set[str]:
     word = _norm(name)
     found = set()
     for key, cls in drug_classes().items():
-        names = [_norm(m) for m in cls.get("members", [])]
+        names = [_norm(m) for m in cls.get("members", []) + cls.get("brands", [])]
         aliases = [_norm(a) for a in cls.get("aliases", [])] + [_norm(key), _norm(cls.get("label", ""))]
         if word in names or word in aliases:
             found.add(key)

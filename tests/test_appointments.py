@@ -11,6 +11,7 @@ from meditrack_tui.errors import Conflict, NotFound, PermissionDenied, Validatio
 
 NOW = datetime(2026, 3, 4, 10, 0)  # the conftest clock
 FREE_DAY = "2026-04-13"  # nobody has appointments this day in the demo data
+TODAY = "2026-03-04"  # demo.doctor is free before 08:30 and from 16:00
 
 
 @pytest.fixture
@@ -138,7 +139,7 @@ def test_cancel_and_rebook_the_slot(s, who):
 
 def test_status_flow(s, who):
     doctor = who["demo.doctor"]
-    appt = book(s, doctor, doctor)
+    appt = book(s, doctor, doctor, day=TODAY, time="16:00")
     checked = s.appointments.set_status(doctor, appt["id"], "checked-in", version=1)
     assert checked["status"] == "checked-in"
     done = s.appointments.set_status(doctor, appt["id"], "completed", version=2)
@@ -148,15 +149,32 @@ def test_status_flow(s, who):
     with pytest.raises(ValidationError) as info:
         s.appointments.set_status(doctor, appt["id"], "teleported", version=3)
     assert "status" in info.value.fields
-    noshow = book(s, doctor, doctor, time="14:00")
+    noshow = book(s, doctor, doctor, day=TODAY, time="07:00")
     assert s.appointments.set_status(doctor, noshow["id"], "no-show", version=1)["status"] == \
         "no-show"
     # A no-show is closed, so its time can be booked again.
-    book(s, doctor, doctor, mrn="MRN-000003", time="14:00")
+    book(s, doctor, doctor, mrn="MRN-000003", day=TODAY, time="07:00")
     actions = [e["action"] for e in s.store.db.audit.find({"record_type": "appointment"})
                .sort([("_id", 1)])]
     assert actions == ["appointment.book", "appointment.checked-in", "appointment.completed",
                        "appointment.book", "appointment.no-show", "appointment.book"]
+
+
+def test_status_changes_follow_the_calendar_and_never_go_back(s, who):
+    doctor = who["demo.doctor"]
+    later = book(s, doctor, doctor)  # FREE_DAY, weeks ahead
+    for status, words in (("checked-in", "checked in from that day"),
+                          ("completed", "completed from that day"),
+                          ("no-show", "once that time has passed")):
+        with pytest.raises(Conflict, match=words):
+            s.appointments.set_status(doctor, later["id"], status, version=1)
+    today = book(s, doctor, doctor, day=TODAY, time="16:00")
+    s.appointments.set_status(doctor, today["id"], "checked-in", version=1)
+    with pytest.raises(Conflict, match="checked-in appointment cannot be marked scheduled"):
+        s.appointments.set_status(doctor, today["id"], "scheduled", version=2)
+    assert s.appointments.cancel(doctor, later["id"], version=1)["status"] == "cancelled"
+    with pytest.raises(Conflict, match=r"already cancelled \(by demo.doctor at 10:00"):
+        s.appointments.cancel(doctor, later["id"], version=2)
 
 
 def test_patient_cannot_book_in_the_past_but_a_doctor_may_record_it(s, who):
@@ -292,3 +310,9 @@ def test_admin_may_book_but_patient_only_for_self(s, who):
     book(s, who["demo.admin"], who["demo.doctor"])
     with pytest.raises(PermissionDenied):
         book(s, who["demo.patient"], who["demo.doctor"], time="12:00")
+
+
+def test_upcoming_must_be_a_yes_or_no(s, who):
+    with pytest.raises(ValidationError) as info:
+        s.appointments.list(who["demo.doctor"], upcoming="no")
+    assert "upcoming" in info.value.fields

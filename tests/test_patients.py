@@ -184,6 +184,19 @@ def test_archive_and_restore_are_admin_only(s, who):
     assert [p["id"] for p in s.patients.list(doctor, archived="archived").items] == [p05]
     assert s.patients.list(doctor, archived="all", page_size=100).total == 40
     assert s.patients.get(doctor, p05)["archived"] is True  # staff can still open it
+    # Nothing new is added to an archived record until it is restored.
+    doctor_id = who["demo.doctor"].user_id
+    for add in (lambda: s.patients.update(doctor, p05, {"phone": "555 0199"},
+                                          version=archived["version"]),
+                lambda: s.vitals.add(doctor, p05, {"heart_rate": 70}),
+                lambda: s.prescriptions.add(doctor, p05, {"drug": "Paracetamol", "dose": "500 mg",
+                                                          "route": "oral",
+                                                          "frequency": "as needed"}),
+                lambda: s.appointments.book(doctor, {"patient_id": p05, "doctor_id": doctor_id,
+                                                     "date": "2026-04-13", "time": "10:00",
+                                                     "reason": "Review"})):
+        with pytest.raises(Conflict, match="archived"):
+            add()
     with pytest.raises(PermissionDenied):
         s.patients.restore(doctor, p05)
     restored = s.patients.restore(admin, p05)

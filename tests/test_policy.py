@@ -78,9 +78,9 @@ def _book(w: World, s: Session) -> Any:
                                      "reason": "Policy check"})
 
 
-def _check_in(w: World, s: Session) -> Any:
-    appt = w.upcoming_p01()
-    return w.s.appointments.set_status(s, str(appt["_id"]), "checked-in",
+def _reschedule(w: World, s: Session) -> Any:
+    appt = w.upcoming_p01()  # moved to 06:30 that day, when nobody has appointments
+    return w.s.appointments.reschedule(s, str(appt["_id"]), {"time": "06:30"},
                                        version=appt["version"])
 
 
@@ -104,7 +104,7 @@ ACTIONS: dict[str, Callable[[World, Session], Any]] = {
     "patient.archive": lambda w, s: w.s.patients.archive(s, w.p01),
     "appointment.read": lambda w, s: w.s.appointments.get(s, str(w.upcoming_p01()["_id"])),
     "appointment.book": _book,
-    "appointment.update": _check_in,
+    "appointment.update": _reschedule,
     "appointment.cancel": _cancel,
     "prescription.read": lambda w, s: w.s.prescriptions.list(s, w.p01),
     "prescription.write": lambda w, s: w.s.prescriptions.add(

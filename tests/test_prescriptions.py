@@ -47,6 +47,8 @@ def sulfa_patient(s, who) -> str:
     ("MRN-000003", "sulfamethoxazole", "Sulfamethoxazole"),   # by drug name
     ("MRN-000016", "aspirin", "Ibuprofen"),                   # NSAIDs include aspirin
     ("MRN-000016", "aspirin", "naproxen"),
+    ("MRN-000001", "penicillin", "Augmentin"),                # a brand of a member
+    ("MRN-000016", "aspirin", "Advil"),
 ])
 def test_allergy_refusal(s, who, mrn, allergy, drug):
     patient_id = pid(s, mrn)
@@ -61,7 +63,7 @@ def test_allergy_refusal(s, who, mrn, allergy, drug):
 
 
 @pytest.mark.parametrize("drug", ["Sulfamethoxazole", "trimethoprim-sulfamethoxazole",
-                                  "Sulfasalazine"])
+                                  "Sulfasalazine", "Bactrim DS"])
 def test_sulfa_allergy_blocks_sulfonamides(s, who, sulfa_patient, drug):
     with pytest.raises(AllergyConflict, match="Sulfonamide antibiotics"):
         s.prescriptions.add(who["demo.doctor"], sulfa_patient, dict(RX, drug=drug))

@@ -136,6 +136,7 @@ def test_normal_band_matches_the_classifiers():
     ({"note": "felt dizzy"}, "_"),
     ({"heart_rate": 70, "taken_at": "2026-03-05T10:00"}, "taken_at"),
     ({"heart_rate": 70, "taken_at": "yesterday"}, "taken_at"),
+    ({"heart_rate": 70, "taken_at": "1800-03-04T10:00"}, "taken_at"),
     ({"heart_rate": 70, "source": "hospital"}, "source"),
     ({"glucose_mg_dl": 100, "glucose_fasting": "yes"}, "glucose_fasting"),
 ])

@@ -17,6 +17,19 @@ from .patients import PatientService
 
 STATUSES = ("scheduled", "checked-in", "completed", "cancelled", "no-show")
 OPEN_STATUSES = ("scheduled", "checked-in")
+# Which status may follow which (a checked-in patient is not sent back to 'scheduled').
+TRANSITIONS = {
+    "scheduled": ("checked-in", "completed", "cancelled", "no-show"),
+    "checked-in": ("completed", "cancelled"),
+}
+
+
+def _by_whom(doc: dict[str, Any]) -> str:
+    """' (by dr.x at 10:05 on 04 Mar 2026)' for messages about someone else's change."""
+    who, when = doc.get("updated_by"), doc.get("updated_at")
+    if not who:
+        return ""
+    return f" (by {who}" + (f" at {when:%H:%M on %d %b %Y})" if when else ")")
 SORTS = {"start": "start", "patient": "patient_name", "doctor": "doctor_name",
          "status": "status", "reason": "reason"}
 MAX_DURATION = 240
@@ -148,7 +161,8 @@ class AppointmentService(Service):
         self.authorize(session, "appointment.update", patient_id=doc["patient_id"],
                        record_type="appointment", record_id=doc["_id"])
         if doc["status"] not in OPEN_STATUSES:
-            raise Conflict(f"This appointment is {doc['status']} and cannot be moved.")
+            raise Conflict(f"This appointment is {doc['status']}{_by_whom(doc)} and cannot be "
+                           "moved.")
         if not isinstance(data, dict):
             raise ValidationError("Appointment details must be a set of fields.")
         merged = {"date": doc["start"].date().isoformat(), "time": f"{doc['start']:%H:%M}",
@@ -183,7 +197,18 @@ class AppointmentService(Service):
         self.authorize(session, action, patient_id=doc["patient_id"],
                        record_type="appointment", record_id=doc["_id"])
         if doc["status"] in ("cancelled", "completed", "no-show") or new == doc["status"]:
-            raise Conflict(f"This appointment is already {doc['status']}.")
+            raise Conflict(f"This appointment is already {doc['status']}"
+                           f"{_by_whom(doc)}.")
+        if new not in TRANSITIONS.get(doc["status"], ()):
+            raise Conflict(f"A {doc['status']} appointment cannot be marked {new}.")
+        now = self.ctx.now()
+        if new in ("checked-in", "completed") and doc["start"].date() > now.date():
+            raise Conflict(f"This appointment is on {doc['start']:%d %b %Y}; it can be "
+                           f"{'checked in' if new == 'checked-in' else 'completed'} "
+                           "from that day.")
+        if new == "no-show" and doc["start"] > now:
+            raise Conflict(f"This appointment starts at {doc['start']:%H:%M on %d %b %Y}; "
+                           "it can be marked a no-show once that time has passed.")
         return self._update(session, doc, version, {"status": new},
                             f"appointment.{new}")
 
@@ -247,7 +272,9 @@ class AppointmentService(Service):
             window["$gte"] = datetime.combine(start, datetime.min.time())
         if end:
             window["$lt"] = datetime.combine(end + timedelta(days=1), datetime.min.time())
-        if upcoming:
+        if not isinstance(upcoming, bool):
+            check.fail("upcoming", "Upcoming must be yes or no.")
+        elif upcoming:
             window["$gte"] = max(window.get("$gte", datetime.min), self.ctx.now())
             filt["status"] = filt.get("status") or {"$in": list(OPEN_STATUSES)}
         if window:

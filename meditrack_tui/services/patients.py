@@ -185,15 +185,21 @@ class PatientService(Service):
         self.changed("patients", "insert", doc["_id"], patient_id=doc["_id"], session=session)
         return self._present(doc)
 
-    def get(self, session: Session, patient_id: Any) -> dict[str, Any]:
-        """Open a patient's record (audited as an opening)."""
+    def get(self, session: Session, patient_id: Any, *, audit_open: bool = True) -> dict[str, Any]:
+        """Open a patient's record (audited as an opening).
+
+        ``audit_open=False`` is for re-reading a record that is already open (a live
+        refresh after someone else's change): the opening was audited when it happened.
+        """
         pid = oid(patient_id, "patient")
         self.authorize(session, "patient.read", patient_id=pid, record_type="patient",
                        record_id=pid)
         doc = self._get(pid)
         if doc.get("archived") and session.role == policy.PATIENT:
             raise NotFound("That patient record does not exist.")
-        self.audit(session, "patient.open", record_type="patient", record_id=pid, patient_id=pid)
+        if audit_open is not False:
+            self.audit(session, "patient.open", record_type="patient", record_id=pid,
+                       patient_id=pid)
         return self._present(doc)
 
     def update(self, session: Session, patient_id: Any, changes: dict[str, Any],
@@ -215,6 +221,9 @@ class PatientService(Service):
         if isinstance(version, bool) or not isinstance(version, int):
             raise ValidationError({"version": "The record version is missing; reopen the record."})
         current = self._get(pid)
+        if current.get("archived"):
+            raise Conflict("This patient record is archived. An administrator must restore it "
+                           "before it can be changed.")
         check = Checker()
         fields = build_patient_doc(check, changes, today=self.ctx.now().date(), partial=True)
         if "primary_doctor_id" in changes:
@@ -383,6 +392,9 @@ class PatientService(Service):
         doc = self.db.patients.find_one({"_id": pid}, {"archived": 1})
         if doc is None:
             raise NotFound("That patient record does not exist.")
+        if doc.get("archived") and action in ADDS_TO_RECORD:
+            raise Conflict("This patient record is archived. An administrator must restore it "
+                           "before anything new is added to it.")
         return pid
 
     def name_of(self, patient_id: ObjectId) -> tuple[str, str]:
@@ -392,6 +404,11 @@ class PatientService(Service):
         if doc is None:
             raise NotFound("That patient record does not exist.")
         return f"{doc['first_name']} {doc['last_name']}", doc["mrn"]
+
+
+# Actions that add to or change a patient's record: refused while the record is archived.
+ADDS_TO_RECORD = frozenset({"appointment.book", "prescription.write", "vitals.write",
+                            "report.upload"})
 
 
 def _search_clause(search: dict[str, Any]) -> dict[str, Any]:

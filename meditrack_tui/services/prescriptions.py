@@ -40,6 +40,14 @@ def _fields(check: Checker, data: dict[str, Any], partial: bool = False) -> dict
     return out
 
 
+
+def _stopped_by(doc: dict[str, Any]) -> str:
+    """' by dr.x at 10:05 on 04 Mar 2026' for a prescription someone stopped."""
+    who, when = doc.get("updated_by"), doc.get("stopped_at") or doc.get("updated_at")
+    if not who:
+        return ""
+    return f" by {who}" + (f" at {when:%H:%M on %d %b %Y}" if when else "")
+
 class PrescriptionService(Service):
     """Doctors write prescriptions; patients read their own; admins read."""
 
@@ -104,7 +112,8 @@ class PrescriptionService(Service):
         self.authorize(session, "prescription.write", patient_id=doc["patient_id"],
                        record_type="prescription", record_id=doc["_id"])
         if doc["status"] != "active":
-            raise Conflict("A stopped prescription cannot be changed; write a new one.")
+            raise Conflict(f"This prescription was stopped{_stopped_by(doc)}; it cannot be "
+                           "changed. Write a new one instead.")
         if not isinstance(changes, dict) or not changes:
             raise ValidationError("Nothing to change.")
         check = Checker()
@@ -123,7 +132,7 @@ class PrescriptionService(Service):
         self.authorize(session, "prescription.write", patient_id=doc["patient_id"],
                        record_type="prescription", record_id=doc["_id"])
         if doc["status"] != "active":
-            raise Conflict("This prescription is already stopped.")
+            raise Conflict(f"This prescription is already stopped{_stopped_by(doc)}.")
         check = Checker()
         why = check.text("stop_reason", reason, required=True, max_len=300, label="reason")
         check.done()

@@ -39,6 +39,32 @@ def _looks_like_csv(text: str) -> bool:
     return len(widths) == 1 and widths.pop() >= 2
 
 
+_CONTROL = set(range(0, 32)) - {9, 10, 12, 13}
+
+
+def decode_text(data: bytes) -> str | None:
+    """Text of a plain-text file: UTF-8 (with or without BOM), UTF-16 with a BOM, or the
+    Windows-1252/Latin-1 that older lab systems export; None when it is not text."""
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        try:
+            text = data.decode("utf-16")
+        except UnicodeDecodeError:
+            return None
+    else:
+        if b"\x00" in data:
+            return None
+        try:
+            text = data.decode("utf-8-sig")
+        except UnicodeDecodeError:
+            try:
+                text = data.decode("cp1252")
+            except UnicodeDecodeError:
+                return None
+    if any(ord(ch) in _CONTROL for ch in text[:65536]):
+        return None
+    return text
+
+
 def detect_type(data: bytes, filename: str) -> str | None:
     """The content type by magic bytes (filetype) or, for text, by decoding; None if not allowed."""
     import filetype
@@ -46,11 +72,8 @@ def detect_type(data: bytes, filename: str) -> str | None:
     kind = filetype.guess(data[:8192])
     if kind is not None:
         return kind.mime if kind.mime in ALLOWED else None
-    if b"\x00" in data:
-        return None
-    try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError:
+    text = decode_text(data)
+    if text is None:
         return None
     if filename.lower().endswith(".csv") or _looks_like_csv(text):
         return "text/csv" if _looks_like_csv(text) else "text/plain"
@@ -187,7 +210,7 @@ class ReportService(Service):
         if info["content_type"] not in PREVIEWABLE:
             raise ValidationError({"file": "Only text and CSV reports can be previewed here; "
                                            "save a copy to open it."})
-        return data.decode("utf-8", errors="replace")[:max_chars]
+        return (decode_text(data) or data.decode("utf-8", errors="replace"))[:max_chars]
 
     def save_copy(self, session: Session, report_id: Any, destination: Any,
                   *, overwrite: bool = False) -> str:

@@ -22,6 +22,9 @@ LABELS = {
 }
 
 
+EARLIEST_READING_YEAR = 1950  # older dates are typing mistakes (e.g. 1026 for 2026)
+
+
 def clean_reading(data: dict[str, Any], now: datetime) -> dict[str, Any]:
     """Validate a reading: at least one value, each plausible, blood pressure as a pair."""
     if not isinstance(data, dict):
@@ -50,6 +53,9 @@ def clean_reading(data: dict[str, Any], now: datetime) -> dict[str, Any]:
     taken = check.moment("taken_at", data.get("taken_at")) or now
     if taken > now + timedelta(minutes=5):
         check.fail("taken_at", "A reading cannot be in the future.")
+    elif taken.year < EARLIEST_READING_YEAR:
+        check.fail("taken_at", f"Check the date: readings before {EARLIEST_READING_YEAR} "
+                               "are not accepted.")
     source = data.get("source") or "clinic"
     check.choice("source", source, ("clinic", "home"))
     note = check.text("note", data.get("note"), max_len=300)
