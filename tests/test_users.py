@@ -42,6 +42,9 @@ def test_admin_creates_accounts_of_each_role(s, who):
     assert patient["patient_id"] == p05 and "password_hash" not in patient
     session = s.auth.login("pat.new", NEW_PASSWORD)
     assert s.patients.get(session, p05)["mrn"] == "MRN-000005"
+    with pytest.raises(ValidationError, match="already has an account"):
+        s.users.create(admin, username="pat.again", password=NEW_PASSWORD, role="patient",
+                       full_name="Margaret Again", patient_id=p05)
     with pytest.raises(ValidationError) as info:
         s.users.create(admin, username="DR.NEW", password=NEW_PASSWORD, role="doctor",
                        full_name="Dup")

@@ -57,6 +57,8 @@ class UserService(Service):
                 pid = oid(patient_id, "patient")
                 if self.db.patients.find_one({"_id": pid}) is None:
                     check.fail("patient_id", "That patient record does not exist.")
+                elif self.db.users.find_one({"patient_id": pid}, {"username": 1}):
+                    check.fail("patient_id", "That patient record already has an account.")
             except NotFound:
                 check.fail("patient_id", "That patient record does not exist.")
         check.done()
