@@ -27,11 +27,12 @@ DEMO_LOGINS = ("demo.admin", "demo.doctor", "demo.patient")
 
 def sample_data_dir() -> Path:
     """Where sample_data/ lives: MEDITRACK_SAMPLE_DATA, next to the package (a checkout or
-    editable install), or the current directory."""
+    editable install), inside it (a wheel install), or the current directory."""
     import os
 
     candidates = [os.environ.get("MEDITRACK_SAMPLE_DATA"),
                   Path(__file__).resolve().parent.parent / "sample_data",
+                  Path(__file__).resolve().parent / "sample_data",  # installed from a wheel
                   Path.cwd() / "sample_data"]
     for candidate in candidates:
         if candidate and (Path(candidate) / "demo.json").is_file():
