@@ -70,6 +70,16 @@ def test_ensure_indexes_is_idempotent(store):
             assert info[options["name"]].get("unique") is True
 
 
+
+def test_an_index_left_with_other_options_is_replaced(store):
+    """An older version's index on the same keys (other name or options) does not stop start-up."""
+    store.db.changes.drop_indexes()
+    store.db.changes.create_index([("ts", 1)], name="old_ts", expireAfterSeconds=60)
+    store.ensure_indexes()
+    info = store.db.changes.index_information()
+    assert "old_ts" not in info and info["ts_ttl"]["expireAfterSeconds"] == 3600
+
+
 def test_unique_username_and_mrn_are_enforced(store, services):
     from pymongo.errors import DuplicateKeyError
 

@@ -210,7 +210,24 @@ class Store:
                 if embedded_keys is False:
                     continue
                 keys = embedded_keys or keys
-            self.db[collection].create_index(keys, **options)
+            self._create_index(self.db[collection], keys, options)
+
+    @staticmethod
+    def _create_index(coll: Any, keys: list[tuple[str, int]], options: dict[str, Any]) -> None:
+        """Create an index; one left by an older version with other options or another name
+        for the same keys is replaced (MongoDB refuses to change an index in place)."""
+        from pymongo.errors import OperationFailure
+
+        try:
+            coll.create_index(keys, **options)
+        except OperationFailure as exc:
+            if exc.code not in (85, 86):  # IndexOptionsConflict, IndexKeySpecsConflict
+                raise
+            for name, info in list(coll.index_information().items()):
+                if name != "_id_" and (name == options.get("name")
+                                       or list(info.get("key", [])) == list(keys)):
+                    coll.drop_index(name)
+            coll.create_index(keys, **options)
 
     def close(self) -> None:
         try:
