@@ -96,3 +96,13 @@ def test_process_lock_is_reentrant_and_writes_take_it(tmp_path):
     db["x"].find_one({})
     assert taken == [2, 1, ("read", 0)]
     lock.close()
+
+
+def test_scan_matches_a_projected_find(demo_services):
+    """The embedded store's direct scan gives what find() with a projection gives."""
+    store = demo_services.store
+    fields = ["mrn", "last_key", "archived", "conditions_lc", "no_such_field"]
+    scanned = {d["_id"]: d for d in store.scan("patients", fields)}
+    found = {d["_id"]: d for d in store.db.patients.find({}, {f: 1 for f in fields})}
+    assert len(scanned) == 40
+    assert scanned == found

@@ -13,7 +13,7 @@ import threading
 from contextlib import nullcontext
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterable, Iterator
 from urllib.parse import urlsplit
 
 from ..config import Config
@@ -192,6 +192,21 @@ class Store:
         """Hold off other processes' writes for a check-then-write sequence (embedded store;
         on MongoDB single-document updates are atomic and this is a no-op)."""
         return self._lock if self._lock is not None else nullcontext()
+
+    def scan(self, collection: str, fields: Iterable[str]) -> Iterator[dict[str, Any]]:
+        """Every document of a collection with just ``fields`` (and ``_id``), in no order.
+
+        For loading a whole collection into memory (the patient directory). On MongoDB a
+        projected find; on the embedded store the stored documents are read directly,
+        because its find() copies and projects each document in Python: 100,000 patients
+        took over a minute that way and take about a second like this.
+        """
+        names = [name for name in fields if name != "_id"]
+        if self.info.kind != EMBEDDED:
+            yield from self.db[collection].find({}, {name: 1 for name in names})
+            return
+        for doc in self.raw_db[collection]._store.documents:
+            yield {"_id": doc["_id"], **{name: doc[name] for name in names if name in doc}}
 
     @property
     def files(self) -> Any:
