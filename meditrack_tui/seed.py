@@ -71,10 +71,12 @@ def _reserve_mrns(services: Services, count: int) -> int:
 
 def bulk_changed(services: Services, collection: str) -> None:
     """Tell the change log (and so caches and other sessions) that a bulk load happened."""
-    from .db.feed import utcnow
+    from .db.feed import append_change, utcnow
+    from .services.base import CHANGE_LOG_KEEP
 
-    services.store.db.changes.insert_one({"ts": utcnow(), "coll": collection, "op": "bulk",
-                                          "record_id": None, "patient_id": None, "by": "seed"})
+    append_change(services.store.db, {"ts": utcnow(), "coll": collection, "op": "bulk",
+                                      "record_id": None, "patient_id": None, "by": "seed"},
+                  keep=CHANGE_LOG_KEEP)
 
 
 def is_seeded(services: Services) -> bool:

@@ -376,6 +376,20 @@ def test_patient_signup_validates_fields(fast):
     assert fast.store.db.users.count_documents({"username": "bad.patient"}) == 0
 
 
+def test_signup_reports_the_password_rule_with_the_other_fields_at_once(fast):
+    with pytest.raises(ValidationError) as info:
+        fast.auth.signup_patient("new.patient", "short", first_name="", last_name="",
+                                 dob="1980-01-01", sex="F")
+    assert set(info.value.fields) == {"password", "first_name", "last_name"}
+    assert "at least 10 characters" in info.value.fields["password"]
+    with pytest.raises(ValidationError) as info:
+        fast.auth.signup_doctor("dr.newcomer", "DR.NEWCOMER", full_name="")
+    assert set(info.value.fields) == {"password", "full_name"}
+    assert "same as the username" in info.value.fields["password"]
+    assert fast.store.db.users.count_documents({"role": {"$ne": "admin"}}) == 0
+    assert fast.store.db.patients.count_documents({}) == 0
+
+
 def test_doctor_signup_is_pending_until_approved(fast, admin):
     user = fast.auth.signup_doctor("dr.pending", PASSWORD, full_name="Dr. Pen Ding",
                                    specialty="Cardiology")

@@ -41,7 +41,8 @@ def test_directory_matches_query_path(populated):
             continue
         kwargs = dict(query=query, sex=sex, archived=archived, sort=sort, descending=desc,
                       page=2, page_size=6, **extra)
-        assert _ids(services, session, True, **kwargs) == _ids(services, session, False, **kwargs), kwargs
+        assert _ids(services, session, True, **kwargs) == \
+            _ids(services, session, False, **kwargs), kwargs
         checked += 1
     assert checked > 50
 
@@ -69,3 +70,73 @@ def test_directory_sees_changes_from_another_connection(demo_dir, clock):
     finally:
         first.store.close()
         other.store.close()
+
+
+class Clock:
+    def __init__(self, now):
+        self.now = now
+
+    def __call__(self):
+        return self.now
+
+
+def _directory(services, clock):
+    from meditrack_tui.services.base import CHANGE_LOG_KEEP
+    from meditrack_tui.services.directory import PatientDirectory
+    from tests.test_feed_log import CountingDB
+
+    db = CountingDB(services.store.db)
+    directory = PatientDirectory(db, clock, CHANGE_LOG_KEEP)
+    reloads = []
+    real = directory.reload
+
+    def counted():
+        reloads.append(clock())
+        real()
+
+    directory.reload = counted
+    return directory, db, reloads
+
+
+def test_an_idle_directory_reads_neither_the_log_nor_the_patients(demo_services):
+    """With nothing written anywhere, a sync reads the log's mark only, however long ago
+    the last one was (the log can vouch for a gap in which nothing happened)."""
+    from meditrack_tui.db.feed import utcnow
+    from meditrack_tui.services.base import CHANGE_LOG_KEEP
+
+    clock = Clock(utcnow())
+    directory, db, reloads = _directory(demo_services, clock)
+    directory.sync()
+    assert len(reloads) == 1
+    db.calls.clear()
+    for _ in range(3):
+        clock.now += CHANGE_LOG_KEEP * 2
+        directory.sync()
+    assert len(reloads) == 1
+    assert db.calls["changes.find"] == 0 and db.calls["patients.find"] == 0
+    assert db.calls["counters.find_one"] == 3
+
+
+def test_a_directory_applies_changes_or_reloads_when_the_log_may_have_lost_some(demo_services):
+    from datetime import timedelta
+
+    from meditrack_tui.db.feed import utcnow
+    from meditrack_tui.services.base import CHANGE_LOG_KEEP
+
+    services = demo_services
+    doctor = services.auth.login("demo.doctor", "meditrack-demo")
+    clock = Clock(utcnow())
+    directory, db, reloads = _directory(services, clock)
+    directory.sync()
+    created = services.patients.create(doctor, {"first_name": "Ida", "last_name": "Quorn",
+                                                "dob": "1970-05-05", "sex": "F"})
+    clock.now += timedelta(minutes=1)
+    directory.sync()  # within the log's reach: applied from the log
+    assert len(reloads) == 1
+    assert any(row.last_key == "quorn" for row in directory.rows.values())
+    services.patients.update(doctor, created["id"], {"last_name": "Quill"}, version=1)
+    clock.now += CHANGE_LOG_KEEP  # longer than the log vouches for, and something changed
+    directory.sync()
+    assert len(reloads) == 2
+    assert [row.last_key for row in directory.rows.values()
+            if str(row.id) == created["id"]] == ["quill"]

@@ -9,14 +9,18 @@ from datetime import datetime
 
 import pytest
 from bson import ObjectId
-from pymongo.errors import AutoReconnect
+from pymongo.errors import AutoReconnect, OperationFailure
 
 from meditrack_tui.db.feed import (
+    RESYNC,
+    WATCHED,
     ChangeEvent,
     ChangeLogFeed,
     ChangeStreamFeed,
+    Scope,
     event_from_change,
     open_feed,
+    stream_pipeline,
     visible_to,
 )
 
@@ -85,18 +89,26 @@ def test_patients_hear_only_of_their_own_records():
     assert all(visible_to(e, "doctor", None) for e in (mine, other, unknown, users))
 
 
+def test_a_resync_reaches_patients_only_for_their_kind_of_records():
+    assert visible_to(ChangeEvent("vitals", RESYNC), "patient", "p1")
+    assert not visible_to(ChangeEvent("users", RESYNC), "patient", "p1")
+    assert not visible_to(ChangeEvent("audit", RESYNC), "patient", "p1")
+    assert visible_to(ChangeEvent("audit", RESYNC), "admin", None)
+
+
 class FakeStream:
     """A change stream double: hands out queued events, then None; can fail once."""
 
-    def __init__(self, events, fail_after: int | None = None):
+    def __init__(self, events, fail_after: int | None = None, error: Exception | None = None):
         self.events = list(events)
         self.resume_token = None
         self.fail_after = fail_after
+        self.error = error or AutoReconnect("connection reset")
         self.closed = False
 
     def try_next(self):
         if self.fail_after is not None and self.fail_after <= 0:
-            raise AutoReconnect("connection reset")
+            raise self.error
         if self.fail_after is not None:
             self.fail_after -= 1
         if not self.events:
@@ -113,14 +125,18 @@ class FakeDB:
     def __init__(self, streams):
         self.streams = list(streams)
         self.calls = []
+        self.pipelines = []
 
     def watch(self, pipeline, **kwargs):
         self.calls.append(kwargs)
-        return self.streams.pop(0)
+        self.pipelines.append(pipeline)
+        stream = self.streams.pop(0)
+        if isinstance(stream, Exception):
+            raise stream
+        return stream
 
 
-def test_stream_feed_polls_with_try_next_and_resumes_after_an_error(monkeypatch):
-    monkeypatch.setattr("meditrack_tui.db.feed.time.sleep", lambda _s: None)
+def test_stream_feed_polls_with_try_next_and_resumes_after_an_error():
     first = [change("insert", "vitals", {"_id": ObjectId(), "patient_id": PID}, token=n)
              for n in (1, 2)]
     later = [change("insert", "appointments", {"_id": ObjectId(), "patient_id": PID}, token=3)]
@@ -134,6 +150,101 @@ def test_stream_feed_polls_with_try_next_and_resumes_after_an_error(monkeypatch)
     assert "resume_after" not in db.calls[0]
     assert db.calls[1]["resume_after"] == {"_data": "8200000002"}
     assert db.calls[1]["full_document"] == "updateLookup"
+
+
+def test_a_failure_before_any_event_is_raised_for_the_caller_to_back_off():
+    db = FakeDB([FakeStream([], fail_after=0), FakeStream([])])
+    feed = ChangeStreamFeed(db)
+    with pytest.raises(AutoReconnect):
+        feed.poll()
+    assert feed.stream is None
+    assert feed.poll() == []  # reopened
+
+
+def history_lost(code: int) -> OperationFailure:
+    return OperationFailure("resume point may no longer be in the oplog", code=code)
+
+
+@pytest.mark.parametrize("code", [286, 280])
+def test_history_lost_reopens_from_now_and_asks_for_a_resync(code):
+    before = [change("insert", "vitals", {"_id": ObjectId(), "patient_id": PID}, token=1)]
+    after = [change("insert", "reports", {"_id": ObjectId(), "patient_id": PID}, token=9)]
+    db = FakeDB([FakeStream(before, fail_after=1, error=AutoReconnect("reset")),
+                 FakeStream([], fail_after=0, error=history_lost(code)),
+                 FakeStream(after)])
+    feed = ChangeStreamFeed(db)
+    assert [e.collection for e in feed.poll()] == ["vitals"]  # then the connection drops
+    events = feed.poll()  # resuming after token 1: the oplog no longer has it
+    assert db.calls[1]["resume_after"] == {"_data": "8200000001"}
+    assert "resume_after" not in db.calls[2]  # reopened at once, from now
+    assert feed.token is None and feed.stream is not None
+    assert [(e.collection, e.op) for e in events] == [(c, RESYNC) for c in WATCHED]
+    assert [e.collection for e in feed.poll()] == ["reports"]
+    assert feed.token == {"_data": "8200000009"}
+
+
+def test_history_lost_when_reopening_with_the_token():
+    first = [change("insert", "vitals", {"_id": ObjectId(), "patient_id": PID}, token=4)]
+    db = FakeDB([FakeStream(first, fail_after=1), history_lost(286), FakeStream([])])
+    feed = ChangeStreamFeed(db, ["vitals", "appointments"])
+    feed.poll()
+    events = feed.poll()  # watch(resume_after=token 4) itself fails
+    assert [(e.collection, e.op) for e in events] == [("vitals", RESYNC),
+                                                      ("appointments", RESYNC)]
+    assert "resume_after" not in db.calls[2]
+
+
+def test_other_operation_failures_are_raised_and_keep_the_token():
+    first = [change("insert", "vitals", {"_id": ObjectId(), "patient_id": PID}, token=2)]
+    db = FakeDB([FakeStream(first, fail_after=1), OperationFailure("not authorized", code=13)])
+    feed = ChangeStreamFeed(db)
+    feed.poll()
+    with pytest.raises(OperationFailure):
+        feed.poll()
+    assert feed.token == {"_data": "8200000002"}
+
+
+# --- a patient's scope in the change stream's $match ---
+
+def _matches(pipeline: list[dict], event: dict) -> bool:
+    from litemongo._vendor.mongomock.filtering import filter_applies
+
+    (stage,) = pipeline
+    return filter_applies(stage["$match"], event)
+
+
+def test_a_patient_stream_matches_only_their_records_and_their_user():
+    me, other, user, other_user = ObjectId(), ObjectId(), ObjectId(), ObjectId()
+    pipeline = stream_pipeline(WATCHED, Scope(str(me), str(user)))
+    mine = [change("update", "patients", {"_id": me}, key=me),
+            change("insert", "vitals", {"_id": ObjectId(), "patient_id": me}),
+            change("update", "appointments", {"_id": ObjectId(), "patient_id": me}),
+            change("insert", "reports", {"_id": ObjectId(), "patient_id": str(me)}),
+            change("update", "users", {"_id": user}, key=user)]
+    theirs = [change("update", "patients", {"_id": other}, key=other),
+              change("insert", "vitals", {"_id": ObjectId(), "patient_id": other}),
+              change("insert", "prescriptions", {"_id": ObjectId(), "patient_id": other}),
+              change("delete", "reports"),
+              change("update", "users", {"_id": other_user}, key=other_user),
+              change("insert", "audit", {"_id": ObjectId(), "patient_id": me})]
+    assert all(_matches(pipeline, e) for e in mine)
+    assert not any(_matches(pipeline, e) for e in theirs)
+
+
+def test_a_staff_stream_matches_every_watched_collection():
+    pipeline = stream_pipeline(WATCHED)
+    assert "$or" not in pipeline[0]["$match"]
+    assert _matches(pipeline, change("insert", "vitals", {"_id": ObjectId(),
+                                                          "patient_id": ObjectId()}))
+    assert not _matches(pipeline, change("insert", "sessions", {"_id": ObjectId()}))
+
+
+def test_a_scoped_stream_feed_opens_with_the_scoped_pipeline():
+    db = FakeDB([FakeStream([])])
+    feed = ChangeStreamFeed(db, scope=Scope(str(PID), None))
+    feed.poll()
+    assert db.pipelines[0] == stream_pipeline(WATCHED, Scope(str(PID), None))
+    assert "$or" in db.pipelines[0][0]["$match"]
 
 
 def test_change_log_feed_sees_service_writes_once(demo_services):

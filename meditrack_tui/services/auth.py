@@ -315,9 +315,12 @@ class AuthService(Service):
         mail = check.text("email", email, max_len=120)
         if mail and not EMAIL_RE.match(mail):
             check.fail("email", "Email address does not look right.")
+        try:  # one answer lists every field's problem, the password's too
+            check_password_rules(password, name)
+        except ValidationError as exc:
+            check.errors.update(exc.fields)
         check.done()
         assert name and full
-        check_password_rules(password, name)
         doc = self.new_user_doc(name, password, policy.ADMIN, full_name=full, email=mail)
         doc["_id"] = self.insert_user(doc)
         self.audit(None, "user.create-first-admin", record_type="user", record_id=doc["_id"],
@@ -334,9 +337,12 @@ class AuthService(Service):
         patient = build_patient_doc(check, {"first_name": first_name, "last_name": last_name,
                                             "dob": dob, "sex": sex, "phone": phone,
                                             "email": email}, today=self.ctx.now().date())
+        try:  # one answer lists every field's problem, the password's too
+            check_password_rules(password, name)
+        except ValidationError as exc:
+            check.errors.update(exc.fields)
         check.done()
         assert name
-        check_password_rules(password, name)
         if self.find_user(name):
             raise ValidationError({"username": "That username is already taken."})
         assert self.ctx.auth is not None
@@ -365,9 +371,12 @@ class AuthService(Service):
         if mail and not EMAIL_RE.match(mail):
             check.fail("email", "Email address does not look right.")
         spec = check.text("specialty", specialty, max_len=80)
+        try:  # one answer lists every field's problem, the password's too
+            check_password_rules(password, name)
+        except ValidationError as exc:
+            check.errors.update(exc.fields)
         check.done()
         assert name and full
-        check_password_rules(password, name)
         doc = self.new_user_doc(name, password, policy.DOCTOR, full_name=full, email=mail,
                                 status=PENDING, extra={"specialty": spec})
         doc["_id"] = self.insert_user(doc)

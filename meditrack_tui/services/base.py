@@ -54,7 +54,9 @@ class Page(Generic[T]):
         return max(1, math.ceil(self.total / self.page_size)) if self.page_size else 1
 
 
-CHANGE_LOG_KEEP = timedelta(minutes=15)
+# How long the change log keeps entries (any process's append prunes it; see db/feed.py).
+# Live feeds need seconds; a patient directory that has not synced for longer reloads.
+CHANGE_LOG_KEEP = timedelta(minutes=5)
 
 
 @dataclass
@@ -83,7 +85,8 @@ class Context:
             from ..db.feed import utcnow
             from .directory import PatientDirectory
 
-            self._directory = PatientDirectory(self.store.db, utcnow, CHANGE_LOG_KEEP)
+            self._directory = PatientDirectory(self.store.db, utcnow, CHANGE_LOG_KEEP,
+                                               scan=self.store.scan)
         return self._directory
 
 
@@ -101,8 +104,6 @@ def oid(value: Any, what: str = "record") -> ObjectId:
 
 class Service:
     """Base class: session verification, policy checks with audited denials, audit and change log."""
-
-    _writes_since_prune = 0
 
     def __init__(self, ctx: Context) -> None:
         self.ctx = ctx
@@ -197,8 +198,11 @@ class Service:
         session: Session | None = None,
         extra: dict[str, Any] | None = None,
     ) -> None:
-        """Append to the change log that the live feed polls where change streams are missing."""
-        from ..db.feed import utcnow
+        """Append to the change log that the live feed polls where change streams are missing.
+
+        Any process's append also prunes the log when due (see ``feed.append_change``).
+        """
+        from ..db.feed import append_change, utcnow
 
         doc = {
             "ts": utcnow(),
@@ -210,12 +214,7 @@ class Service:
         }
         if extra:
             doc.update(extra)
-        self.db.changes.insert_one(doc)
-        self._writes_since_prune += 1
-        if self._writes_since_prune >= 200:
-            # The feed needs only the last minutes; keep the log small so polling stays cheap.
-            self._writes_since_prune = 0
-            self.db.changes.delete_many({"ts": {"$lt": doc["ts"] - CHANGE_LOG_KEEP}})
+        append_change(self.db, doc, keep=CHANGE_LOG_KEEP)
 
 
 def public(doc: dict[str, Any] | None) -> dict[str, Any] | None:

@@ -6,10 +6,12 @@ the searchable and sortable fields of every patient in memory, answers a list
 query with plain Python, and then fetches only the page's documents by id.
 
 It is kept fresh from the change log the services write (so changes made by
-other processes are seen before each query); when the log cannot vouch for the
-whole gap since the last sync (it is pruned after a while) or a bulk load
-happened, it reloads from the store. Real MongoDB answers the same queries with
-its own indexes, so there the directory is not used.
+other processes are seen before each query). A sync first reads the log's mark:
+unchanged means nothing was written anywhere, and the directory is current. When
+the log cannot vouch for the whole gap since the last sync (it keeps ``keep``;
+``MARGIN`` allows for processes' clocks) or a bulk load happened, it reloads
+from the store. Real MongoDB answers the same queries with its own indexes, so
+there the directory is not used.
 """
 
 from __future__ import annotations
@@ -69,8 +71,14 @@ SORT_KEYS: dict[str, Callable[[Row], tuple]] = {
 class PatientDirectory:
     """Patients' list fields in memory, synced from the change log before each query."""
 
-    def __init__(self, db: Any, clock_utc: Callable[[], datetime], keep: timedelta) -> None:
+    MARGIN = timedelta(minutes=1)  # the log is trusted for ``keep - MARGIN`` (clock skew)
+
+    def __init__(self, db: Any, clock_utc: Callable[[], datetime], keep: timedelta,
+                 scan: Callable[[str, Iterable[str]], Iterable[dict[str, Any]]] | None = None
+                 ) -> None:
         self.db = db
+        # reads a whole collection's listed fields (Store.scan: fast on the embedded store)
+        self.scan = scan or (lambda coll, fields: db[coll].find({}, dict.fromkeys(fields, 1)))
         self.utcnow = clock_utc
         self.keep = keep
         self.rows: dict[ObjectId, Row] = {}
@@ -84,12 +92,19 @@ class PatientDirectory:
         self._lock = threading.Lock()
 
     def reload(self) -> None:
-        from ..db.feed import ChangeLogFeed
+        from ..db.feed import ChangeLogFeed, read_mark
 
         start = self.utcnow()
-        self.rows = {doc["_id"]: Row(doc) for doc in self.db.patients.find({}, FIELDS)}
+        # The mark is read before the patients: any later write moves it, so the next sync
+        # reads the log from just before ``start``.
+        mark = read_mark(self.db)
+        self.rows = {doc["_id"]: Row(doc) for doc in self.scan("patients", FIELDS)}
+        # It reads the log itself whenever the mark moved (so it also sees bulk loads noted
+        # without the mark), and has no timed rescans (they would make an idle directory
+        # reload needlessly).
         self._feed = ChangeLogFeed(self.db, start=start - timedelta(seconds=1),
-                                   collections=("patients",))
+                                   collections=("patients",), mark=mark, rescan_every=None,
+                                   recent=False)
         self._last_sync = start
         self._loaded_at = start
         self._invalidate()
@@ -99,8 +114,13 @@ class PatientDirectory:
         """Apply patient changes from the log; reload when the log cannot cover the gap."""
         with self._lock:
             now = self.utcnow()
-            if not self.loaded or self._last_sync is None or \
-                    now - self._last_sync > self.keep - timedelta(minutes=1):
+            if not self.loaded or self._last_sync is None:
+                self.reload()
+                return
+            if not self._feed.pending():
+                self._last_sync = now  # nothing was appended to the log since the last sync
+                return
+            if now - self._last_sync > self.keep - self.MARGIN:
                 self.reload()
                 return
             events = self._feed.poll()
