@@ -7,17 +7,20 @@ package; this module only routes between them.
 
 from __future__ import annotations
 
+import logging
 import time
 from typing import Any, Iterable
 
 from textual import work
 from textual.app import App, SystemCommand
 from textual.binding import Binding
-from textual.screen import Screen
+from textual.screen import ModalScreen, Screen
 
 from screens.keys import AREA_ROLES, GLOBAL_KEYS, global_bindings
 
 from .runtime import Backend
+
+FEED_LOG = logging.getLogger("meditrack_tui.feed")
 
 # area -> (module in screens, class name); imported lazily so start-up stays quick
 AREAS: dict[str, tuple[str, str]] = {
@@ -49,6 +52,7 @@ class MediTrackApp(App):
         self.last_activity = time.monotonic()
         self.locked = False
         self.live = live
+        self.feed_ok = True  # False while live updates are interrupted
 
     def now(self) -> Any:
         """'Now' as the services see it (screens use it for 'today')."""
@@ -97,49 +101,137 @@ class MediTrackApp(App):
             self.start_feed()
 
     def start_feed(self) -> None:
-        """Start polling the change feed (other sessions' changes) in a thread worker."""
+        """Start polling the change feed (other sessions' changes) in a thread worker.
+
+        The worker follows the session: after a login or logout it reopens the feed with
+        the session's scope (a patient's feed carries only their own records).
+        """
         self._feed_worker()
+
+    FEED_INTERVAL = 0.25
+    FEED_RETRY = (0.5, 30.0)  # the first and the longest wait after a failed poll
+    FEED_RECONNECT_AFTER = 3  # failures in a row before the connection is opened afresh
+
+    def feed_scope(self) -> Any:
+        """What the feed filters at the source: a patient's own records; None: everything."""
+        from .db.feed import Scope
+
+        session = self.session
+        if session is not None and session.role == "patient":
+            return Scope(session.patient_id, session.user_id)
+        return None
 
     @work(thread=True, exit_on_error=False, group="feed", exclusive=True)
     def _feed_worker(self) -> None:
+        """Poll the feed; on errors retry with backoff and tell the user once, and again on
+        recovery (then screens re-fetch everything, as events may have been missed)."""
         from textual.worker import get_current_worker
 
         from .db import connect
-        from .db.feed import open_feed
+        from .db.feed import WATCHED, open_feed, resync_events
 
         worker = get_current_worker()
-        # The feed has its own connection on its own thread, so polling never waits
-        # behind (or delays) the screens' service calls.
-        store = connect(self.backend.config, ensure_indexes=False)
-        feed = open_feed(store)
+        store: Any = None
+        feed: Any = None
+        scope: Any = ()
+        failures = 0
+
+        def drop() -> None:
+            nonlocal store, feed
+            for thing in (feed, store):
+                try:
+                    if thing is not None:
+                        thing.close()
+                except Exception:  # noqa: BLE001 - closing is best effort
+                    pass
+            store = feed = None
+
         try:
             while not worker.is_cancelled:
-                events = feed.poll()
-                if events and not worker.is_cancelled:
-                    self.call_from_thread(self.dispatch_changes, events)
-                time.sleep(self.FEED_INTERVAL)
+                try:
+                    # The feed has its own connection on its own thread, so polling never
+                    # waits behind (or delays) the screens' service calls.
+                    if store is None:
+                        store = connect(self.backend.config, ensure_indexes=False)
+                    wanted = self.feed_scope()
+                    if feed is None or wanted != scope:
+                        if feed is not None:
+                            feed.close()
+                            feed = None
+                        feed = open_feed(store, wanted)
+                        scope = wanted
+                    events = feed.poll()
+                except Exception as exc:  # noqa: BLE001 - live updates must not end silently
+                    failures += 1
+                    first, longest = self.FEED_RETRY
+                    wait = min(longest, first * 2 ** (failures - 1))
+                    FEED_LOG.warning("live updates: %s: %s (attempt %d; retrying in %.1f s)",
+                                     type(exc).__name__, exc, failures, wait)
+                    if failures == 1:
+                        self._feed_tell(worker, self._feed_interrupted)
+                    if failures % self.FEED_RECONNECT_AFTER == 0:
+                        drop()
+                    self._feed_wait(worker, wait)
+                    continue
+                if failures:
+                    FEED_LOG.warning("live updates resumed after %d failed attempts", failures)
+                    failures = 0
+                    events = [*events, *resync_events(WATCHED)]
+                    self._feed_tell(worker, self._feed_resumed)
+                if events:
+                    self._feed_tell(worker, self.dispatch_changes, events)
+                self._feed_wait(worker, self.FEED_INTERVAL)
         finally:
-            feed.close()
-            store.close()
+            drop()
 
-    FEED_INTERVAL = 0.25
+    @staticmethod
+    def _feed_wait(worker: Any, seconds: float) -> None:
+        """Sleep, waking early when the worker is cancelled."""
+        deadline = time.monotonic() + seconds
+        while not worker.is_cancelled:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return
+            time.sleep(min(left, 0.25))
+
+    def _feed_tell(self, worker: Any, fn: Any, *args: Any) -> None:
+        if worker.is_cancelled:
+            return
+        try:
+            self.call_from_thread(fn, *args)
+        except RuntimeError:  # the app is shutting down
+            pass
+
+    def _feed_interrupted(self) -> None:
+        self.feed_ok = False
+        self.notify("Live updates are interrupted: other users' changes may not show until "
+                    "they resume. Retrying…", title="Live updates", severity="warning",
+                    timeout=8)
+
+    def _feed_resumed(self) -> None:
+        self.feed_ok = True
+        self.notify("Live updates have resumed.", title="Live updates", timeout=4)
 
     def dispatch_changes(self, events: list[Any]) -> None:
         """Turn feed events into DataChanged messages for every open screen (role-filtered)."""
         from screens.messages import DataChanged
 
-        from .db.feed import visible_to
+        from .db.feed import RESYNC, visible_to
 
         session = self.session
         if session is None:
             return
-        if any(e.collection == "users" and e.record_id == session.user_id for e in events):
+        if any(e.collection == "users" and (e.record_id == session.user_id or e.op == RESYNC)
+               for e in events):
             self._check_session(session)
         mine = [e for e in events if visible_to(e, session.role, session.patient_id)]
         if not mine:
             return
         collections = frozenset(e.collection for e in mine)
-        patients = frozenset(e.patient_id for e in mine if e.patient_id)
+        if any(e.op == RESYNC for e in mine):
+            patients: frozenset[str] = frozenset()  # no patient named: re-fetch everything
+        else:
+            patients = frozenset(e.patient_id for e in mine if e.patient_id)
         self.post_message(DataChanged(collections, patients))
         for screen in self.screen_stack:
             screen.post_message(DataChanged(collections, patients))
@@ -231,20 +323,21 @@ class MediTrackApp(App):
         roles = AREA_ROLES.get(area, ())
         return not roles or self.session.role in roles
 
-    def make_screen(self, area: str) -> Screen:
+    def make_screen(self, area: str, **options: Any) -> Screen:
+        """The screen of an area; ``options`` go to its constructor (e.g. a tab to show)."""
         import importlib
 
         if area == "records" and self.session.role == "patient":
             from screens.patient_detail import PatientScreen
 
-            return PatientScreen(self.session.patient_id, own=True)
+            return PatientScreen(self.session.patient_id, own=True, **options)
         module, name = AREAS[area]
-        return getattr(importlib.import_module(module), name)()
+        return getattr(importlib.import_module(module), name)(**options)
 
     def action_goto(self, area: str) -> None:
         self.goto(area)
 
-    def goto(self, area: str) -> None:
+    def goto(self, area: str, **options: Any) -> None:
         """Open a top-level area, replacing whatever drill-down was open (asking first
         when a form there has unsaved changes)."""
         if self.session is None or self.locked:
@@ -252,35 +345,70 @@ class MediTrackApp(App):
         if not self.area_allowed(area):
             self.notify("Your role cannot open that screen.", severity="warning")
             return
-        self.leave(lambda: self._open_area(area))
+        self.leave(lambda: self._open_area(area, options))
 
-    def _open_area(self, area: str) -> None:
+    def _open_area(self, area: str, options: dict[str, Any] | None = None) -> None:
         self._clear_stack()
-        self.push_screen(self.make_screen(area))
+        self.push_screen(self.make_screen(area, **(options or {})))
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """Offer (and show in the footer) only the global keys that work now: a role's
+        areas while logged in; nothing while locked (the lock screen has its own F10)."""
         if action == "goto":
-            return self.area_allowed(str(parameters[0])) if parameters else False
+            if self.locked or not parameters:
+                return False
+            return self.area_allowed(str(parameters[0]))
         if action in ("logout", "lock"):
             return self.session is not None and not self.locked
         return True
 
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
-        yield from super().get_system_commands(screen)
+        """The palette: Textual's own commands (without Screenshot, which would write patient
+        data to a file), then what the role may do from anywhere and on this screen."""
+        for command in super().get_system_commands(screen):
+            if command.title != "Screenshot":
+                yield command
         if self.session is None or self.locked:
             return
+        screen_commands = list(getattr(screen, "palette_commands", lambda: ())())
+        offered = {command.title for command in screen_commands}
+        for command in self._global_commands(screen):
+            if command.title not in offered:  # the screen's own version fits better
+                yield command
+        yield from screen_commands
+
+    def _global_commands(self, screen: Screen) -> Iterable[SystemCommand]:
+        """Commands that work from any screen, only those the role may use."""
+        from . import policy
+
+        role = self.session.role
         for key in GLOBAL_KEYS:
             if key.action.startswith("app.goto("):
                 area = key.action.removeprefix("app.goto('").removesuffix("')")
                 if self.area_allowed(area):
                     yield SystemCommand(f"Go to {key.label}", f"{key.help} ({key.key.upper()})",
                                         lambda a=area: self.goto(a))
+        if role == policy.PATIENT and not getattr(screen, "own", False):
+            for tab, title in (("vitals", "My vitals"), ("prescriptions", "My prescriptions"),
+                               ("reports", "My reports")):
+                yield SystemCommand(title, "A tab of your record (F3)",
+                                    lambda t=tab: self.goto("records", tab=t))
+        if policy.allowed(role, "appointment.book") and not isinstance(screen, ModalScreen):
+            yield SystemCommand("Book an appointment", "Open the booking form",
+                                lambda: self._book(screen))
+        yield SystemCommand("Change my password", "On your profile (F6)", self.change_password)
         yield SystemCommand("Lock the terminal", "Hide everything until your password (F9)",
                             self.action_lock)
         yield SystemCommand("Log out", "End your session (F10)", self.action_logout)
-        screen_commands = getattr(screen, "palette_commands", None)
-        if screen_commands:
-            yield from screen_commands()
+
+    def _book(self, screen: Screen) -> None:
+        from screens.appointments import book_appointment
+
+        book_appointment(screen, lambda _appointment: None)
+
+    def change_password(self) -> None:
+        """Open the profile with the cursor in the current-password field."""
+        self.goto("profile", focus="current_password")
 
     # --- idle lock ---
 

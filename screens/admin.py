@@ -16,14 +16,15 @@ from textual.containers import Horizontal, Vertical
 from textual.markup import escape
 from textual.screen import ModalScreen
 from textual.timer import Timer
-from textual.widgets import Button, DataTable, Footer, Input, Label, OptionList, Select, Static
+from textual.widgets import Button, DataTable, Input, Label, OptionList, Select, Static
 from textual.widgets.option_list import Option
 
 from meditrack_tui import policy
 from meditrack_tui.errors import MediTrackError, PermissionDenied, ValidationError
 
 from .base import (
-    BaseScreen, ServiceMixin, Table, clear_field_errors, error_text, refilled, show_field_errors,
+    AppFooter, BaseScreen, Fit, ServiceMixin, Short, Table, clear_field_errors, error_text,
+    refilled, short_day, show_field_errors,
 )
 from .confirm import ConfirmScreen, PromptScreen
 
@@ -31,7 +32,10 @@ ROLE_LABELS = {policy.PATIENT: "Patient", policy.DOCTOR: "Doctor", policy.ADMIN:
 STATUS_LABELS = {"active": "Active", "pending": "Pending", "rejected": "Rejected",
                  "inactive": "Inactive"}
 OUTCOME_LABELS = {"ok": "OK", "denied": "Denied", "failed": "Failed"}
-AUDIT_COLUMNS = ("Time", "User", "Role", "Action", "Record", "Outcome", "Detail")
+AUDIT_COLUMNS = (("time", "Time"), ("user", "User"), ("role", "Role"), ("action", "Action"),
+                 ("patient", "Patient"), ("outcome", "Outcome"), ("detail", "Detail"))
+USER_COLUMNS = (("username", "Username"), ("name", "Name"), ("role", "Role"),
+                ("status", "Status"), ("locked", "Locked"))
 DAY_RE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 
 
@@ -40,6 +44,13 @@ def stamp(value: Any, seconds: bool = False) -> str:
     if isinstance(value, datetime):
         return f"{value:%Y-%m-%d %H:%M:%S}" if seconds else f"{value:%Y-%m-%d %H:%M}"
     return "—" if value in (None, "") else str(value)
+
+
+def patient_ref(patient_id: Any) -> str:
+    """A patient id in a few characters for the audit table ('…8c93f6'); the detail line
+    under the table and the p key (this patient's entries) use the whole id. (The audit
+    service returns the id only, not the patient's name or MRN.)"""
+    return f"…{str(patient_id)[-6:]}" if patient_id else ""
 
 
 def clip(text: Any, width: int) -> str:
@@ -57,6 +68,9 @@ class AdminListScreen(BaseScreen):
     TITLE = ""
     PAGE_SIZE = 50
     TABLE_ID = ""
+    #: the table's (key, label) columns, and how they give way on a narrow terminal
+    COLUMNS: tuple[tuple[str, str], ...] = ()
+    FIT = Fit()
 
     def __init__(self) -> None:
         super().__init__()
@@ -95,9 +109,9 @@ class AdminListScreen(BaseScreen):
         old = self.selected
         old_row, scroll_y = table.cursor_row, table.scroll_y
         self.rows = {item["id"]: item for item in items}
-        table.clear()
-        for item in items:
-            table.add_row(*cells(item), key=item["id"])
+        assert isinstance(table, Table)
+        table.fit = self.FIT
+        table.fill_fitted(self.COLUMNS, [(item["id"], list(cells(item))) for item in items])
         refilled(table, 0 if self.to_top else scroll_y)
         to_top, self.to_top = self.to_top, False
         if not items:
@@ -207,6 +221,8 @@ class UsersScreen(AdminListScreen):
     POLICY_ACTION = "user.manage"
     TITLE = "Users"
     TABLE_ID = "users-table"
+    COLUMNS = USER_COLUMNS
+    FIT = Fit(flex=("name",))
     AUTO_FOCUS = "#users-table"
     BINDINGS = [
         Binding("ctrl+n", "new_user", "New user", id="users-new"),
@@ -243,14 +259,11 @@ class UsersScreen(AdminListScreen):
                         id="filter-query")
         with Horizontal(classes="body admin-content"):
             table: DataTable = Table(id="users-table", cursor_type="row", zebra_stripes=True)
-            table.add_column("Username", key="username")
-            table.add_column("Name", key="name")
-            table.add_column("Role", key="role")
-            table.add_column("Status", key="status")
-            table.add_column("Locked", key="locked")
+            for key, label in self.COLUMNS:
+                table.add_column(label, key=key)
             yield table
             yield Static("", id="user-detail", classes="detail")
-        yield Footer()
+        yield AppFooter()
 
     # --- loading ---
 
@@ -736,10 +749,14 @@ class AuditScreen(AdminListScreen):
     POLICY_ACTION = "audit.read"
     TITLE = "Audit log"
     TABLE_ID = "audit-table"
+    COLUMNS = AUDIT_COLUMNS
+    # narrow: '27 Nov 13:50' times, the role goes (the detail line shows it), Detail gives way
+    FIT = Fit(flex=("detail", "action"), drop=("role",), minimum=24)
     AUTO_FOCUS = "#audit-table"
     FILTER_INPUTS = ("username", "action", "date_from", "date_to")
     BINDINGS = [
         Binding("u", "by_user", "This user", id="audit-by-user"),
+        Binding("p", "by_patient", "This patient", id="audit-by-patient"),
         Binding("a", "by_action", "This action", id="audit-by-action"),
         Binding("c", "clear_filters", "Clear filters", id="audit-clear"),
         Binding("slash", "filter", "Filter", id="audit-filter"),
@@ -752,7 +769,8 @@ class AuditScreen(AdminListScreen):
     def __init__(self) -> None:
         super().__init__()
         self.filters: dict[str, str] = {"username": "", "action": "", "outcome": "",
-                                        "date_from": "", "date_to": ""}
+                                        "date_from": "", "date_to": "", "patient_id": ""}
+        self.patient_filter = ""  # the p key's patient id (there is no box to type it in)
         self.items: list[dict[str, Any]] = []
 
     def compose(self) -> ComposeResult:
@@ -774,11 +792,11 @@ class AuditScreen(AdminListScreen):
                 yield err
         with Horizontal(classes="body admin-content"):
             table: DataTable = Table(id="audit-table", cursor_type="row", zebra_stripes=True)
-            for label in AUDIT_COLUMNS:
-                table.add_column(label, key=label.lower())
+            for key, label in self.COLUMNS:
+                table.add_column(label, key=key)
             yield table
             yield Static("", id="audit-detail", classes="detail")
-        yield Footer()
+        yield AppFooter()
 
     # --- loading ---
 
@@ -792,6 +810,7 @@ class AuditScreen(AdminListScreen):
                                    action=filters["action"], outcome=filters["outcome"],
                                    date_from=filters["date_from"] or None,
                                    date_to=filters["date_to"] or None,
+                                   patient_id=filters["patient_id"] or None,
                                    page=page_no, page_size=size),
             self.show_page, error=self.load_failed, group="audit-list")
         self.set_title(loading=True)
@@ -811,36 +830,28 @@ class AuditScreen(AdminListScreen):
         text = f"Audit log · {page.total} {noun}"
         if any(self.filters.values()):
             text += " (filtered)"
+        if self.filters["patient_id"]:
+            text += f" · patient {patient_ref(self.filters['patient_id'])}"
         if self.pages > 1:
             text += f" · page {self.page_no} of {self.pages} (PgDn older, PgUp newer)"
         self.set_title(text)
         self.show_detail()
 
-    @staticmethod
-    def cells(entry: dict[str, Any], detail_width: int = 60) -> tuple[Text, ...]:
+    def cells(self, entry: dict[str, Any]) -> tuple[Any, ...]:
+        """The table's cells for an audit entry (the time shorter on a narrow table)."""
         outcome = entry.get("outcome") or ""
-        return (Text(stamp(entry.get("ts"))), Text(clip(entry.get("username"), 16)),
+        ts = entry.get("ts")
+        when = Short(Text(stamp(ts)), Text(f"{short_day(ts, self.app.now())} {ts:%H:%M}")) \
+            if isinstance(ts, datetime) else Text(stamp(ts))
+        return (when, Text(clip(entry.get("username"), 16)),
                 Text(str(entry.get("role") or "")), Text(str(entry.get("action") or "")),
-                Text(str(entry.get("record_type") or "")),
+                Text(patient_ref(entry.get("patient_id"))),
                 Text(OUTCOME_LABELS.get(outcome, outcome), style="" if outcome == "ok" else "bold"),
-                Text(clip(entry.get("detail") or "", detail_width)))
+                Text(entry.get("detail") or ""))
 
     def refill(self) -> None:
-        """Show ``self.items`` with the Detail column cut to the room the table has left."""
-        width = self.detail_width(self.items)
-        self.fill(self.items, lambda entry: self.cells(entry, width))
-
-    def detail_width(self, items: list[dict[str, Any]]) -> int:
-        """Columns left for Detail so that the table needs no sideways scrolling (if it can)."""
-        others = [self.cells(entry)[:-1] for entry in items]
-        used = sum(max([len(label)] + [row[i].cell_len for row in others]) + 2
-                   for i, label in enumerate(AUDIT_COLUMNS[:-1]))
-        room = self.table.size.width - used - 2 - 2  # the Detail cell's padding, a scrollbar
-        return max(12, min(room, 120))
-
-    def on_resize(self) -> None:
-        if self.items:
-            self.call_after_refresh(self.refill)
+        """Show ``self.items`` (the table fits its columns to its width)."""
+        self.fill(self.items, self.cells)
 
     @on(DataTable.RowHighlighted)
     def show_detail(self) -> None:
@@ -858,7 +869,10 @@ class AuditScreen(AdminListScreen):
                  f"({escape(str(entry.get('role')))}) · {escape(str(entry.get('action')))} · "
                  f"{OUTCOME_LABELS.get(entry.get('outcome', ''), entry.get('outcome', ''))}"),
                 (f"Record: {escape(record.strip())}" if record.strip() else "No record")
-                + (f" · patient {entry['patient_id']}" if entry.get("patient_id") else ""),
+                + (f" · patient {entry['patient_id']}"
+                   if entry.get("patient_id") and entry["patient_id"] != entry.get("record_id")
+                   else "")
+                + (" · p: this patient's entries" if entry.get("patient_id") else ""),
             ]
             if entry.get("detail"):
                 lines.append(escape(str(entry["detail"])))
@@ -895,6 +909,7 @@ class AuditScreen(AdminListScreen):
         values = {name: self.filter_input(name).value.strip() for name in self.FILTER_INPUTS}
         outcome = self.query_one("#filter-outcome", Select).value
         values["outcome"] = outcome if isinstance(outcome, str) else ""
+        values["patient_id"] = self.patient_filter
         errors: dict[str, str] = {}
         for name, label in (("date_from", "From"), ("date_to", "To")):
             problem = check_day(values[name])
@@ -935,7 +950,15 @@ class AuditScreen(AdminListScreen):
         if entry and entry.get("action"):
             self.set_filter("action", entry["action"])
 
+    def action_by_patient(self) -> None:
+        """Only the entries about the selected entry's patient."""
+        entry = self.selected
+        if entry and entry.get("patient_id"):
+            self.patient_filter = str(entry["patient_id"])
+            self.apply_filters(strict=True)
+
     def action_clear_filters(self) -> None:
+        self.patient_filter = ""
         for name in self.FILTER_INPUTS:
             self.filter_input(name).value = ""
         self.query_one("#filter-outcome", Select).value = ""
@@ -955,6 +978,8 @@ class AuditScreen(AdminListScreen):
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action in ("by_user", "by_action"):
             return self.permitted and self.selected is not None
+        if action == "by_patient":
+            return self.permitted and bool((self.selected or {}).get("patient_id"))
         if action in ("clear_filters", "filter", "refresh"):
             return self.permitted
         return super().check_action(action, parameters)
@@ -968,3 +993,6 @@ class AuditScreen(AdminListScreen):
                             lambda: self.show_outcome("failed"))
         yield SystemCommand("Audit: clear filters", "Show every entry (C)",
                             self.action_clear_filters)
+        if self.check_action("by_patient", ()):
+            yield SystemCommand("Audit: this patient", "Entries about the selected entry's "
+                                "patient (P)", self.action_by_patient)

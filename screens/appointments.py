@@ -21,13 +21,13 @@ from textual.app import ComposeResult, SystemCommand
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.coordinate import Coordinate
+from textual.markup import escape
 from textual.message import Message
 from textual.screen import ModalScreen
 from textual.widget import Widget
 from textual.widgets import (
     Button,
     DataTable,
-    Footer,
     Input,
     Label,
     OptionList,
@@ -42,7 +42,8 @@ from meditrack_tui import policy
 from meditrack_tui.errors import Conflict, ValidationError
 
 from .base import (
-    BaseScreen, ServiceMixin, Table, clear_field_errors, error_text, refilled, show_field_errors,
+    AppFooter, BaseScreen, Fit, ServiceMixin, Short, Table, clear_field_errors, error_text,
+    refilled, short_day, short_doctor, show_field_errors,
 )
 from .confirm import ConfirmScreen, PromptScreen
 from .messages import DataChanged
@@ -125,12 +126,15 @@ class RecordTable(Table):
     """A row-cursor table keeping the record (a dict with an ``id``) behind each row.
 
     ``columns`` are (key, label, cell function) triples; :meth:`show` refills the rows
-    and keeps the cursor on the same record when it is still there.
+    and keeps the cursor on the same record when it is still there. ``fit`` says which
+    columns give way on a narrow table (a cell function may return a :class:`Short`).
     """
 
     def __init__(self, columns: Iterable[tuple[str, str, Callable[[dict[str, Any]], Any]]],
-                 *, id: str | None = None, classes: str | None = None) -> None:
+                 *, fit: Fit | None = None, id: str | None = None,
+                 classes: str | None = None) -> None:
         super().__init__(id=id, classes=classes, cursor_type="row", zebra_stripes=True)
+        self.fit = fit
         self.column_specs = list(columns)
         self.records: dict[str, dict[str, Any]] = {}
         for key, label, _ in self.column_specs:
@@ -143,12 +147,9 @@ class RecordTable(Table):
         """Replace the rows with ``records``; the cursor goes to ``select`` if given and
         shown, else stays on the same record when it is still there."""
         selected, scroll_y = self.selected, self.scroll_y
-        self.clear()
-        self.records = {}
-        for record in records:
-            key = str(record["id"])
-            self.records[key] = record
-            self.add_row(*self.cells(record), key=key)
+        self.records = {str(record["id"]): record for record in records}
+        self.fill_fitted([(key, label) for key, label, _ in self.column_specs],
+                         [(key, self.cells(record)) for key, record in self.records.items()])
         refilled(self, scroll_y)
         target = select if select in self.records else (
             selected["id"] if selected is not None else None)
@@ -161,8 +162,7 @@ class RecordTable(Table):
         if key not in self.records:
             return
         self.records[key] = record
-        for (column, _, _), value in zip(self.column_specs, self.cells(record)):
-            self.update_cell(key, column, value)
+        self.refit_row(key, self.cells(record))
 
     @property
     def selected(self) -> dict[str, Any] | None:
@@ -199,9 +199,15 @@ def _appt_columns(widget: Widget, names: Iterable[str]) -> list[tuple[str, str, 
     def time_of(a: dict[str, Any]) -> Text:
         return Text(f"{a['start']:%H:%M}") if isinstance(a.get("start"), datetime) else Text("")
 
-    def date_of(a: dict[str, Any]) -> Text:
-        return Text(f"{a['start']:%d %b %Y}") if isinstance(a.get("start"), datetime) \
-            else Text("")
+    def date_of(a: dict[str, Any]) -> Short | Text:
+        if not isinstance(a.get("start"), datetime):
+            return Text("")
+        return Short(Text(f"{a['start']:%d %b %Y}"),
+                     Text(short_day(a["start"], widget.app.now())))
+
+    def doctor_of(a: dict[str, Any]) -> Short:
+        name = a.get("doctor_name") or ""
+        return Short(Text(name), Text(short_doctor(name)))
 
     specs: dict[str, tuple[str, Callable]] = {
         "date": ("Date", date_of),
@@ -210,7 +216,7 @@ def _appt_columns(widget: Widget, names: Iterable[str]) -> list[tuple[str, str, 
         "status": ("Status", _status_cell(widget)),
         "patient": ("Patient", lambda a: Text(a.get("patient_name") or "")),
         "mrn": ("MRN", lambda a: Text(a.get("mrn") or "")),
-        "doctor": ("Doctor", lambda a: Text(a.get("doctor_name") or "")),
+        "doctor": ("Doctor", doctor_of),
         "reason": ("Reason", lambda a: Text(a.get("reason") or "")),
     }
     return [(name, *specs[name]) for name in names]
@@ -244,11 +250,15 @@ class AppointmentTable(ServiceMixin, RecordTable):
         def control(self) -> AppointmentTable:
             return self.table
 
+    #: on a narrow table the reason gives way; then the duration, MRN and doctor go
+    FIT = Fit(flex=("reason", "patient"), drop=("duration", "mrn", "doctor"), minimum=14)
+
     def __init__(self, columns: Iterable[str], *, open_patient: bool = True,
                  id: str | None = None, classes: str | None = None) -> None:
         self.column_names = tuple(columns)
         self.opens_patient = open_patient
-        super().__init__(_appt_columns(self, self.column_names), id=id, classes=classes)
+        super().__init__(_appt_columns(self, self.column_names), fit=self.FIT, id=id,
+                         classes=classes)
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action == "select_cursor":
@@ -398,6 +408,8 @@ class AppointmentForm(ServiceMixin, ModalScreen[dict | None]):
         self.default_time = f"{appointment['start']:%H:%M}" if appointment else (time or "")
         self.picked: dict[str, Any] | None = None
         self.matches: list[dict[str, Any]] = []
+        self.matched_query: str | None = None  # the search text `matches` answers
+        self.pick_pending = False  # Enter came before the search answered: pick then
         self.initial: tuple[Any, ...] | None = None
 
     @property
@@ -499,7 +511,8 @@ class AppointmentForm(ServiceMixin, ModalScreen[dict | None]):
                 self.text("reason"))
 
     @property
-    def dirty(self) -> bool:
+    def has_unsaved_changes(self) -> bool:
+        """True when leaving now would lose something typed (the app's guard asks first)."""
         return self.initial is not None and self.values() != self.initial
 
     # --- patient search ---
@@ -509,19 +522,25 @@ class AppointmentForm(ServiceMixin, ModalScreen[dict | None]):
         if self.picked and event.value == self._picked_label(self.picked):
             return
         self.picked = None
+        self.pick_pending = False
         query = event.value.strip()
         results = self.query_one("#patient-results", OptionList)
         if len(query) < 2:
-            self.matches = []
+            self.matches, self.matched_query = [], None
             results.clear_options()
             results.display = False
             return
         session = self.session
         self.call_service(lambda s: s.patients.list(session, query=query, page_size=8),
-                          self._show_matches, group="form-patient-search")
+                          lambda page: self._show_matches(page, query),
+                          group="form-patient-search")
 
-    def _show_matches(self, page: Any) -> None:
-        self.matches = list(page.items)
+    def _show_matches(self, page: Any, query: str) -> None:
+        """Show the matches for ``query`` (ignored when the text has changed since);
+        complete an Enter pressed while the search was running."""
+        if self.picked or query != self.text("patient-search").strip():
+            return
+        self.matches, self.matched_query = list(page.items), query
         results = self.query_one("#patient-results", OptionList)
         results.clear_options()
         if not self.matches:
@@ -532,6 +551,9 @@ class AppointmentForm(ServiceMixin, ModalScreen[dict | None]):
         results.display = True
         if self.matches:
             results.highlighted = 0
+        if self.pick_pending:
+            self.pick_pending = False
+            self._pick_highlighted()
 
     @staticmethod
     def _picked_label(patient: dict[str, Any]) -> str:
@@ -559,9 +581,22 @@ class AppointmentForm(ServiceMixin, ModalScreen[dict | None]):
         if self.picked:
             self.query_one("#doctor", Select).focus()
             return
-        if not self.matches:
+        query = self.text("patient-search").strip()
+        if len(query) < 2:
             self.show_error("patient_id", "Type at least two letters of the name, or the MRN, "
                                           "and pick a patient from the list.")
+            return
+        if self.matched_query != query:  # the search is still running: pick when it answers
+            self.pick_pending = True
+            return
+        self._pick_highlighted()
+
+    def _pick_highlighted(self) -> None:
+        """Pick the highlighted match (the first by default), or say that none matched."""
+        if not self.matches:
+            typed = escape(self.matched_query or "")
+            self.show_error("patient_id", f"No patient matches “{typed}”. Check the spelling, "
+                                          "or type the MRN.")
             return
         results = self.query_one("#patient-results", OptionList)
         index = results.highlighted if results.highlighted is not None else 0
@@ -653,7 +688,7 @@ class AppointmentForm(ServiceMixin, ModalScreen[dict | None]):
 
     @on(Button.Pressed, "#close")
     def action_close(self) -> None:
-        if not self.dirty:
+        if not self.has_unsaved_changes:
             self.dismiss(None)
             return
 
@@ -718,7 +753,7 @@ class AppointmentsScreen(BaseScreen):
         else:
             with Vertical(id="list-only"):
                 yield from self._list(today)
-        yield Footer()
+        yield AppFooter()
 
     def _agenda(self) -> ComposeResult:
         with Horizontal(id="agenda-bar"):

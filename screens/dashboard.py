@@ -11,7 +11,7 @@ from textual import on
 from textual.app import ComposeResult, SystemCommand
 from textual.binding import Binding
 from textual.containers import Container, Grid, Horizontal, Vertical
-from textual.widgets import DataTable, Footer, Input, Sparkline, Static
+from textual.widgets import DataTable, Input, Sparkline, Static
 
 from meditrack_tui import policy
 
@@ -25,7 +25,7 @@ from .appointments import (
     role_of,
     styled,
 )
-from .base import BaseScreen
+from .base import AppFooter, BaseScreen, Fit, Short, short_day, short_doctor
 from .confirm import ConfirmScreen
 from .messages import DataChanged
 
@@ -66,6 +66,7 @@ class DashboardScreen(BaseScreen):
     """The role's dashboard: a doctor's day, a patient's summary, or the clinic's state."""
 
     CSS_PATH = "dashboard.tcss"
+    HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (110, "-wide")]
     WATCHES = frozenset().union(*ROLE_WATCHES.values())
     AUTO_FOCUS = "AppointmentTable, #pending"  # the agenda (doctor, patient) or approvals
     BINDINGS = [
@@ -99,7 +100,7 @@ class DashboardScreen(BaseScreen):
             yield Static(Text(f"Clinic overview · {today}"), id="dash-title",
                          classes="screen-title")
             yield from self._admin()
-        yield Footer()
+        yield AppFooter()
 
     def _doctor(self) -> ComposeResult:
         with Container(id="doctor-body"):
@@ -116,7 +117,7 @@ class DashboardScreen(BaseScreen):
                         ("flag", "Latest reading", self._alert_flag),
                         ("when", "Taken", lambda p: Text(_day_month(p.get("vitals_alert_at")))),
                         ("mrn", "MRN", lambda p: Text(p.get("mrn") or "")),
-                    ], id="alerts")
+                    ], fit=Fit(flex=("patient", "flag"), drop=("mrn",)), id="alerts")
                     yield Static("", id="alerts-empty", classes="muted empty")
                 with Vertical(id="search-box", classes="panel"):
                     yield Static("Find a patient ( / )", classes="section-title")
@@ -124,8 +125,9 @@ class DashboardScreen(BaseScreen):
                     yield RecordTable([
                         ("patient", "Patient", lambda p: Text(p.get("name") or "")),
                         ("mrn", "MRN", lambda p: Text(p.get("mrn") or "")),
+                        ("age", "Age", lambda p: Text(str(p.get("age") or ""))),
                         ("dob", "Born", lambda p: Text(p.get("dob") or "")),
-                    ], id="search-results")
+                    ], fit=Fit(flex=("patient",), drop=("dob", "age")), id="search-results")
 
     def _patient(self) -> ComposeResult:
         with Grid(id="patient-body"):
@@ -144,16 +146,18 @@ class DashboardScreen(BaseScreen):
                     ("drug", "Medicine", lambda r: Text(r.get("drug") or "")),
                     ("dose", "Dose", lambda r: Text(r.get("dose") or "")),
                     ("frequency", "How often", lambda r: Text(r.get("frequency") or "")),
-                    ("doctor", "Prescribed by", lambda r: Text(r.get("doctor_name") or "")),
-                ], id="prescriptions")
+                    ("doctor", "Prescribed by", lambda r: Short(
+                        Text(r.get("doctor_name") or ""),
+                        Text(short_doctor(r.get("doctor_name"))))),
+                ], fit=Fit(flex=("frequency", "drug"), drop=("doctor",)), id="prescriptions")
                 yield Static("", id="rx-empty", classes="muted empty")
             with Vertical(id="reports-box", classes="panel"):
                 yield Static("Latest reports", classes="section-title")
                 yield RecordTable([
-                    ("date", "Date", lambda r: Text(_short(r.get("uploaded_at")))),
+                    ("date", "Date", lambda r: self._day(r.get("uploaded_at"))),
                     ("kind", "Kind", lambda r: Text(r.get("kind") or "")),
                     ("file", "File", lambda r: Text(r.get("filename") or "")),
-                ], id="reports")
+                ], fit=Fit(flex=("file", "kind")), id="reports")
                 yield Static("", id="reports-empty", classes="muted empty")
 
     def _admin(self) -> ComposeResult:
@@ -172,8 +176,8 @@ class DashboardScreen(BaseScreen):
                 ("name", "Name", lambda u: Text(u.get("full_name") or "")),
                 ("role", "Role", lambda u: Text(u.get("role") or "")),
                 ("specialty", "Specialty", lambda u: Text(u.get("specialty") or "")),
-                ("requested", "Requested", lambda u: Text(_short(u.get("created_at")))),
-            ], id="pending")
+                ("requested", "Requested", lambda u: self._day(u.get("created_at"))),
+            ], fit=Fit(flex=("name", "specialty"), drop=("specialty",)), id="pending")
             yield Static("", id="pending-empty", classes="muted empty")
         with Vertical(id="audit-box", classes="panel"):
             yield Static("Recent activity", classes="section-title")
@@ -184,7 +188,11 @@ class DashboardScreen(BaseScreen):
                 ("action", "Action", lambda e: Text(e.get("action") or "")),
                 ("outcome", "Outcome", self._outcome),
                 ("detail", "Detail", lambda e: Text(e.get("detail") or "")),
-            ], id="audit")
+            ], fit=Fit(flex=("detail", "action")), id="audit")
+
+    def _day(self, moment: Any) -> Short:
+        """A date cell: '04 Mar 2026', or '04 Mar' on a narrow table."""
+        return Short(Text(_short(moment)), Text(short_day(moment, self.app.now())))
 
     def _alert_flag(self, patient: dict[str, Any]) -> Text:
         return styled(self, patient.get("vitals_alert_label") or "out of range", "error")
@@ -343,6 +351,7 @@ class DashboardScreen(BaseScreen):
             self.query_one(f"#count-{key}", Static).update(str(value))
         self.query_one("#tile-pending").set_class(bool(pending), "attention")
         self.query_one("#pending", RecordTable).show(pending)
+        self.query_one("#pending", RecordTable).display = bool(pending)  # no empty table
         self._empty("#pending-empty", "No sign-ups are waiting.", len(pending))
         self.query_one("#audit", RecordTable).show(data.get("recent_audit", []))
         self.refresh_bindings()

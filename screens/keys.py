@@ -36,6 +36,30 @@ GLOBAL_KEYS: tuple[KeySpec, ...] = (
 )
 
 
+# The footer on a narrow terminal (screens.base.AppFooter): shorter labels by binding id,
+# then the keys it leaves out first (each is also in the command palette, or obvious).
+FOOTER_SHORT: dict[str, str] = {
+    "dashboard": "Home", "appointments": "Appts", "logout": "Log out",
+    "dash-find": "Find", "dash-refresh": "Refresh",
+    "patients-new": "New", "patients-next-page": "Next", "patients-prev-page": "Prev",
+    "patients-reverse": "Rev",
+    "patient-edit": "Edit", "patient-edit-contacts": "Edit",
+    "vitals-add": "Add", "rx-change": "Dose", "reports-save": "Copy",
+    "pane-next": "Next", "pane-prev": "Prev",
+    "appt-view": "View", "agenda-prev": "Prev", "agenda-next": "Next", "agenda-goto": "Date",
+    "list-prev": "Prev", "list-next": "Next",
+    "users-new": "New", "users-next-page": "Next", "users-prev-page": "Prev",
+    "audit-by-user": "User", "audit-by-action": "Action", "audit-by-patient": "Patient",
+    "audit-clear": "Clear", "profile-save": "Save", "profile-password": "Password",
+}
+FOOTER_OPTIONAL: tuple[str, ...] = (
+    "patient-tab-vitals", "dash-refresh", "audit-refresh", "appt-refresh", "appt-open",
+    "agenda-prev", "agenda-next", "list-prev", "list-next", "pane-prev", "pane-next",
+    "lock", "profile", "agenda-today", "agenda-goto", "patients-reverse", "patients-sort",
+    "audit", "users", "logout",
+)
+
+
 def keys_for(role: str | None) -> list[KeySpec]:
     """The global keys a role is offered (nothing it may not do)."""
     if role is None:

@@ -10,7 +10,7 @@ from textual.binding import Binding
 from textual.containers import Center, Horizontal, Vertical, VerticalScroll
 from textual.widgets import Button, Footer, Input, Label, RadioButton, RadioSet, Static
 
-from meditrack_tui.errors import MediTrackError
+from meditrack_tui.errors import MediTrackError, ValidationError
 
 from .base import BaseScreen, clear_field_errors, show_field_errors
 
@@ -156,10 +156,11 @@ class SignupScreen(BaseScreen):
     @on(Button.Pressed, "#create")
     def create(self) -> None:
         clear_field_errors(self)
-        if self.value("password") != self.value("password2"):
-            show_field_errors(self, _mismatch())
-            return
-        username, password = self.value("username"), self.value("password")
+        # Passwords that differ are sent as an empty one, which the service always refuses:
+        # the call then only checks the other fields, so every error shows at once.
+        mismatch = self.value("password") != self.value("password2")
+        username = self.value("username")
+        password = "" if mismatch else self.value("password")
         if self.as_doctor:
             full_name, email, specialty = (self.value("full_name"), self.value("email"),
                                            self.value("specialty"))
@@ -173,7 +174,8 @@ class SignupScreen(BaseScreen):
                                                  last_name=data["last_name"], dob=data["dob"],
                                                  phone=data["phone"] or None,
                                                  email=data["email"] or None)
-        self.call_service(fn, self.created, error=self.failed, group="signup")
+        self.call_service(fn, self.created, error=lambda exc: self.failed(exc, mismatch),
+                          group="signup")
 
     def created(self, user: dict) -> None:
         self.app.pop_screen()
@@ -186,16 +188,32 @@ class SignupScreen(BaseScreen):
             self.app.screen.query_one("#login-message", Static).update(text)
             self.app.screen.query_one("#username", Input).value = user["username"]
 
-    def failed(self, exc: BaseException) -> None:
+    def failed(self, exc: BaseException, mismatch: bool = False) -> None:
+        """Show every field's error at once; focus and scroll to the first one."""
+        if mismatch:  # the service saw an empty password: report the mismatch instead
+            fields = dict(exc.fields) if isinstance(exc, ValidationError) else {}
+            fields.pop("password", None)
+            if not isinstance(exc, ValidationError):
+                fields["_"] = getattr(exc, "message", str(exc))
+            exc = ValidationError({**fields, **_mismatch().fields})
         if not show_field_errors(self, exc):
             err = self.query_one("#err-form", Static)
             err.update(getattr(exc, "message", str(exc)))
             err.display = True
+        self.call_after_refresh(self.show_first_error)
+
+    def show_first_error(self) -> None:
+        """Focus the first field (top to bottom) whose error is showing, centred in view."""
+        box = self.query_one("#signup-box", VerticalScroll)
+        for field_input in self.query(Input):
+            if self.query_one(f"#err-{field_input.id}", Static).display:
+                field_input.focus(scroll_visible=False)
+                box.scroll_to_center(field_input, animate=False)
+                return
+        box.scroll_to_widget(self.query_one("#err-form", Static), animate=False)
 
 
-def _mismatch() -> Exception:
-    from meditrack_tui.errors import ValidationError
-
+def _mismatch() -> ValidationError:
     return ValidationError({"password2": "The two passwords are not the same."})
 
 
@@ -204,10 +222,12 @@ class SetupScreen(BaseScreen):
 
     CSS_PATH = "login.tcss"
     AUTO_FOCUS = "#username"
+    # a short terminal (80x24) gets one-line inputs, so that the button shows without scrolling
+    VERTICAL_BREAKPOINTS = [(0, "-short"), (32, "-tall")]
 
     def compose(self) -> ComposeResult:
         with Center():
-            with Vertical(id="setup-box", classes="card"):
+            with VerticalScroll(id="setup-box", classes="card"):
                 yield Static("Welcome to MediTrack", classes="title")
                 yield Static("There are no accounts yet. Create the first administrator.",
                              classes="hint")

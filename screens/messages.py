@@ -12,7 +12,8 @@ class DataChanged(Message):
     """Records changed (here or in another session): screens showing them re-fetch.
 
     ``collections`` names what changed (patients, appointments, vitals, ...);
-    ``patient_ids`` the patients concerned, when known.
+    ``patient_ids`` the patients concerned, when known (empty: any patient, e.g. after
+    live updates were interrupted and everything shown should be re-fetched).
     """
 
     collections: frozenset[str] = field(default_factory=frozenset)

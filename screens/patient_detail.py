@@ -11,13 +11,13 @@ from textual.app import ComposeResult, SystemCommand
 from textual.binding import Binding
 from textual.containers import Container, Horizontal, Vertical, VerticalScroll
 from textual.widget import Widget
-from textual.widgets import DataTable, Footer, Label, Static, TabbedContent, TabPane, Tabs
+from textual.widgets import DataTable, Label, Static, TabbedContent, TabPane, Tabs
 
 from meditrack_tui import policy
 from meditrack_tui.errors import MediTrackError
 
 from .appointments import PatientAppointmentsPane
-from .base import BaseScreen, error_text
+from .base import AppFooter, BaseScreen, error_text
 from .confirm import ConfirmScreen
 from .messages import DataChanged
 from .patients import PATIENT_FIELDS, SEX_OPTIONS, PatientFormScreen
@@ -38,6 +38,15 @@ OVERVIEW_GROUPS = (
                      ("alert", "Vitals alert"))),
 )
 WIDE = 110  # from this width the two overview groups sit side by side
+# palette commands that act in a tab's pane: (permission, title, help, tab, pane action)
+PANE_COMMANDS = (
+    ("vitals.write", "Add a vitals reading", "On the Vitals tab (a)", "vitals", "add_reading"),
+    ("prescription.write", "Prescribe a medication", "On the Prescriptions tab (n)",
+     "prescriptions", "add"),
+    ("report.upload", "Upload a report", "On the Reports tab (u)", "reports", "upload"),
+    ("appointment.book", "Book an appointment", "For this patient (Ctrl+N on Appointments)",
+     "appointments", "book"),
+)
 SEX_NAMES = {value: label for label, value in SEX_OPTIONS}
 
 
@@ -64,10 +73,11 @@ class PatientScreen(BaseScreen):
         Binding("ctrl+d", "restore", "Restore", id="patient-restore"),
     ]
 
-    def __init__(self, patient_id: str, own: bool = False) -> None:
+    def __init__(self, patient_id: str, own: bool = False, tab: str = "overview") -> None:
         super().__init__()
         self.patient_id = str(patient_id)
         self.own = own
+        self.first_tab = tab  # the tab to open with (the palette's "My vitals" and the like)
         self.record: dict[str, Any] | None = None
         self.doctors: list[dict] = []
         self.panes: dict[str, Widget] = {}  # tab -> its pane, once shown
@@ -98,7 +108,7 @@ class PatientScreen(BaseScreen):
             for tab in TABS[1:]:
                 # each pane is mounted the first time its tab is shown (see _show_pane)
                 yield TabPane(self._tab_title(tab), id=tab)
-        yield Footer()
+        yield AppFooter()
 
     @staticmethod
     def _tab_title(tab: str) -> str:
@@ -106,6 +116,8 @@ class PatientScreen(BaseScreen):
 
     def on_mount(self) -> None:
         self.title = "My record" if self.own else "Patient record"
+        if self.first_tab != "overview":
+            self.call_after_refresh(self.action_show_tab, self.first_tab)
         session = self.session
         if session is not None and policy.allowed(session.role, "patient.create"):
             self.call_service(lambda s: s.users.doctors(session), self._got_doctors,
@@ -120,12 +132,16 @@ class PatientScreen(BaseScreen):
         self.query_one("#ov-groups").set_class(self.size.width >= WIDE, "-wide")
 
     def reload(self) -> None:
-        """Fetch the record for the header and the overview."""
+        """Fetch the record for the header and the overview.
+
+        Only the first fetch is audited as an opening; later ones (live refreshes) are not.
+        """
         session, pid = self.session, self.patient_id
         if session is None:
             return
-        self.call_service(lambda s: s.patients.get(session, pid), self.show_record,
-                          error=self._load_failed, group="pd-record")
+        opening = self.record is None
+        self.call_service(lambda s: s.patients.get(session, pid, audit_open=opening),
+                          self.show_record, error=self._load_failed, group="pd-record")
         self.reload_medication()
 
     def reload_medication(self) -> None:
@@ -352,3 +368,18 @@ class PatientScreen(BaseScreen):
         if self.check_action("restore", ()):
             yield SystemCommand("Restore this record", "Admins only (Ctrl+D)",
                                 self.action_restore)
+        role = self.session.role if self.session is not None else ""
+        for permission, title, help_text, tab, action in PANE_COMMANDS:
+            if policy.allowed(role, permission):
+                yield SystemCommand(title, help_text,
+                                    lambda t=tab, a=action: self.in_pane(t, a))
+
+    def in_pane(self, tab: str, action: str, tries: int = 40) -> None:
+        """Show ``tab`` and run ``action_<action>`` on its pane once the pane is mounted."""
+        if self.tabs.active != tab:
+            self.action_show_tab(tab)
+        pane = self.panes.get(tab)
+        if pane is not None and pane.is_mounted:
+            getattr(pane, f"action_{action}")()
+        elif tries:
+            self.set_timer(0.05, lambda: self.in_pane(tab, action, tries - 1))

@@ -18,14 +18,15 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.timer import Timer
 from textual.widget import Widget
-from textual.widgets import Button, DataTable, Footer, Input, Label, Select, Static
+from textual.widgets import Button, DataTable, Input, Label, Select, Static
 from textual.widgets.data_table import CellDoesNotExist
 
 from meditrack_tui import policy
 from meditrack_tui.errors import Conflict, MediTrackError
 
 from .base import (
-    BaseScreen, ServiceMixin, Table, clear_field_errors, error_text, refilled, show_field_errors,
+    AppFooter, BaseScreen, ServiceMixin, Table, clear_field_errors, error_text, refilled,
+    short_doctor, show_field_errors,
 )
 from .confirm import ConfirmScreen
 from .messages import DataChanged
@@ -51,14 +52,18 @@ CONDITIONS_MIN = 12
 
 
 def fit_columns(width: int) -> dict[str, int]:
-    """Column widths for a table ``width`` cells wide; conditions take what is left."""
+    """Column widths for a table ``width`` cells wide; conditions take what is left.
+
+    A page is as long as the table is high, so no vertical scrollbar takes room: every
+    cell but the table's own width is given out (two cells of padding per column).
+    """
     widths = dict(COLUMN_WIDTHS)
     if width < PHONE_MIN_WIDTH:
         widths.pop("phone")
-    used = sum(w + 2 for w in widths.values()) + 2  # cell padding, and room for a scrollbar
+    used = sum(w + 2 for w in widths.values())
     spare = width - used - 2 - CONDITIONS_MIN
     if spare > 0:
-        widths["name"] += min(spare, WIDE_NAME - COLUMN_WIDTHS["name"])
+        widths["name"] += min(spare // 2, WIDE_NAME - COLUMN_WIDTHS["name"])
         used += widths["name"] - COLUMN_WIDTHS["name"]
     widths["conditions"] = max(CONDITIONS_MIN, width - used - 2)
     return widths
@@ -78,16 +83,6 @@ SORT_CYCLE: list[tuple[str, str, str | None]] = [
     ("first_name", "first name", None),
     ("updated_at", "last update", None),
 ]
-
-
-def short_doctor(name: str | None) -> str:
-    """'Dr. Maya Hartwell' -> 'Dr. Hartwell' so the column stays narrow."""
-    if not name:
-        return ""
-    parts = name.split()
-    if len(parts) >= 3 and parts[0].lower().rstrip(".") == "dr":
-        return f"{parts[0]} {parts[-1]}"
-    return name
 
 
 def form_field(name: str, label: str, widget: Widget) -> ComposeResult:
@@ -420,7 +415,7 @@ class PatientListScreen(BaseScreen):
                              id="flt-archived", compact=True)
         yield Table(id="pl-table", cursor_type="row", zebra_stripes=True)
         yield Static("", id="pl-status")
-        yield Footer()
+        yield AppFooter()
 
     @property
     def _is_admin(self) -> bool:

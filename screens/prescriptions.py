@@ -22,7 +22,9 @@ from meditrack_tui import policy
 from meditrack_tui.errors import AllergyConflict, Conflict, MediTrackError
 from meditrack_tui.services.prescriptions import ROUTES
 
-from .base import ServiceMixin, clear_field_errors, error_text, refilled, show_field_errors, Table
+from .base import (
+    Fit, ServiceMixin, Table, clear_field_errors, error_text, refilled, show_field_errors,
+)
 from .confirm import ConfirmScreen, PromptScreen
 from .patients import form_field
 
@@ -256,6 +258,10 @@ def _required_reason() -> Exception:
     return ValidationError({"override_reason": "Type why you prescribe despite the allergy."})
 
 
+RX_COLUMNS = (("drug", "Drug"), ("dose", "Dose"), ("route", "Route"),
+              ("frequency", "Frequency"), ("since", "Since"), ("status", "Status"))
+
+
 class PrescriptionsPane(ServiceMixin, Widget):
     """A patient's prescriptions; doctors can prescribe (n), change the dose (c), stop (x)."""
 
@@ -288,13 +294,10 @@ class PrescriptionsPane(ServiceMixin, Widget):
 
     def compose(self) -> ComposeResult:
         yield Static("", id="rx-summary")
-        table: DataTable[Any] = Table(id="rx-table", cursor_type="row", zebra_stripes=True)
-        table.add_column("Drug", key="drug")
-        table.add_column("Dose", key="dose")
-        table.add_column("Route", key="route")
-        table.add_column("Frequency", key="frequency")
-        table.add_column("Since", key="since", width=10)
-        table.add_column("Status", key="status")
+        table = Table(id="rx-table", cursor_type="row", zebra_stripes=True)
+        table.fit = Fit(flex=("frequency", "drug"), drop=("route",))
+        for key, label in RX_COLUMNS:
+            table.add_column(label, key=key)
         yield table
         yield Static("", id="rx-detail")
 
@@ -310,20 +313,22 @@ class PrescriptionsPane(ServiceMixin, Widget):
                           busy=self.query_one("#rx-summary"), group=f"rx-list-{id(self)}")
 
     def loaded(self, items: list[dict]) -> None:
-        table = self.query_one("#rx-table", DataTable)
+        table = self.query_one("#rx-table", Table)
         current = self._select_next or self.selected_id()
         self._select_next = None
         old_row, scroll_y = table.cursor_row, table.scroll_y
-        table.clear()
         self.items = {rx["id"]: rx for rx in items}
+        rows = []
         for rx in items:
             active = rx.get("status") == "active"
             status = Text("active", style="bold") if active else Text("stopped", style="dim")
             drug = Text(rx.get("drug", ""), style="" if active else "dim")
             if rx.get("allergy_override"):
                 drug.append(" ⚠", style="bold")
-            table.add_row(drug, rx.get("dose", ""), rx.get("route", ""), rx.get("frequency", ""),
-                          rx.get("start_date") or "", status, key=rx["id"])
+            rows.append((rx["id"], [drug, rx.get("dose", ""), rx.get("route", ""),
+                                    rx.get("frequency", ""), rx.get("start_date") or "",
+                                    status]))
+        table.fill_fitted(RX_COLUMNS, rows)
         refilled(table, scroll_y)
         active_count = sum(1 for rx in items if rx.get("status") == "active")
         summary = (f"{active_count} active, {len(items) - active_count} stopped"

@@ -10,11 +10,11 @@ from textual import on
 from textual.app import ComposeResult, SystemCommand
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
-from textual.widgets import Button, Footer, Input, Static
+from textual.widgets import Button, Input, Static
 
 from meditrack_tui.errors import MediTrackError, ValidationError
 
-from .base import BaseScreen, clear_field_errors, show_field_errors
+from .base import AppFooter, BaseScreen, clear_field_errors, show_field_errors
 from .login import field
 
 ROLE_NAMES = {"admin": "Administrator", "doctor": "Doctor", "patient": "Patient"}
@@ -43,9 +43,12 @@ class ProfileScreen(BaseScreen):
         Binding("escape", "leave", "Back", id="profile-back"),
     ]
 
-    def __init__(self) -> None:
+    def __init__(self, *, focus: str | None = None) -> None:
+        """``focus``: the field to start in (the password one from "Change my password")."""
         super().__init__()
         self.profile: dict[str, Any] | None = None
+        if focus is not None:
+            self.AUTO_FOCUS = f"#{focus}"
 
     def compose(self) -> ComposeResult:
         yield Static("My profile", classes="screen-title")
@@ -68,7 +71,7 @@ class ProfileScreen(BaseScreen):
                 with Horizontal(classes="buttons"):
                     yield Button("Change password (Ctrl+T)", id="change-password",
                                  variant="primary")
-        yield Footer()
+        yield AppFooter()
 
     # --- loading ---
 
@@ -196,7 +199,18 @@ class ProfileScreen(BaseScreen):
         yield SystemCommand("Save my details", "Store the name and email typed here (Ctrl+O)",
                             self.action_save_details)
         yield SystemCommand("Change my password", "Use the password fields here (Ctrl+T)",
-                            self.action_change_password)
+                            self._palette_password)
+
+    def _palette_password(self) -> None:
+        """Change the password if one is typed; otherwise start typing one."""
+        if any(self.value(name) for name in PASSWORD_FIELDS):
+            self.action_change_password()
+        else:
+            self.focus_password()
+
+    def focus_password(self) -> None:
+        """Put the cursor in the current-password field."""
+        self.query_one("#current_password", Input).focus()
 
 
 def _form_error(form: str) -> ComposeResult:

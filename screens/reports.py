@@ -20,7 +20,7 @@ from meditrack_tui import policy
 from meditrack_tui.errors import ValidationError
 from meditrack_tui.services.reports import ALLOWED, KINDS, PREVIEWABLE
 
-from .base import ServiceMixin, clear_field_errors, refilled, show_field_errors, Table
+from .base import Fit, ServiceMixin, Table, clear_field_errors, refilled, show_field_errors
 from .confirm import ConfirmScreen
 
 _MODAL_CSS = """
@@ -155,9 +155,22 @@ class UploadReportScreen(ServiceMixin, ModalScreen[dict | None]):
         self.query_one("#upload-save", Button).disabled = False
         error_line(self, exc)
 
+    @property
+    def has_unsaved_changes(self) -> bool:
+        """True when a path or note is typed or the kind changed (the app's guard asks)."""
+        return bool(self.query_one("#in-path", Input).value.strip()
+                    or self.query_one("#in-note", Input).value.strip()
+                    or self.query_one("#in-kind", Select).value != KINDS[0])
+
     @on(Button.Pressed, "#upload-cancel")
     def action_cancel(self) -> None:
-        self.dismiss(None)
+        """Close the form, asking first when something typed would be lost."""
+        if not self.has_unsaved_changes:
+            self.dismiss(None)
+            return
+        self.app.push_screen(ConfirmScreen("Discard the upload you prepared?", yes="Discard",
+                                           no="Keep editing"),
+                             lambda discard: self.dismiss(None) if discard else None)
 
 
 class SaveCopyScreen(ServiceMixin, ModalScreen[str | None]):
@@ -301,6 +314,10 @@ class PreviewScreen(ModalScreen[None]):
         self.dismiss(None)
 
 
+REPORT_COLUMNS = (("uploaded", "Uploaded"), ("file", "File"), ("kind", "Kind"), ("type", "Type"),
+                  ("size", "Size"), ("by", "By"), ("note", "Note"))
+
+
 class ReportsPane(ServiceMixin, Widget):
     """A patient's reports: the list, and the actions the role allows."""
 
@@ -318,6 +335,8 @@ class ReportsPane(ServiceMixin, Widget):
         Binding("p", "preview", "Preview", id="reports-preview"),
         Binding("s", "save_copy", "Save copy", id="reports-save"),
         Binding("d,delete", "delete", "Delete", id="reports-delete"),
+        # the same keys on a report this user may not delete: say why instead of nothing
+        Binding("d,delete", "delete_refused", show=False, id="reports-delete-refused"),
     ]
 
     #: collections whose changes make the pane re-fetch
@@ -343,9 +362,11 @@ class ReportsPane(ServiceMixin, Widget):
             if self.allowed("report.delete"):
                 yield Button("Delete (d)", id="reports-delete", compact=True)
         yield Static("", id="reports-summary")
-        table: DataTable[Any] = Table(id="reports-table", cursor_type="row",
-                                          zebra_stripes=True)
-        table.add_columns("Uploaded", "File", "Kind", "Type", "Size", "By", "Note")
+        table = Table(id="reports-table", cursor_type="row", zebra_stripes=True)
+        # narrow: the note (shown under the table) goes first, then who and the type
+        table.fit = Fit(flex=("note", "file"), drop=("note", "by", "type"), minimum=30)
+        for key, label in REPORT_COLUMNS:
+            table.add_column(label, key=key)
         yield table
         empty = Static("No reports for this patient yet.", id="reports-empty")
         empty.display = False
@@ -364,18 +385,18 @@ class ReportsPane(ServiceMixin, Widget):
                           busy=self.query_one("#reports-summary"), group="reports-list")
 
     def loaded(self, reports: list[dict[str, Any]]) -> None:
-        table = self.query_one("#reports-table", DataTable)
+        table = self.query_one("#reports-table", Table)
         selected = self.selected
         keep = self.select_next or (selected["id"] if selected else None)
         self.select_next = None
         self.reports = reports
         scroll_y = table.scroll_y
-        table.clear()
-        for report in reports:
-            table.add_row(report["uploaded_at"].strftime("%Y-%m-%d"), report["filename"],
-                          report.get("kind") or "", type_label(report.get("content_type")),
-                          size_text(report.get("size")), report.get("uploaded_by") or "",
-                          report.get("note") or "", key=report["id"])
+        table.fill_fitted(REPORT_COLUMNS, [
+            (report["id"], [report["uploaded_at"].strftime("%Y-%m-%d"), report["filename"],
+                            report.get("kind") or "", type_label(report.get("content_type")),
+                            size_text(report.get("size")), report.get("uploaded_by") or "",
+                            report.get("note") or ""])
+            for report in reports])
         refilled(table, scroll_y)
         for index, report in enumerate(reports):
             if report["id"] == keep:
@@ -395,6 +416,7 @@ class ReportsPane(ServiceMixin, Widget):
         return self.reports[table.cursor_row]
 
     def may_delete(self, report: dict[str, Any] | None) -> bool:
+        """The service's rule: staff delete any report, a patient only their own uploads."""
         session = self.app.session
         if report is None or not self.allowed("report.delete"):
             return False
@@ -418,6 +440,8 @@ class ReportsPane(ServiceMixin, Widget):
         ):
             for button in self.query(button_id).results(Button):
                 button.disabled = not enabled
+        for button in self.query("#reports-delete").results(Button):
+            button.display = report is None or self.may_delete(report)  # offered only if so
         self.refresh_bindings()
 
     @on(DataTable.RowHighlighted, "#reports-table")
@@ -431,7 +455,12 @@ class ReportsPane(ServiceMixin, Widget):
         if action == "delete":
             if not self.allowed("report.delete"):
                 return False
-            return True if self.may_delete(report) else None
+            if report is None:
+                return None
+            return self.may_delete(report)
+        if action == "delete_refused":
+            return self.allowed("report.delete") and report is not None \
+                and not self.may_delete(report)
         if action == "preview":
             return True if report and report.get("content_type") in PREVIEWABLE else None
         if action == "save_copy":
@@ -490,6 +519,15 @@ class ReportsPane(ServiceMixin, Widget):
         question = f"Delete the report {report['filename']}? This cannot be undone."
         self.app.push_screen(ConfirmScreen(question, yes="Delete", no="Keep"),
                              lambda yes: self.delete_confirmed(yes, report))
+
+    def action_delete_refused(self) -> None:
+        """d on a report someone else uploaded (patients delete only their own)."""
+        report = self.selected
+        if report is not None and not self.may_delete(report):
+            self.app.notify(f"You can delete only reports you uploaded yourself; "
+                            f"{report['filename']} was uploaded by "
+                            f"{report.get('uploaded_by') or 'someone else'}.",
+                            title="Reports", severity="warning", markup=False)
 
     def delete_confirmed(self, yes: bool | None, report: dict[str, Any]) -> None:
         if not yes:

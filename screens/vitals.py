@@ -19,12 +19,13 @@ from textual.events import Resize
 from textual.geometry import Size
 from textual.screen import ModalScreen
 from textual.widget import Widget
-from textual.widgets import Button, Checkbox, DataTable, Input, Label, Select, Static
+from textual.widgets import Button, Checkbox, Input, Label, Select, Static
 from textual_plotext import PlotextPlot
 
 from meditrack_tui import policy, reference
 
-from .base import ServiceMixin, clear_field_errors, refilled, show_field_errors, Table
+from .base import Fit, ServiceMixin, Table, clear_field_errors, refilled, show_field_errors
+from .confirm import ConfirmScreen
 
 # The reference module's normal band, per plotted field.
 NORMAL_BAND = reference.NORMAL_BAND
@@ -64,7 +65,9 @@ RANGE_PHRASES = {"30d": "in the last 30 days", "90d": "in the last 90 days",
                  "1y": "in the last year", "all": "in all records"}
 DEFAULT_METRIC = "bp"
 DEFAULT_RANGE = "1y"
-NARROW_WIDTH = 130  # below this the table goes under the chart
+NARROW_WIDTH = 108  # below this (a terminal under ~110 columns) the table goes under the chart
+
+TABLE_COLUMNS = (("taken", "Taken"), ("value", "Value"), ("flag", "Flag"), ("source", "Source"))
 
 _EPOCH = datetime(1970, 1, 1)
 FIELD_LABELS = {"systolic": "systolic", "diastolic": "diastolic", "glucose_mg_dl": "glucose",
@@ -387,6 +390,11 @@ class AddReadingScreen(ServiceMixin, ModalScreen[dict | None]):
             data["glucose_fasting"] = self.query_one("#in-glucose_fasting", Checkbox).value
         return data
 
+    @property
+    def has_unsaved_changes(self) -> bool:
+        """True when something is typed or ticked (the app's guard asks before leaving)."""
+        return bool(self.values()) or self.query_one("#in-glucose_fasting", Checkbox).value
+
     @on(Input.Submitted)
     @on(Button.Pressed, "#reading-save")
     def save(self) -> None:
@@ -412,7 +420,13 @@ class AddReadingScreen(ServiceMixin, ModalScreen[dict | None]):
 
     @on(Button.Pressed, "#reading-cancel")
     def action_cancel(self) -> None:
-        self.dismiss(None)
+        """Close the form, asking first when something typed would be lost."""
+        if not self.has_unsaved_changes:
+            self.dismiss(None)
+            return
+        self.app.push_screen(ConfirmScreen("Discard the reading you typed?", yes="Discard",
+                                           no="Keep editing"),
+                             lambda discard: self.dismiss(None) if discard else None)
 
 
 class VitalsPane(ServiceMixin, Widget):
@@ -430,7 +444,7 @@ class VitalsPane(ServiceMixin, Widget):
     VitalsPane PlotextPlot { height: 1fr; min-height: 6; }
     VitalsPane #vitals-empty { height: 1fr; content-align: center middle; color: $text-muted; }
     VitalsPane #vitals-caption { height: auto; }
-    VitalsPane #vitals-table-box { width: 66; height: 1fr; padding-left: 1; }
+    VitalsPane #vitals-table-box { width: 44%; min-width: 60; height: 1fr; padding-left: 1; }
     VitalsPane #vitals-summary { height: auto; }
     VitalsPane DataTable { height: 1fr; }
     VitalsPane.-narrow #vitals-body { layout: vertical; }
@@ -490,9 +504,10 @@ class VitalsPane(ServiceMixin, Widget):
                 yield Static("", id="vitals-caption")
             with Vertical(id="vitals-table-box"):
                 yield Static(self.loading_text, id="vitals-summary")
-                table: DataTable[Any] = Table(id="vitals-table", cursor_type="row",
-                                                  zebra_stripes=True)
-                table.add_columns("Taken", "Value", "Flag", "Source")
+                table = Table(id="vitals-table", cursor_type="row", zebra_stripes=True)
+                table.fit = Fit(flex=("flag",), drop=("source",), minimum=20)
+                for key, label in TABLE_COLUMNS:
+                    table.add_column(label, key=key)
                 yield table
 
     def on_mount(self) -> None:
@@ -597,9 +612,9 @@ class VitalsPane(ServiceMixin, Widget):
 
     def fill_table(self, metric: Metric, rows: list[dict[str, Any]],
                    colors: ChartColors) -> None:
-        """Refill the table (newest first) with date, value, flag and source."""
-        table = self.query_one("#vitals-table", DataTable)
-        table.clear()
+        """Refill the table (newest first) with date, value, flag and source; the columns
+        are measured again (a metric's values have their own widths)."""
+        table = self.query_one("#vitals-table", Table)
         high = f"bold {hex_style(colors.high)}"
         styles = {1: hex_style(colors.mild), 2: high, 3: high}
         new_rows = []
@@ -609,9 +624,10 @@ class VitalsPane(ServiceMixin, Widget):
                 flag_cell: Any = "—" if metric.flag is None else ""
             else:
                 flag_cell = Text(flag["label"], style=styles.get(min(flag["level"], 3), ""))
-            new_rows.append((reading["taken_at"].strftime("%Y-%m-%d %H:%M"),
-                             value_text(reading, metric), flag_cell, reading.get("source") or ""))
-        table.add_rows(new_rows)
+            new_rows.append((reading.get("id"), [
+                reading["taken_at"].strftime("%Y-%m-%d %H:%M"), value_text(reading, metric),
+                flag_cell, reading.get("source") or ""]))
+        table.fill_fitted(TABLE_COLUMNS, new_rows)
         refilled(table, 0)
 
     # --- controls ---

@@ -111,6 +111,44 @@ async def test_patient_signup_then_login(make_app):
 
 
 @sync
+async def test_signup_shows_every_error_at_once_and_goes_to_the_first(make_app):
+    app = make_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(app, pilot)
+        await pilot.press("f5")
+        await settle(app, pilot)
+        screen = app.screen
+        assert isinstance(screen, SignupScreen)
+        for name, value in {"username": "jo.patient", "password": "short",
+                            "password2": "short", "dob": "1988-02-29", "sex": "F"}.items():
+            screen.query_one(f"#{name}", Input).value = value
+        screen.query_one("#create").focus()  # the button at the bottom of the form
+        await pilot.press("enter")
+        await settle(app, pilot)
+
+        def errors() -> set[str]:
+            return {str(w.id).removeprefix("err-") for w in screen.query(".field-error")
+                    if w.display}
+
+        assert errors() == {"password", "first_name", "last_name"}
+        box = screen.query_one("#signup-box")
+        password = screen.query_one("#password", Input)
+        assert screen.focused is password  # the first field with an error, scrolled into view
+        assert box.region.contains_region(password.region)
+        assert box.region.contains_region(screen.query_one("#err-password").region)
+
+        # passwords that differ: reported together with the other fields' errors
+        screen.query_one("#password", Input).value = "a-long-password"
+        screen.query_one("#password2", Input).value = "another-password"
+        screen.query_one("#phone", Input).focus()
+        await pilot.press("enter")
+        await settle(app, pilot)
+        assert errors() == {"password2", "first_name", "last_name"}
+        assert screen.focused is screen.query_one("#password2", Input)
+        assert app.backend.call(lambda s: s.auth.find_user("jo.patient")) is None
+
+
+@sync
 async def test_keys_and_palette_offer_only_what_the_role_may_open(make_app):
     app = make_app()
     async with app.run_test(size=(80, 24)) as pilot:
@@ -203,3 +241,98 @@ async def test_logout_ends_the_session_everywhere(make_app, demo_backend):
         pass
     else:
         raise AssertionError("the token still works after logout")
+
+
+@sync
+async def test_lock_screen_footer_offers_only_what_works_while_locked(make_app):
+    app = make_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await login_as(app, pilot, "demo.doctor")
+        await pilot.press("f9")
+        await settle(app, pilot)
+        assert isinstance(app.screen, LockScreen)
+        active = app.screen.active_bindings
+        assert not {"f2", "f3", "f4", "f6", "f7", "f8", "f9"} & set(active)
+        assert active["f10"].binding.id == "lock-logout"  # the lock screen's own log-out
+        titles = {c.title for c in app.get_system_commands(app.screen)}
+        assert not {"Go to Records", "Book an appointment", "Change my password"} & titles
+        await pilot.press("f3")
+        await settle(app, pilot)
+        assert isinstance(app.screen, LockScreen)
+
+
+def palette(app, screen=None) -> dict:
+    return {c.title: c for c in app.get_system_commands(screen or app.screen)}
+
+
+@sync
+async def test_palette_finds_actions_by_role_and_never_a_screenshot(make_app):
+    app = make_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await login_as(app, pilot, "demo.admin")
+        commands = palette(app)
+        assert "Screenshot" not in commands and "Theme" in commands
+        assert {"Change my password", "Book an appointment", "Lock the terminal",
+                "Log out", "Go to Users"} <= set(commands)
+        # on a patient's record: the tabs, and only the actions an admin may do
+        pid = app.backend.call(lambda s: s.patients.list(app.session, query="Reyes")).items[0]
+        from screens.patient_detail import PatientScreen
+
+        await app.push_screen(PatientScreen(pid["id"]))
+        await settle(app, pilot)
+        commands = palette(app)
+        assert {"Show Vitals", "Show Reports", "Edit this record", "Book an appointment"} \
+            <= set(commands)
+        assert not {"Add a vitals reading", "Prescribe a medication", "Upload a report"} \
+            & set(commands)
+        assert commands["Book an appointment"].help.startswith("For this patient")
+
+        # typing "password" in the palette opens the profile in the password field
+        await pilot.press("ctrl+p")
+        await settle(app, pilot)
+        await pilot.press(*"password")
+        await pilot.pause(0.5)
+        await pilot.press("enter")
+        await settle(app, pilot)
+        assert type(app.screen).__name__ == "ProfileScreen"
+        assert app.screen.focused is app.screen.query_one("#current_password", Input)
+
+
+@sync
+async def test_palette_actions_on_a_patient_screen_for_a_doctor_and_a_patient(make_app):
+    from screens.vitals import AddReadingScreen
+
+    app = make_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await login_as(app, pilot, "demo.patient")
+        commands = palette(app)
+        assert {"My vitals", "My reports", "Book an appointment"} <= set(commands)
+        assert "Screenshot" not in commands
+        commands["My vitals"].callback()
+        await settle(app, pilot)
+        screen = app.screen
+        assert type(screen).__name__ == "PatientScreen" and screen.own
+        assert screen.tabs.active == "vitals"
+        commands = palette(app)
+        assert "My vitals" not in commands  # the record's own tab commands instead
+        assert {"Add a vitals reading", "Upload a report"} <= set(commands)
+        assert "Prescribe a medication" not in commands and "Edit this record" not in commands
+
+        await login_again(app, pilot, "demo.doctor")
+        pid = app.backend.call(lambda s: s.patients.list(app.session, query="Reyes")).items[0]
+        from screens.patient_detail import PatientScreen
+
+        await app.push_screen(PatientScreen(pid["id"]))
+        await settle(app, pilot)
+        commands = palette(app)
+        assert {"Add a vitals reading", "Prescribe a medication", "Upload a report",
+                "Edit this record"} <= set(commands)
+        commands["Add a vitals reading"].callback()
+        await settle(app, pilot)
+        assert isinstance(app.screen, AddReadingScreen)
+
+
+async def login_again(app, pilot, username: str) -> None:
+    app.action_logout()
+    await settle(app, pilot)
+    await login_as(app, pilot, username)

@@ -503,3 +503,77 @@ def test_snapshot_agenda(make_app, snap_compare):
         await settle(app, pilot)
 
     assert snap_compare(app, terminal_size=(80, 24), run_before=run_before)
+
+
+@sync
+async def test_enter_before_the_patient_search_answers_picks_when_it_does(make_app,
+                                                                          demo_backend):
+    import threading
+
+    gate = threading.Event()
+    gate.set()
+    real_call = demo_backend.call
+
+    def gated_call(fn):
+        if threading.current_thread() is not threading.main_thread():
+            gate.wait(10)  # service workers wait while the gate is closed
+        return real_call(fn)
+
+    demo_backend.call = gated_call
+    app = make_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await open_appointments(app, pilot, "demo.doctor")
+        form = await open_form(app, pilot)
+        form.query_one("#patient-search", Input).focus()
+        gate.clear()
+        await pilot.press(*"whitaker", "enter")  # before the search has answered
+        await pilot.pause()
+        assert form.picked is None
+        assert not text_of(form.query_one("#err-patient_id", Static))  # no misleading error
+        gate.set()
+        await settle(app, pilot)
+        assert form.picked is not None and form.picked["name"] == "Grace Whitaker"
+        assert form.focused is form.query_one("#doctor")
+        assert not text_of(form.query_one("#err-patient_id", Static))
+
+        # no match: said once the search answers, naming what was typed
+        search = form.query_one("#patient-search", Input)
+        search.focus()
+        search.value = ""
+        gate.clear()
+        await pilot.press(*"zzqx", "enter")
+        await pilot.pause()
+        assert not text_of(form.query_one("#err-patient_id", Static))
+        gate.set()
+        await settle(app, pilot)
+        assert form.picked is None
+        assert "No patient matches “zzqx”" in text_of(form.query_one("#err-patient_id", Static))
+
+        # too short to search: the hint comes at once
+        search.value = "z"
+        await pilot.press("enter")
+        await settle(app, pilot)
+        assert "at least two letters" in text_of(form.query_one("#err-patient_id", Static))
+
+
+@sync
+async def test_booking_form_asks_before_global_keys_discard_it(make_app):
+    app = make_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await open_appointments(app, pilot, "demo.doctor")
+        form = await open_form(app, pilot)
+        assert not form.has_unsaved_changes
+        await fill(pilot, form, reason="Follow-up")
+        assert form.has_unsaved_changes
+        for key in ("f2", "f10"):
+            await pilot.press(key)
+            await settle(app, pilot)
+            assert isinstance(app.screen, ConfirmScreen)
+            await pilot.press("n")
+            await settle(app, pilot)
+            assert app.screen is form and form.query_one("#reason", Input).value == "Follow-up"
+        await pilot.press("f2")
+        await settle(app, pilot)
+        await pilot.press("y")
+        await settle(app, pilot)
+        assert type(app.screen).__name__ == "DashboardScreen"

@@ -15,6 +15,7 @@ try:  # tests/ is a package in some layouts, a plain folder in others
     from tests.conftest import login_as, settle
 except ImportError:  # pragma: no cover
     from conftest import login_as, settle
+from screens.base import Table
 from screens.confirm import ConfirmScreen
 from screens.reports import PreviewScreen, ReportsPane, SaveCopyScreen, UploadReportScreen
 
@@ -95,9 +96,14 @@ async def test_doctor_uploads_a_csv_and_it_is_listed(make_app, tmp_path):
         assert not isinstance(app.screen, UploadReportScreen)
         await settle(app, pilot)
         assert files(pane)[0] == "home_bp_log.csv"
-        row = [str(c) for c in pane.query_one("#reports-table", DataTable).get_row_at(0)]
-        assert row == ["2026-03-04", "home_bp_log.csv", "test report", "CSV table",
-                       f"{len(content)} B", "demo.doctor", "Home BP log"]
+        table = pane.query_one("#reports-table", Table)
+        row = dict(zip(table.fitted_columns, (str(c) for c in table.get_row_at(0))))
+        full = {"uploaded": "2026-03-04", "file": "home_bp_log.csv", "kind": "test report",
+                "type": "CSV table", "size": f"{len(content)} B", "by": "demo.doctor",
+                "note": "Home BP log"}
+        # at 80 columns the note, who and the type give way (the line under the table says)
+        assert {"uploaded", "file", "kind", "size"} <= set(row)
+        assert row == {key: full[key] for key in row}
         assert "3 reports" in str(pane.query_one("#reports-summary", Static).render())
 
 
@@ -121,7 +127,10 @@ async def test_text_renamed_pdf_and_missing_file_are_refused_inline(make_app, tm
         await pilot.press("enter")
         await settle(app, pilot)
         assert "is a folder, not a file" in shown(form.query_one("#err-path"))
-        await pilot.press("escape")
+        await pilot.press("escape")  # a path is typed: asks before discarding it
+        await settle(app, pilot)
+        assert isinstance(app.screen, ConfirmScreen)
+        await pilot.press("y")
         await settle(app, pilot)
         assert len(files(pane)) == 2
 
@@ -255,10 +264,15 @@ async def test_patient_uploads_own_but_cannot_delete_doctors_reports(make_app, t
     app = make_app()
     async with app.run_test(size=(80, 24)) as pilot:
         pane = await open_reports(app, pilot, "demo.patient", last_name=None)
-        assert pane.query_one("#reports-delete", Button).disabled  # uploaded by the doctor
+        delete = pane.query_one("#reports-delete", Button)
+        assert not delete.display  # uploaded by the doctor: not offered
+        assert "d" not in {k for k, b in app.screen.active_bindings.items()
+                           if b.binding.show}
         await pilot.press("d")
         await settle(app, pilot)
         assert not isinstance(app.screen, ConfirmScreen)
+        assert any("only reports you uploaded yourself" in n.message
+                   for n in app._notifications)  # says why, not nothing
         note = tmp_path / "symptoms.txt"
         note.write_text("Headache in the mornings for a week.\n")
         await upload(app, pilot, note, kind="other")
@@ -266,4 +280,33 @@ async def test_patient_uploads_own_but_cannot_delete_doctors_reports(make_app, t
         assert files(pane)[0] == "symptoms.txt"
         pane.query_one("#reports-table", DataTable).move_cursor(row=0)
         await pilot.pause()
-        assert not pane.query_one("#reports-delete", Button).disabled
+        assert delete.display and not delete.disabled
+        assert app.screen.active_bindings["d"].binding.action == "delete"
+        await pilot.press("d")
+        await settle(app, pilot)
+        assert isinstance(app.screen, ConfirmScreen)  # own upload: asks, then deletes
+
+
+@sync
+async def test_upload_form_asks_before_global_keys_discard_it(make_app, tmp_path):
+    app = make_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await open_reports(app, pilot, "demo.doctor")
+        await pilot.press("u")
+        await settle(app, pilot)
+        form = app.screen
+        assert isinstance(form, UploadReportScreen) and not form.has_unsaved_changes
+        form.query_one("#in-note", Input).value = "Scanned at reception"
+        for key in ("f2", "f10"):
+            await pilot.press(key)
+            await settle(app, pilot)
+            assert isinstance(app.screen, ConfirmScreen)
+            await pilot.press("n")  # stay: the form keeps what was typed
+            await settle(app, pilot)
+            assert app.screen is form
+            assert form.query_one("#in-note", Input).value == "Scanned at reception"
+        await pilot.press("f2")
+        await settle(app, pilot)
+        await pilot.press("y")
+        await settle(app, pilot)
+        assert type(app.screen).__name__ == "DashboardScreen"

@@ -180,7 +180,10 @@ async def test_impossible_systolic_is_refused_inline(make_app):
         assert err.display
         assert "Systolic of 500 mmHg is not possible" in text_of(err)
         assert not form.query_one("#err-diastolic", Static).display
-        await pilot.press("escape")
+        await pilot.press("escape")  # typed values: asks before discarding them
+        await settle(app, pilot)
+        assert type(app.screen).__name__ == "ConfirmScreen"
+        await pilot.press("y")
         await settle(app, pilot)
         assert len(rows(pane)) == 51
 
@@ -225,3 +228,37 @@ def test_snapshot_blood_pressure_chart(make_app, snap_compare):
         await pilot.pause()
 
     assert snap_compare(app, terminal_size=(80, 24), run_before=run_before)
+
+
+@sync
+async def test_add_reading_form_asks_before_global_keys_discard_it(make_app):
+    from screens.confirm import ConfirmScreen
+
+    app = make_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await open_vitals(app, pilot, "demo.doctor", "Reyes")
+        await pilot.press("a")
+        await settle(app, pilot)
+        form = app.screen
+        assert isinstance(form, AddReadingScreen) and not form.has_unsaved_changes
+        await pilot.press("escape")  # nothing typed: closes at once
+        await settle(app, pilot)
+        assert not isinstance(app.screen, AddReadingScreen)
+        await pilot.press("a")
+        await settle(app, pilot)
+        form = app.screen
+        await pilot.press(*"131")
+        assert form.has_unsaved_changes
+        for key in ("f10", "f3"):
+            await pilot.press(key)
+            await settle(app, pilot)
+            assert isinstance(app.screen, ConfirmScreen)
+            await pilot.press("n")
+            await settle(app, pilot)
+            assert app.screen is form and app.session is not None
+            assert form.query_one("#in-systolic", Input).value == "131"
+        await pilot.press("f10")
+        await settle(app, pilot)
+        await pilot.press("y")
+        await settle(app, pilot)
+        assert app.session is None and type(app.screen).__name__ == "LoginScreen"
