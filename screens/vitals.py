@@ -8,18 +8,20 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, Iterable
+from typing import Any, Iterable, Sequence
 
+from rich.cells import cell_len
 from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Container, Horizontal, Vertical, VerticalScroll
-from textual.events import Resize
-from textual.geometry import Size
+from textual.events import Click, Resize
+from textual.message import Message
 from textual.screen import ModalScreen
 from textual.widget import Widget
-from textual.widgets import Button, Checkbox, Input, Label, Select, Static
+from textual.widgets import Button, Checkbox, Input, Label, OptionList, Static
+from textual.widgets.option_list import Option
 from textual_plotext import PlotextPlot
 
 from meditrack_tui import policy, reference
@@ -65,6 +67,7 @@ RANGE_PHRASES = {"30d": "in the last 30 days", "90d": "in the last 90 days",
                  "1y": "in the last year", "all": "in all records"}
 DEFAULT_METRIC = "bp"
 DEFAULT_RANGE = "1y"
+TABLE_DELAY = 1.0  # seconds the table waits for the chart to be drawn first, at most
 NARROW_WIDTH = 108  # below this (a terminal under ~110 columns) the table goes under the chart
 
 TABLE_COLUMNS = (("taken", "Taken"), ("value", "Value"), ("flag", "Flag"), ("source", "Source"))
@@ -219,25 +222,38 @@ def thin(xs: list[float], ys: list[float], buckets: int) -> tuple[list[float], l
 
 
 class TrendPlot(PlotextPlot):
-    """A PlotextPlot that builds the chart once per data, size and theme, not on every refresh."""
+    """A PlotextPlot that builds its chart when it renders, for its laid-out size, and
+    builds it again only when the data, the size or the theme change."""
+
+    class Drawn(Message):
+        """The chart of new data has just been built for the screen."""
 
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id)
         self.version = 0
+        self._series: tuple[Metric, list[dict[str, Any]], datetime, datetime] | None = None
         self._cache_key: tuple[Any, ...] | None = None
         self._cache: Any = None
 
-    def changed(self) -> None:
-        """The plot's data changed: build it again at the next render."""
+    def show(self, metric: Metric, rows: list[dict[str, Any]], start: datetime,
+             end: datetime) -> None:
+        """Chart these readings (time order) from the next render on."""
+        self._series = (metric, rows, start, end)
         self.version += 1
         self.refresh()
 
     def render(self) -> Any:
-        if self.version == 0:  # nothing drawn yet: don't build an empty chart
+        if self._series is None or not self.size.area:  # no data or no room: nothing to build
             return ""
         key = (self.version, self.size, self.app.theme, self.theme)
         if key != self._cache_key:
+            metric, rows, start, end = self._series
+            draw_chart(self.plt, metric, rows, start, end,
+                       theme_colors(self.app.theme_variables), height=self.size.height,
+                       width=self.size.width)
             self._cache = super().render()
+            if self._cache_key is None or self._cache_key[0] != self.version:
+                self.post_message(self.Drawn())
             self._cache_key = key
         return self._cache
 
@@ -429,15 +445,128 @@ class AddReadingScreen(ServiceMixin, ModalScreen[dict | None]):
                              lambda discard: self.dismiss(None) if discard else None)
 
 
+class ChoiceScreen(ModalScreen[str | None]):
+    """A short list to pick one value from: Enter or a click picks, Escape cancels."""
+
+    DEFAULT_CSS = """
+    ChoiceScreen { align: center middle; }
+    ChoiceScreen > Vertical {
+        width: auto; min-width: 30; max-width: 100%; height: auto; max-height: 100%;
+        border: thick $primary; background: $surface; padding: 0 1;
+    }
+    ChoiceScreen #choice-title { text-style: bold; color: $accent; height: 1; }
+    ChoiceScreen OptionList { width: auto; min-width: 100%; height: auto; max-height: 12; }
+    ChoiceScreen #choice-hint { color: $text-muted; height: 1; }
+    """
+    BINDINGS = [Binding("escape", "cancel", "Cancel", id="choice-cancel")]
+
+    def __init__(self, title: str, options: Sequence[tuple[str, str]], value: str) -> None:
+        super().__init__()
+        self.title_text, self.options, self.value = title, list(options), value
+
+    def compose(self) -> ComposeResult:
+        with Vertical():
+            yield Static(self.title_text, id="choice-title", markup=False)
+            yield OptionList(*[Option(label, id=key) for label, key in self.options],
+                             id="choice-list", compact=True)
+            yield Static("Enter chooses, Esc cancels", id="choice-hint")
+
+    def on_mount(self) -> None:
+        keys = [key for _label, key in self.options]
+        self.query_one(OptionList).highlighted = keys.index(self.value) \
+            if self.value in keys else 0
+
+    @on(OptionList.OptionSelected)
+    def chosen(self, event: OptionList.OptionSelected) -> None:
+        event.stop()
+        self.dismiss(event.option.id)
+
+    def action_cancel(self) -> None:
+        """Close without changing the value."""
+        self.dismiss(None)
+
+
+class Choice(Widget, can_focus=True):
+    """A one-line selector, e.g. 'Metric (m): Blood pressure ▾'.
+
+    Enter, space or a click open the list of values (:class:`ChoiceScreen`);
+    :meth:`cycle` steps to the next one. Setting :attr:`value` posts :class:`Changed`.
+    One widget instead of a ``Select`` (a container of six) keeps the pane quick to open.
+    """
+
+    DEFAULT_CSS = """
+    Choice { width: auto; height: 1; padding: 0 1; background: $boost; }
+    Choice:hover { background: $panel; }
+    Choice:focus { background: $block-cursor-background; color: $block-cursor-foreground;
+                   text-style: $block-cursor-text-style; }
+    """
+    BINDINGS = [Binding("enter,space", "open", "Choose", show=False)]
+
+    class Changed(Message):
+        """The value of a :class:`Choice` changed."""
+
+        def __init__(self, choice: "Choice", value: str) -> None:
+            super().__init__()
+            self.choice, self.value = choice, value
+
+        @property
+        def control(self) -> "Choice":
+            return self.choice
+
+    def __init__(self, prompt: str, options: Sequence[tuple[str, str]], value: str, *,
+                 id: str | None = None) -> None:
+        super().__init__(id=id)
+        self.prompt, self.options = prompt, list(options)
+        self.labels = {key: label for label, key in self.options}
+        if value not in self.labels:
+            raise ValueError(f"{value!r} is not one of the choices")
+        self._value = value
+        self._width = max(cell_len(label) for label, _key in self.options)
+
+    @property
+    def value(self) -> str:
+        """The chosen key."""
+        return self._value
+
+    @value.setter
+    def value(self, value: str) -> None:
+        if value not in self.labels:
+            raise ValueError(f"{value!r} is not one of the choices")
+        if value != self._value:
+            self._value = value
+            self.refresh()
+            self.post_message(self.Changed(self, value))
+
+    def cycle(self, step: int = 1) -> None:
+        """Choose the next value (the first after the last)."""
+        keys = [key for _label, key in self.options]
+        self.value = keys[(keys.index(self._value) + step) % len(keys)]
+
+    def render(self) -> Text:
+        label = self.labels[self._value]
+        return Text.assemble(f"{self.prompt}: ", (label, "bold"),
+                             " " * (self._width - cell_len(label)), " ▾")
+
+    def action_open(self) -> None:
+        """Open the list of values; the one picked becomes the value."""
+        self.app.push_screen(ChoiceScreen(self.prompt, self.options, self._value), self.picked)
+
+    def picked(self, value: str | None) -> None:
+        if value is not None:
+            self.value = value
+
+    def on_click(self, event: Click) -> None:
+        event.stop()
+        self.action_open()
+
+
 class VitalsPane(ServiceMixin, Widget):
     """A patient's vitals: metric and range selectors, the trend chart and the readings table."""
 
     DEFAULT_CSS = """
     VitalsPane { height: 1fr; layout: vertical; }
     VitalsPane #vitals-bar { height: 1; }
-    VitalsPane #vitals-bar Label { padding: 0 1 0 0; }
-    VitalsPane #vitals-metric { width: 22; margin-right: 2; }
-    VitalsPane #vitals-range { width: 13; margin-right: 2; }
+    VitalsPane #vitals-bar Choice { margin-right: 2; }
     VitalsPane #vitals-add { min-width: 18; }
     VitalsPane #vitals-body { height: 1fr; layout: horizontal; }
     VitalsPane #vitals-chart-box { width: 1fr; height: 1fr; }
@@ -471,8 +600,8 @@ class VitalsPane(ServiceMixin, Widget):
         self.loaded_range: str | None = None
         self.start: datetime | None = None
         self.end: datetime | None = None
-        self._drawn_size = Size(0, 0)
         self.loading_text = Text("Loading readings…", style="italic")
+        self._table_due = False
 
     @property
     def metric(self) -> Metric:
@@ -487,12 +616,10 @@ class VitalsPane(ServiceMixin, Widget):
         # the layout for the terminal's width from the start (a later switch restyles it all)
         self.set_class(self.app.size.width < NARROW_WIDTH, "-narrow")
         with Horizontal(id="vitals-bar"):
-            yield Label("Metric (m)")
-            yield Select([(m.label, m.key) for m in METRICS], value=DEFAULT_METRIC,
-                         allow_blank=False, compact=True, id="vitals-metric")
-            yield Label("Range (r)")
-            yield Select([(label, key) for key, label, _days in RANGES], value=DEFAULT_RANGE,
-                         allow_blank=False, compact=True, id="vitals-range")
+            yield Choice("Metric (m)", [(m.label, m.key) for m in METRICS], self.metric_key,
+                         id="vitals-metric")
+            yield Choice("Range (r)", [(label, key) for key, label, _days in RANGES],
+                         self.range_key, id="vitals-range")
             if self.can_add:
                 yield Button("Add reading (a)", id="vitals-add", compact=True)
         with Container(id="vitals-body"):
@@ -515,15 +642,10 @@ class VitalsPane(ServiceMixin, Widget):
         self.reload()
 
     def on_resize(self, event: Resize) -> None:
-        if event.size.width:  # a hidden tab has no size: keep the layout it will show with
+        # a hidden tab has no size: keep the layout it will show with. The chart builds
+        # itself again for a new size when it renders (TrendPlot), with no re-fetch.
+        if event.size.width:
             self.set_class(event.size.width < NARROW_WIDTH, "-narrow")
-        self.call_after_refresh(self.chart_resized)
-
-    def chart_resized(self) -> None:
-        """Draw the chart for its (new) size: tick spacing and thinning follow it; no re-fetch."""
-        size = self.query_one(TrendPlot).size
-        if self.loaded_range is not None and size.area and size != self._drawn_size:
-            self.draw()
 
     # --- data ---
 
@@ -564,16 +686,11 @@ class VitalsPane(ServiceMixin, Widget):
         metric = self.metric
         return [r for r in self.readings if has_metric(r, metric)]
 
-    def draw(self, rows: list[dict[str, Any]] | None = None) -> None:
-        """Draw the chart (or the empty message) from the fetched readings.
-
-        The chart is built for its laid-out size, so before layout (or while its tab
-        is hidden) drawing waits for the size instead of building twice.
-        """
+    def draw(self, rows: list[dict[str, Any]]) -> None:
+        """Show the chart of these readings (built when it renders), or the empty message."""
         if self.start is None or self.end is None:
             return
         metric = self.metric
-        rows = self.rows_for_metric() if rows is None else rows
         plot = self.query_one(TrendPlot)
         empty = self.query_one("#vitals-empty", Static)
         if plot.display != bool(rows):
@@ -581,20 +698,14 @@ class VitalsPane(ServiceMixin, Widget):
             empty.display = not rows
         if not rows:
             empty.update(f"No {metric.label.lower()} readings {RANGE_PHRASES[self.range_key]}.")
-            self._drawn_size = Size(0, 0)
             return
-        if not plot.size.width or not plot.size.height:
-            self._drawn_size = Size(0, 0)
-            self.call_after_refresh(self.chart_resized)
-            return
-        self._drawn_size = plot.size
-        draw_chart(plot.plt, metric, rows, self.start, self.end,
-                   theme_colors(self.app.theme_variables), height=plot.size.height,
-                   width=plot.size.width)
-        plot.changed()
+        plot.show(metric, rows, self.start, self.end)
 
     def redraw(self) -> None:
-        """Redraw chart, caption and table from the fetched readings (no re-fetch)."""
+        """Redraw chart, caption and table from the fetched readings (no re-fetch).
+
+        The table is filled once the chart has been drawn, so the chart shows first.
+        """
         if self.loaded_range is None or self.start is None or self.end is None:
             return
         metric, rows = self.metric, self.rows_for_metric()
@@ -608,7 +719,30 @@ class VitalsPane(ServiceMixin, Widget):
             summary.append(f", {flagged} out of range", style="bold")
             summary.append(f" · {reference.SOURCES[metric.flag]}", style="not bold")
         self.query_one("#vitals-summary", Static).update(summary)
-        self.fill_table(metric, rows, colors)
+        self._table_due = True
+        if rows and self.chart_shown:
+            self.set_timer(TABLE_DELAY, self.table_due)  # in case the chart is never drawn
+        else:
+            self.table_due()
+
+    @property
+    def chart_shown(self) -> bool:
+        """True when the chart is on the current screen (in no hidden tab): it will be drawn."""
+        return self.screen.is_current and all(
+            node.display for node in self.query_one(TrendPlot).ancestors_with_self
+            if isinstance(node, Widget))
+
+    @on(TrendPlot.Drawn)
+    def chart_drawn(self, event: TrendPlot.Drawn) -> None:
+        event.stop()
+        self.table_due()
+
+    def table_due(self) -> None:
+        """Fill the table for what is selected now (however often it changed meanwhile)."""
+        if self._table_due and self.is_attached:
+            self._table_due = False
+            self.fill_table(self.metric, self.rows_for_metric(),
+                            theme_colors(self.app.theme_variables))
 
     def fill_table(self, metric: Metric, rows: list[dict[str, Any]],
                    colors: ChartColors) -> None:
@@ -632,31 +766,27 @@ class VitalsPane(ServiceMixin, Widget):
 
     # --- controls ---
 
-    @on(Select.Changed, "#vitals-metric")
-    def metric_changed(self, event: Select.Changed) -> None:
+    @on(Choice.Changed, "#vitals-metric")
+    def metric_changed(self, event: Choice.Changed) -> None:
         event.stop()
-        if isinstance(event.value, str) and event.value != self.metric_key:
+        if event.value != self.metric_key:
             self.metric_key = event.value
             self.redraw()
 
-    @on(Select.Changed, "#vitals-range")
-    def range_changed(self, event: Select.Changed) -> None:
+    @on(Choice.Changed, "#vitals-range")
+    def range_changed(self, event: Choice.Changed) -> None:
         event.stop()
-        if isinstance(event.value, str) and event.value != self.range_key:
+        if event.value != self.range_key:
             self.range_key = event.value
             self.reload()
 
     def action_next_metric(self) -> None:
         """Cycle the metric (the selector follows)."""
-        keys = [m.key for m in METRICS]
-        self.query_one("#vitals-metric", Select).value = keys[(keys.index(self.metric_key) + 1)
-                                                              % len(keys)]
+        self.query_one("#vitals-metric", Choice).cycle()
 
     def action_next_range(self) -> None:
         """Cycle the time range (the selector follows)."""
-        keys = [key for key, _label, _days in RANGES]
-        self.query_one("#vitals-range", Select).value = keys[(keys.index(self.range_key) + 1)
-                                                             % len(keys)]
+        self.query_one("#vitals-range", Choice).cycle()
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action == "add_reading":

@@ -5,13 +5,13 @@ from __future__ import annotations
 
 from tests.conftest import login_as, settle, sync
 
-from textual.widgets import DataTable, Footer, Select
+from textual.widgets import DataTable, Footer
 
 from screens.admin import AuditScreen
 from screens.appointments import AppointmentTable, RecordTable
 from screens.base import Fit, Table, fit_widths, share
 from screens.dashboard import DashboardScreen
-from screens.vitals import VitalsPane
+from screens.vitals import Choice, VitalsPane
 
 
 def test_share_cuts_the_widest_first():
@@ -86,7 +86,7 @@ async def test_vitals_table_beside_the_chart_when_wide(make_app):
         table = pane.query_one("#vitals-table", Table)
         assert box.region.x >= chart.region.right and box.region.y == chart.region.y
         value_width = dict(table._fit_layout or ())["value"]
-        pane.query_one("#vitals-metric", Select).value = "heart_rate"
+        pane.query_one("#vitals-metric", Choice).value = "heart_rate"
         await settle(app, pilot)
         assert dict(table._fit_layout or ())["value"] < value_width  # measured again
         await pilot.resize_terminal(80, 24)

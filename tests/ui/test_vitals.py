@@ -7,14 +7,14 @@ from tests.conftest import sync
 
 from textual.app import ComposeResult
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Input, Select, Static, TabbedContent, TabPane
+from textual.widgets import DataTable, Footer, Input, OptionList, Static, TabbedContent, TabPane
 from textual_plotext import PlotextPlot
 
 try:  # tests/ is a package in some layouts, a plain folder in others
     from tests.conftest import login_as, settle
 except ImportError:  # pragma: no cover
     from conftest import login_as, settle
-from screens.vitals import AddReadingScreen, VitalsPane
+from screens.vitals import AddReadingScreen, Choice, ChoiceScreen, TrendPlot, VitalsPane
 
 
 
@@ -92,7 +92,7 @@ async def test_doctor_switches_p02_to_glucose_with_the_key(make_app):
         assert len(rows(pane)) == 7  # blood pressure at clinic visits
         await pilot.press("m")
         await settle(app, pilot)
-        assert pane.query_one("#vitals-metric", Select).value == "glucose"
+        assert pane.query_one("#vitals-metric", Choice).value == "glucose"
         table = rows(pane)
         assert len(table) == 58
         assert table[0][:3] == ["2026-03-02 07:15", "115 fasting",
@@ -114,7 +114,7 @@ async def test_range_switch_changes_the_rows(make_app):
             await settle(app, pilot)
             counts.append(len(rows(pane)))
         assert counts == [51, 51, 5, 15]
-        assert pane.query_one("#vitals-range", Select).value == "90d"
+        assert pane.query_one("#vitals-range", Choice).value == "90d"
         assert "15 readings" in text_of(pane.query_one("#vitals-summary", Static))
 
 
@@ -123,12 +123,134 @@ async def test_metric_without_readings_says_so(make_app):
     app = make_app()
     async with app.run_test(size=(80, 24)) as pilot:
         pane = await open_vitals(app, pilot, "demo.patient")
-        pane.query_one("#vitals-metric", Select).value = "glucose"
+        pane.query_one("#vitals-metric", Choice).value = "glucose"
         await settle(app, pilot)
         assert rows(pane) == []
         empty = pane.query_one("#vitals-empty", Static)
         assert empty.display and "No glucose readings in the last year" in text_of(empty)
         assert not pane.query_one(PlotextPlot).display
+
+
+@sync
+async def test_metric_picker_opens_on_enter_and_escape_keeps_the_metric(make_app):
+    app = make_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        pane = await open_vitals(app, pilot, "demo.doctor", "Whitaker")
+        metric = pane.query_one("#vitals-metric", Choice)
+        assert "Metric (m): Blood pressure" in str(metric.render())
+        metric.focus()
+        await pilot.press("enter")
+        await settle(app, pilot)
+        picker = app.screen
+        assert isinstance(picker, ChoiceScreen)
+        options = picker.query_one(OptionList)
+        assert options.option_count == 6 and options.highlighted == 0  # the current metric
+        await pilot.press("escape")
+        await settle(app, pilot)
+        assert app.screen is not picker and metric.value == "bp" and len(rows(pane)) == 7
+        await pilot.press("enter")  # focus came back to the selector
+        await settle(app, pilot)
+        await pilot.press("down", "enter")  # glucose
+        await settle(app, pilot)
+        assert not isinstance(app.screen, ChoiceScreen)
+        assert metric.value == "glucose" and pane.metric_key == "glucose"
+        assert "Metric (m): Glucose" in str(metric.render())
+        assert len(rows(pane)) == 58
+        assert "fasting 70–99" in text_of(pane.query_one("#vitals-caption", Static))
+
+
+@sync
+async def test_range_picker_opens_on_click_and_fetches_the_range(make_app):
+    app = make_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        pane = await open_vitals(app, pilot, "demo.doctor", "Reyes")
+        await pilot.click("#vitals-range")
+        await settle(app, pilot)
+        assert isinstance(app.screen, ChoiceScreen)
+        assert app.screen.query_one(OptionList).highlighted == 2  # 1 year
+        await pilot.press("up", "up", "enter")  # 30 days
+        await settle(app, pilot)
+        assert pane.range_key == "30d" and pane.loaded_range == "30d"
+        assert len(rows(pane)) == 5
+        assert "Range (r): 30 days" in str(pane.query_one("#vitals-range", Choice).render())
+
+
+@sync
+async def test_footer_offers_the_metric_and_range_keys(make_app):
+    app = make_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await open_vitals(app, pilot, "demo.doctor", "Reyes")
+        shown = {b.binding.key: b.binding.description for b in app.active_bindings.values()
+                 if b.binding.show}
+        assert shown.get("m") == "Metric" and shown.get("r") == "Range"
+
+
+@sync
+async def test_chart_is_drawn_before_the_table_is_filled(make_app, monkeypatch):
+    """The table waits for the chart's first drawing; the chart is built for its size."""
+    builds: list[tuple[int, int]] = []
+    order: list[str] = []
+    original_render = PlotextPlot.render
+
+    def render(self):
+        builds.append((self.size.width, self.size.height))
+        order.append("chart")
+        return original_render(self)
+
+    original_fill = VitalsPane.fill_table
+
+    def fill_table(self, *args):
+        order.append("table")
+        return original_fill(self, *args)
+
+    monkeypatch.setattr(PlotextPlot, "render", render)
+    monkeypatch.setattr(VitalsPane, "fill_table", fill_table)
+    app = make_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        pane = await open_vitals(app, pilot, "demo.patient")
+        plot = pane.query_one(PlotextPlot)
+        # drawn before the table is filled, and last for the size it has (this host's screen
+        # may gain a scrollbar as the pane fills in: the chart is then built once more)
+        assert order[0] == "chart" and order.count("table") == 1
+        assert builds[-1] == (plot.size.width, plot.size.height)
+        assert len(rows(pane)) == 51
+        fetched = pane.readings
+        await pilot.resize_terminal(120, 40)  # built again for the new size, not fetched again
+        await settle(app, pilot)
+        assert builds[-1] == (plot.size.width, plot.size.height) != builds[0]
+        assert pane.readings is fetched and order.count("table") == 1
+
+
+@sync
+async def test_table_is_refilled_while_its_tab_is_hidden(make_app):
+    """A pane whose tab is not shown has no chart drawing to wait for: the table still fills."""
+
+    class TwoTabs(PaneHost):
+        def compose(self) -> ComposeResult:
+            yield Static("Patient record (test host)", id="host-banner")
+            with TabbedContent():
+                with TabPane("Vitals", id="vitals"):
+                    yield self.pane
+                with TabPane("Other", id="other"):
+                    yield Static("another tab")
+            yield Footer()
+
+    app = make_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await login_as(app, pilot, "demo.doctor")
+        pane = VitalsPane(patient_id(app, "Reyes"))
+        await app.push_screen(TwoTabs(pane))
+        await settle(app, pilot)
+        assert len(rows(pane)) == 51
+        app.screen.query_one(TabbedContent).active = "other"
+        await settle(app, pilot)
+        pane.query_one("#vitals-metric", Choice).value = "heart_rate"
+        await settle(app, pilot)
+        plot = pane.query_one(TrendPlot)
+        assert plot._cache_key is not None and plot._cache_key[0] != plot.version  # not drawn
+        heart = [r for r in pane.readings if r.get("heart_rate") is not None]
+        table = rows(pane)
+        assert len(table) == len(heart) and table[0][1] == str(heart[-1]["heart_rate"])
 
 
 async def fill_reading(app, pilot, **values: str) -> AddReadingScreen:
