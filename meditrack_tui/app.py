@@ -264,13 +264,6 @@ class MediTrackApp(App):
             self.backend.call(lambda s: s.warm_up(session))
         except Exception:  # noqa: BLE001 - only an optimisation; real calls report errors
             pass
-        # The indexes and the patient directory live as long as the app: moving them out of
-        # the collector's generations keeps full collections (a 60-200 ms pause each, seen
-        # while opening a chart) from walking hundreds of thousands of long-lived objects.
-        import gc
-
-        gc.collect()
-        gc.freeze()
 
     def _clear_stack(self) -> None:
         while len(self.screen_stack) > 1:
