@@ -359,11 +359,13 @@ class AppFooter(Footer):
     in ``keys.FOOTER_OPTIONAL`` (first named first), then keys from its right end. Every
     action stays in the command palette, whose key is always shown."""
 
-    def compose(self) -> ComposeResult:
+    _shown: tuple[Any, ...] | None = None  # what the last compose showed
+
+    def _plan(self) -> tuple[bool, list[tuple[str, str, str, str, bool, str]], Any]:
+        """(compact, the keys to show as (key, display, label, action, enabled, tooltip),
+        the palette binding entry or None) for the current bindings and width."""
         from .keys import FOOTER_OPTIONAL, FOOTER_SHORT
 
-        if not self._bindings_ready:
-            return
         active = self.screen.active_bindings
         entries: dict[str, tuple[Any, bool, str]] = {}
         for _node, binding, enabled, tooltip in active.values():
@@ -405,17 +407,36 @@ class AppFooter(Footer):
                 if not fits(candidate, compact, short):
                     break
                 chosen = candidate
+        keys = [(b.key, self.app.get_key_display(b), label(b, short), b.action, enabled,
+                 tooltip) for b, enabled, tooltip in chosen]
+        if palette is not None:
+            _node, binding, enabled, _tooltip = palette
+            palette = (binding.key, self.app.get_key_display(binding), binding.description,
+                       binding.action, enabled, binding.tooltip or binding.description)
+        return compact, keys, palette
+
+    def compose(self) -> ComposeResult:
+        if not self._bindings_ready:
+            return
+        compact, keys, palette = self._plan()
+        self._shown = (compact, keys, palette)
         self.compact = compact
-        for binding, enabled, tooltip in chosen:
-            yield FooterKey(binding.key, self.app.get_key_display(binding),
-                            label(binding, short), binding.action, disabled=not enabled,
+        for key, display, label, action, enabled, tooltip in keys:
+            yield FooterKey(key, display, label, action, disabled=not enabled,
                             tooltip=tooltip).data_bind(compact=Footer.compact)
         if palette is not None:
-            _node, binding, enabled, tooltip = palette
-            yield FooterKey(binding.key, self.app.get_key_display(binding),
-                            binding.description, binding.action, classes="-command-palette",
-                            disabled=not enabled,
-                            tooltip=binding.tooltip or binding.description)
+            key, display, label, action, enabled, tooltip = palette
+            yield FooterKey(key, display, label, action, classes="-command-palette",
+                            disabled=not enabled, tooltip=tooltip)
+
+    async def recompose(self) -> None:
+        """Rebuild the keys only when what they show changed: focus moves and resizes ask
+        for several rebuilds in a row (~25 ms each, nothing paints meanwhile), most of
+        them for the same keys."""
+        if self._bindings_ready and self.is_attached and self._shown is not None \
+                and self._plan() == self._shown:
+            return
+        await super().recompose()
 
     def on_resize(self, event: events.Resize) -> None:
         if self._bindings_ready:

@@ -168,6 +168,9 @@ class LockedDatabase:
         return wrapped
 
     def __getattr__(self, name: str) -> Any:
+        wrapped = self._collections.get(name)  # db.patients etc.: no new Collection each time
+        if wrapped is not None:
+            return wrapped
         attr = getattr(self._db, name)
         if hasattr(attr, "insert_one") and not name.startswith("_"):
             return self[name]
@@ -222,11 +225,14 @@ class Store:
     def ensure_indexes(self) -> None:
         """Create every index the app needs; safe to call on every start."""
         embedded = self.info.kind == EMBEDDED
+        existing: dict[str, Any] = {}
         for collection, keys, options, embedded_keys in INDEXES:
             if embedded:
                 if embedded_keys is False:
                     # also drop it where an older version created it (memory, no speed)
-                    if options["name"] in self.db[collection].index_information():
+                    if collection not in existing:
+                        existing[collection] = self.db[collection].index_information()
+                    if options["name"] in existing[collection]:
                         self.db[collection].drop_index(options["name"])
                     continue
                 keys = embedded_keys or keys
