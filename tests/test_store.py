@@ -106,3 +106,63 @@ def test_scan_matches_a_projected_find(demo_services):
     found = {d["_id"]: d for d in store.db.patients.find({}, {f: 1 for f in fields})}
     assert len(scanned) == 40
     assert scanned == found
+
+
+# --- find_page: the embedded store's paged, sorted reads ---
+
+def _paged_store(tmp_path):
+    import random
+    from datetime import datetime, timedelta
+
+    from meditrack_tui.config import Config
+    from meditrack_tui.db.store import connect
+
+    store = connect(Config(data_dir=tmp_path))
+    rng = random.Random(3)
+    docs = []
+    for n in range(300):
+        doc = {"n": n, "who": rng.choice(["ana", "Bo", "cy", "Émile", "zed"]),
+               "status": rng.choice(["scheduled", "cancelled", "completed"]),
+               "start": datetime(2026, 1, 1) + timedelta(hours=rng.randrange(2000))}
+        if n % 7:
+            doc["rank"] = rng.choice([1, 2, 3])
+        elif n % 2:
+            doc["rank"] = None  # None and missing both sort first
+        docs.append(doc)
+    store.db.items.insert_many(docs)
+    store.db.items.create_index([("status", 1)])
+    return store
+
+
+@pytest.mark.parametrize("filt", [{}, {"status": "cancelled"}, {"who": {"$in": ["ana", "zed"]}},
+                                  {"$or": [{"who": "Bo"}, {"rank": {"$gte": 3}}]}])
+@pytest.mark.parametrize("sort", [[("start", 1)], [("start", -1)], [("who", 1), ("start", -1)],
+                                  [("rank", -1), ("n", 1)], [("rank", 1), ("n", -1)]])
+def test_find_page_matches_a_sorted_paged_find(tmp_path, filt, sort):
+    store = _paged_store(tmp_path)
+    try:
+        coll = store.db.items
+        expected_total = coll.count_documents(filt)
+        for skip, limit in ((0, 10), (25, 50), (expected_total - 3, 10)):
+            total, docs = store.find_page("items", filt, sort, max(skip, 0), limit)
+            expected = list(coll.find(filt).sort(sort).skip(max(skip, 0)).limit(limit))
+            assert total == expected_total
+            assert [d["n"] for d in docs] == [d["n"] for d in expected]
+            assert docs == expected  # whole documents
+    finally:
+        store.close()
+
+
+def test_find_page_sorts_mixed_types_as_mongodb_does(tmp_path):
+    from meditrack_tui.config import Config
+    from meditrack_tui.db.store import connect
+
+    store = connect(Config(data_dir=tmp_path))
+    try:
+        store.db.mixed.insert_many([{"v": "b"}, {"v": 2}, {"v": None}, {"v": "a"}, {"v": 1.5},
+                                    {}])
+        total, docs = store.find_page("mixed", {}, [("v", 1)], 0, 10)
+        assert total == 6
+        assert [d.get("v") for d in docs][2:] == [1.5, 2, "a", "b"]  # null/missing, numbers, text
+    finally:
+        store.close()

@@ -290,11 +290,10 @@ class AppointmentService(Service):
         sort_key = check.choice("sort", sort, SORTS)
         check.done()
         direction = DESCENDING if descending else ASCENDING
-        total = self.db.appointments.count_documents(filt)
-        cursor = (self.db.appointments.find(filt)
-                  .sort([(SORTS[sort_key or "start"], direction), ("start", ASCENDING)])
-                  .skip((page_no - 1) * size).limit(size))
-        return Page([public(d) or {} for d in cursor], total, page_no, size)
+        total, docs = self.ctx.store.find_page(
+            "appointments", filt, [(SORTS[sort_key or "start"], direction), ("start", ASCENDING)],
+            (page_no - 1) * size, size)
+        return Page([public(d) or {} for d in docs], total, page_no, size)
 
 
 def today_str(now: datetime) -> str:

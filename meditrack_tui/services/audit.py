@@ -41,7 +41,6 @@ class AuditService(Service):
             window["$lt"] = datetime.combine(end + timedelta(days=1), datetime.min.time())
         if window:
             filt["ts"] = window
-        total = self.db.audit.count_documents(filt)
-        cursor = (self.db.audit.find(filt).sort([("ts", -1), ("_id", -1)])
-                  .skip((page_no - 1) * size).limit(size))
-        return Page([public(d) or {} for d in cursor], total, page_no, size)
+        total, docs = self.ctx.store.find_page("audit", filt, [("ts", -1), ("_id", -1)],
+                                               (page_no - 1) * size, size)
+        return Page([public(d) or {} for d in docs], total, page_no, size)

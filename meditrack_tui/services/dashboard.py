@@ -55,7 +55,8 @@ class DashboardService(Service):
         from .auth import user_public
 
         pending = [user_public(d) for d in db.users.find({"status": "pending"}).limit(50)]
-        recent = [public(d) for d in db.audit.find().sort([("ts", -1), ("_id", -1)]).limit(12)]
+        recent = [public(d) for d in
+                  self.ctx.store.find_page("audit", {}, [("ts", -1), ("_id", -1)], 0, 12)[1]]
         return {
             "patients": db.patients.count_documents({"archived": False}),
             "archived_patients": db.patients.count_documents({"archived": True}),

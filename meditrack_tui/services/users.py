@@ -148,12 +148,11 @@ class UserService(Service):
         check.done()
         if text:
             filt["username_lc"] = literal_prefix(text.lower())
-        total = self.db.users.count_documents(filt)
-        cursor = (self.db.users.find(filt).sort([("role", 1), ("username_lc", 1)])
-                  .skip((page_no - 1) * size).limit(size))
+        total, docs = self.ctx.store.find_page("users", filt, [("role", 1), ("username_lc", 1)],
+                                               (page_no - 1) * size, size)
         now = self.ctx.now()
         items = []
-        for doc in cursor:
+        for doc in docs:
             item = user_public(doc)
             item["locked"] = bool(doc.get("locked_until") and doc["locked_until"] > now)
             items.append(item)

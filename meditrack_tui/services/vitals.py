@@ -110,7 +110,7 @@ class VitalsService(Service):
                   until: datetime | None = None) -> list[dict[str, Any]]:
         filt: dict[str, Any] = {"patient_id": pid}
         out: list[dict[str, Any]] = []
-        for bucket in self.db.vitals.find(filt, {"year": 1, "readings": 1}):
+        for bucket in self.ctx.store.find_docs("vitals", filt):
             year = bucket.get("year", 0)
             if since and year < since.year or until and year > until.year:
                 continue
