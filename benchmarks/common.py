@@ -64,3 +64,17 @@ def timed(fn: Callable[[], object]) -> float:
     start = time.perf_counter()
     fn()
     return (time.perf_counter() - start) * 1000
+
+
+def reference_loop_ms() -> float:
+    """A fixed pure-Python loop, timed: how fast this machine runs Python right now.
+
+    Shared virtual machines change speed (this one by up to 2x within minutes); printing
+    this beside wall-clock figures shows whether a run met a slow spell. About 550 ms on
+    the development machine at its usual speed.
+    """
+    start = time.perf_counter()
+    total = 0
+    for i in range(3_000_000):
+        total += i * i
+    return (time.perf_counter() - start) * 1000

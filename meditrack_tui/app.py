@@ -18,6 +18,7 @@ from textual.screen import ModalScreen, Screen
 
 from screens.keys import AREA_ROLES, GLOBAL_KEYS, global_bindings
 
+from .quiet_gc import QuietCollector
 from .runtime import Backend
 
 FEED_LOG = logging.getLogger("meditrack_tui.feed")
@@ -53,6 +54,7 @@ class MediTrackApp(App):
         self.locked = False
         self.live = live
         self.feed_ok = True  # False while live updates are interrupted
+        self.quiet_gc = QuietCollector()
 
     def now(self) -> Any:
         """'Now' as the services see it (screens use it for 'today')."""
@@ -68,6 +70,12 @@ class MediTrackApp(App):
         # a thread would otherwise compete with the first paint for the interpreter.
         self.call_after_refresh(self.connect)
         self.set_interval(5, self.check_idle_lock)
+        # full garbage collections while the user is idle, not in the middle of a keypress
+        self.quiet_gc.install()
+        self.set_interval(0.5, lambda: self.quiet_gc.tick(time.monotonic() - self.last_activity))
+
+    def on_unmount(self) -> None:
+        self.quiet_gc.uninstall()
 
     @work(thread=True, exit_on_error=False, group="connect")
     def connect(self) -> None:

@@ -23,7 +23,7 @@ from .messages import DataChanged
 from .patients import PATIENT_FIELDS, SEX_OPTIONS, PatientFormScreen
 from .prescriptions import PrescriptionsPane
 from .reports import ReportsPane
-from .vitals import VitalsPane
+from .vitals import Prefetched, VitalsPane, prefetch_series
 
 TABS = ("overview", "vitals", "prescriptions", "reports", "appointments")
 TAB_TITLES = {"overview": "Overview", "vitals": "Vitals", "prescriptions": "Prescriptions",
@@ -81,6 +81,9 @@ class PatientScreen(BaseScreen):
         self.record: dict[str, Any] | None = None
         self.doctors: list[dict] = []
         self.panes: dict[str, Widget] = {}  # tab -> its pane, once shown
+        # the Vitals tab's default range, fetched while the overview is read, so the chart
+        # draws at once when the tab opens (dropped when this patient's vitals change)
+        self.vitals_prefetch: Prefetched | None = None
 
     # --- layout ---
 
@@ -143,6 +146,23 @@ class PatientScreen(BaseScreen):
         self.call_service(lambda s: s.patients.get(session, pid, audit_open=opening),
                           self.show_record, error=self._load_failed, group="pd-record")
         self.reload_medication()
+        if opening:
+            self.prefetch_vitals()
+
+    def prefetch_vitals(self) -> None:
+        """Fetch what the Vitals tab shows first, unless it is open already."""
+        session = self.session
+        if "vitals" in self.panes or self.first_tab == "vitals" or session is None \
+                or not policy.allowed(session.role, "vitals.read"):
+            return
+        self.vitals_prefetch = None
+        self.call_service(prefetch_series(self.app, session, self.patient_id),
+                          self._vitals_prefetched, error=lambda exc: None,
+                          group="pd-vitals-prefetch")
+
+    def _vitals_prefetched(self, fetched: Prefetched) -> None:
+        if "vitals" not in self.panes:
+            self.vitals_prefetch = fetched
 
     def reload_medication(self) -> None:
         """Fetch the active prescriptions for the overview's medication line."""
@@ -225,6 +245,8 @@ class PatientScreen(BaseScreen):
     def on_data_changed(self, message: DataChanged) -> None:
         """Re-fetch the record and every pane whose data changed for this patient."""
         message.prevent_default()
+        if message.touches("vitals", self.patient_id) and "vitals" not in self.panes:
+            self.prefetch_vitals()  # what was fetched ahead is out of date
         if message.touches("patients", self.patient_id):
             self.reload()
         elif message.touches("prescriptions", self.patient_id):
@@ -259,7 +281,8 @@ class PatientScreen(BaseScreen):
 
     def _make_pane(self, tab: str) -> Widget:
         if tab == "vitals":
-            return VitalsPane(self.patient_id)
+            fetched, self.vitals_prefetch = self.vitals_prefetch, None
+            return VitalsPane(self.patient_id, prefetched=fetched)
         if tab == "prescriptions":
             name = (self.record or {}).get("name") or ""
             return PrescriptionsPane(self.patient_id, patient_name=name)

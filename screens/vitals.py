@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, Iterable, Sequence
+from typing import Any, Callable, Iterable, Sequence
 
 from rich.cells import cell_len
 from rich.text import Text
@@ -221,6 +221,88 @@ def thin(xs: list[float], ys: list[float], buckets: int) -> tuple[list[float], l
     return [xs[i] for i in keep], [ys[i] for i in keep]
 
 
+def _fast_hd_group(x: list[Any], y: list[Any], xf: list[int], yf: list[int]) -> Any:
+    """plotext's hd_group (which packs line points into braille cells), in one pass.
+
+    The same result as plotext's for the integer points plotext passes when every marker
+    has the same cell size (a chart of braille lines); anything else goes to plotext's.
+    plotext's builds a fresh list-of-lists per point before grouping, which made it the
+    largest single cost of drawing two years of readings.
+    """
+    xfm, yfm = max(xf), max(yf)
+    if (min(xf) != xfm or min(yf) != yfm
+            or not all(type(v) is int for v in x) or not all(type(v) is int for v in y)):
+        return _PLOTEXT_HD_GROUP(x, y, xf, yf)
+    cells: dict[tuple[int, int], list[list[int]]] = {}
+    for xi, yi in zip(x, y):
+        key = (xi // xfm, yi // yfm)
+        bits = cells.get(key)
+        if bits is None:
+            bits = cells[key] = [[0] * xfm for _ in range(yfm)]
+        bits[yi % yfm][xi % xfm] = 1
+    xs = [key[0] for key in cells]
+    ys = [key[1] for key in cells]
+    return xs, ys, [tuple(v for row in reversed(bits) for v in row) for bits in cells.values()]
+
+
+def _use_fast_hd_group() -> Any:
+    import plotext._utility as pu
+
+    original = pu.hd_group
+    if getattr(original, "__name__", "") == "hd_group":  # plotext's own, not already ours
+        pu.hd_group = _fast_hd_group
+    return original
+
+
+_PLOTEXT_HD_GROUP = _use_fast_hd_group()
+
+_STYLES: dict[tuple[Any, Any, Any], Any] = {}
+
+
+def _cell_style(colors: tuple[Any, Any, Any]) -> Any:
+    """The Rich style of a plotext cell's (foreground, style, background), as plotext's own
+    escape codes mean it (worked out once per combination)."""
+    style = _STYLES.get(colors)
+    if style is None:
+        import plotext._utility as pu
+        from rich.style import Style
+
+        spans = Text.from_ansi(pu.colors_to_ansi(*colors) + "x").spans
+        style = _STYLES[colors] = spans[0].style if spans else Style.null()
+    return style
+
+
+def _hashable(value: Any) -> Any:
+    return tuple(value) if isinstance(value, list) else value
+
+
+def plot_text(plt: Any) -> Text:
+    """Build the figure and turn plotext's character matrix straight into Rich text.
+
+    The same result as ``Text.from_ansi(plt.build())`` (what textual-plotext renders) for
+    a third of the time: plotext would write every cell's colours as escape codes and
+    Rich would parse them back (together about 30 ms of a 70 ms chart at 120x40).
+    """
+    plt._set_sizes()
+    plt._build_matrix()
+    matrix = plt.monitor.matrix
+    lines = []
+    for row in reversed(matrix.Rows):
+        markers, fg, st, bg = (matrix.marker[row], matrix.fullground[row], matrix.style[row],
+                               matrix.background[row])
+        line = Text(end="")
+        start, width = 0, matrix.cols
+        key = (_hashable(fg[0]), _hashable(st[0]), _hashable(bg[0])) if width else None
+        for col in range(1, width + 1):
+            following = (_hashable(fg[col]), _hashable(st[col]), _hashable(bg[col])) \
+                if col < width else None
+            if following != key:
+                line.append("".join(markers[start:col]), _cell_style(key))
+                start, key = col, following
+        lines.append(line)
+    return Text("\n", end="").join(lines)
+
+
 class TrendPlot(PlotextPlot):
     """A PlotextPlot that builds its chart when it renders, for its laid-out size, and
     builds it again only when the data, the size or the theme change."""
@@ -251,11 +333,21 @@ class TrendPlot(PlotextPlot):
             draw_chart(self.plt, metric, rows, start, end,
                        theme_colors(self.app.theme_variables), height=self.size.height,
                        width=self.size.width)
-            self._cache = super().render()
+            self._cache = self._build()
             if self._cache_key is None or self._cache_key[0] != self.version:
                 self.post_message(self.Drawn())
             self._cache_key = key
         return self._cache
+
+    def _build(self) -> Text:
+        """What PlotextPlot.render does (size, theme), with the faster plot_text()."""
+        plot = self.plt
+        plot.plotsize(self.size.width, self.size.height)
+        plot._set_size(self.size.width, self.size.height)  # see PlotextPlot.render
+        plot.theme(self._get_plotext_theme_name(self.app.theme))
+        if getattr(plot, "monitor", None) is None or plot.monitor.fast_plot:
+            return super().render()  # pragma: no cover - another plotext
+        return plot_text(plot)
 
 
 def draw_chart(plt: Any, metric: Metric, readings: list[dict[str, Any]],
@@ -560,6 +652,43 @@ class Choice(Widget, can_focus=True):
         self.action_open()
 
 
+# a prefetched series older than this is fetched again when the tab opens (live updates
+# drop it sooner when the readings change; this bounds it when they are off)
+PREFETCH_FRESH_SECONDS = 60.0
+
+
+@dataclass(frozen=True)
+class Prefetched:
+    """A range of readings fetched before the pane exists (see PatientScreen)."""
+
+    range_key: str
+    since: datetime | None
+    now: datetime
+    rows: list[dict[str, Any]]
+    fetched_at: float  # time.monotonic()
+
+
+def range_window(app: Any, range_key: str) -> tuple[datetime | None, datetime]:
+    """The start (None: all) and end of a range, ending now."""
+    now = app.now()
+    days = RANGE_DAYS[range_key]
+    return (now - timedelta(days=days) if days else None), now
+
+
+def prefetch_series(app: Any, session: Any, patient_id: str,
+                    range_key: str = DEFAULT_RANGE) -> Callable[[Any], Prefetched]:
+    """A service call fetching the pane's first range ahead of time."""
+    since, now = range_window(app, range_key)
+
+    def fetch(services: Any) -> Prefetched:
+        import time
+
+        rows = services.vitals.series(session, patient_id, since=since)
+        return Prefetched(range_key, since, now, rows, time.monotonic())
+
+    return fetch
+
+
 class VitalsPane(ServiceMixin, Widget):
     """A patient's vitals: metric and range selectors, the trend chart and the readings table."""
 
@@ -591,9 +720,10 @@ class VitalsPane(ServiceMixin, Widget):
     WATCHES: frozenset[str] = frozenset({"vitals"})
 
     def __init__(self, patient_id: str, *, id: str | None = "vitals-pane",
-                 classes: str | None = None) -> None:
+                 classes: str | None = None, prefetched: Prefetched | None = None) -> None:
         super().__init__(id=id, classes=classes)
         self.patient_id = str(patient_id)
+        self.prefetched = prefetched
         self.metric_key = DEFAULT_METRIC
         self.range_key = DEFAULT_RANGE
         self.readings: list[dict[str, Any]] = []  # the fetched range, every metric
@@ -638,8 +768,16 @@ class VitalsPane(ServiceMixin, Widget):
                 yield table
 
     def on_mount(self) -> None:
+        import time
+
         self.app.theme_changed_signal.subscribe(self, lambda _theme: self.redraw())
-        self.reload()
+        fetched, self.prefetched = self.prefetched, None
+        if (fetched is not None and fetched.range_key == self.range_key
+                and time.monotonic() - fetched.fetched_at <= PREFETCH_FRESH_SECONDS):
+            # drawn in the pane's first frame, no round trip to the store
+            self.loaded(fetched.rows, fetched.range_key, fetched.since, fetched.now)
+        else:
+            self.reload()
 
     def on_resize(self, event: Resize) -> None:
         # a hidden tab has no size: keep the layout it will show with. The chart builds
@@ -654,9 +792,7 @@ class VitalsPane(ServiceMixin, Widget):
         session, pid, range_key = self.app.session, self.patient_id, self.range_key
         if session is None:
             return
-        now = self.app.now()
-        days = RANGE_DAYS[range_key]
-        since = now - timedelta(days=days) if days else None
+        since, now = range_window(self.app, range_key)
         # Progress is a word in the summary line: a loading overlay would take the chart
         # out of the layout and delay its first drawing by a frame or two.
         for summary in self.query("#vitals-summary").results(Static):

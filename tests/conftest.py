@@ -147,6 +147,14 @@ async def login_as(app: Any, pilot: Any, username: str, password: str = "meditra
     await pilot.pause()
 
 
+async def open_own_record(app: Any, pilot: Any) -> Any:
+    """Log in as the demo patient and open their record (F3); returns the PatientScreen."""
+    await login_as(app, pilot, "demo.patient")
+    await pilot.press("f3")
+    await settle(app, pilot)
+    return app.screen
+
+
 async def settle(app: Any, pilot: Any) -> None:
     """Wait for every service worker to finish and the screen to refresh.
 

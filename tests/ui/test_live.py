@@ -132,6 +132,30 @@ async def test_a_reading_added_in_another_process_appears_in_the_chart(live_app)
         assert len(pane.readings) == count + 1
 
 
+@sync
+async def test_a_reading_added_before_the_vitals_tab_opens_is_in_its_chart(live_app):
+    """The Vitals tab's readings are fetched ahead while the overview is shown; a reading
+    another process adds meanwhile makes the screen fetch them again."""
+    from screens.patient_detail import PatientScreen
+
+    app = live_app
+    async with app.run_test(size=(100, 30)) as pilot:
+        me = await start(app, pilot, "demo.patient")
+        await pilot.press("f3")
+        await wait_until(pilot, lambda: isinstance(app.screen, PatientScreen), 5)
+        screen = app.screen
+        await wait_until(pilot, lambda: screen.vitals_prefetch is not None, 5)
+        count = len(screen.vitals_prefetch.rows)
+        proc = other_process(app, "demo.doctor", [["vital", {
+            "patient_id": me.patient_id, "values": {"systolic": 204, "diastolic": 126}}]])
+        (reading,) = await finished(pilot, proc)
+        await wait_until(pilot, lambda: screen.vitals_prefetch is not None
+                         and len(screen.vitals_prefetch.rows) == count + 1, 3)
+        await pilot.press("v")
+        pane = await _vitals_pane(app, pilot)
+        await wait_until(pilot, lambda: any(r["id"] == reading for r in pane.readings), 3)
+
+
 async def _vitals_pane(app, pilot):
     from screens.vitals import VitalsPane
 

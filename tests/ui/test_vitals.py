@@ -11,9 +11,9 @@ from textual.widgets import DataTable, Footer, Input, OptionList, Static, Tabbed
 from textual_plotext import PlotextPlot
 
 try:  # tests/ is a package in some layouts, a plain folder in others
-    from tests.conftest import login_as, settle
+    from tests.conftest import login_as, open_own_record, settle
 except ImportError:  # pragma: no cover
-    from conftest import login_as, settle
+    from conftest import login_as, open_own_record, settle
 from screens.vitals import AddReadingScreen, Choice, ChoiceScreen, TrendPlot, VitalsPane
 
 
@@ -190,12 +190,12 @@ async def test_chart_is_drawn_before_the_table_is_filled(make_app, monkeypatch):
     """The table waits for the chart's first drawing; the chart is built for its size."""
     builds: list[tuple[int, int]] = []
     order: list[str] = []
-    original_render = PlotextPlot.render
+    original_build = TrendPlot._build
 
-    def render(self):
+    def build(self):
         builds.append((self.size.width, self.size.height))
         order.append("chart")
-        return original_render(self)
+        return original_build(self)
 
     original_fill = VitalsPane.fill_table
 
@@ -203,7 +203,7 @@ async def test_chart_is_drawn_before_the_table_is_filled(make_app, monkeypatch):
         order.append("table")
         return original_fill(self, *args)
 
-    monkeypatch.setattr(PlotextPlot, "render", render)
+    monkeypatch.setattr(TrendPlot, "_build", build)
     monkeypatch.setattr(VitalsPane, "fill_table", fill_table)
     app = make_app()
     async with app.run_test(size=(80, 24)) as pilot:
@@ -384,3 +384,106 @@ async def test_add_reading_form_asks_before_global_keys_discard_it(make_app):
         await pilot.press("y")
         await settle(app, pilot)
         assert app.session is None and type(app.screen).__name__ == "LoginScreen"
+
+
+def test_chart_text_is_what_plotext_would_print():
+    """plot_text() turns plotext's matrix straight into Rich text; cell for cell it is what
+    textual-plotext's Text.from_ansi(plt.build()) gives (minus plotext's trailing newline)."""
+    from datetime import datetime, timedelta
+
+    from plotext._figure import _figure_class
+    from rich.console import Console
+    from rich.text import Text
+
+    from screens.vitals import METRIC_BY_KEY, ChartColors, draw_chart, plot_text
+
+    start = datetime(2025, 3, 1)
+    readings = [{"taken_at": start + timedelta(days=d), "systolic": 118 + (d * 7) % 45,
+                 "diastolic": 72 + (d * 5) % 30, "heart_rate": 70} for d in range(0, 360, 2)]
+    colors = ChartColors(series=((200, 200, 255), (255, 166, 43)), band=(78, 191, 113),
+                         mild=(255, 166, 43), high=(186, 60, 91))
+    console = Console(width=200, color_system="truecolor", force_terminal=True)
+
+    def cells(text: Text) -> list[tuple[str, object]]:
+        return [(ch, seg.style) for seg in console.render(text) for ch in seg.text if ch != "\n"]
+
+    for width, height in ((66, 34), (78, 10)):
+        built = []
+        for _ in range(2):
+            plt = _figure_class()
+            draw_chart(plt, METRIC_BY_KEY["bp"], readings, start, start + timedelta(days=365),
+                       colors, height=height, width=width)
+            plt.plotsize(width, height)  # as TrendPlot does, after drawing
+            plt._set_size(width, height)
+            plt.theme("dark")
+            built.append(plt)
+        expected = Text.from_ansi(built[0].build())
+        ours = plot_text(built[1])
+        assert ours.plain == expected.plain.rstrip("\n")
+        assert len(ours.plain.split("\n")) == height
+        assert cells(ours) == cells(expected)
+
+
+def test_fast_braille_grouping_matches_plotexts():
+    import random
+
+    from screens.vitals import _PLOTEXT_HD_GROUP, _fast_hd_group
+
+    rng = random.Random(9)
+    for _ in range(200):
+        n = rng.randrange(1, 300)
+        x = [rng.randrange(0, 140) for _ in range(n)]
+        y = [rng.randrange(0, 160) for _ in range(n)]
+        xf, yf = [2] * n, [4] * n
+        assert _fast_hd_group(x, y, xf, yf) == _PLOTEXT_HD_GROUP(x, y, xf, yf)
+    # mixed cell sizes and non-integer points: plotext's own answer
+    assert _fast_hd_group([1, 2.5], [3, 4], [2, 2], [4, 3]) == \
+        _PLOTEXT_HD_GROUP([1, 2.5], [3, 4], [2, 2], [4, 3])
+
+
+@sync
+async def test_vitals_tab_draws_from_the_prefetch_without_asking_the_store_again(make_app):
+    """The patient screen fetches the Vitals tab's first range while the overview is read;
+    the tab then draws its chart from that, in its first frame."""
+    from screens.patient_detail import PatientScreen
+
+    app = make_app()
+    calls: list[str] = []
+    original = app.backend.call
+
+    def counting(fn):
+        calls.append(getattr(fn, "__qualname__", ""))
+        return original(fn)
+
+    app.backend.call = counting
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await open_own_record(app, pilot)
+        assert isinstance(screen, PatientScreen)
+        assert screen.vitals_prefetch is not None and len(screen.vitals_prefetch.rows) == 51
+        before = len(calls)
+        await pilot.press("2")
+        await settle(app, pilot)
+        pane = screen.query_one(VitalsPane)
+        assert len(rows(pane)) == 51 and pane.loaded_range == "1y"
+        assert "Mar 26" in str(pane.query_one(TrendPlot).render())
+        # nothing fetched again (the login's background warm-up may still be running)
+        assert not [c for c in calls[before:] if "Vitals" in c or "series" in c], calls
+        assert screen.vitals_prefetch is None  # handed over, not kept
+
+
+@sync
+async def test_a_stale_prefetch_is_fetched_again(make_app, monkeypatch):
+    from screens import vitals as vitals_module
+
+    app = make_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await open_own_record(app, pilot)
+        assert screen.vitals_prefetch is not None
+        # a reading added meanwhile, and the prefetch too old to trust
+        session = app.session
+        app.backend.call(lambda s: s.vitals.add(session, session.patient_id,
+                                                {"systolic": 121, "diastolic": 79}))
+        monkeypatch.setattr(vitals_module, "PREFETCH_FRESH_SECONDS", -1.0)
+        await pilot.press("2")
+        await settle(app, pilot)
+        assert len(rows(screen.query_one(VitalsPane))) == 52
