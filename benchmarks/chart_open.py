@@ -74,10 +74,10 @@ async def measure(folder: Path, runs: int, size: tuple[int, int],
     import gc
 
     from textual.screen import Screen
-    from screens.base import AppFooter
 
     from meditrack_tui.app import MediTrackApp
     from meditrack_tui.runtime import Backend
+    from screens.base import AppFooter
     from screens.vitals import RANGE_DAYS, TrendPlot, VitalsPane
 
     pid = (folder / "patient_id").read_text()

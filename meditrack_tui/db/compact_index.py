@@ -46,7 +46,7 @@ class CompactFieldIndex:
     can only match ``None``, which is never planned with an index.
     """
 
-    __slots__ = ("path", "_entries", "_unkeyed", "_doc_keys")
+    __slots__ = ("_doc_keys", "_entries", "_unkeyed", "path")
 
     def __init__(self, path: str) -> None:
         self.path = path
