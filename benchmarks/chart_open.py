@@ -238,7 +238,7 @@ def main() -> None:
 
     print(f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs "
           "(figures are wall-clock unless marked CPU); "
-          f"reference loop {reference_loop_ms():.0f} ms (usually ~550)", flush=True)
+          f"reference loop {reference_loop_ms():.0f} ms (usually ~225)", flush=True)
     folder = Path(tempfile.mkdtemp(prefix="meditrack-chart-bench-"))
     try:
         print(f"seeding a temporary store with {args.readings} readings…", flush=True)

@@ -70,7 +70,7 @@ def reference_loop_ms() -> float:
     """A fixed pure-Python loop, timed: how fast this machine runs Python right now.
 
     Shared virtual machines change speed (this one by up to 2x within minutes); printing
-    this beside wall-clock figures shows whether a run met a slow spell. About 550 ms on
+    this beside wall-clock figures shows whether a run met a slow spell. About 225 ms on
     the development machine at its usual speed.
     """
     start = time.perf_counter()
