@@ -166,3 +166,41 @@ def test_find_page_sorts_mixed_types_as_mongodb_does(tmp_path):
         assert [d.get("v") for d in docs][2:] == [1.5, 2, "a", "b"]  # null/missing, numbers, text
     finally:
         store.close()
+
+
+def test_a_store_with_an_older_two_field_doctor_day_index_still_opens(tmp_path):
+    """An earlier version created doctor_day on (doctor_id, day) in the embedded store;
+    the embedded store reports the name clash with no error code."""
+    from meditrack_tui.config import Config
+    from meditrack_tui.db.store import connect
+
+    store = connect(Config(data_dir=tmp_path))
+    coll = store.db.appointments
+    coll.drop_index("doctor_day")
+    coll.create_index([("doctor_id", 1), ("day", 1)], name="doctor_day")
+    store.close()
+    store = connect(Config(data_dir=tmp_path))
+    try:
+        keys = store.db.appointments.index_information()["doctor_day"]["key"]
+        assert [tuple(k) for k in keys] == [("doctor_id", 1)]
+    finally:
+        store.close()
+
+
+def test_find_page_prepares_datetimes_in_the_filter_as_find_does(tmp_path):
+    from datetime import datetime, timezone
+
+    from meditrack_tui.config import Config
+    from meditrack_tui.db.store import connect
+
+    store = connect(Config(data_dir=tmp_path))
+    try:
+        store.db.times.insert_many([{"t": datetime(2026, 1, 1, 10, 0, 0, 123000)},
+                                    {"t": datetime(2026, 1, 1, 11, 0)}])
+        for filt in ({"t": {"$gte": datetime(2026, 1, 1, 10, 0, 0, 123456)}},
+                     {"t": {"$gte": datetime(2026, 1, 1, 10, 30, tzinfo=timezone.utc)}}):
+            total, docs = store.find_page("times", filt, [("t", 1)], 0, 10)
+            assert total == store.db.times.count_documents(filt) == len(docs)
+            assert len(list(store.find_docs("times", filt))) == total
+    finally:
+        store.close()

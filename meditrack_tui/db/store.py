@@ -227,14 +227,16 @@ class Store:
             return
         from litemongo._vendor.mongomock.filtering import filter_applies
 
+        filt = _as_stored(filt)
         for doc in self.raw_db[collection]._store.find_candidates(filt):
             if not filt or filter_applies(filt, doc):
                 yield doc
 
     def find_page(self, collection: str, filt: dict[str, Any], sort: list[tuple[str, int]],
-                  skip: int, limit: int) -> tuple[int, list[dict[str, Any]]]:
-        """How many documents match ``filt``, and the ``limit`` of them after ``skip`` in
-        ``sort`` order (sort keys are top-level fields).
+                  skip: int, limit: int, *, count: bool = True
+                  ) -> tuple[int | None, list[dict[str, Any]]]:
+        """How many documents match ``filt`` (None when ``count`` is False), and the
+        ``limit`` of them after ``skip`` in ``sort`` order (sort keys are top-level fields).
 
         On MongoDB a count and a sorted, paged find. The embedded store's find() would copy
         every matching document and sort them with a Python comparison per pair (19,000
@@ -243,11 +245,12 @@ class Store:
         """
         if self.info.kind != EMBEDDED:
             coll = self.db[collection]
-            total = coll.count_documents(filt)
+            total = coll.count_documents(filt) if count else None
             docs = list(coll.find(filt).sort(sort).skip(skip).limit(limit)) if limit else []
             return total, docs
         from litemongo._vendor.mongomock.filtering import filter_applies
 
+        filt = _as_stored(filt)
         coll_store = self.raw_db[collection]._store
         fields = [name for name, _ in sort]
         rows = []
@@ -257,7 +260,10 @@ class Store:
         total = len(rows)
         _sort_rows(rows, [direction for _, direction in sort])
         page = [row[-1] for row in rows[skip:skip + limit]] if limit else []
-        return total, list(coll_store._documents.get_many(page))
+        # read again by key: another process may have changed one since (it then drops out)
+        docs = [doc for doc in coll_store._documents.get_many(page)
+                if not filt or filter_applies(filt, doc)]
+        return (total if count else None), docs
 
     @property
     def files(self) -> Any:
@@ -293,7 +299,11 @@ class Store:
         try:
             coll.create_index(keys, **options)
         except OperationFailure as exc:
-            if exc.code not in (85, 86):  # IndexOptionsConflict, IndexKeySpecsConflict
+            # IndexOptionsConflict, IndexKeySpecsConflict; the embedded store says the same
+            # with no code ("Index with name: … already exists with different options")
+            conflict = exc.code in (85, 86) or (exc.code is None
+                                                and "already exists" in str(exc))
+            if not conflict:
                 raise
             for name, info in list(coll.index_information().items()):
                 if name != "_id_" and (name == options.get("name")
@@ -308,6 +318,14 @@ class Store:
             pass
         if self._lock is not None:
             self._lock.close()
+
+
+def _as_stored(filt: dict[str, Any]) -> dict[str, Any]:
+    """A filter's datetimes as the embedded store keeps them (naive UTC, milliseconds), as
+    its own find() and count_documents() prepare a filter."""
+    from litemongo._vendor.mongomock import helpers
+
+    return helpers.patch_datetime_awareness_in_document(filt) if filt else filt
 
 
 def _sort_rows(rows: list[tuple[Any, ...]], directions: list[int]) -> None:

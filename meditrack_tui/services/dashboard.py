@@ -56,7 +56,8 @@ class DashboardService(Service):
 
         pending = [user_public(d) for d in db.users.find({"status": "pending"}).limit(50)]
         recent = [public(d) for d in
-                  self.ctx.store.find_page("audit", {}, [("ts", -1), ("_id", -1)], 0, 12)[1]]
+                  self.ctx.store.find_page("audit", {}, [("ts", -1), ("_id", -1)], 0, 12,
+                                           count=False)[1]]
         return {
             "patients": db.patients.count_documents({"archived": False}),
             "archived_patients": db.patients.count_documents({"archived": True}),
