@@ -628,6 +628,10 @@ class NewUserScreen(ServiceMixin, ModalScreen[dict[str, Any] | None]):
                                                 ROLE_LABELS.items()], value=policy.DOCTOR,
                                                allow_blank=False, compact=True, id="new-role"),
                                 "role")
+            # a patient's login is linked to their record (shown for the patient role only)
+            yield from form_row("Record MRN", Input(id="new-patient_mrn", compact=True,
+                                                    placeholder="e.g. MRN-000123"),
+                                "patient_mrn")
             yield from form_row("Password", Input(id="new-password", password=True,
                                                   compact=True,
                                                   placeholder="at least 10 characters"),
@@ -640,6 +644,17 @@ class NewUserScreen(ServiceMixin, ModalScreen[dict[str, Any] | None]):
             with Horizontal(classes="buttons"):
                 yield Button("Create (Enter)", id="create", variant="primary")
                 yield Button("Cancel (Esc)", id="cancel")
+
+    def on_mount(self) -> None:
+        self._show_mrn()
+
+    @on(Select.Changed, "#new-role")
+    def _show_mrn(self) -> None:
+        """The record's MRN is asked for a patient account only."""
+        patient = self.query_one("#new-role", Select).value == policy.PATIENT
+        self.query_one("#new-patient_mrn", Input).parent.display = patient  # type: ignore[union-attr]
+        if not patient:
+            self.query_one("#err-patient_mrn", Static).display = False
 
     def value(self, name: str) -> str:
         return self.query_one(f"#new-{name}", Input).value
@@ -654,12 +669,19 @@ class NewUserScreen(ServiceMixin, ModalScreen[dict[str, Any] | None]):
             return
         session = self.app.session
         role = self.query_one("#new-role", Select).value
-        data = {name: self.value(name).strip() for name in ("username", "full_name", "email")}
+        data = {name: self.value(name).strip()
+                for name in ("username", "full_name", "email", "patient_mrn")}
+        mrn = data["patient_mrn"] if role == policy.PATIENT else ""
+        if role == policy.PATIENT and not mrn:
+            show_field_errors(self, ValidationError(
+                {"patient_mrn": "Enter the MRN of this patient's record (shown on their "
+                                "record's header)."}))
+            return
         password = self.value("password")
         self.call_service(
             lambda s: s.users.create(session, username=data["username"], password=password,
                                      role=role, full_name=data["full_name"],
-                                     email=data["email"] or None),
+                                     email=data["email"] or None, patient_mrn=mrn or None),
             self.dismiss, error=self.failed, group="new-user")
 
     def failed(self, exc: BaseException) -> None:

@@ -45,6 +45,9 @@ def test_admin_creates_accounts_of_each_role(s, who):
     with pytest.raises(ValidationError, match="already has an account"):
         s.users.create(admin, username="pat.again", password=NEW_PASSWORD, role="patient",
                        full_name="Margaret Again", patient_id=p05)
+    with pytest.raises(ValidationError, match="already has an account"):
+        s.users.create(admin, username="pat.again", password=NEW_PASSWORD, role="patient",
+                       full_name="Margaret Again", patient_mrn="MRN-000005")
     with pytest.raises(ValidationError) as info:
         s.users.create(admin, username="DR.NEW", password=NEW_PASSWORD, role="doctor",
                        full_name="Dup")
@@ -182,3 +185,19 @@ def test_admin_dashboard_counts(s, who):
     assert all("password_hash" not in u for u in board["pending"])
     assert board["appointments_today"] == 11
     assert board["recent_audit"][0]["action"] == "signup.doctor"
+
+
+def test_a_patient_login_is_linked_by_the_record_mrn(s, who):
+    admin = who["demo.admin"]
+    made = s.users.create(admin, username="pat.mrn", password=NEW_PASSWORD, role="patient",
+                          full_name="Linked By MRN", patient_mrn=" mrn-000007 ")
+    record = s.store.db.patients.find_one({"mrn": "MRN-000007"})
+    assert made["patient_id"] == str(record["_id"])
+    for mrn, role, message in (("MRN-999999", "patient", "No patient record has the MRN"),
+                               ("MRN-000008", "doctor", "Only a patient account"),
+                               ({"$gt": ""}, "patient", "text")):
+        with pytest.raises(ValidationError, match=message) as info:
+            s.users.create(admin, username="pat.bad", password=NEW_PASSWORD, role=role,
+                           full_name="Bad Link", patient_mrn=mrn)
+        assert "patient_mrn" in info.value.fields
+    assert s.store.db.users.find_one({"username_lc": "pat.bad"}) is None

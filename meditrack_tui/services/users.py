@@ -40,8 +40,10 @@ class UserService(Service):
         return user_public(self._get(user["_id"]))
 
     def create(self, session: Session, *, username: Any, password: Any, role: Any,
-               full_name: Any, email: Any = None, patient_id: Any = None) -> dict[str, Any]:
-        """Create an active account of any role (a patient account may link a patient record)."""
+               full_name: Any, email: Any = None, patient_id: Any = None,
+               patient_mrn: Any = None) -> dict[str, Any]:
+        """Create an active account of any role. A patient account may link a patient record,
+        given by its id or by its MRN (as the admin's form asks for it)."""
         self._admin(session)
         assert self.ctx.auth is not None
         check = Checker()
@@ -52,6 +54,18 @@ class UserService(Service):
         if mail and not EMAIL_RE.match(mail):
             check.fail("email", "Email address does not look right.")
         pid = None
+        mrn = check.text("patient_mrn", patient_mrn, max_len=40)
+        if mrn:
+            if role_v not in (None, policy.PATIENT):
+                check.fail("patient_mrn", "Only a patient account is linked to a record.")
+            else:
+                found = self.db.patients.find_one({"mrn": mrn.upper()}, {"_id": 1})
+                if found is None:
+                    check.fail("patient_mrn", f"No patient record has the MRN {mrn.upper()}.")
+                elif self.db.users.find_one({"patient_id": found["_id"]}, {"username": 1}):
+                    check.fail("patient_mrn", "That patient record already has an account.")
+                else:
+                    patient_id = found["_id"]
         if patient_id not in (None, ""):
             try:
                 pid = oid(patient_id, "patient")

@@ -133,23 +133,34 @@ async def test_users_pages_and_palette(make_app, monkeypatch):
         assert {"New user", "Sign-ups waiting for approval"} <= commands
 
 
+async def open_new_user_form(app, pilot):
+    """The users screen, and the new-user form opened on it with Ctrl+N."""
+    screen = await open_area(app, pilot, "f7", UsersScreen)
+    await pilot.press("ctrl+n")
+    await pilot.pause()
+    return screen, app.screen
+
+
+async def fill_and_submit(app, pilot, form, username: str, full_name: str,
+                          password: str) -> None:
+    """Type the new-user form's name and password fields (twice) and press Enter."""
+    form.query_one("#new-username", Input).value = username
+    form.query_one("#new-full_name", Input).value = full_name
+    form.query_one("#new-password", Input).value = password
+    form.query_one("#new-password2", Input).value = password
+    form.query_one("#new-password2", Input).focus()
+    await pilot.press("enter")
+    await settle(app, pilot)
+
+
 @sync
 async def test_admin_creates_a_user_with_inline_errors(make_app, demo_backend):
     app = make_app()
     async with app.run_test(size=(80, 24)) as pilot:
-        screen = await open_area(app, pilot, "f7", UsersScreen)
-        await pilot.press("ctrl+n")
-        await pilot.pause()
-        form = app.screen
+        screen, form = await open_new_user_form(app, pilot)
         assert isinstance(form, NewUserScreen)
 
-        form.query_one("#new-username", Input).value = "demo.doctor"
-        form.query_one("#new-full_name", Input).value = "Dr. Sam Patel"
-        form.query_one("#new-password", Input).value = "short"
-        form.query_one("#new-password2", Input).value = "short"
-        form.query_one("#new-password2", Input).focus()
-        await pilot.press("enter")
-        await settle(app, pilot)
+        await fill_and_submit(app, pilot, form, "demo.doctor", "Dr. Sam Patel", "short")
         assert app.screen is form
         errors = {s.id: text_of(s) for s in form.query(".field-error") if s.display}
         assert errors, "the refusal must show in the form"
@@ -172,6 +183,38 @@ async def test_admin_creates_a_user_with_inline_errors(make_app, demo_backend):
 
     session = demo_backend.call(lambda s: s.auth.login("dr.patel", "patel-secret-1"))
     assert session.role == "doctor"
+
+
+@sync
+async def test_admin_creates_a_patient_login_linked_to_their_record(make_app, demo_backend):
+    """The form asks a patient account for its record's MRN (only then), refuses an
+    unknown one inline, and the new login opens that record."""
+    app = make_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen, form = await open_new_user_form(app, pilot)
+        mrn_row = form.query_one("#new-patient_mrn", Input).parent
+        assert not mrn_row.display  # a doctor account by default: no record to link
+        form.query_one("#new-role", Select).value = "patient"
+        await pilot.pause()
+        assert mrn_row.display
+        await fill_and_submit(app, pilot, form, "m.oconnell", "Margaret O'Connell",
+                              "oconnell-secret-1")
+        assert "Enter the MRN" in text_of(form.query_one("#err-patient_mrn", Static))
+
+        form.query_one("#new-patient_mrn", Input).value = "MRN-999999"
+        await pilot.press("enter")
+        await settle(app, pilot)
+        assert "No patient record has the MRN MRN-999999" in text_of(
+            form.query_one("#err-patient_mrn", Static))
+
+        form.query_one("#new-patient_mrn", Input).value = "mrn-000005"
+        await pilot.press("enter")
+        await wait_for(app, pilot, lambda: app.screen is screen)
+        await wait_for(app, pilot, lambda: "m.oconnell" in usernames(screen))
+
+    session = demo_backend.call(lambda s: s.auth.login("m.oconnell", "oconnell-secret-1"))
+    record = demo_backend.call(lambda s: s.patients.get(session, session.patient_id))
+    assert record["mrn"] == "MRN-000005"
 
 
 @sync
