@@ -291,15 +291,25 @@ class PatientScreen(BaseScreen):
         return PatientAppointmentsPane(self.patient_id,
                                        patient_name=(self.record or {}).get("name"))
 
-    def _focus_tab(self, tab: str) -> None:
-        """Put focus on the tab's table (so its keys work at once), else on the tab bar."""
+    def _focus_tab(self, tab: str, tries: int = 20) -> None:
+        """Put focus on the tab's table (so its keys work at once), else on the tab bar.
+
+        A table cannot take focus while it shows its loading indicator, and the tab switch
+        may move focus after us: try again for a moment until the focus is in the pane.
+        """
+        if self.tabs.active != tab:
+            return  # the user has moved on
         pane = self.tabs.get_pane(tab)
-        focused = self.focused
-        if focused is not None and pane in focused.ancestors:
-            return
+        focused, bar = self.focused, self.tabs.query_one(Tabs)
+        if focused is not None and (pane in focused.ancestors
+                                    or (tries < 20 and focused is not bar)):
+            return  # in the pane already, or the user has put it elsewhere meanwhile
         tables = list(pane.query(DataTable))
-        target: Widget = tables[0] if tables else self.tabs.query_one(Tabs)
-        self.call_after_refresh(target.focus)
+        target: Widget = tables[0] if tables else bar
+        if target.focusable:
+            self.call_after_refresh(target.focus)
+        if tries and tables:
+            self.set_timer(0.05, lambda: self._focus_tab(tab, tries - 1))
 
     # --- actions ---
 

@@ -408,3 +408,34 @@ def test_snapshot_patient_overview(make_app, demo_backend, snap_compare):
         await pilot.pause()
 
     assert snap_compare(app, terminal_size=(80, 24), run_before=run_before)
+
+
+@sync
+async def test_each_tab_puts_the_focus_on_its_table_even_while_it_loads(make_app, demo_backend,
+                                                                        monkeypatch):
+    """The Appointments tab's table shows a loading indicator (which cannot take focus)
+    until its first page arrives; the focus still lands on it, ready for its keys."""
+    import time as time_module
+
+    from meditrack_tui.runtime import Backend
+    from screens.appointments import PatientAppointmentsPane
+    from screens.reports import ReportsPane
+
+    app = make_app()
+    pid = patient_id(demo_backend, "reyes")
+    async with app.run_test(size=(100, 30)) as pilot:
+        screen = await open_patient(app, pilot, "demo.doctor", pid)
+        original = Backend.call
+
+        def slow(self, fn):  # the store answers slowly: the table is still loading
+            time_module.sleep(0.2)
+            return original(self, fn)
+
+        monkeypatch.setattr(Backend, "call", slow)
+        for key, pane_type in (("5", PatientAppointmentsPane), ("3", PrescriptionsPane),
+                               ("4", ReportsPane)):
+            await pilot.press(key)
+            await settle(app, pilot)
+            await pilot.pause(0.3)
+            pane = screen.query_one(pane_type)
+            assert isinstance(app.focused, DataTable) and pane in app.focused.ancestors, key
