@@ -609,6 +609,10 @@ def form_row(label: str, widget: Any, name: str) -> ComposeResult:
     yield err
 
 
+# below this many lines the new-user form drops the blank line between its rows
+SHORT_TERMINAL = 30
+
+
 class NewUserScreen(ServiceMixin, ModalScreen[dict[str, Any] | None]):
     """The create-account form; the service's refusals show next to each field."""
 
@@ -648,6 +652,9 @@ class NewUserScreen(ServiceMixin, ModalScreen[dict[str, Any] | None]):
     def on_mount(self) -> None:
         self._show_mrn()
 
+    def on_resize(self) -> None:
+        self.set_class(self.app.size.height < SHORT_TERMINAL, "-short")
+
     @on(Select.Changed, "#new-role")
     def _show_mrn(self) -> None:
         """The record's MRN is asked for a patient account only."""
@@ -673,9 +680,8 @@ class NewUserScreen(ServiceMixin, ModalScreen[dict[str, Any] | None]):
                 for name in ("username", "full_name", "email", "patient_mrn")}
         mrn = data["patient_mrn"] if role == policy.PATIENT else ""
         if role == policy.PATIENT and not mrn:
-            show_field_errors(self, ValidationError(
-                {"patient_mrn": "Enter the MRN of this patient's record (shown on their "
-                                "record's header)."}))
+            self.failed(ValidationError({"patient_mrn": "Enter the MRN of this patient's "
+                                                        "record."}))
             return
         password = self.value("password")
         self.call_service(
@@ -685,7 +691,14 @@ class NewUserScreen(ServiceMixin, ModalScreen[dict[str, Any] | None]):
             self.dismiss, error=self.failed, group="new-user")
 
     def failed(self, exc: BaseException) -> None:
-        if not show_field_errors(self, exc):
+        if show_field_errors(self, exc):
+            # the cursor goes to the first field refused, in the form's order
+            fields = getattr(exc, "fields", {})
+            for field in self.query(Input):
+                if field.id and field.id.removeprefix("new-") in fields:
+                    field.focus()
+                    break
+        else:
             err = self.query_one("#err-form", Static)
             err.update(exc.message if isinstance(exc, MediTrackError) else str(exc))
             err.display = True
