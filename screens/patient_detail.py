@@ -25,6 +25,9 @@ from .prescriptions import PrescriptionsPane
 from .reports import ReportsPane
 from .vitals import Prefetched, VitalsPane, prefetch_series
 
+# how many times (50 ms apart) a tab's table is asked to take the focus while it loads
+FOCUS_TRIES = 20
+
 TABS = ("overview", "vitals", "prescriptions", "reports", "appointments")
 TAB_TITLES = {"overview": "Overview", "vitals": "Vitals", "prescriptions": "Prescriptions",
               "reports": "Reports", "appointments": "Appointments"}
@@ -291,7 +294,7 @@ class PatientScreen(BaseScreen):
         return PatientAppointmentsPane(self.patient_id,
                                        patient_name=(self.record or {}).get("name"))
 
-    def _focus_tab(self, tab: str, tries: int = 20) -> None:
+    def _focus_tab(self, tab: str, tries: int = FOCUS_TRIES) -> None:
         """Put focus on the tab's table (so its keys work at once), else on the tab bar.
 
         A table cannot take focus while it shows its loading indicator, and the tab switch
@@ -302,7 +305,7 @@ class PatientScreen(BaseScreen):
         pane = self.tabs.get_pane(tab)
         focused, bar = self.focused, self.tabs.query_one(Tabs)
         if focused is not None and (pane in focused.ancestors
-                                    or (tries < 20 and focused is not bar)):
+                                    or (tries < FOCUS_TRIES and focused is not bar)):
             return  # in the pane already, or the user has put it elsewhere meanwhile
         tables = list(pane.query(DataTable))
         target: Widget = tables[0] if tables else bar

@@ -6,6 +6,7 @@ and refills the table in place when the metric changes (no widget is rebuilt).
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Callable, Iterable, Sequence
@@ -683,8 +684,6 @@ def prefetch_series(app: Any, session: Any, patient_id: str,
     since, now = range_window(app, range_key)
 
     def fetch(services: Any) -> Prefetched:
-        import time
-
         rows = services.vitals.series(session, patient_id, since=since)
         return Prefetched(range_key, since, now, rows, time.monotonic())
 
@@ -770,8 +769,6 @@ class VitalsPane(ServiceMixin, Widget):
                 yield table
 
     def on_mount(self) -> None:
-        import time
-
         self.app.theme_changed_signal.subscribe(self, lambda _theme: self.redraw())
         fetched, self.prefetched = self.prefetched, None
         if (fetched is not None and fetched.range_key == self.range_key

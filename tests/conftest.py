@@ -155,6 +155,26 @@ async def open_own_record(app: Any, pilot: Any) -> Any:
     return app.screen
 
 
+async def open_own_vitals(app: Any, pilot: Any) -> Any:
+    """Log in as the demo patient, open their record and its Vitals tab; returns the pane."""
+    screen = await open_own_record(app, pilot)
+    await pilot.press("2")
+    await settle(app, pilot)
+    return screen.query_one("VitalsPane")
+
+
+async def answer_discard(app: Any, pilot: Any, key: str, answer: str) -> None:
+    """Press a key that would leave a form with unsaved changes, see that the app asks
+    first, and answer ("y" discards, "n" stays)."""
+    from screens.confirm import ConfirmScreen
+
+    await pilot.press(key)
+    await settle(app, pilot)
+    assert isinstance(app.screen, ConfirmScreen)
+    await pilot.press(answer)
+    await settle(app, pilot)
+
+
 async def settle(app: Any, pilot: Any) -> None:
     """Wait for every service worker to finish and the screen to refresh.
 

@@ -225,12 +225,7 @@ class Store:
         if self.info.kind != EMBEDDED:
             yield from self.db[collection].find(filt)
             return
-        from litemongo._vendor.mongomock.filtering import filter_applies
-
-        filt = _as_stored(filt)
-        for doc in self.raw_db[collection]._store.find_candidates(filt):
-            if not filt or filter_applies(filt, doc):
-                yield doc
+        yield from _matching(self.raw_db[collection]._store, _as_stored(filt))
 
     def find_page(self, collection: str, filt: dict[str, Any], sort: list[tuple[str, int]],
                   skip: int, limit: int, *, count: bool = True
@@ -248,21 +243,16 @@ class Store:
             total = coll.count_documents(filt) if count else None
             docs = list(coll.find(filt).sort(sort).skip(skip).limit(limit)) if limit else []
             return total, docs
-        from litemongo._vendor.mongomock.filtering import filter_applies
-
         filt = _as_stored(filt)
         coll_store = self.raw_db[collection]._store
         fields = [name for name, _ in sort]
-        rows = []
-        for doc in coll_store.find_candidates(filt):
-            if not filt or filter_applies(filt, doc):
-                rows.append((*(doc.get(name) for name in fields), doc["_id"]))
+        rows = [(*(doc.get(name) for name in fields), doc["_id"])
+                for doc in _matching(coll_store, filt)]
         total = len(rows)
         _sort_rows(rows, [direction for _, direction in sort])
         page = [row[-1] for row in rows[skip:skip + limit]] if limit else []
         # read again by key: another process may have changed one since (it then drops out)
-        docs = [doc for doc in coll_store._documents.get_many(page)
-                if not filt or filter_applies(filt, doc)]
+        docs = list(_matching(coll_store, filt, coll_store._documents.get_many(page)))
         return (total if count else None), docs
 
     @property
@@ -318,6 +308,17 @@ class Store:
             pass
         if self._lock is not None:
             self._lock.close()
+
+
+def _matching(coll_store: Any, filt: dict[str, Any],
+              docs: Iterable[dict[str, Any]] | None = None) -> Iterator[dict[str, Any]]:
+    """The embedded store's documents (by default its index's candidates) that match a
+    filter already prepared with _as_stored, as its find() decides a match."""
+    from litemongo._vendor.mongomock.filtering import filter_applies
+
+    for doc in coll_store.find_candidates(filt) if docs is None else docs:
+        if not filt or filter_applies(filt, doc):
+            yield doc
 
 
 def _as_stored(filt: dict[str, Any]) -> dict[str, Any]:

@@ -10,9 +10,9 @@ from textual.screen import Screen
 from textual.widgets import Input, Select, Static
 
 try:
-    from tests.conftest import FIXED_NOW, login_as, settle
+    from tests.conftest import FIXED_NOW, answer_discard, login_as, settle
 except ImportError:  # tests/ is not a package
-    from conftest import FIXED_NOW, login_as, settle
+    from conftest import FIXED_NOW, answer_discard, login_as, settle
 from screens.appointments import (
     AppointmentForm,
     AppointmentsScreen,
@@ -566,11 +566,7 @@ async def test_booking_form_asks_before_global_keys_discard_it(make_app):
         await fill(pilot, form, reason="Follow-up")
         assert form.has_unsaved_changes
         for key in ("f2", "f10"):
-            await pilot.press(key)
-            await settle(app, pilot)
-            assert isinstance(app.screen, ConfirmScreen)
-            await pilot.press("n")
-            await settle(app, pilot)
+            await answer_discard(app, pilot, key, "n")
             assert app.screen is form and form.query_one("#reason", Input).value == "Follow-up"
         await pilot.press("f2")
         await settle(app, pilot)

@@ -3,7 +3,7 @@ the footer fits the terminal, the vitals table sits beside the chart on a wide t
 
 from __future__ import annotations
 
-from tests.conftest import login_as, settle, sync
+from tests.conftest import login_as, open_own_vitals, settle, sync
 
 from textual.widgets import DataTable, Footer
 
@@ -74,13 +74,8 @@ async def test_appointment_list_reason_gets_the_rest(make_app):
 async def test_vitals_table_beside_the_chart_when_wide(make_app):
     app = make_app()
     async with app.run_test(size=(120, 40)) as pilot:
-        await login_as(app, pilot, "demo.patient")
-        await pilot.press("f3")
-        await settle(app, pilot)
-        await pilot.press("2")
-        await settle(app, pilot)
-        pane = app.screen.query_one(VitalsPane)
-        assert not pane.has_class("-narrow")
+        pane = await open_own_vitals(app, pilot)
+        assert isinstance(pane, VitalsPane) and not pane.has_class("-narrow")
         chart = pane.query_one("#vitals-chart-box")
         box = pane.query_one("#vitals-table-box")
         table = pane.query_one("#vitals-table", Table)

@@ -11,9 +11,9 @@ from textual.widgets import DataTable, Footer, Input, OptionList, Static, Tabbed
 from textual_plotext import PlotextPlot
 
 try:  # tests/ is a package in some layouts, a plain folder in others
-    from tests.conftest import login_as, open_own_record, settle
+    from tests.conftest import answer_discard, login_as, open_own_record, open_own_vitals, settle
 except ImportError:  # pragma: no cover
-    from conftest import login_as, open_own_record, settle
+    from conftest import answer_discard, login_as, open_own_record, open_own_vitals, settle
 from screens.vitals import AddReadingScreen, Choice, ChoiceScreen, TrendPlot, VitalsPane
 
 
@@ -329,13 +329,8 @@ async def test_vitals_tab_of_the_patient_screen(make_app):
     """The pane as the patient screen embeds it: the patient's own record, tab 2."""
     app = make_app()
     async with app.run_test(size=(80, 24)) as pilot:
-        await login_as(app, pilot, "demo.patient")
-        await pilot.press("f3")
-        await settle(app, pilot)
-        await pilot.press("2")
-        await settle(app, pilot)
-        pane = app.screen.query_one(VitalsPane)
-        assert len(rows(pane)) == 51
+        pane = await open_own_vitals(app, pilot)
+        assert isinstance(pane, VitalsPane) and len(rows(pane)) == 51
         plot = pane.query_one(PlotextPlot)
         assert plot.size.height >= 6
         assert "Mar 26" in str(plot.render())  # drawn once its tab was shown
@@ -354,8 +349,6 @@ def test_snapshot_blood_pressure_chart(make_app, snap_compare):
 
 @sync
 async def test_add_reading_form_asks_before_global_keys_discard_it(make_app):
-    from screens.confirm import ConfirmScreen
-
     app = make_app()
     async with app.run_test(size=(80, 24)) as pilot:
         await open_vitals(app, pilot, "demo.doctor", "Reyes")
@@ -372,11 +365,7 @@ async def test_add_reading_form_asks_before_global_keys_discard_it(make_app):
         await pilot.press(*"131")
         assert form.has_unsaved_changes
         for key in ("f10", "f3"):
-            await pilot.press(key)
-            await settle(app, pilot)
-            assert isinstance(app.screen, ConfirmScreen)
-            await pilot.press("n")
-            await settle(app, pilot)
+            await answer_discard(app, pilot, key, "n")
             assert app.screen is form and app.session is not None
             assert form.query_one("#in-systolic", Input).value == "131"
         await pilot.press("f10")
