@@ -115,3 +115,9 @@ class StoreUnavailable(MediTrackError):
     """The database cannot be reached or opened."""
 
     title = "Database unavailable"
+
+
+class StoreBusy(StoreUnavailable):
+    """Another process held the database for longer than the busy timeout."""
+
+    title = "Database busy"

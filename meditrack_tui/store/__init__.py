@@ -1,0 +1,31 @@
+"""The repository seam (see base.py) and the one function that opens the configured store.
+
+``open_store(config)``: MongoDB when ``config.mongo_uri`` is set, else the embedded
+SQLite store in ``config.data_dir``. Nothing connects at import.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from .base import (EMBEDDED, MONGODB, AppointmentQuery, AuditQuery, Corrupt, Doc, Duplicate,
+                   Found, NameSearch, PatientQuery, Store, StoreInfo, UserQuery, is_id, new_id)
+
+if TYPE_CHECKING:
+    from ..config import Config
+
+
+def open_store(config: "Config") -> Store:
+    """Open (creating or migrating as needed) the configured store."""
+    if config.mongo_uri:
+        from .mongo import open_mongo
+
+        return open_mongo(config)
+    from .sqlite import open_sqlite
+
+    return open_sqlite(config)
+
+
+__all__ = ["open_store", "Store", "StoreInfo", "Doc", "Duplicate", "Corrupt", "Found",
+           "NameSearch", "PatientQuery", "AppointmentQuery", "AuditQuery", "UserQuery",
+           "EMBEDDED", "MONGODB", "new_id", "is_id"]

@@ -1,0 +1,436 @@
+"""The repository seam: one interface per aggregate, typed queries, and the unit of work.
+
+Services speak only these interfaces; ``store/sqlite`` and ``store/mongo`` implement
+them and nothing else in the app knows a database. Conventions shared by every
+implementation (the contract suite in ``tests/store`` holds each to them):
+
+- A record is a plain ``dict`` of its fields with its id under ``"id"``: an opaque
+  string (never an ObjectId). Values are str, int, float, bool, None, lists, dicts and
+  naive ``datetime`` (microseconds dropped to milliseconds, as MongoDB keeps them).
+  What a repository returns is the caller's own copy.
+- ``add`` assigns an id (:func:`new_id`) unless the record has one, and returns the
+  stored record. A clash on a unique field raises :class:`Duplicate` naming the field.
+- ``update(id, fields, version=...)`` sets top-level fields; given a ``version`` it
+  changes the record only while the stored version equals it; ``bump`` adds one to the
+  stored version. It returns the record after the change, or None when no record
+  matched (missing, or another version).
+- Lists sort with None (and missing) before every value ascending, and break ties by id
+  in the sort's direction, so pages never overlap.
+- Writes belong in a unit of work: ``with store.unit_of_work():`` commits every write
+  made inside it (record, audit entry, change event) together, or none of them when the
+  block raises. Units of work nest (an inner one joins the outer). A write made outside
+  one commits on its own.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import time
+from abc import ABC, abstractmethod
+from contextlib import AbstractContextManager
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Iterable, Iterator, Sequence
+
+Doc = dict[str, Any]
+
+# Kinds of store (StoreInfo.kind)
+EMBEDDED = "embedded"
+MONGODB = "mongodb"
+
+# The store's schema version (both stores record it; see Store.schema_version).
+SCHEMA_VERSION = 2
+
+
+class StoreError(Exception):
+    """Base of the errors a store raises for the services to translate."""
+
+
+class Duplicate(StoreError):
+    """A unique field already has this value (``field`` names it: "username", "mrn")."""
+
+    def __init__(self, field_name: str) -> None:
+        super().__init__(f"duplicate {field_name}")
+        self.field = field_name
+
+
+_counter = int.from_bytes(os.urandom(3), "big")
+
+
+def new_id() -> str:
+    """A fresh record id: 24 hex characters that sort by creation time (like an ObjectId:
+    seconds, then a per-process counter and randomness)."""
+    global _counter
+    _counter = (_counter + 1) % 0xFFFFFF
+    return f"{int(time.time()):08x}{_counter:06x}{secrets.token_hex(5)}"
+
+
+def is_id(value: Any) -> bool:
+    """Whether ``value`` could be a record id (text of hex digits and dashes, not too long):
+    anything else is never looked up, so it cannot reach a query as an operator."""
+    return isinstance(value, str) and 0 < len(value) <= 64 and all(
+        c in "0123456789abcdefABCDEF-" for c in value)
+
+
+def prefix_end(prefix: str) -> str:
+    """The smallest string above every string that starts with ``prefix`` (a range scan's
+    upper bound: ``prefix <= key < prefix_end(prefix)``)."""
+    return prefix + "\U0010ffff"
+
+
+@dataclass(frozen=True)
+class StoreInfo:
+    """What kind of store this is and where it lives, for messages and the status bar."""
+
+    kind: str
+    location: str
+    supports_change_streams: bool = False
+    transactions: bool = False
+
+
+# --- queries ---
+
+@dataclass(frozen=True)
+class NameSearch:
+    """What a patient search box asks for (built by PatientService.parse_search).
+
+    ``text``: lower-cased words; with one word, a prefix of the family or given name
+    (``last_key``/``first_key``); with two (``pair``), "family given" as prefixes of each
+    or the full name ``first_key + " " + last_key`` starting with the text. ``mrn``: an
+    exact MRN; ``mrn_prefix``: an MRN prefix; ``phone``: digits that begin or end the
+    phone number's digits.
+    """
+
+    text: str
+    pair: tuple[str, str] | None = None
+    mrn: str | None = None
+    mrn_prefix: str | None = None
+    phone: str | None = None
+
+
+# Patient sorts: name -> the fields, most significant first (PatientQuery.sort)
+PATIENT_SORTS: dict[str, tuple[str, ...]] = {
+    "mrn": ("mrn",),
+    "name": ("last_key", "first_key"),
+    "last_name": ("last_key", "first_key"),
+    "first_name": ("first_key", "last_key"),
+    "dob": ("dob",),
+    "sex": ("sex", "last_key"),
+    "phone": ("phone_digits",),
+    "primary_doctor": ("primary_doctor_name", "last_key"),
+    "updated_at": ("updated_at",),
+}
+
+
+@dataclass(frozen=True)
+class PatientQuery:
+    """A page of patients: every given criterion must hold."""
+
+    only_id: str | None = None          # a patient's own record
+    search: NameSearch | None = None
+    sex: str | None = None
+    dob_max: str | None = None          # ISO date, inclusive
+    dob_min_excl: str | None = None     # ISO date, exclusive
+    primary_doctor_id: str | None = None
+    condition: str | None = None        # lower-case, one of conditions_lc
+    archived: bool | None = False       # None: both
+    vitals_alert: bool | None = None
+    sort: str = "name"                  # a key of PATIENT_SORTS
+    descending: bool = False
+    skip: int = 0
+    limit: int = 25
+    count: bool = True
+
+
+APPOINTMENT_SORTS = ("start", "patient_name", "doctor_name", "status", "reason")
+
+
+@dataclass(frozen=True)
+class AppointmentQuery:
+    """Appointments: every given criterion must hold; sorted by ``sort`` then start."""
+
+    patient_id: str | None = None
+    doctor_id: str | None = None
+    day: str | None = None                    # ISO date
+    days: tuple[str, ...] | None = None       # any of these ISO dates
+    statuses: tuple[str, ...] | None = None
+    start_from: datetime | None = None        # start >= this
+    start_before: datetime | None = None      # start < this
+    text: str | None = None   # a word of the patient's name starts with it, the MRN starts
+    #                           with it, or the reason starts with it (case-insensitive)
+    sort: str = "start"                       # one of APPOINTMENT_SORTS
+    descending: bool = False
+    skip: int = 0
+    limit: int | None = 50                    # None: all
+    count: bool = True
+
+
+@dataclass(frozen=True)
+class AuditQuery:
+    """Audit entries, newest first."""
+
+    username: str | None = None
+    action_prefix: str | None = None
+    outcome: str | None = None
+    patient_id: str | None = None
+    ts_from: datetime | None = None       # inclusive
+    ts_before: datetime | None = None     # exclusive
+    skip: int = 0
+    limit: int = 50
+    count: bool = True
+
+
+@dataclass(frozen=True)
+class UserQuery:
+    """Accounts, sorted by role then username."""
+
+    role: str | None = None
+    status: str | None = None
+    username_prefix: str | None = None    # lower-case
+    skip: int = 0
+    limit: int | None = 50
+    count: bool = True
+
+
+@dataclass
+class Found:
+    """A page of records and how many matched in all (None when not counted)."""
+
+    items: list[Doc]
+    total: int | None = None
+
+
+# --- repositories ---
+
+class Records(ABC):
+    """What every aggregate of whole records offers (users, patients, appointments, ...)."""
+
+    @abstractmethod
+    def get(self, record_id: str) -> Doc | None: ...
+
+    @abstractmethod
+    def add(self, doc: Doc) -> Doc: ...
+
+    @abstractmethod
+    def update(self, record_id: str, fields: Doc, *, version: int | None = None,
+               bump: bool = True) -> Doc | None: ...
+
+    @abstractmethod
+    def increment(self, record_id: str, name: str, by: int = 1) -> Doc | None:
+        """Add ``by`` to a numeric field (missing counts as 0) in one step; the record after."""
+
+    @abstractmethod
+    def delete(self, record_id: str) -> bool: ...
+
+
+class UserRepo(Records):
+    """Accounts; ``username_lc`` is unique ("username")."""
+
+    @abstractmethod
+    def by_username(self, username_lc: str) -> Doc | None: ...
+
+    @abstractmethod
+    def by_patient(self, patient_id: str) -> Doc | None: ...
+
+    @abstractmethod
+    def find(self, query: UserQuery) -> Found: ...
+
+    @abstractmethod
+    def count(self, *, role: str | None = None, status: str | None = None) -> int: ...
+
+
+class SessionRepo(Records):
+    """Login sessions (id: the session id the token carries)."""
+
+    @abstractmethod
+    def revoke_user(self, user_id: str, *, keep: str | None = None) -> int:
+        """Revoke every live session of a user but ``keep``; how many."""
+
+
+class PatientRepo(Records):
+    """Patient records; ``mrn`` is unique ("mrn"). Name keys, phone digits and
+    ``conditions_lc`` are kept by the service on the record and indexed by the store."""
+
+    @abstractmethod
+    def by_mrn(self, mrn: str) -> Doc | None: ...
+
+    @abstractmethod
+    def find(self, query: PatientQuery) -> Found: ...
+
+    @abstractmethod
+    def alerts(self, limit: int) -> list[Doc]:
+        """Unarchived patients whose latest vitals are out of range, latest alert first."""
+
+    @abstractmethod
+    def count(self, *, archived: bool | None = None) -> int: ...
+
+
+class AppointmentRepo(Records):
+    """Appointments."""
+
+    @abstractmethod
+    def find(self, query: AppointmentQuery) -> Found: ...
+
+    @abstractmethod
+    def count_day(self, day: str) -> int: ...
+
+
+class PrescriptionRepo(Records):
+    """Prescriptions."""
+
+    @abstractmethod
+    def for_patient(self, patient_id: str, *, status: str | None = None) -> list[Doc]:
+        """A patient's prescriptions, newest ``start_date`` first."""
+
+
+class VitalsRepo(Records):
+    """Vitals readings, one record each (``patient_id``, ``taken_at``, values)."""
+
+    @abstractmethod
+    def series(self, patient_id: str, since: datetime | None = None,
+               until: datetime | None = None) -> list[Doc]:
+        """A patient's readings with since <= taken_at <= until, oldest first."""
+
+    @abstractmethod
+    def latest(self, patient_id: str, count: int) -> list[Doc]:
+        """A patient's newest readings, newest first."""
+
+
+class ReportRepo(Records):
+    """Report metadata and the report files themselves."""
+
+    @abstractmethod
+    def for_patient(self, patient_id: str, *, kind: str | None = None,
+                    limit: int = 500) -> list[Doc]:
+        """A patient's reports, newest upload first."""
+
+    @abstractmethod
+    def put_file(self, filename: str, data: bytes, metadata: Doc) -> str:
+        """Store a file's content; returns its file id."""
+
+    @abstractmethod
+    def read_file(self, file_id: str) -> bytes:
+        """A file's content; raises :class:`Corrupt` when it no longer matches its SHA-256."""
+
+    @abstractmethod
+    def delete_file(self, file_id: str) -> None: ...
+
+
+class Corrupt(StoreError):
+    """A stored file no longer matches the checksum taken when it was stored."""
+
+
+class AuditRepo(ABC):
+    """The audit trail: appended, never changed."""
+
+    @abstractmethod
+    def append(self, entry: Doc) -> Doc: ...
+
+    @abstractmethod
+    def find(self, query: AuditQuery) -> Found: ...
+
+
+@dataclass(frozen=True)
+class ChangeRow:
+    """One change event as stored: its sequence number and fields."""
+
+    seq: int
+    ts: datetime
+    coll: str
+    op: str
+    record_id: str | None = None
+    patient_id: str | None = None
+    by: str | None = None
+    extra: Doc = field(default_factory=dict)
+
+
+class ChangeRepo(ABC):
+    """The change events (an outbox): each written in its operation's unit of work.
+
+    Sequence numbers increase in commit order on the embedded store; on MongoDB without
+    transactions two writers may commit out of order, so a reader re-reads a short window
+    (``ChangeLogFeed``) and drops what it saw.
+    """
+
+    @abstractmethod
+    def append(self, coll: str, op: str, *, ts: datetime, record_id: str | None = None,
+               patient_id: str | None = None, by: str | None = None,
+               extra: Doc | None = None) -> int: ...
+
+    @abstractmethod
+    def last_seq(self) -> int:
+        """The newest sequence number (0 when there is none)."""
+
+    @abstractmethod
+    def after(self, seq: int, *, colls: Sequence[str] | None = None,
+              patient_id: str | None = None, user_id: str | None = None,
+              limit: int = 1000) -> list[ChangeRow]:
+        """Events with a sequence number above ``seq``, oldest first. With ``patient_id``
+        or ``user_id`` (a patient's scope), only events of that patient's records and of
+        that user's account."""
+
+    @abstractmethod
+    def prune(self, before: datetime) -> int:
+        """Drop events older than ``before``; how many."""
+
+
+class CounterRepo(ABC):
+    """Named counters (the MRN sequence)."""
+
+    @abstractmethod
+    def next(self, name: str) -> int:
+        """Add one and return the new value (1 the first time)."""
+
+
+class Store(ABC):
+    """An open store: its repositories, units of work, and housekeeping."""
+
+    info: StoreInfo
+    users: UserRepo
+    sessions: SessionRepo
+    patients: PatientRepo
+    appointments: AppointmentRepo
+    prescriptions: PrescriptionRepo
+    vitals: VitalsRepo
+    reports: ReportRepo
+    audit: AuditRepo
+    changes: ChangeRepo
+    counters: CounterRepo
+
+    @abstractmethod
+    def unit_of_work(self) -> AbstractContextManager[None]:
+        """Commit every write inside the block together, or none of them."""
+
+    @abstractmethod
+    def is_empty(self) -> bool:
+        """Whether the store holds no users and no patients."""
+
+    @abstractmethod
+    def bulk(self) -> AbstractContextManager[None]:
+        """A unit of work for loading many records at once (seeding); the same guarantees."""
+
+    def open_feed(self, scope: Any = None) -> Any:
+        """The change feed for this store (see meditrack_tui.live)."""
+        from ..live import ChangeLogFeed
+
+        return ChangeLogFeed(self, scope=scope)
+
+    @abstractmethod
+    def close(self) -> None: ...
+
+    def drop_all(self) -> None:
+        """Delete every record and file (tests only: a MongoDB test database is dropped)."""
+        raise NotImplementedError
+
+
+def chunks(items: Iterable[Any], size: int) -> Iterator[list[Any]]:
+    """``items`` in lists of at most ``size``."""
+    batch: list[Any] = []
+    for item in items:
+        batch.append(item)
+        if len(batch) >= size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
