@@ -223,6 +223,10 @@ class Records(ABC):
     @abstractmethod
     def delete(self, record_id: str) -> bool: ...
 
+    def add_many(self, docs: list[Doc]) -> list[Doc]:
+        """Add several records (seeding); the same as ``add`` for each, in order."""
+        return [self.add(doc) for doc in docs]
+
 
 class UserRepo(Records):
     """Accounts; ``username_lc`` is unique ("username")."""
@@ -379,8 +383,9 @@ class CounterRepo(ABC):
     """Named counters (the MRN sequence)."""
 
     @abstractmethod
-    def next(self, name: str) -> int:
-        """Add one and return the new value (1 the first time)."""
+    def next(self, name: str, count: int = 1) -> int:
+        """Add ``count`` (reserving that many numbers) and return the new value (1 the first
+        time with count 1)."""
 
 
 class Store(ABC):
