@@ -1,0 +1,554 @@
+"""The repositories of the MongoDB store: one collection per aggregate.
+
+Every ``_id`` is the record's opaque string id (``base.new_id()``), returned as ``"id"``.
+Each call runs in the current unit of work's session (see store.py). Fields the store
+keeps for its own queries (``phone_rev``, ``patient_words``, ``reason_lc``) are written
+beside the record and never returned.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from datetime import datetime, timezone
+from typing import TYPE_CHECKING, Any, Sequence
+
+from ...live import PATIENT_SCOPED
+from ..base import (APPOINTMENT_SORTS, PATIENT_SORTS, AppointmentQuery, AppointmentRepo,
+                    AuditQuery, AuditRepo, ChangeRepo, ChangeRow, CounterRepo, Corrupt, Doc,
+                    Duplicate, Found, NameSearch, PatientQuery, PatientRepo, PrescriptionRepo,
+                    Records, ReportRepo, SessionRepo, UserQuery, UserRepo, VitalsRepo, chunks,
+                    new_id)
+
+if TYPE_CHECKING:
+    from .store import MongoStore
+
+# unique index name -> the field a Duplicate names
+UNIQUE_FIELDS = {"uniq_username": "username", "uniq_mrn": "mrn", "_id_": "id"}
+UNIQUE_KEYS = {"username_lc": "username", "mrn": "mrn", "_id": "id"}
+SEQ_COUNTER = "_changes_seq"
+
+
+def clean(value: Any) -> Any:
+    """A copy of a value as MongoDB keeps it: datetimes naive UTC to the millisecond,
+    tuples as lists."""
+    if isinstance(value, dict):
+        return {key: clean(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [clean(item) for item in value]
+    if isinstance(value, datetime):
+        if value.tzinfo is not None:
+            value = value.astimezone(timezone.utc).replace(tzinfo=None)
+        return value.replace(microsecond=value.microsecond // 1000 * 1000)
+    return value
+
+
+def prefix(text: str) -> dict[str, str]:
+    """A case-sensitive prefix match (an anchored, escaped regex: it can use an index)."""
+    return {"$regex": "^" + re.escape(text)}
+
+
+def duplicate(exc: Any) -> Duplicate:
+    """The Duplicate for a DuplicateKeyError (which unique index, by name or keys)."""
+    details = getattr(exc, "details", None) or {}
+    for key in (details.get("keyPattern") or details.get("keyValue") or {}):
+        if key in UNIQUE_KEYS:
+            return Duplicate(UNIQUE_KEYS[key])
+    text = str(exc)
+    for index, name in UNIQUE_FIELDS.items():
+        if index in text:
+            return Duplicate(name)
+    for key, name in UNIQUE_KEYS.items():
+        if key in text:
+            return Duplicate(name)
+    return Duplicate("id")
+
+
+class Repo:
+    """A collection of the store, used in the current unit of work's session."""
+
+    internal: tuple[str, ...] = ()  # stored for queries, never returned
+
+    def __init__(self, store: "MongoStore", name: str) -> None:
+        self.store = store
+        self.name = name
+        self.coll = store.db[name]
+
+    @property
+    def s(self) -> Any:
+        return self.store.session()
+
+    def out(self, doc: Doc | None) -> Doc | None:
+        """A stored document as a record: ``id`` for ``_id``, internal fields dropped."""
+        if doc is None:
+            return None
+        record = {"id": doc.pop("_id")}
+        for name in self.internal:
+            doc.pop(name, None)
+        record.update(doc)
+        return record
+
+    def derived(self, fields: Doc) -> Doc:
+        """The internal fields that follow from ``fields`` (set beside them)."""
+        return {}
+
+    def query(self, filt: Doc, sort: list[tuple[str, int]], skip: int, limit: int | None,
+              count: bool) -> Found:
+        """A page of ``filt`` in ``sort`` order, and the count of all matches when asked."""
+        total = self.coll.count_documents(filt, session=self.s) if count else None
+        if limit == 0:
+            return Found([], total)
+        cursor = self.coll.find(filt, session=self.s).sort(sort)
+        if skip:
+            cursor = cursor.skip(skip)
+        if limit is not None:
+            cursor = cursor.limit(limit)
+        return Found([self.out(doc) for doc in cursor], total)  # type: ignore[misc]
+
+    def list(self, filt: Doc, sort: list[tuple[str, int]], limit: int | None = None
+             ) -> list[Doc]:
+        cursor = self.coll.find(filt, session=self.s).sort(sort)
+        if limit is not None:
+            cursor = cursor.limit(limit)
+        return [self.out(doc) for doc in cursor]  # type: ignore[misc]
+
+
+def sort_spec(fields: Sequence[str], direction: int) -> list[tuple[str, int]]:
+    """Each field once (pymongo merges a repeated key: "start descending, start" came back
+    ascending), then ``_id`` as the tie-break, all in the query's direction."""
+    spec: list[tuple[str, int]] = []
+    for name in (*fields, "_id"):
+        if name not in (key for key, _ in spec):
+            spec.append((name, direction))
+    return spec
+
+
+class RecordRepo(Repo, Records):
+    """Whole records: get, add, update (optionally on a version), increment, delete."""
+
+    def get(self, record_id: str) -> Doc | None:
+        if not isinstance(record_id, str):
+            return None
+        return self.out(self.coll.find_one({"_id": record_id}, session=self.s))
+
+    def add(self, doc: Doc) -> Doc:
+        from pymongo.errors import DuplicateKeyError
+
+        stored = clean({key: value for key, value in doc.items() if key not in ("id", "_id")})
+        record_id = doc.get("id") or doc.get("_id") or new_id()
+        try:
+            self.coll.insert_one({"_id": record_id, **stored, **self.derived(stored)},
+                                 session=self.s)
+        except DuplicateKeyError as exc:
+            raise duplicate(exc) from exc
+        return {"id": record_id, **stored}
+
+    def add_many(self, docs: list[Doc]) -> list[Doc]:
+        """Ordered inserts in batches (seeding); a clash stops at that record."""
+        from pymongo.errors import BulkWriteError
+
+        added: list[Doc] = []
+        for batch in chunks(docs, 500):
+            rows = []
+            for doc in batch:
+                stored = clean({k: v for k, v in doc.items() if k not in ("id", "_id")})
+                record_id = doc.get("id") or doc.get("_id") or new_id()
+                rows.append({"_id": record_id, **stored, **self.derived(stored)})
+                added.append({"id": record_id, **stored})
+            try:
+                self.coll.insert_many(rows, ordered=True, session=self.s)
+            except BulkWriteError as exc:
+                errors = exc.details.get("writeErrors") or [{}]
+                if errors[0].get("code") in (11000, 11001):
+                    raise duplicate(DuplicateKeyError(errors[0].get("errmsg", ""), 11000,
+                                                      errors[0])) from exc
+                raise
+        return added
+
+    def update(self, record_id: str, fields: Doc, *, version: int | None = None,
+               bump: bool = True) -> Doc | None:
+        from pymongo import ReturnDocument
+        from pymongo.errors import DuplicateKeyError
+
+        if not isinstance(record_id, str):
+            return None
+        filt: Doc = {"_id": record_id}
+        if version is not None:
+            filt["version"] = version
+        values = clean({key: value for key, value in fields.items() if key not in ("id", "_id")})
+        change: Doc = {}
+        if values:
+            change["$set"] = {**values, **self.derived(values)}
+        if bump and "version" not in values:
+            change["$inc"] = {"version": 1}
+        if not change:
+            return self.out(self.coll.find_one(filt, session=self.s))
+        try:
+            doc = self.coll.find_one_and_update(filt, change, session=self.s,
+                                                return_document=ReturnDocument.AFTER)
+        except DuplicateKeyError as exc:
+            raise duplicate(exc) from exc
+        return self.out(doc)
+
+    def increment(self, record_id: str, name: str, by: int = 1) -> Doc | None:
+        from pymongo import ReturnDocument
+
+        if not isinstance(record_id, str) or not isinstance(name, str) or name in ("_id", "id"):
+            return None
+        return self.out(self.coll.find_one_and_update(
+            {"_id": record_id}, {"$inc": {name: by}}, session=self.s,
+            return_document=ReturnDocument.AFTER))
+
+    def delete(self, record_id: str) -> bool:
+        if not isinstance(record_id, str):
+            return False
+        return self.coll.delete_one({"_id": record_id}, session=self.s).deleted_count == 1
+
+
+class Users(RecordRepo, UserRepo):
+    def by_username(self, username_lc: str) -> Doc | None:
+        if not isinstance(username_lc, str):
+            return None
+        return self.out(self.coll.find_one({"username_lc": username_lc}, session=self.s))
+
+    def by_patient(self, patient_id: str) -> Doc | None:
+        if not isinstance(patient_id, str):
+            return None
+        return self.out(self.coll.find_one({"patient_id": patient_id}, session=self.s))
+
+    def find(self, query: UserQuery) -> Found:
+        filt: Doc = {}
+        if query.role is not None:
+            filt["role"] = query.role
+        if query.status is not None:
+            filt["status"] = query.status
+        if query.username_prefix:
+            filt["username_lc"] = prefix(query.username_prefix)
+        return self.query(filt, sort_spec(("role", "username_lc"), 1), query.skip,
+                          query.limit, query.count)
+
+    def count(self, *, role: str | None = None, status: str | None = None) -> int:
+        filt: Doc = {}
+        if role is not None:
+            filt["role"] = role
+        if status is not None:
+            filt["status"] = status
+        return self.coll.count_documents(filt, session=self.s)
+
+
+class Sessions(RecordRepo, SessionRepo):
+    def revoke_user(self, user_id: str, *, keep: str | None = None) -> int:
+        filt: Doc = {"user_id": user_id, "revoked": {"$ne": True}}
+        if keep is not None:
+            filt["_id"] = {"$ne": keep}
+        return self.coll.update_many(filt, {"$set": {"revoked": True}},
+                                     session=self.s).modified_count
+
+
+def _flag(value: bool) -> Any:
+    """A boolean filter where a missing field counts as False."""
+    return True if value else {"$ne": True}
+
+
+def name_clauses(search: NameSearch) -> list[Doc]:
+    """The alternatives of a patient search (see NameSearch), each an indexed prefix."""
+    text = search.text
+    either: list[Doc] = []
+    if search.pair:
+        family, given = search.pair
+        either.append({"last_key": prefix(family), "first_key": prefix(given)})
+        # the full name "first last" starts with the text: the first name starts with it,
+        # or is the text up to one of its spaces and the last name starts with the rest
+        either.append({"first_key": prefix(text)})
+        for at, char in enumerate(text):
+            if char == " ":
+                either.append({"first_key": text[:at], "last_key": prefix(text[at + 1:])})
+    elif text:
+        either += [{"last_key": prefix(text)}, {"first_key": prefix(text)}]
+    if search.mrn:
+        either.append({"mrn": search.mrn})
+    if search.mrn_prefix:
+        either.append({"mrn": prefix(search.mrn_prefix)})
+    if search.phone:
+        either.append({"phone_digits": prefix(search.phone)})
+        either.append({"phone_rev": prefix(search.phone[::-1])})
+    return either
+
+
+class Patients(RecordRepo, PatientRepo):
+    internal = ("phone_rev",)
+
+    def derived(self, fields: Doc) -> Doc:
+        if "phone_digits" not in fields:
+            return {}
+        digits = fields["phone_digits"]
+        return {"phone_rev": digits[::-1] if isinstance(digits, str) else None}
+
+    def by_mrn(self, mrn: str) -> Doc | None:
+        if not isinstance(mrn, str):
+            return None
+        return self.out(self.coll.find_one({"mrn": mrn}, session=self.s))
+
+    def find(self, query: PatientQuery) -> Found:
+        clauses: list[Doc] = []
+        if query.only_id is not None:
+            clauses.append({"_id": str(query.only_id)})
+        if query.search is not None:
+            either = name_clauses(query.search)
+            clauses.append({"$or": either} if either else {"_id": {"$exists": False}})
+        if query.sex is not None:
+            clauses.append({"sex": query.sex})
+        dob: Doc = {}
+        if query.dob_max is not None:
+            dob["$lte"] = query.dob_max
+        if query.dob_min_excl is not None:
+            dob["$gt"] = query.dob_min_excl
+        if dob:
+            clauses.append({"dob": dob})
+        if query.primary_doctor_id is not None:
+            clauses.append({"primary_doctor_id": query.primary_doctor_id})
+        if query.condition is not None:
+            clauses.append({"conditions_lc": query.condition})
+        if query.archived is not None:
+            clauses.append({"archived": _flag(query.archived)})
+        if query.vitals_alert is not None:
+            clauses.append({"vitals_alert": _flag(query.vitals_alert)})
+        filt = {} if not clauses else clauses[0] if len(clauses) == 1 else {"$and": clauses}
+        fields = PATIENT_SORTS.get(query.sort, PATIENT_SORTS["name"])
+        return self.query(filt, sort_spec(fields, -1 if query.descending else 1),
+                          query.skip, query.limit, query.count)
+
+    def alerts(self, limit: int) -> list[Doc]:
+        return self.list({"vitals_alert": True, "archived": {"$ne": True}},
+                         sort_spec(("vitals_alert_at",), -1), limit)
+
+    def count(self, *, archived: bool | None = None) -> int:
+        filt = {} if archived is None else {"archived": _flag(archived)}
+        return self.coll.count_documents(filt, session=self.s)
+
+
+def name_words(name: Any) -> list[str] | None:
+    """Every run of a name's lower-case words to its end ("grace ann lee": "grace ann lee",
+    "ann lee", "lee"): a prefix of one is text starting at the start of a word."""
+    if not isinstance(name, str):
+        return None
+    words = name.lower().split()
+    return [" ".join(words[at:]) for at in range(len(words))]
+
+
+class Appointments(RecordRepo, AppointmentRepo):
+    internal = ("patient_words", "reason_lc")
+
+    def derived(self, fields: Doc) -> Doc:
+        extra: Doc = {}
+        if "patient_name" in fields:
+            extra["patient_words"] = name_words(fields["patient_name"])
+        if "reason" in fields:
+            reason = fields["reason"]
+            extra["reason_lc"] = reason.lower() if isinstance(reason, str) else None
+        return extra
+
+    def find(self, query: AppointmentQuery) -> Found:
+        filt: Doc = {}
+        if query.patient_id is not None:
+            filt["patient_id"] = query.patient_id
+        if query.doctor_id is not None:
+            filt["doctor_id"] = query.doctor_id
+        if query.day is not None and query.days is not None:
+            filt["$and"] = [{"day": query.day}, {"day": {"$in": list(query.days)}}]
+        elif query.day is not None:
+            filt["day"] = query.day
+        elif query.days is not None:
+            filt["day"] = {"$in": list(query.days)}
+        if query.statuses is not None:
+            filt["status"] = {"$in": list(query.statuses)}
+        start: Doc = {}
+        if query.start_from is not None:
+            start["$gte"] = clean(query.start_from)
+        if query.start_before is not None:
+            start["$lt"] = clean(query.start_before)
+        if start:
+            filt["start"] = start
+        if query.text:
+            text = query.text.lower()
+            filt["$or"] = [{"patient_words": prefix(text)},
+                           {"mrn": {"$regex": "^" + re.escape(query.text), "$options": "i"}},
+                           {"reason_lc": prefix(text)}]
+        sort = query.sort if query.sort in APPOINTMENT_SORTS else "start"
+        return self.query(filt, sort_spec((sort, "start"), -1 if query.descending else 1),
+                          query.skip, query.limit, query.count)
+
+    def count_day(self, day: str) -> int:
+        return self.coll.count_documents({"day": day}, session=self.s)
+
+
+class Prescriptions(RecordRepo, PrescriptionRepo):
+    def for_patient(self, patient_id: str, *, status: str | None = None) -> list[Doc]:
+        filt: Doc = {"patient_id": patient_id}
+        if status is not None:
+            filt["status"] = status
+        return self.list(filt, sort_spec(("start_date",), -1))
+
+
+class Vitals(RecordRepo, VitalsRepo):
+    def series(self, patient_id: str, since: datetime | None = None,
+               until: datetime | None = None) -> list[Doc]:
+        filt: Doc = {"patient_id": patient_id}
+        taken: Doc = {}
+        if since is not None:
+            taken["$gte"] = clean(since)
+        if until is not None:
+            taken["$lte"] = clean(until)
+        if taken:
+            filt["taken_at"] = taken
+        return self.list(filt, sort_spec(("taken_at",), 1))
+
+    def latest(self, patient_id: str, count: int) -> list[Doc]:
+        if count <= 0:
+            return []
+        return self.list({"patient_id": patient_id}, sort_spec(("taken_at",), -1), count)
+
+
+class Reports(RecordRepo, ReportRepo):
+    def for_patient(self, patient_id: str, *, kind: str | None = None,
+                    limit: int = 500) -> list[Doc]:
+        filt: Doc = {"patient_id": patient_id}
+        if kind is not None:
+            filt["kind"] = kind
+        if limit <= 0:
+            return []
+        return self.list(filt, sort_spec(("uploaded_at",), -1), limit)
+
+    def put_file(self, filename: str, data: bytes, metadata: Doc) -> str:
+        meta = clean({**metadata, "sha256": hashlib.sha256(data).hexdigest()})
+        file_id = self.store.files_bucket().upload_from_stream(filename, data, metadata=meta,
+                                                               session=self.s)
+        return str(file_id)
+
+    def _oid(self, file_id: str) -> Any:
+        from bson import ObjectId
+        from bson.errors import InvalidId
+
+        try:
+            return ObjectId(file_id)
+        except (InvalidId, TypeError):
+            return None
+
+    def read_file(self, file_id: str) -> bytes:
+        from gridfs.errors import CorruptGridFile, NoFile
+
+        oid = self._oid(file_id)
+        if oid is None:
+            raise Corrupt(f"no stored file has the id {file_id!r}")
+        try:
+            with self.store.files_bucket().open_download_stream(oid, session=self.s) as grid:
+                expected = (grid.metadata or {}).get("sha256")
+                data = grid.read()
+        except NoFile as exc:
+            raise Corrupt(f"the stored file {file_id} is missing") from exc
+        except CorruptGridFile as exc:
+            raise Corrupt(f"the stored file {file_id} is damaged: {exc}") from exc
+        if expected is None or hashlib.sha256(data).hexdigest() != expected:
+            raise Corrupt(f"the stored file {file_id} no longer matches its checksum")
+        return data
+
+    def delete_file(self, file_id: str) -> None:
+        from gridfs.errors import NoFile
+
+        oid = self._oid(file_id)
+        if oid is None:
+            return
+        try:
+            self.store.files_bucket().delete(oid, session=self.s)
+        except NoFile:
+            pass
+
+
+class Audit(Repo, AuditRepo):
+    def append(self, entry: Doc) -> Doc:
+        stored = clean({key: value for key, value in entry.items() if key not in ("id", "_id")})
+        record_id = entry.get("id") or new_id()
+        self.coll.insert_one({"_id": record_id, **stored}, session=self.s)
+        return {"id": record_id, **stored}
+
+    def find(self, query: AuditQuery) -> Found:
+        filt: Doc = {}
+        if query.username is not None:
+            filt["username"] = query.username
+        if query.action_prefix:
+            filt["action"] = prefix(query.action_prefix)
+        if query.outcome is not None:
+            filt["outcome"] = query.outcome
+        if query.patient_id is not None:
+            filt["patient_id"] = query.patient_id
+        ts: Doc = {}
+        if query.ts_from is not None:
+            ts["$gte"] = clean(query.ts_from)
+        if query.ts_before is not None:
+            ts["$lt"] = clean(query.ts_before)
+        if ts:
+            filt["ts"] = ts
+        return self.query(filt, sort_spec(("ts",), -1), query.skip, query.limit, query.count)
+
+
+class Counters(Repo, CounterRepo):
+    def next(self, name: str, count: int = 1) -> int:
+        from pymongo import ReturnDocument
+        from pymongo.errors import DuplicateKeyError
+
+        for attempt in (1, 2):
+            try:
+                doc = self.coll.find_one_and_update(
+                    {"_id": name}, {"$inc": {"value": int(count)}}, upsert=True,
+                    session=self.s,
+                    projection={"value": 1}, return_document=ReturnDocument.AFTER)
+                return int(doc["value"])
+            except DuplicateKeyError:  # a concurrent upsert created it first: it exists now
+                if attempt == 2:
+                    raise
+        raise AssertionError("unreachable")
+
+
+class Changes(Repo, ChangeRepo):
+    """Change events numbered from the ``counters`` collection, in the unit of work."""
+
+    def append(self, coll: str, op: str, *, ts: datetime, record_id: str | None = None,
+               patient_id: str | None = None, by: str | None = None,
+               extra: Doc | None = None) -> int:
+        seq = self.store.counters.next(SEQ_COUNTER)
+        self.coll.insert_one({"_id": new_id(), "seq": seq, "ts": clean(ts), "coll": coll,
+                              "op": op, "record_id": record_id, "patient_id": patient_id,
+                              "by": by, "extra": clean(extra or {})}, session=self.s)
+        return seq
+
+    def last_seq(self) -> int:
+        doc = self.coll.find_one({}, {"seq": 1, "_id": 0}, sort=[("seq", -1)], session=self.s)
+        return int(doc["seq"]) if doc else 0
+
+    def after(self, seq: int, *, colls: Sequence[str] | None = None,
+              patient_id: str | None = None, user_id: str | None = None,
+              limit: int = 1000) -> list[ChangeRow]:
+        filt: Doc = {"seq": {"$gt": int(seq)}}
+        if colls is not None:
+            filt["coll"] = {"$in": list(colls)}
+        if patient_id or user_id:
+            either: list[Doc] = []
+            scoped = [c for c in (colls if colls is not None else PATIENT_SCOPED)
+                      if c in PATIENT_SCOPED]
+            if patient_id and scoped:
+                either.append({"coll": {"$in": scoped}, "patient_id": patient_id})
+            if user_id and (colls is None or "users" in colls):
+                either.append({"coll": "users", "record_id": user_id})
+            if not either:
+                return []
+            filt["$or"] = either
+        cursor = self.coll.find(filt, session=self.s).sort([("seq", 1)]).limit(limit)
+        return [ChangeRow(seq=int(doc["seq"]), ts=doc["ts"], coll=doc["coll"], op=doc["op"],
+                          record_id=doc.get("record_id"), patient_id=doc.get("patient_id"),
+                          by=doc.get("by"), extra=dict(doc.get("extra") or {}))
+                for doc in cursor]
+
+    def prune(self, before: datetime) -> int:
+        # Housekeeping outside the unit of work's transaction: two processes pruning at
+        # once must not make a user's save fail with a write conflict.
+        return self.coll.delete_many({"ts": {"$lt": clean(before)}}).deleted_count

@@ -1,0 +1,325 @@
+"""Connecting, the unit of work, indexes and the schema version of the MongoDB store.
+
+Units of work: on a replica set or sharded cluster (``hello`` says so) the outermost
+``unit_of_work()`` is a multi-document transaction on a ClientSession that every
+repository call on that thread uses (a thread-local current session; inner units join).
+The commit is retried while the driver reports UnknownTransactionCommitResult. A block
+cannot be run again by a context manager, so a TransientTransactionError (another
+transaction wrote the same document first: a write conflict) aborts the transaction and
+surfaces as :class:`~meditrack_tui.errors.StoreBusy` ("try again"); the caller may retry
+the whole operation. On a standalone server there is no transaction: every write commits
+on its own, in the order issued (record, then audit entry, then change event).
+"""
+
+from __future__ import annotations
+
+import threading
+from contextlib import contextmanager
+from typing import Any, Iterator
+from urllib.parse import urlsplit
+
+from ...errors import StoreBusy, StoreUnavailable
+from ..base import MONGODB, SCHEMA_VERSION, Store, StoreInfo
+
+# (collection, keys, options): created idempotently at every open.
+INDEXES: list[tuple[str, list[tuple[str, int]], dict[str, Any]]] = [
+    ("users", [("username_lc", 1)], {"unique": True, "name": "uniq_username"}),
+    ("users", [("role", 1), ("username_lc", 1)], {"name": "role_username"}),
+    ("users", [("patient_id", 1)], {"name": "user_patient"}),
+    ("sessions", [("user_id", 1)], {"name": "session_user"}),
+    ("patients", [("mrn", 1)], {"unique": True, "name": "uniq_mrn"}),
+    ("patients", [("last_key", 1), ("first_key", 1)], {"name": "name_keys"}),
+    ("patients", [("first_key", 1), ("last_key", 1)], {"name": "first_key"}),
+    ("patients", [("phone_digits", 1)], {"name": "phone"}),
+    ("patients", [("phone_rev", 1)], {"name": "phone_rev"}),
+    ("patients", [("primary_doctor_id", 1)], {"name": "primary_doctor"}),
+    ("patients", [("conditions_lc", 1)], {"name": "conditions"}),
+    ("patients", [("archived", 1), ("last_key", 1)], {"name": "archived_name"}),
+    ("patients", [("vitals_alert", 1), ("vitals_alert_at", -1)], {"name": "vitals_alert"}),
+    ("appointments", [("doctor_id", 1), ("day", 1)], {"name": "doctor_day"}),
+    ("appointments", [("patient_id", 1), ("start", 1)], {"name": "patient_start"}),
+    ("appointments", [("day", 1)], {"name": "day"}),
+    ("appointments", [("start", 1)], {"name": "start"}),
+    ("appointments", [("status", 1), ("start", 1)], {"name": "status_start"}),
+    ("appointments", [("patient_words", 1)], {"name": "patient_words"}),
+    ("prescriptions", [("patient_id", 1), ("start_date", -1)], {"name": "patient_start"}),
+    ("vitals", [("patient_id", 1), ("taken_at", 1)], {"name": "patient_taken"}),
+    ("reports", [("patient_id", 1), ("uploaded_at", -1)], {"name": "patient_uploaded"}),
+    ("audit", [("ts", -1)], {"name": "ts"}),
+    ("audit", [("username", 1), ("ts", -1)], {"name": "user_ts"}),
+    ("audit", [("action", 1), ("ts", -1)], {"name": "action_ts"}),
+    ("audit", [("patient_id", 1), ("ts", -1)], {"name": "patient_ts"}),
+    ("changes", [("seq", 1)], {"name": "seq"}),
+    # pruned by the services after minutes; the TTL is a safety net when nobody writes
+    ("changes", [("ts", 1)], {"name": "ts_ttl", "expireAfterSeconds": 3600}),
+]
+
+COLLECTIONS = ("users", "sessions", "patients", "appointments", "prescriptions", "vitals",
+               "reports", "audit", "changes", "counters")
+META = "meta"
+SCHEMA_DOC = "schema"
+
+
+def describe_uri(uri: str) -> str:
+    """The host part of a MongoDB URI, without credentials, for messages."""
+    try:
+        parts = urlsplit(uri)
+        host = parts.netloc.rsplit("@", 1)[-1]
+        return host or "the configured server"
+    except ValueError:
+        return "the configured server"
+
+
+def _is_index_conflict(exc: Any) -> bool:
+    """IndexOptionsConflict (85), IndexKeySpecsConflict (86), or the same said with no code
+    (mongoeco: "Conflicting index definition for key pattern ...")."""
+    if exc.code in (85, 86):
+        return True
+    text = str(exc)
+    return exc.code is None and ("already exists" in text
+                                 or "Conflicting index definition" in text)
+
+
+def create_index(coll: Any, keys: list[tuple[str, int]], options: dict[str, Any]) -> None:
+    """Create an index; one left by an older version with other options or another name
+    for the same keys is replaced (MongoDB refuses to change an index in place)."""
+    from pymongo.errors import OperationFailure
+
+    try:
+        coll.create_index(keys, **options)
+    except OperationFailure as exc:
+        if not _is_index_conflict(exc):
+            raise
+        for name, info in list(coll.index_information().items()):
+            if name != "_id_" and (name == options.get("name")
+                                   or list(info.get("key", [])) == list(keys)):
+                coll.drop_index(name)
+        coll.create_index(keys, **options)
+
+
+def ensure_indexes(db: Any) -> None:
+    """Every index the store needs; safe on every open. One round trip per collection
+    when nothing is in the way; index by index (replacing conflicts) when something is."""
+    from pymongo import IndexModel
+    from pymongo.errors import OperationFailure
+
+    by_coll: dict[str, list[tuple[list[tuple[str, int]], dict[str, Any]]]] = {}
+    for coll, keys, options in INDEXES:
+        by_coll.setdefault(coll, []).append((keys, options))
+    for coll, specs in by_coll.items():
+        try:
+            db[coll].create_indexes([IndexModel(keys, **options) for keys, options in specs])
+        except OperationFailure as exc:
+            if not _is_index_conflict(exc):
+                raise
+            for keys, options in specs:
+                create_index(db[coll], keys, options)
+
+
+class MongoStore(Store):
+    """An open MongoDB database: the repositories, units of work, housekeeping."""
+
+    def __init__(self, client: Any, db: Any, info: StoreInfo) -> None:
+        from . import repos
+
+        self.client = client
+        self.db = db
+        self.info = info
+        self.schema_version = SCHEMA_VERSION
+        self._local = threading.local()
+        self.users = repos.Users(self, "users")
+        self.sessions = repos.Sessions(self, "sessions")
+        self.patients = repos.Patients(self, "patients")
+        self.appointments = repos.Appointments(self, "appointments")
+        self.prescriptions = repos.Prescriptions(self, "prescriptions")
+        self.vitals = repos.Vitals(self, "vitals")
+        self.reports = repos.Reports(self, "reports")
+        self.audit = repos.Audit(self, "audit")
+        self.changes = repos.Changes(self, "changes")
+        self.counters = repos.Counters(self, "counters")
+
+    # --- units of work ---
+
+    def session(self) -> Any:
+        """The current unit of work's ClientSession on this thread (None: no transaction)."""
+        return getattr(self._local, "session", None)
+
+    @contextmanager
+    def unit_of_work(self) -> Iterator[None]:
+        local = self._local
+        if getattr(local, "depth", 0):
+            local.depth += 1  # an inner unit joins the outer one
+            try:
+                yield
+            finally:
+                local.depth -= 1
+            return
+        if not self.info.transactions:
+            local.depth = 1  # standalone: each write commits on its own, in order
+            try:
+                yield
+            finally:
+                local.depth = 0
+            return
+        yield from self._transaction()
+
+    def _transaction(self) -> Iterator[None]:
+        from pymongo.errors import ConnectionFailure, OperationFailure, PyMongoError
+        from pymongo.read_concern import ReadConcern
+        from pymongo.write_concern import WriteConcern
+
+        local = self._local
+        session = self.client.start_session()
+        local.session, local.depth = session, 1
+        try:
+            session.start_transaction(read_concern=ReadConcern("snapshot"),
+                                      write_concern=WriteConcern("majority"))
+            try:
+                yield
+            except BaseException:
+                if session.in_transaction:
+                    try:
+                        session.abort_transaction()
+                    except PyMongoError:  # best effort: the server aborts it anyway
+                        pass
+                raise
+            local.session, local.depth = None, 0
+            for attempt in range(5):
+                try:
+                    session.commit_transaction()
+                    break
+                except (ConnectionFailure, OperationFailure) as exc:
+                    # the driver already retried once; UnknownTransactionCommitResult may
+                    # be retried again (the commit is idempotent)
+                    if exc.has_error_label("UnknownTransactionCommitResult") and attempt < 4:
+                        continue
+                    raise
+        except PyMongoError as exc:
+            if exc.has_error_label("TransientTransactionError"):
+                raise StoreBusy(
+                    "Someone else changed the same records at the same moment, so nothing "
+                    "was saved. Please try again.") from exc
+            raise
+        finally:
+            local.session, local.depth = None, 0
+            session.end_session()
+
+    def bulk(self) -> Any:
+        """Seeding: the same unit of work (one transaction on a replica set)."""
+        return self.unit_of_work()
+
+    # --- housekeeping ---
+
+    def is_empty(self) -> bool:
+        session = self.session()
+        return (self.db.users.find_one({}, {"_id": 1}, session=session) is None
+                and self.db.patients.find_one({}, {"_id": 1}, session=session) is None)
+
+    def open_feed(self, scope: Any = None) -> Any:
+        """A change stream on a replica set or sharded cluster, else the change log."""
+        if self.info.supports_change_streams:
+            from .feed import ChangeStreamFeed
+
+            return ChangeStreamFeed(self.db, scope=scope)
+        from ...live import ChangeLogFeed
+
+        return ChangeLogFeed(self, scope=scope)
+
+    def files_bucket(self) -> Any:
+        """The GridFS bucket of report files."""
+        bucket = getattr(self, "_bucket", None)
+        if bucket is None:
+            import gridfs
+
+            bucket = self._bucket = gridfs.GridFSBucket(self.db, bucket_name="report_files")
+        return bucket
+
+    def drop_all(self) -> None:
+        self.client.drop_database(self.db.name)
+
+    def close(self) -> None:
+        try:
+            self.client.close()
+        except Exception:  # noqa: BLE001 - closing is best effort
+            pass
+
+
+def check_schema(db: Any, where: str) -> int:
+    """The database's schema version, recorded at first open; refuses a newer one and a
+    MediTrack 0.1 database (ObjectId ids, no version recorded)."""
+    meta = db[META].find_one({"_id": SCHEMA_DOC})
+    if meta is not None:
+        version = int(meta.get("version") or 0)
+        if version > SCHEMA_VERSION:
+            raise StoreUnavailable(
+                f"The database '{db.name}' at {where} was written by a newer MediTrack "
+                f"(schema version {version}; this one knows up to {SCHEMA_VERSION}). "
+                "Upgrade MediTrack on this machine.")
+        if version < SCHEMA_VERSION:  # nothing to migrate between the recorded versions yet
+            db[META].update_one({"_id": SCHEMA_DOC}, {"$set": {"version": SCHEMA_VERSION}})
+        return max(version, SCHEMA_VERSION)
+    old = any(db[name].find_one({"_id": {"$type": "objectId"}}, {"_id": 1}) is not None
+              for name in ("users", "patients"))
+    if old:
+        raise StoreUnavailable(
+            f"The database '{db.name}' at {where} holds data from MediTrack 0.1, which this "
+            "version cannot open. Keep using MediTrack 0.1 with it, or point "
+            "MEDITRACK_DB_NAME at a new database.")
+    db[META].update_one({"_id": SCHEMA_DOC}, {"$setOnInsert": {"version": SCHEMA_VERSION}},
+                        upsert=True)
+    return SCHEMA_VERSION
+
+
+def open_mongo(config: Any, timeout_ms: int = 4000) -> MongoStore:
+    """Connect (short timeouts unless the URI sets them), detect a replica set, create the
+    indexes and check the schema version."""
+    import pymongo
+    from pymongo.errors import ConfigurationError, OperationFailure, PyMongoError
+
+    uri = config.mongo_uri
+    assert uri
+    host = describe_uri(uri)
+    # Short timeouts so an unreachable server is reported quickly; options the URI sets win
+    # (keyword arguments would override them).
+    try:
+        query = urlsplit(uri).query.lower()
+    except ValueError:
+        query = ""  # pymongo reports what is wrong with the address below
+    timeouts = {name: timeout_ms for name in ("serverSelectionTimeoutMS", "connectTimeoutMS")
+                if name.lower() + "=" not in query}
+    try:
+        client: Any = pymongo.MongoClient(uri, tz_aware=False, **timeouts)
+        hello = client.admin.command("hello")
+    except (ConfigurationError, ValueError) as exc:  # pymongo raises both for a bad URI
+        raise StoreUnavailable(
+            f"The MongoDB address ({host}) is not valid: {exc}. Check MEDITRACK_MONGO_URI."
+        ) from exc
+    except PyMongoError as exc:
+        raise StoreUnavailable(
+            f"Cannot reach MongoDB at {host}. Check that the server is running, that this "
+            "machine can reach it (host, port, firewall), and the user name and password "
+            "in MEDITRACK_MONGO_URI."
+        ) from exc
+    # Change streams and transactions need a replica set or a sharded cluster.
+    replicated = bool(hello.get("setName")) or hello.get("msg") == "isdbgrid"
+    db = client[config.db_name]
+    store = MongoStore(client, db, StoreInfo(MONGODB, host, replicated, replicated))
+    try:
+        store.schema_version = check_schema(db, host)
+        ensure_indexes(db)
+    except OperationFailure as exc:
+        client.close()
+        if exc.code in (13, 18):  # Unauthorized, AuthenticationFailed
+            raise StoreUnavailable(
+                f"MongoDB at {host} refused access to the database '{db.name}'. Check the "
+                "user name, password and roles in MEDITRACK_MONGO_URI.") from exc
+        raise StoreUnavailable(f"MongoDB at {host} could not open the database "
+                               f"'{db.name}': {exc}") from exc
+    except PyMongoError as exc:
+        client.close()
+        raise StoreUnavailable(f"Lost the connection to MongoDB at {host} while opening "
+                               f"the database '{db.name}'. Try again.") from exc
+    except StoreUnavailable:
+        client.close()
+        raise
+    return store
