@@ -1,0 +1,224 @@
+"""The SQLite connection layer: the JSON codec, one connection per thread, transactions,
+and SQLite's errors turned into messages a clinic worker understands.
+
+Every write runs inside ``BEGIN IMMEDIATE`` (the unit of work's, or a short one of its
+own), so writers from any thread or process are serialized by SQLite's own locking.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import threading
+import weakref
+from contextlib import contextmanager
+from datetime import datetime
+from pathlib import Path
+from typing import Any, Iterable, Iterator, Sequence
+
+from ...errors import StoreBusy, StoreUnavailable
+
+# --- JSON codec: datetimes round-trip as {"$dt": "<ISO, milliseconds>"} ---
+
+
+def trim(value: datetime) -> datetime:
+    """``value`` with its microseconds dropped to milliseconds (as MongoDB keeps them)."""
+    return value.replace(microsecond=value.microsecond // 1000 * 1000)
+
+
+def iso(value: datetime) -> str:
+    """A datetime as sortable ISO text to the millisecond (the form of datetime columns)."""
+    return trim(value).isoformat(timespec="milliseconds")
+
+
+def _default(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return {"$dt": iso(value)}
+    raise TypeError(f"cannot store a value of type {type(value).__name__}")
+
+
+def _hook(obj: dict[str, Any]) -> Any:
+    if len(obj) == 1 and "$dt" in obj:
+        return datetime.fromisoformat(obj["$dt"])
+    return obj
+
+
+encode = json.JSONEncoder(default=_default, ensure_ascii=False, separators=(",", ":")).encode
+decode = json.JSONDecoder(object_hook=_hook).decode
+
+
+def column(value: Any) -> Any:
+    """A field's value as an SQL column value: datetimes as ISO text, booleans as 0/1,
+    lists and dicts as NULL (they live in the JSON only)."""
+    if isinstance(value, datetime):
+        return iso(value)
+    if isinstance(value, (list, dict, tuple)):
+        return None
+    return value
+
+
+# --- errors ---
+
+_BUSY = {sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED}
+_UNAVAILABLE = {sqlite3.SQLITE_CANTOPEN, sqlite3.SQLITE_IOERR, sqlite3.SQLITE_FULL,
+                sqlite3.SQLITE_READONLY, sqlite3.SQLITE_PERM, sqlite3.SQLITE_CORRUPT,
+                sqlite3.SQLITE_NOTADB}
+
+
+def translate(error: sqlite3.Error, data_dir: Path, timeout: float) -> Exception | None:
+    """The MediTrack error for an SQLite error about the database itself (None: a bug)."""
+    code = getattr(error, "sqlite_errorcode", None)
+    code = None if code is None else code & 0xFF
+    if code in _BUSY:
+        return StoreBusy(
+            f"Another MediTrack process is holding the database in {data_dir}: it did not "
+            f"let go within {timeout:g} seconds. Please try again in a moment.")
+    if code in _UNAVAILABLE:
+        return StoreUnavailable(
+            f"The database in {data_dir} cannot be used ({error}). Check that the disk is "
+            "not full, that this account may write there, and that the file is intact.")
+    return None
+
+
+class _Local(threading.local):
+    conn: sqlite3.Connection | None = None
+    depth: int = 0
+
+
+class Database:
+    """One database file: a connection per thread (opened lazily, reused from threads that
+    have ended), transactions that nest by joining, SQLite errors as MediTrack errors."""
+
+    def __init__(self, path: Path, *, busy_timeout: float = 5.0) -> None:
+        self.path = path
+        self.data_dir = path.parent
+        self.busy_timeout = busy_timeout
+        self._local = _Local()
+        self._lock = threading.Lock()
+        self._pool: list[list[Any]] = []  # [weakref to the owning thread, connection]
+        self._closed = False
+
+    # --- connections ---
+
+    def connection(self) -> sqlite3.Connection:
+        """This thread's connection."""
+        conn = self._local.conn
+        if conn is None:
+            conn = self._local.conn = self._acquire()
+        return conn
+
+    def _acquire(self) -> sqlite3.Connection:
+        me = threading.current_thread()
+        with self._lock:
+            if self._closed:
+                raise StoreUnavailable(f"The database in {self.data_dir} has been closed.")
+            for entry in self._pool:
+                owner = entry[0]()
+                if (owner is None or not owner.is_alive()) and not entry[1].in_transaction:
+                    entry[0] = weakref.ref(me)  # a finished thread's connection
+                    return entry[1]
+            conn = self._connect()
+            self._pool.append([weakref.ref(me), conn])
+            return conn
+
+    def _connect(self) -> sqlite3.Connection:
+        with self.errors():
+            conn = sqlite3.connect(self.path, timeout=self.busy_timeout, isolation_level=None,
+                                   check_same_thread=False)
+            try:
+                conn.execute("PRAGMA journal_mode=WAL")
+                conn.execute("PRAGMA synchronous=FULL")
+                conn.execute("PRAGMA foreign_keys=ON")
+                conn.execute("PRAGMA mmap_size=268435456")
+            except BaseException:
+                conn.close()
+                raise
+        return conn
+
+    def close(self) -> None:
+        """Close every connection (later use raises StoreUnavailable)."""
+        with self._lock:
+            self._closed = True
+            pool, self._pool = self._pool, []
+        for _, conn in pool:
+            try:
+                conn.close()
+            except sqlite3.Error:
+                pass
+        self._local.conn = None
+
+    # --- statements ---
+
+    @contextmanager
+    def errors(self) -> Iterator[None]:
+        """Turn SQLite's busy, I/O and damage errors into StoreBusy / StoreUnavailable."""
+        try:
+            yield
+        except sqlite3.Error as exc:
+            mapped = translate(exc, self.data_dir, self.busy_timeout)
+            if mapped is None:
+                raise
+            raise mapped from exc
+
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> sqlite3.Cursor:
+        with self.errors():
+            return self.connection().execute(sql, params)
+
+    def executemany(self, sql: str, rows: Iterable[Sequence[Any]]) -> None:
+        with self.errors():
+            self.connection().executemany(sql, rows)
+
+    def one(self, sql: str, params: Sequence[Any] = ()) -> Any:
+        """The first column of the first row (None when there is no row)."""
+        row = self.execute(sql, params).fetchone()
+        return None if row is None else row[0]
+
+    # --- transactions ---
+
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        """``BEGIN IMMEDIATE`` .. ``COMMIT`` (rolled back when the block raises); inside
+        another transaction of this thread, joins it."""
+        local = self._local
+        conn = self.connection()
+        if local.depth:
+            local.depth += 1
+            try:
+                yield conn
+            finally:
+                local.depth -= 1
+            return
+        with self.errors():
+            conn.execute("BEGIN IMMEDIATE")
+        local.depth = 1
+        try:
+            yield conn
+        except BaseException:
+            local.depth = 0
+            self._rollback(conn)
+            raise
+        local.depth = 0
+        try:
+            with self.errors():
+                conn.execute("COMMIT")
+        except BaseException:
+            self._rollback(conn)
+            raise
+
+    @staticmethod
+    def _rollback(conn: sqlite3.Connection) -> None:
+        if conn.in_transaction:
+            try:
+                conn.execute("ROLLBACK")
+            except sqlite3.Error:
+                pass
+
+
+def create_private(data_dir: Path, path: Path) -> None:
+    """The data directory (0700) and an empty database file (0600), created so from the
+    start; SQLite gives its -wal and -shm files the database file's permissions."""
+    data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+    if not path.exists():
+        fd = os.open(path, os.O_CREAT | os.O_RDWR, 0o600)
+        os.close(fd)

@@ -1,0 +1,454 @@
+"""The aggregates of the embedded store: each a table of JSON records and its queries.
+
+Every query is a range or equality on indexed columns (prefixes as ``col >= p AND
+col < prefix_end(p)``), so a page costs what it matches, not the table's size.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import datetime
+from typing import Any, Sequence
+
+from ...live import PATIENT_SCOPED
+from ..base import (APPOINTMENT_SORTS, PATIENT_SORTS, AppointmentQuery, AppointmentRepo,
+                    AuditQuery, AuditRepo, ChangeRepo, ChangeRow, CounterRepo, Corrupt, Doc,
+                    Found, NameSearch, PatientQuery, PatientRepo, PrescriptionRepo, ReportRepo,
+                    SessionRepo, UserQuery, UserRepo, VitalsRepo, new_id, prefix_end)
+from .engine import Database, column, decode, encode, iso
+from .records import JsonRecords, field, order, paging, where
+
+CHUNK_SIZE = 255 * 1024
+
+
+def _in(col: str, values: Sequence[Any]) -> str:
+    """``col IN (?, ...)`` for ``values`` (never true for none)."""
+    return f"{col} IN ({', '.join('?' * len(values))})" if values else "0"
+
+
+def _prefix(col: str, prefix: str) -> tuple[str, list[str]]:
+    return f"({col} >= ? AND {col} < ?)", [prefix, prefix_end(prefix)]
+
+
+def _flag(value: bool | None) -> int | None:
+    return None if value is None else int(bool(value))
+
+
+class _Paged(JsonRecords):
+    def _page(self, clauses: list[str], params: list[Any], sort: str, skip: int,
+              limit: int | None, count: bool) -> Found:
+        cond = where(clauses)
+        tail, page = paging(skip, limit)
+        items = self._docs(f"SELECT doc FROM {self.table}{cond} ORDER BY {sort}{tail}",
+                           params + page)
+        total = (self.db.one(f"SELECT count(*) FROM {self.table}{cond}", params)
+                 if count else None)
+        return Found(items, total)
+
+
+class SqliteUsers(_Paged, UserRepo):
+    table = "users"
+    columns = {"username_lc": field("username_lc"), "patient_id": field("patient_id"),
+               "role": field("role"), "status": field("status")}
+    unique = {"username_lc": "username"}
+
+    def by_username(self, username_lc: str) -> Doc | None:
+        found = self._docs("SELECT doc FROM users WHERE username_lc = ?", (username_lc,))
+        return found[0] if found else None
+
+    def by_patient(self, patient_id: str) -> Doc | None:
+        found = self._docs("SELECT doc FROM users WHERE patient_id = ? LIMIT 1", (patient_id,))
+        return found[0] if found else None
+
+    def find(self, query: UserQuery) -> Found:
+        clauses, params = self._filters(query.role, query.status)
+        if query.username_prefix is not None:
+            sql, args = _prefix("username_lc", query.username_prefix)
+            clauses.append(sql)
+            params += args
+        return self._page(clauses, params, "role, username_lc, id", query.skip, query.limit,
+                          query.count)
+
+    def count(self, *, role: str | None = None, status: str | None = None) -> int:
+        clauses, params = self._filters(role, status)
+        return self.db.one(f"SELECT count(*) FROM users{where(clauses)}", params)
+
+    @staticmethod
+    def _filters(role: str | None, status: str | None) -> tuple[list[str], list[Any]]:
+        clauses: list[str] = []
+        params: list[Any] = []
+        if role is not None:
+            clauses.append("role = ?")
+            params.append(role)
+        if status is not None:
+            clauses.append("status = ?")
+            params.append(status)
+        return clauses, params
+
+
+class SqliteSessions(JsonRecords, SessionRepo):
+    table = "sessions"
+    columns = {"user_id": field("user_id"), "revoked": lambda d: int(bool(d.get("revoked")))}
+
+    def revoke_user(self, user_id: str, *, keep: str | None = None) -> int:
+        with self.db.transaction():
+            ids = [r[0] for r in self.db.execute(
+                "SELECT id FROM sessions WHERE user_id = ? AND revoked = 0 AND id IS NOT ?",
+                (user_id, keep)).fetchall()]
+            for session_id in ids:
+                self.update(session_id, {"revoked": True}, bump=False)
+        return len(ids)
+
+
+def _phone_rev(doc: Doc) -> str | None:
+    digits = doc.get("phone_digits")
+    return digits[::-1] if isinstance(digits, str) else None
+
+
+def _search(search: NameSearch) -> tuple[str, list[Any]]:
+    """A NameSearch as an OR of index ranges (see its docstring for the meaning)."""
+    alternatives: list[tuple[str, list[Any]]] = []
+    if search.pair is not None:
+        family, given = search.pair
+        alternatives.append(_prefix("full_key", search.text))
+        last, last_args = _prefix("last_key", family)
+        first, first_args = _prefix("first_key", given)
+        alternatives.append((f"({last} AND {first})", last_args + first_args))
+    else:
+        alternatives += [_prefix("last_key", search.text), _prefix("first_key", search.text)]
+    if search.mrn is not None:
+        alternatives.append(("mrn = ?", [search.mrn]))
+    if search.mrn_prefix is not None:
+        alternatives.append(_prefix("mrn", search.mrn_prefix))
+    if search.phone is not None:
+        alternatives.append(_prefix("phone_digits", search.phone))
+        alternatives.append(_prefix("phone_rev", search.phone[::-1]))
+    sql = "(" + " OR ".join(s for s, _ in alternatives) + ")"
+    return sql, [p for _, args in alternatives for p in args]
+
+
+class SqlitePatients(_Paged, PatientRepo):
+    table = "patients"
+    columns = {name: field(name) for name in (
+        "mrn", "last_key", "first_key", "full_key", "phone_digits")}
+    columns |= {"phone_rev": _phone_rev}
+    columns |= {name: field(name) for name in (
+        "sex", "dob", "primary_doctor_id", "primary_doctor_name", "archived", "updated_at",
+        "vitals_alert", "vitals_alert_at")}
+    unique = {"mrn": "mrn"}
+
+    def _sync(self, record_id: str, doc: Doc) -> None:
+        self._unsync(record_id)
+        conditions = {c for c in doc.get("conditions_lc") or () if isinstance(c, str)}
+        self.db.executemany("INSERT INTO patient_conditions (condition, patient_id) "
+                            "VALUES (?, ?)", [(c, record_id) for c in sorted(conditions)])
+
+    def _unsync(self, record_id: str) -> None:
+        self.db.execute("DELETE FROM patient_conditions WHERE patient_id = ?", (record_id,))
+
+    def by_mrn(self, mrn: str) -> Doc | None:
+        found = self._docs("SELECT doc FROM patients WHERE mrn = ?", (mrn,))
+        return found[0] if found else None
+
+    def find(self, query: PatientQuery) -> Found:
+        if query.sort not in PATIENT_SORTS:
+            raise ValueError(f"unknown patient sort {query.sort!r}")
+        clauses: list[str] = []
+        params: list[Any] = []
+
+        def add(sql: str, *args: Any) -> None:
+            clauses.append(sql)
+            params.extend(args)
+
+        # with a narrow criterion (a record, a search, a condition, a doctor) that one's
+        # index leads: the broad filters get a unary + so SQLite checks them row by row
+        # instead of walking, say, every unarchived patient in an archived-first index
+        narrow = (query.only_id is not None or query.search is not None
+                  or query.condition is not None or query.primary_doctor_id is not None)
+        broad = "+" if narrow else ""
+        if query.only_id is not None:
+            add("id = ?", query.only_id)
+        if query.search is not None:
+            sql, args = _search(query.search)
+            add(sql, *args)
+        if query.sex is not None:
+            add(f"{broad}sex = ?", query.sex)
+        if query.dob_max is not None:
+            add(f"{broad}dob <= ?", query.dob_max)
+        if query.dob_min_excl is not None:
+            add(f"{broad}dob > ?", query.dob_min_excl)
+        if query.primary_doctor_id is not None:
+            add("primary_doctor_id = ?", query.primary_doctor_id)
+        if query.condition is not None:
+            add("id IN (SELECT patient_id FROM patient_conditions WHERE condition = ?)",
+                query.condition)
+        if query.archived is not None:
+            add(f"{broad}archived = ?", _flag(query.archived))
+        if query.vitals_alert is not None:
+            add(f"{broad}vitals_alert = ?", _flag(query.vitals_alert))
+        sort = order((*PATIENT_SORTS[query.sort], "id"), query.descending)
+        return self._page(clauses, params, sort, query.skip, query.limit, query.count)
+
+    def alerts(self, limit: int) -> list[Doc]:
+        return self._docs("SELECT doc FROM patients WHERE vitals_alert = 1 AND archived = 0 "
+                          "ORDER BY vitals_alert_at DESC, id DESC LIMIT ?", (limit,))
+
+    def count(self, *, archived: bool | None = None) -> int:
+        if archived is None:
+            return self.db.one("SELECT count(*) FROM patients")
+        return self.db.one("SELECT count(*) FROM patients WHERE archived = ?",
+                           (_flag(archived),))
+
+
+def _day(doc: Doc) -> Any:
+    day = doc.get("day")
+    if day is None and isinstance(doc.get("start"), datetime):
+        return doc["start"].date().isoformat()
+    return column(day)
+
+
+def _text_keys(doc: Doc) -> set[str]:
+    """What AppointmentQuery.text matches by prefix: every word-start of the patient's
+    name (to the name's end), the MRN and the reason, lower-cased."""
+    keys: set[str] = set()
+    name = doc.get("patient_name")
+    if isinstance(name, str):
+        words = name.lower().split()
+        keys.update(" ".join(words[i:]) for i in range(len(words)))
+    for name in ("mrn", "reason"):
+        value = doc.get(name)
+        if isinstance(value, str) and value:
+            keys.add(value.lower())
+    return keys
+
+
+class SqliteAppointments(_Paged, AppointmentRepo):
+    table = "appointments"
+    columns = {"patient_id": field("patient_id"), "doctor_id": field("doctor_id"),
+               "day": _day}
+    columns |= {name: field(name) for name in (
+        "start", "status", "patient_name", "doctor_name", "reason", "mrn")}
+
+    def _sync(self, record_id: str, doc: Doc) -> None:
+        self._unsync(record_id)
+        self.db.executemany("INSERT INTO appointment_keys (key, appointment_id) VALUES (?, ?)",
+                            [(k, record_id) for k in sorted(_text_keys(doc))])
+
+    def _unsync(self, record_id: str) -> None:
+        self.db.execute("DELETE FROM appointment_keys WHERE appointment_id = ?", (record_id,))
+
+    def find(self, query: AppointmentQuery) -> Found:
+        if query.sort not in APPOINTMENT_SORTS:
+            raise ValueError(f"unknown appointment sort {query.sort!r}")
+        clauses: list[str] = []
+        params: list[Any] = []
+        for col in ("patient_id", "doctor_id", "day"):
+            value = getattr(query, col)
+            if value is not None:
+                clauses.append(f"{col} = ?")
+                params.append(value)
+        if query.days is not None:
+            clauses.append(_in("day", query.days))
+            params += query.days
+        if query.statuses is not None:
+            clauses.append(_in("status", query.statuses))
+            params += query.statuses
+        if query.start_from is not None:
+            clauses.append("start >= ?")
+            params.append(iso(query.start_from))
+        if query.start_before is not None:
+            clauses.append("start < ?")
+            params.append(iso(query.start_before))
+        if query.text:
+            text = query.text.lower()
+            clauses.append("id IN (SELECT appointment_id FROM appointment_keys "
+                           "WHERE key >= ? AND key < ?)")
+            params += [text, prefix_end(text)]
+        cols = ("start", "id") if query.sort == "start" else (query.sort, "start", "id")
+        return self._page(clauses, params, order(cols, query.descending), query.skip,
+                          query.limit, query.count)
+
+    def count_day(self, day: str) -> int:
+        return self.db.one("SELECT count(*) FROM appointments WHERE day = ?", (day,))
+
+
+class SqlitePrescriptions(JsonRecords, PrescriptionRepo):
+    table = "prescriptions"
+    columns = {"patient_id": field("patient_id"), "status": field("status"),
+               "start_date": field("start_date")}
+
+    def for_patient(self, patient_id: str, *, status: str | None = None) -> list[Doc]:
+        if status is None:
+            return self._docs("SELECT doc FROM prescriptions WHERE patient_id = ? "
+                              "ORDER BY start_date DESC, id DESC", (patient_id,))
+        return self._docs("SELECT doc FROM prescriptions WHERE patient_id = ? AND status = ? "
+                          "ORDER BY start_date DESC, id DESC", (patient_id, status))
+
+
+class SqliteVitals(JsonRecords, VitalsRepo):
+    table = "vitals"
+    columns = {"patient_id": field("patient_id"), "taken_at": field("taken_at")}
+
+    def series(self, patient_id: str, since: datetime | None = None,
+               until: datetime | None = None) -> list[Doc]:
+        clauses, params = ["patient_id = ?"], [patient_id]
+        if since is not None:
+            clauses.append("taken_at >= ?")
+            params.append(iso(since))
+        if until is not None:
+            clauses.append("taken_at <= ?")
+            params.append(iso(until))
+        return self._docs(f"SELECT doc FROM vitals{where(clauses)} ORDER BY taken_at, id",
+                          params)
+
+    def latest(self, patient_id: str, count: int) -> list[Doc]:
+        return self._docs("SELECT doc FROM vitals WHERE patient_id = ? "
+                          "ORDER BY taken_at DESC, id DESC LIMIT ?", (patient_id, count))
+
+
+class SqliteReports(JsonRecords, ReportRepo):
+    table = "reports"
+    columns = {"patient_id": field("patient_id"), "kind": field("kind"),
+               "uploaded_at": field("uploaded_at")}
+
+    def for_patient(self, patient_id: str, *, kind: str | None = None,
+                    limit: int = 500) -> list[Doc]:
+        if kind is None:
+            return self._docs("SELECT doc FROM reports WHERE patient_id = ? "
+                              "ORDER BY uploaded_at DESC, id DESC LIMIT ?", (patient_id, limit))
+        return self._docs("SELECT doc FROM reports WHERE patient_id = ? AND kind = ? "
+                          "ORDER BY uploaded_at DESC, id DESC LIMIT ?",
+                          (patient_id, kind, limit))
+
+    def put_file(self, filename: str, data: bytes, metadata: Doc) -> str:
+        file_id = new_id()
+        with self.db.transaction():
+            self.db.execute("INSERT INTO report_files (file_id, filename, length, sha256, "
+                            "metadata) VALUES (?, ?, ?, ?, ?)",
+                            (file_id, filename, len(data), hashlib.sha256(data).hexdigest(),
+                             encode(metadata)))
+            self.db.executemany(
+                "INSERT INTO report_chunks (file_id, n, data) VALUES (?, ?, ?)",
+                ((file_id, n, data[at:at + CHUNK_SIZE])
+                 for n, at in enumerate(range(0, len(data), CHUNK_SIZE))))
+        return file_id
+
+    def read_file(self, file_id: str) -> bytes:
+        row = self.db.execute("SELECT length, sha256 FROM report_files WHERE file_id = ?",
+                              (file_id,)).fetchone()
+        if row is None:
+            raise Corrupt(f"stored file {file_id} is missing")
+        data = b"".join(r[0] for r in self.db.execute(
+            "SELECT data FROM report_chunks WHERE file_id = ? ORDER BY n", (file_id,)))
+        if len(data) != row[0] or hashlib.sha256(data).hexdigest() != row[1]:
+            raise Corrupt(f"stored file {file_id} no longer matches its checksum")
+        return data
+
+    def delete_file(self, file_id: str) -> None:
+        with self.db.transaction():
+            self.db.execute("DELETE FROM report_chunks WHERE file_id = ?", (file_id,))
+            self.db.execute("DELETE FROM report_files WHERE file_id = ?", (file_id,))
+
+
+class SqliteAudit(AuditRepo):
+    """The audit trail: JSON entries with their filter columns; never changed."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    def append(self, entry: Doc) -> Doc:
+        stored = decode(encode(entry))
+        if stored.get("id") is None:
+            stored["id"] = new_id()
+        with self.db.transaction():
+            self.db.execute(
+                "INSERT INTO audit (id, doc, ts, username, action, outcome, patient_id) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (stored["id"], encode(stored), *(column(stored.get(k)) for k in (
+                    "ts", "username", "action", "outcome", "patient_id"))))
+        return stored
+
+    def find(self, query: AuditQuery) -> Found:
+        clauses: list[str] = []
+        params: list[Any] = []
+        for col in ("username", "outcome", "patient_id"):
+            value = getattr(query, col)
+            if value is not None:
+                clauses.append(f"{col} = ?")
+                params.append(value)
+        if query.action_prefix is not None:
+            sql, args = _prefix("action", query.action_prefix)
+            clauses.append(sql)
+            params += args
+        if query.ts_from is not None:
+            clauses.append("ts >= ?")
+            params.append(iso(query.ts_from))
+        if query.ts_before is not None:
+            clauses.append("ts < ?")
+            params.append(iso(query.ts_before))
+        cond = where(clauses)
+        tail, page = paging(query.skip, query.limit)
+        rows = self.db.execute(f"SELECT doc FROM audit{cond} ORDER BY ts DESC, id DESC{tail}",
+                               params + page).fetchall()
+        total = self.db.one(f"SELECT count(*) FROM audit{cond}", params) if query.count else None
+        return Found([decode(r[0]) for r in rows], total)
+
+
+class SqliteChanges(ChangeRepo):
+    """The change events, numbered by ``seq`` in commit order (writers are serialized)."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    def append(self, coll: str, op: str, *, ts: datetime, record_id: str | None = None,
+               patient_id: str | None = None, by: str | None = None,
+               extra: Doc | None = None) -> int:
+        with self.db.transaction():
+            cur = self.db.execute(
+                "INSERT INTO changes (ts, coll, op, record_id, patient_id, by, extra) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (iso(ts), coll, op, record_id, patient_id, by, encode(extra or {})))
+        return int(cur.lastrowid or 0)
+
+    def last_seq(self) -> int:
+        """One read of SQLite's own AUTOINCREMENT mark (kept when events are pruned)."""
+        seq = self.db.one("SELECT seq FROM sqlite_sequence WHERE name = 'changes'")
+        return int(seq or 0)
+
+    def after(self, seq: int, *, colls: Sequence[str] | None = None,
+              patient_id: str | None = None, user_id: str | None = None,
+              limit: int = 1000) -> list[ChangeRow]:
+        clauses, params = ["seq > ?"], [seq]
+        if colls is not None:
+            clauses.append(_in("coll", colls))
+            params += colls
+        if patient_id is not None or user_id is not None:
+            scope = []
+            if patient_id is not None:
+                scope.append(f"({_in('coll', PATIENT_SCOPED)} AND patient_id = ?)")
+                params += [*PATIENT_SCOPED, patient_id]
+            if user_id is not None:
+                scope.append("(coll = 'users' AND record_id = ?)")
+                params.append(user_id)
+            clauses.append("(" + " OR ".join(scope) + ")")
+        rows = self.db.execute(
+            "SELECT seq, ts, coll, op, record_id, patient_id, by, extra FROM changes"
+            f"{where(clauses)} ORDER BY seq LIMIT ?", params + [limit]).fetchall()
+        return [ChangeRow(r[0], datetime.fromisoformat(r[1]), r[2], r[3], r[4], r[5], r[6],
+                          decode(r[7]) if r[7] else {}) for r in rows]
+
+    def prune(self, before: datetime) -> int:
+        with self.db.transaction():
+            return self.db.execute("DELETE FROM changes WHERE ts < ?", (iso(before),)).rowcount
+
+
+class SqliteCounters(CounterRepo):
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    def next(self, name: str) -> int:
+        with self.db.transaction():
+            rows = self.db.execute(
+                "INSERT INTO counters (name, value) VALUES (?, 1) ON CONFLICT (name) "
+                "DO UPDATE SET value = value + 1 RETURNING value", (name,)).fetchall()
+        return int(rows[0][0])
