@@ -145,7 +145,7 @@ class RecordRepo(Repo, Records):
 
     def add_many(self, docs: list[Doc]) -> list[Doc]:
         """Ordered inserts in batches (seeding); a clash stops at that record."""
-        from pymongo.errors import BulkWriteError
+        from pymongo.errors import BulkWriteError, DuplicateKeyError
 
         added: list[Doc] = []
         for batch in chunks(docs, 500):
@@ -314,7 +314,9 @@ class Patients(RecordRepo, PatientRepo):
         if query.vitals_alert is not None:
             clauses.append({"vitals_alert": _flag(query.vitals_alert)})
         filt = {} if not clauses else clauses[0] if len(clauses) == 1 else {"$and": clauses}
-        fields = PATIENT_SORTS.get(query.sort, PATIENT_SORTS["name"])
+        if query.sort not in PATIENT_SORTS:
+            raise ValueError(f"unknown patient sort {query.sort!r}")
+        fields = PATIENT_SORTS[query.sort]
         return self.query(filt, sort_spec(fields, -1 if query.descending else 1),
                           query.skip, query.limit, query.count)
 
@@ -374,8 +376,10 @@ class Appointments(RecordRepo, AppointmentRepo):
             filt["$or"] = [{"patient_words": prefix(text)},
                            {"mrn": {"$regex": "^" + re.escape(query.text), "$options": "i"}},
                            {"reason_lc": prefix(text)}]
-        sort = query.sort if query.sort in APPOINTMENT_SORTS else "start"
-        return self.query(filt, sort_spec((sort, "start"), -1 if query.descending else 1),
+        if query.sort not in APPOINTMENT_SORTS:
+            raise ValueError(f"unknown appointment sort {query.sort!r}")
+        return self.query(filt, sort_spec((query.sort, "start"),
+                                          -1 if query.descending else 1),
                           query.skip, query.limit, query.count)
 
     def count_day(self, day: str) -> int:
