@@ -119,14 +119,14 @@ class TestWithServer:
         from meditrack_tui.store.mongo.store import ensure_indexes
 
         changes, users = mstore.db.changes, mstore.db.users
-        changes.drop_index("ts_ttl")
-        changes.create_index([("ts", 1)], name="old_ts", expireAfterSeconds=60)
+        changes.drop_index("ts")  # 0.1 left a TTL index on the same keys
+        changes.create_index([("ts", 1)], name="ts_ttl", expireAfterSeconds=3600)
         users.drop_index("role_username")
         users.create_index([("role", 1), ("username_lc", 1)], name="role_username",
                            sparse=True)
         ensure_indexes(mstore.db)
         info = changes.index_information()
-        assert "old_ts" not in info and info["ts_ttl"]["expireAfterSeconds"] == 3600
+        assert "ts_ttl" not in info and "expireAfterSeconds" not in info["ts"]
         assert not users.index_information()["role_username"].get("sparse")
 
     def test_ids_are_strings_and_records_carry_no_underscore_id(self, mstore):
@@ -231,7 +231,7 @@ class TestWithServer:
 
         from meditrack_tui.live import utcnow
 
-        t0 = utcnow() - timedelta(minutes=10)  # (recent: older events expire by TTL)
+        t0 = utcnow() - timedelta(minutes=10)
         assert mstore.changes.last_seq() == 0
         seqs = [mstore.changes.append("vitals", "insert", ts=t0 + timedelta(minutes=n),
                                       record_id=str(n), patient_id="p1") for n in range(3)]

@@ -49,9 +49,10 @@ INDEXES: list[tuple[str, list[tuple[str, int]], dict[str, Any]]] = [
     ("audit", [("username", 1), ("ts", -1)], {"name": "user_ts"}),
     ("audit", [("action", 1), ("ts", -1)], {"name": "action_ts"}),
     ("audit", [("patient_id", 1), ("ts", -1)], {"name": "patient_ts"}),
+    # change events: read by sequence number, pruned by time (ChangeRepo.prune; no TTL
+    # index: the server would delete events by its own clock, behind the readers' backs)
     ("changes", [("seq", 1)], {"name": "seq"}),
-    # pruned by the services after minutes; the TTL is a safety net when nobody writes
-    ("changes", [("ts", 1)], {"name": "ts_ttl", "expireAfterSeconds": 3600}),
+    ("changes", [("ts", 1)], {"name": "ts"}),
 ]
 
 COLLECTIONS = ("users", "sessions", "patients", "appointments", "prescriptions", "vitals",
