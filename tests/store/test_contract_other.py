@@ -134,7 +134,7 @@ def test_deleted_file_is_gone(store):
     file_id = store.reports.put_file("a.txt", b"hello", {})
     other = store.reports.put_file("b.txt", b"world", {})
     store.reports.delete_file(file_id)
-    with pytest.raises(Exception):
+    with pytest.raises(Exception):  # noqa: B017 - base.py names no error for a missing file
         store.reports.read_file(file_id)
     assert store.reports.read_file(other) == b"world"
 
@@ -248,15 +248,14 @@ def test_unit_of_work_commits_everything_together(store):
 def test_an_exception_rolls_back_record_audit_and_change(store):
     kept = store.patients.add({"mrn": "MRN-0", "last_key": "kay", "archived": False,
                                "version": 1})["id"]
-    with pytest.raises(RuntimeError):
-        with store.unit_of_work():
-            pid = store.patients.add({"mrn": "MRN-1", "last_key": "lee",
-                                      "archived": False})["id"]
-            store.patients.update(kept, {"last_key": "changed"})
-            store.audit.append({"ts": T0, "username": "ann", "action": "patient.create"})
-            store.changes.append("patients", "insert", ts=T0, record_id=pid, patient_id=pid)
-            store.counters.next("mrn")
-            raise RuntimeError("boom")
+    with pytest.raises(RuntimeError), store.unit_of_work():
+        pid = store.patients.add({"mrn": "MRN-1", "last_key": "lee",
+                                  "archived": False})["id"]
+        store.patients.update(kept, {"last_key": "changed"})
+        store.audit.append({"ts": T0, "username": "ann", "action": "patient.create"})
+        store.changes.append("patients", "insert", ts=T0, record_id=pid, patient_id=pid)
+        store.counters.next("mrn")
+        raise RuntimeError("boom")
     assert store.patients.get(pid) is None
     assert store.patients.get(kept)["last_key"] == "kay"
     assert store.audit.find(AuditQuery()).total == 0
@@ -265,25 +264,22 @@ def test_an_exception_rolls_back_record_audit_and_change(store):
 
 
 def test_nested_units_join_the_outer_one(store):
-    with pytest.raises(RuntimeError):
+    with pytest.raises(RuntimeError), store.unit_of_work():
         with store.unit_of_work():
-            with store.unit_of_work():
-                pid = store.patients.add({"mrn": "MRN-1", "last_key": "lee"})["id"]
-            assert store.patients.get(pid) is not None  # visible inside
-            raise RuntimeError("outer fails")
+            pid = store.patients.add({"mrn": "MRN-1", "last_key": "lee"})["id"]
+        assert store.patients.get(pid) is not None  # visible inside
+        raise RuntimeError("outer fails")
     assert store.patients.get(pid) is None
-    with store.unit_of_work():
-        with store.unit_of_work():
-            pid = store.patients.add({"mrn": "MRN-2", "last_key": "lee"})["id"]
+    with store.unit_of_work(), store.unit_of_work():
+        pid = store.patients.add({"mrn": "MRN-2", "last_key": "lee"})["id"]
     assert store.patients.get(pid) is not None
 
 
 def test_bulk_is_a_unit_of_work(store):
-    with pytest.raises(RuntimeError):
-        with store.bulk():
-            for i in range(20):
-                store.vitals.add({"patient_id": "p1", "taken_at": T0 + timedelta(minutes=i)})
-            raise RuntimeError("stop")
+    with pytest.raises(RuntimeError), store.bulk():
+        for i in range(20):
+            store.vitals.add({"patient_id": "p1", "taken_at": T0 + timedelta(minutes=i)})
+        raise RuntimeError("stop")
     assert store.vitals.series("p1") == []
     with store.bulk():
         for i in range(20):
@@ -295,10 +291,9 @@ def test_duplicate_inside_a_unit_of_work_rolls_it_back(store):
     from meditrack_tui.store.base import Duplicate
 
     store.patients.add({"mrn": "MRN-1", "last_key": "lee"})
-    with pytest.raises(Duplicate):
-        with store.unit_of_work():
-            store.patients.add({"mrn": "MRN-2", "last_key": "kay"})
-            store.patients.add({"mrn": "MRN-1", "last_key": "dup"})
+    with pytest.raises(Duplicate), store.unit_of_work():
+        store.patients.add({"mrn": "MRN-2", "last_key": "kay"})
+        store.patients.add({"mrn": "MRN-1", "last_key": "dup"})
     assert store.patients.by_mrn("MRN-2") is None
 
 

@@ -169,7 +169,7 @@ def test_patient_queries_use_indexes(filled, query):
 
 
 def test_patient_search_is_an_or_of_index_ranges(filled):
-    (sql, lines), _count = plans(filled, lambda: filled.patients.find(
+    (_sql, lines), _count = plans(filled, lambda: filled.patients.find(
         PatientQuery(search=NameSearch("nam", phone="555"))))
     assert "MULTI-INDEX OR" in lines
     assert any("patients_phone_rev" in line for line in lines)

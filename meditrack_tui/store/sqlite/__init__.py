@@ -89,9 +89,9 @@ class SqliteStore(Store):
         self.db.close()
 
 
-def open_sqlite(config: "Config", *, busy_timeout: float = 5.0) -> SqliteStore:
+def open_sqlite(config: Config, *, busy_timeout: float = 5.0) -> SqliteStore:
     """Open (creating or migrating) the embedded store in ``config.data_dir``."""
     return SqliteStore(Path(config.data_dir), busy_timeout=busy_timeout)
 
 
-__all__ = ["SqliteStore", "open_sqlite", "DB_FILE"]
+__all__ = ["DB_FILE", "SqliteStore", "open_sqlite"]

@@ -12,10 +12,11 @@ import os
 import sqlite3
 import threading
 import weakref
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Iterable, Iterator, Sequence
+from typing import Any
 
 from ...errors import StoreBusy, StoreUnavailable
 

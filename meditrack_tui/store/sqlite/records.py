@@ -8,7 +8,8 @@ keep side tables in step (``_sync`` / ``_unsync``).
 from __future__ import annotations
 
 import sqlite3
-from typing import Any, Callable, ClassVar, Sequence
+from collections.abc import Callable, Sequence
+from typing import Any, ClassVar
 
 from ..base import Doc, Duplicate, Records, new_id
 from .engine import Database, column, decode, encode

@@ -7,8 +7,9 @@ col < prefix_end(p)``), so a page costs what it matches, not the table's size.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Sequence
 from datetime import datetime
-from typing import Any, Sequence
+from typing import Any, ClassVar
 
 from ...live import PATIENT_SCOPED
 from ..base import (APPOINTMENT_SORTS, PATIENT_SORTS, AppointmentQuery, AppointmentRepo,
@@ -16,7 +17,7 @@ from ..base import (APPOINTMENT_SORTS, PATIENT_SORTS, AppointmentQuery, Appointm
                     Found, NameSearch, PatientQuery, PatientRepo, PrescriptionRepo, ReportRepo,
                     SessionRepo, UserQuery, UserRepo, VitalsRepo, new_id, prefix_end)
 from .engine import Database, column, decode, encode, iso
-from .records import JsonRecords, field, order, paging, where
+from .records import Extract, JsonRecords, field, order, paging, where
 
 CHUNK_SIZE = 255 * 1024
 
@@ -48,9 +49,9 @@ class _Paged(JsonRecords):
 
 class SqliteUsers(_Paged, UserRepo):
     table = "users"
-    columns = {"username_lc": field("username_lc"), "patient_id": field("patient_id"),
+    columns: ClassVar[dict[str, Extract]] = {"username_lc": field("username_lc"), "patient_id": field("patient_id"),
                "role": field("role"), "status": field("status")}
-    unique = {"username_lc": "username"}
+    unique: ClassVar[dict[str, str]] = {"username_lc": "username"}
 
     def by_username(self, username_lc: str) -> Doc | None:
         found = self._docs("SELECT doc FROM users WHERE username_lc = ?", (username_lc,))
@@ -88,7 +89,7 @@ class SqliteUsers(_Paged, UserRepo):
 
 class SqliteSessions(JsonRecords, SessionRepo):
     table = "sessions"
-    columns = {"user_id": field("user_id"), "revoked": lambda d: int(bool(d.get("revoked")))}
+    columns: ClassVar[dict[str, Extract]] = {"user_id": field("user_id"), "revoked": lambda d: int(bool(d.get("revoked")))}
 
     def revoke_user(self, user_id: str, *, keep: str | None = None) -> int:
         with self.db.transaction():
@@ -129,13 +130,13 @@ def _search(search: NameSearch) -> tuple[str, list[Any]]:
 
 class SqlitePatients(_Paged, PatientRepo):
     table = "patients"
-    columns = {name: field(name) for name in (
+    columns: ClassVar[dict[str, Extract]] = {name: field(name) for name in (
         "mrn", "last_key", "first_key", "full_key", "phone_digits")}
     columns |= {"phone_rev": _phone_rev}
     columns |= {name: field(name) for name in (
         "sex", "dob", "primary_doctor_id", "primary_doctor_name", "archived", "updated_at",
         "vitals_alert", "vitals_alert_at")}
-    unique = {"mrn": "mrn"}
+    unique: ClassVar[dict[str, str]] = {"mrn": "mrn"}
 
     def _sync(self, record_id: str, doc: Doc) -> None:
         self._unsync(record_id)
@@ -224,7 +225,7 @@ def _text_keys(doc: Doc) -> set[str]:
 
 class SqliteAppointments(_Paged, AppointmentRepo):
     table = "appointments"
-    columns = {"patient_id": field("patient_id"), "doctor_id": field("doctor_id"),
+    columns: ClassVar[dict[str, Extract]] = {"patient_id": field("patient_id"), "doctor_id": field("doctor_id"),
                "day": _day}
     columns |= {name: field(name) for name in (
         "start", "status", "patient_name", "doctor_name", "reason", "mrn")}
@@ -274,7 +275,7 @@ class SqliteAppointments(_Paged, AppointmentRepo):
 
 class SqlitePrescriptions(JsonRecords, PrescriptionRepo):
     table = "prescriptions"
-    columns = {"patient_id": field("patient_id"), "status": field("status"),
+    columns: ClassVar[dict[str, Extract]] = {"patient_id": field("patient_id"), "status": field("status"),
                "start_date": field("start_date")}
 
     def for_patient(self, patient_id: str, *, status: str | None = None) -> list[Doc]:
@@ -287,7 +288,7 @@ class SqlitePrescriptions(JsonRecords, PrescriptionRepo):
 
 class SqliteVitals(JsonRecords, VitalsRepo):
     table = "vitals"
-    columns = {"patient_id": field("patient_id"), "taken_at": field("taken_at")}
+    columns: ClassVar[dict[str, Extract]] = {"patient_id": field("patient_id"), "taken_at": field("taken_at")}
 
     def series(self, patient_id: str, since: datetime | None = None,
                until: datetime | None = None) -> list[Doc]:
@@ -308,7 +309,7 @@ class SqliteVitals(JsonRecords, VitalsRepo):
 
 class SqliteReports(JsonRecords, ReportRepo):
     table = "reports"
-    columns = {"patient_id": field("patient_id"), "kind": field("kind"),
+    columns: ClassVar[dict[str, Extract]] = {"patient_id": field("patient_id"), "kind": field("kind"),
                "uploaded_at": field("uploaded_at")}
 
     def for_patient(self, patient_id: str, *, kind: str | None = None,

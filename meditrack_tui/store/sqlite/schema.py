@@ -8,8 +8,8 @@ unique is also a real column with an index. ``meta.schema_version`` records the 
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 from ...errors import StoreUnavailable
 from ..base import SCHEMA_VERSION
