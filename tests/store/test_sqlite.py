@@ -98,7 +98,7 @@ def test_works_from_other_threads_and_reuses_their_connections(db):
         worker.start()
         worker.join()
     assert results == [1, 2, 3, 4, 5]
-    assert len(db.db._pool) <= 2  # finished threads' connections are reused
+    assert db.db.open_connections <= 2  # finished threads' connections are reused
 
 
 # --- index use ---

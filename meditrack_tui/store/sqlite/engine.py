@@ -137,6 +137,12 @@ class Database:
                 raise
         return conn
 
+    @property
+    def open_connections(self) -> int:
+        """How many connections are open (one per live thread that used the store)."""
+        with self._lock:
+            return len(self._pool)
+
     def close(self) -> None:
         """Close every connection (later use raises StoreUnavailable)."""
         with self._lock:
