@@ -271,3 +271,86 @@ class TestWithServer:
             assert again.patients.by_mrn("MRN-9") is not None and not again.is_empty()
         finally:
             again.close()
+
+
+@pytest.fixture
+def txn_store(mstore):
+    """The store taking units of work as transactions (as on a replica set), where the
+    server accepts them without being one (mongoeco does; a standalone mongod does not)."""
+    import dataclasses
+
+    from pymongo.errors import OperationFailure
+
+    session = mstore.client.start_session()
+    try:
+        session.start_transaction()
+        mstore.db.counters.find_one({}, session=session)
+        session.abort_transaction()
+    except OperationFailure as exc:
+        pytest.skip(f"the server takes no transactions: {exc}")
+    finally:
+        session.end_session()
+    mstore.info = dataclasses.replace(mstore.info, transactions=True)
+    return mstore
+
+
+class TestTransactionsOverTheWire:
+    pytestmark = needs_server
+
+    def test_a_unit_of_work_commits_together(self, txn_store):
+        from meditrack_tui.live import utcnow
+
+        with txn_store.unit_of_work():
+            pid = txn_store.patients.add({"mrn": "M1", "last_key": "lee"})["id"]
+            assert txn_store.patients.get(pid) is not None  # reads its own writes
+            txn_store.audit.append({"ts": utcnow(), "action": "patient.create"})
+            seq = txn_store.changes.append("patients", "insert", ts=utcnow(), record_id=pid)
+        assert txn_store.patients.get(pid) is not None
+        assert [r.record_id for r in txn_store.changes.after(seq - 1)] == [pid]
+
+    def test_an_error_rolls_back_record_audit_change_and_counter(self, txn_store):
+        from meditrack_tui.live import utcnow
+        from meditrack_tui.store.base import AuditQuery, Duplicate
+
+        kept = txn_store.patients.add({"mrn": "M0", "last_key": "kay", "version": 1})["id"]
+        with pytest.raises(RuntimeError):
+            with txn_store.unit_of_work():
+                pid = txn_store.patients.add({"mrn": "M1", "last_key": "lee"})["id"]
+                with txn_store.unit_of_work():  # joins
+                    txn_store.patients.update(kept, {"last_key": "changed"})
+                txn_store.audit.append({"ts": utcnow(), "action": "x"})
+                txn_store.changes.append("patients", "insert", ts=utcnow(), record_id=pid)
+                txn_store.counters.next("mrn")
+                raise RuntimeError("boom")
+        assert txn_store.patients.get(pid) is None
+        assert txn_store.patients.get(kept)["last_key"] == "kay"
+        assert txn_store.audit.find(AuditQuery()).total == 0
+        assert txn_store.changes.last_seq() == 0 and txn_store.counters.next("mrn") == 1
+        with pytest.raises(Duplicate):
+            with txn_store.unit_of_work():
+                txn_store.patients.add({"mrn": "M2"})
+                txn_store.patients.add({"mrn": "M0"})
+        assert txn_store.patients.by_mrn("M2") is None
+        assert txn_store.session() is None
+
+    def test_a_report_file_is_part_of_the_transaction(self, txn_store):
+        with txn_store.unit_of_work():
+            file_id = txn_store.reports.put_file("a.txt", b"kept", {})
+        assert txn_store.reports.read_file(file_id) == b"kept"
+        with pytest.raises(RuntimeError):
+            with txn_store.unit_of_work():
+                txn_store.reports.put_file("b.txt", b"dropped", {})
+                raise RuntimeError
+        assert txn_store.db["report_files.files"].count_documents({}) == 1
+
+    def test_a_file_deleted_in_a_unit_goes_only_when_it_commits(self, txn_store):
+        file_id = txn_store.reports.put_file("a.txt", b"kept", {})
+        with pytest.raises(RuntimeError):
+            with txn_store.unit_of_work():
+                txn_store.reports.delete_file(file_id)
+                raise RuntimeError
+        assert txn_store.reports.read_file(file_id) == b"kept"
+        with txn_store.unit_of_work():
+            txn_store.reports.delete_file(file_id)
+            assert txn_store.reports.read_file(file_id) == b"kept"  # until the commit
+        assert txn_store.db["report_files.files"].count_documents({}) == 0

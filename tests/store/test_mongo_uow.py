@@ -172,3 +172,19 @@ def test_a_standalone_server_has_no_transaction():
         with store.unit_of_work():
             store.users.add({"username_lc": "ana"})
     assert store.db.calls == [("users", "insert_one", None)]
+
+
+def test_deferred_actions_run_after_the_commit_or_the_abort():
+    store = replica_store(FakeClient(FakeSession(), FakeSession()))
+    ran: list[str] = []
+    assert store.defer(on_commit=lambda: ran.append("no unit")) is False
+    with store.unit_of_work():
+        assert store.defer(on_commit=lambda: ran.append("commit"),
+                           on_abort=lambda: ran.append("not run"))
+        assert ran == []
+    with pytest.raises(RuntimeError):
+        with store.unit_of_work():
+            store.defer(on_commit=lambda: ran.append("not run"),
+                        on_abort=lambda: ran.append("abort"))
+            raise RuntimeError
+    assert ran == ["commit", "abort"]

@@ -424,9 +424,11 @@ class Reports(RecordRepo, ReportRepo):
         return self.list(filt, sort_spec(("uploaded_at",), -1), limit)
 
     def put_file(self, filename: str, data: bytes, metadata: Doc) -> str:
+        # GridFS takes no part in transactions: stored now, removed if the unit aborts
         meta = clean({**metadata, "sha256": hashlib.sha256(data).hexdigest()})
-        file_id = self.store.files_bucket().upload_from_stream(filename, data, metadata=meta,
-                                                               session=self.s)
+        bucket = self.store.files_bucket()
+        file_id = bucket.upload_from_stream(filename, data, metadata=meta)
+        self.store.defer(on_abort=lambda: bucket.delete(file_id))
         return str(file_id)
 
     def _oid(self, file_id: str) -> Any:
@@ -445,7 +447,7 @@ class Reports(RecordRepo, ReportRepo):
         if oid is None:
             raise Corrupt(f"no stored file has the id {file_id!r}")
         try:
-            with self.store.files_bucket().open_download_stream(oid, session=self.s) as grid:
+            with self.store.files_bucket().open_download_stream(oid) as grid:
                 expected = (grid.metadata or {}).get("sha256")
                 data = grid.read()
         except NoFile as exc:
@@ -462,10 +464,16 @@ class Reports(RecordRepo, ReportRepo):
         oid = self._oid(file_id)
         if oid is None:
             return
-        try:
-            self.store.files_bucket().delete(oid, session=self.s)
-        except NoFile:
-            pass
+        bucket = self.store.files_bucket()
+
+        def delete() -> None:
+            try:
+                bucket.delete(oid)
+            except NoFile:
+                pass
+
+        if not self.store.defer(on_commit=delete):  # in a unit: once it commits
+            delete()
 
 
 class Audit(Repo, AuditRepo):

@@ -7,7 +7,9 @@ The commit is retried while the driver reports UnknownTransactionCommitResult. A
 cannot be run again by a context manager, so a TransientTransactionError (another
 transaction wrote the same document first: a write conflict) aborts the transaction and
 surfaces as :class:`~meditrack_tui.errors.StoreBusy` ("try again"); the caller may retry
-the whole operation. On a standalone server there is no transaction: every write commits
+the whole operation. GridFS cannot take part in a transaction (the driver refuses): a
+file is stored at once and deleted again should the unit abort, and a file deleted in a
+unit goes only once it commits. On a standalone server there is no transaction: every write commits
 on its own, in the order issued (record, then audit entry, then change event).
 """
 
@@ -172,6 +174,8 @@ class MongoStore(Store):
         local = self._local
         session = self.client.start_session()
         local.session, local.depth = session, 1
+        local.on_commit, local.on_abort = [], []
+        committed = False
         try:
             session.start_transaction(read_concern=ReadConcern("snapshot"),
                                       write_concern=WriteConcern("majority"))
@@ -188,6 +192,7 @@ class MongoStore(Store):
             for attempt in range(5):
                 try:
                     session.commit_transaction()
+                    committed = True
                     break
                 except (ConnectionFailure, OperationFailure) as exc:
                     # the driver already retried once; UnknownTransactionCommitResult may
@@ -202,8 +207,26 @@ class MongoStore(Store):
                     "was saved. Please try again.") from exc
             raise
         finally:
-            local.session, local.depth = None, 0
+            actions = local.on_commit if committed else local.on_abort
+            local.session, local.depth, local.on_commit, local.on_abort = None, 0, [], []
             session.end_session()
+            for action in actions:
+                try:
+                    action()
+                except Exception:  # noqa: BLE001 - best effort (an orphan file at worst)
+                    pass
+
+    def defer(self, *, on_commit: Any = None, on_abort: Any = None) -> bool:
+        """In a transaction, run ``on_commit`` after it commits or ``on_abort`` after it
+        aborts, and say True; outside one (nothing to wait for) say False. For what cannot
+        be part of a transaction (GridFS files)."""
+        if self.session() is None:
+            return False
+        if on_commit is not None:
+            self._local.on_commit.append(on_commit)
+        if on_abort is not None:
+            self._local.on_abort.append(on_abort)
+        return True
 
     def bulk(self) -> Any:
         """Seeding: the same unit of work (one transaction on a replica set)."""
