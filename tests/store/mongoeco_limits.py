@@ -4,7 +4,7 @@ evidence. The same tests run in full against a real MongoDB."""
 
 from __future__ import annotations
 
-from functools import lru_cache
+from functools import cache
 
 import pytest
 
@@ -17,7 +17,7 @@ LIMITS: dict[str, str] = {
 }
 
 
-@lru_cache(maxsize=None)
+@cache
 def server_is_mongoeco(uri: str) -> bool:
     """Whether the server at ``uri`` is mongoeco (its buildInfo says so)."""
     import pymongo

@@ -202,14 +202,13 @@ class TestWithServer:
 
         if mstore.info.transactions:
             pytest.skip("the server is a replica set: units of work are transactions")
-        with pytest.raises(RuntimeError):
-            with mstore.unit_of_work():
-                user = mstore.users.add({"username": "ana", "username_lc": "ana"})
-                with mstore.unit_of_work():  # joins
-                    entry = mstore.audit.append({"ts": utcnow(), "action": "x"})
-                seq = mstore.changes.append("users", "insert", ts=utcnow(),
-                                            record_id=user["id"])
-                raise RuntimeError("after the writes")
+        with pytest.raises(RuntimeError), mstore.unit_of_work():
+            user = mstore.users.add({"username": "ana", "username_lc": "ana"})
+            with mstore.unit_of_work():  # joins
+                entry = mstore.audit.append({"ts": utcnow(), "action": "x"})
+            seq = mstore.changes.append("users", "insert", ts=utcnow(),
+                                        record_id=user["id"])
+            raise RuntimeError("after the writes")
         # standalone: each write committed on its own, in the order issued
         assert mstore.users.get(user["id"]) is not None
         assert mstore.db.audit.find_one({"_id": entry["id"]}) is not None
@@ -219,11 +218,10 @@ class TestWithServer:
     def test_on_a_replica_set_a_unit_of_work_commits_together_or_not_at_all(self, mstore):
         if not mstore.info.transactions:
             pytest.skip("the server is not a replica set (no transactions)")
-        with pytest.raises(RuntimeError):
-            with mstore.unit_of_work():
-                mstore.users.add({"username": "ana", "username_lc": "ana"})
-                assert mstore.users.by_username("ana") is not None  # read own write
-                raise RuntimeError
+        with pytest.raises(RuntimeError), mstore.unit_of_work():
+            mstore.users.add({"username": "ana", "username_lc": "ana"})
+            assert mstore.users.by_username("ana") is not None  # read own write
+            raise RuntimeError
         assert mstore.users.by_username("ana") is None
 
     def test_change_events_number_from_the_counters(self, mstore):
@@ -313,23 +311,21 @@ class TestTransactionsOverTheWire:
         from meditrack_tui.store.base import AuditQuery, Duplicate
 
         kept = txn_store.patients.add({"mrn": "M0", "last_key": "kay", "version": 1})["id"]
-        with pytest.raises(RuntimeError):
-            with txn_store.unit_of_work():
-                pid = txn_store.patients.add({"mrn": "M1", "last_key": "lee"})["id"]
-                with txn_store.unit_of_work():  # joins
-                    txn_store.patients.update(kept, {"last_key": "changed"})
-                txn_store.audit.append({"ts": utcnow(), "action": "x"})
-                txn_store.changes.append("patients", "insert", ts=utcnow(), record_id=pid)
-                txn_store.counters.next("mrn")
-                raise RuntimeError("boom")
+        with pytest.raises(RuntimeError), txn_store.unit_of_work():
+            pid = txn_store.patients.add({"mrn": "M1", "last_key": "lee"})["id"]
+            with txn_store.unit_of_work():  # joins
+                txn_store.patients.update(kept, {"last_key": "changed"})
+            txn_store.audit.append({"ts": utcnow(), "action": "x"})
+            txn_store.changes.append("patients", "insert", ts=utcnow(), record_id=pid)
+            txn_store.counters.next("mrn")
+            raise RuntimeError("boom")
         assert txn_store.patients.get(pid) is None
         assert txn_store.patients.get(kept)["last_key"] == "kay"
         assert txn_store.audit.find(AuditQuery()).total == 0
         assert txn_store.changes.last_seq() == 0 and txn_store.counters.next("mrn") == 1
-        with pytest.raises(Duplicate):
-            with txn_store.unit_of_work():
-                txn_store.patients.add({"mrn": "M2"})
-                txn_store.patients.add({"mrn": "M0"})
+        with pytest.raises(Duplicate), txn_store.unit_of_work():
+            txn_store.patients.add({"mrn": "M2"})
+            txn_store.patients.add({"mrn": "M0"})
         assert txn_store.patients.by_mrn("M2") is None
         assert txn_store.session() is None
 
@@ -337,18 +333,16 @@ class TestTransactionsOverTheWire:
         with txn_store.unit_of_work():
             file_id = txn_store.reports.put_file("a.txt", b"kept", {})
         assert txn_store.reports.read_file(file_id) == b"kept"
-        with pytest.raises(RuntimeError):
-            with txn_store.unit_of_work():
-                txn_store.reports.put_file("b.txt", b"dropped", {})
-                raise RuntimeError
+        with pytest.raises(RuntimeError), txn_store.unit_of_work():
+            txn_store.reports.put_file("b.txt", b"dropped", {})
+            raise RuntimeError
         assert txn_store.db["report_files.files"].count_documents({}) == 1
 
     def test_a_file_deleted_in_a_unit_goes_only_when_it_commits(self, txn_store):
         file_id = txn_store.reports.put_file("a.txt", b"kept", {})
-        with pytest.raises(RuntimeError):
-            with txn_store.unit_of_work():
-                txn_store.reports.delete_file(file_id)
-                raise RuntimeError
+        with pytest.raises(RuntimeError), txn_store.unit_of_work():
+            txn_store.reports.delete_file(file_id)
+            raise RuntimeError
         assert txn_store.reports.read_file(file_id) == b"kept"
         with txn_store.unit_of_work():
             txn_store.reports.delete_file(file_id)

@@ -110,10 +110,9 @@ def test_a_write_outside_a_unit_of_work_has_no_session():
 def test_an_error_in_the_block_aborts_and_is_raised():
     session = FakeSession()
     store = replica_store(FakeClient(session))
-    with pytest.raises(KeyError):
-        with store.unit_of_work():
-            store.users.add({"username_lc": "ana"})
-            raise KeyError("boom")
+    with pytest.raises(KeyError), store.unit_of_work():
+        store.users.add({"username_lc": "ana"})
+        raise KeyError("boom")
     assert session.log == ["start", "abort", "end"]
     assert store.session() is None
 
@@ -121,19 +120,17 @@ def test_an_error_in_the_block_aborts_and_is_raised():
 def test_a_write_conflict_inside_is_reported_as_store_busy():
     session = FakeSession()
     store = replica_store(FakeClient(session), FakeDB(fail=labelled("TransientTransactionError")))
-    with pytest.raises(StoreBusy, match="try again"):
-        with store.unit_of_work():
-            store.users.add({"username_lc": "ana"})
-            store.audit.append({"action": "x"})  # conflicts
+    with pytest.raises(StoreBusy, match="try again"), store.unit_of_work():
+        store.users.add({"username_lc": "ana"})
+        store.audit.append({"action": "x"})  # conflicts
     assert session.log == ["start", "abort", "end"]
 
 
 def test_a_transient_error_at_commit_is_store_busy():
     session = FakeSession([labelled("TransientTransactionError", code=251)])
     store = replica_store(FakeClient(session))
-    with pytest.raises(StoreBusy):
-        with store.unit_of_work():
-            store.users.add({"username_lc": "ana"})
+    with pytest.raises(StoreBusy), store.unit_of_work():
+        store.users.add({"username_lc": "ana"})
     assert session.log == ["start", "commit", "end"]
 
 
@@ -149,9 +146,8 @@ def test_an_unknown_commit_result_is_committed_again():
 def test_other_commit_errors_are_raised():
     session = FakeSession([OperationFailure("not authorized", code=13)])
     store = replica_store(FakeClient(session))
-    with pytest.raises(OperationFailure):
-        with store.unit_of_work():
-            store.users.add({"username_lc": "ana"})
+    with pytest.raises(OperationFailure), store.unit_of_work():
+        store.users.add({"username_lc": "ana"})
 
 
 def test_each_thread_has_its_own_unit_of_work():
@@ -168,9 +164,8 @@ def test_each_thread_has_its_own_unit_of_work():
 
 def test_a_standalone_server_has_no_transaction():
     store = MongoStore(FakeClient(), FakeDB(), StoreInfo(MONGODB, "standalone", False, False))
-    with store.unit_of_work():
-        with store.unit_of_work():
-            store.users.add({"username_lc": "ana"})
+    with store.unit_of_work(), store.unit_of_work():
+        store.users.add({"username_lc": "ana"})
     assert store.db.calls == [("users", "insert_one", None)]
 
 
@@ -182,9 +177,8 @@ def test_deferred_actions_run_after_the_commit_or_the_abort():
         assert store.defer(on_commit=lambda: ran.append("commit"),
                            on_abort=lambda: ran.append("not run"))
         assert ran == []
-    with pytest.raises(RuntimeError):
-        with store.unit_of_work():
-            store.defer(on_commit=lambda: ran.append("not run"),
-                        on_abort=lambda: ran.append("abort"))
-            raise RuntimeError
+    with pytest.raises(RuntimeError), store.unit_of_work():
+        store.defer(on_commit=lambda: ran.append("not run"),
+                    on_abort=lambda: ran.append("abort"))
+        raise RuntimeError
     assert ran == ["commit", "abort"]

@@ -14,7 +14,7 @@ if TYPE_CHECKING:
     from .store import MongoStore
 
 
-def open_mongo(config: "Config") -> "MongoStore":
+def open_mongo(config: Config) -> MongoStore:
     """Open the MongoDB store named by ``config.mongo_uri`` and ``config.db_name``."""
     from .store import open_mongo as _open
 

@@ -9,7 +9,8 @@ server has no change streams the store offers ``live.ChangeLogFeed`` instead.
 
 from __future__ import annotations
 
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 from ...live import PATIENT_SCOPED, WATCHED, ChangeEvent, Scope, resync_events
 
@@ -132,4 +133,4 @@ class ChangeStreamFeed:
             self.stream = None
 
 
-__all__ = ["ChangeStreamFeed", "event_from_change", "stream_pipeline", "HISTORY_LOST"]
+__all__ = ["HISTORY_LOST", "ChangeStreamFeed", "event_from_change", "stream_pipeline"]

@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import hashlib
 import re
-from datetime import datetime, timezone
-from typing import TYPE_CHECKING, Any, Sequence
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
 
 from ...live import PATIENT_SCOPED
 from ..base import (APPOINTMENT_SORTS, PATIENT_SORTS, AppointmentQuery, AppointmentRepo,
-                    AuditQuery, AuditRepo, ChangeRepo, ChangeRow, CounterRepo, Corrupt, Doc,
+                    AuditQuery, AuditRepo, ChangeRepo, ChangeRow, Corrupt, CounterRepo, Doc,
                     Duplicate, Found, NameSearch, PatientQuery, PatientRepo, PrescriptionRepo,
                     Records, ReportRepo, SessionRepo, UserQuery, UserRepo, VitalsRepo, chunks,
                     new_id)
@@ -38,7 +39,7 @@ def clean(value: Any) -> Any:
         return [clean(item) for item in value]
     if isinstance(value, datetime):
         if value.tzinfo is not None:
-            value = value.astimezone(timezone.utc).replace(tzinfo=None)
+            value = value.astimezone(UTC).replace(tzinfo=None)
         return value.replace(microsecond=value.microsecond // 1000 * 1000)
     return value
 
@@ -69,7 +70,7 @@ class Repo:
 
     internal: tuple[str, ...] = ()  # stored for queries, never returned
 
-    def __init__(self, store: "MongoStore", name: str) -> None:
+    def __init__(self, store: MongoStore, name: str) -> None:
         self.store = store
         self.name = name
         self.coll = store.db[name]

@@ -16,8 +16,9 @@ on its own, in the order issued (record, then audit entry, then change event).
 from __future__ import annotations
 
 import threading
+from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any, Iterator
+from typing import Any
 from urllib.parse import urlsplit
 
 from ...errors import StoreBusy, StoreUnavailable
