@@ -122,7 +122,7 @@ class MediTrackApp(App):
 
     def feed_scope(self) -> Any:
         """What the feed filters at the source: a patient's own records; None: everything."""
-        from .db.feed import Scope
+        from .live import Scope
 
         session = self.session
         if session is not None and session.role == "patient":
@@ -135,8 +135,8 @@ class MediTrackApp(App):
         recovery (then screens re-fetch everything, as events may have been missed)."""
         from textual.worker import get_current_worker
 
-        from .db import connect
-        from .db.feed import WATCHED, open_feed, resync_events
+        from .live import WATCHED, open_feed, resync_events
+        from .store import open_store
 
         worker = get_current_worker()
         store: Any = None
@@ -160,7 +160,7 @@ class MediTrackApp(App):
                     # The feed has its own connection on its own thread, so polling never
                     # waits behind (or delays) the screens' service calls.
                     if store is None:
-                        store = connect(self.backend.config, ensure_indexes=False)
+                        store = open_store(self.backend.config)
                     wanted = self.feed_scope()
                     if feed is None or wanted != scope:
                         if feed is not None:
@@ -224,7 +224,7 @@ class MediTrackApp(App):
         """Turn feed events into DataChanged messages for every open screen (role-filtered)."""
         from screens.messages import DataChanged
 
-        from .db.feed import RESYNC, visible_to
+        from .live import RESYNC, visible_to
 
         session = self.session
         if session is None:

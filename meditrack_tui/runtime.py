@@ -1,9 +1,9 @@
 """The backend: one dedicated thread that owns the store and runs every service call.
 
-The embedded store's SQLite connections only work on the thread that opened
-them, so the app (from its thread workers), the live feed and the CLI all go
-through :meth:`Backend.call`, which runs the function on the store thread and
-returns its result (or raises its error) in the caller's thread.
+The app (from its thread workers) and the CLI go through :meth:`Backend.call`,
+which runs the function on the store thread and returns its result (or raises
+its error) in the caller's thread: service calls never overlap, and a unit of
+work never spans threads.
 """
 
 from __future__ import annotations
@@ -39,12 +39,12 @@ class Backend:
         return self._services
 
     def _open(self) -> Any:
-        from .db import connect
+        from .store import open_store
         from .services import Services
 
         self._thread_id = threading.get_ident()
         if self._services is None:
-            store = connect(self.config)
+            store = open_store(self.config)
             self._services = Services(store, self.config, clock=self._clock)
         return self._services.store.info
 

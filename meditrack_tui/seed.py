@@ -1,8 +1,9 @@
 """Demo data (``sample_data/demo.json``) and synthetic patients for scale work.
 
 Dates in the demo file are relative (days ago / days from today) so the demo
-always looks current. Both loaders write through the same document builders
-the services use, in bulk where it matters for speed.
+always looks current. Both loaders write through the same document builders the
+services use and the store's repositories, in batches of units of work: a
+killed seed leaves whole batches, never half a patient.
 """
 
 from __future__ import annotations
@@ -13,12 +14,11 @@ from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any, Callable
 
-from bson import ObjectId
-
 from . import policy
 from .services import Services
 from .services.patients import format_mrn, search_keys
-from .services.vitals import alert_fields, bucket_docs
+from .services.vitals import alert_fields
+from .store import new_id
 from .validation import Checker
 
 DEMO_PASSWORD = "meditrack-demo"
@@ -51,7 +51,7 @@ def _patient_doc(services: Services, data: dict[str, Any], now: datetime, mrn: s
     check.done()
     doc.update(search_keys(doc["first_name"], doc["last_name"]))
     doc.update({
-        "mrn": mrn, "primary_doctor_id": doctor["_id"] if doctor else None,
+        "mrn": mrn, "primary_doctor_id": doctor["id"] if doctor else None,
         "primary_doctor_name": doctor.get("full_name") if doctor else None,
         "archived": False, "created_at": now, "updated_at": now, "updated_by": "seed",
         "version": 1, "vitals_alert": False, "vitals_alert_label": None, "vitals_alert_at": None,
@@ -61,27 +61,20 @@ def _patient_doc(services: Services, data: dict[str, Any], now: datetime, mrn: s
 
 def _reserve_mrns(services: Services, count: int) -> int:
     """Reserve ``count`` MRN numbers at once; returns the first."""
-    from pymongo import ReturnDocument
-
-    counter = services.store.db.counters.find_one_and_update(
-        {"_id": "mrn"}, {"$inc": {"seq": count}}, upsert=True,
-        return_document=ReturnDocument.AFTER)
-    return int(counter["seq"]) - count + 1
+    with services.store.unit_of_work():
+        return services.store.counters.next("mrn", count) - count + 1
 
 
 def bulk_changed(services: Services, collection: str) -> None:
-    """Tell the change log (and so caches and other sessions) that a bulk load happened."""
-    from .db.feed import append_change, utcnow
-    from .services.base import CHANGE_LOG_KEEP
+    """Tell other sessions (through a change event) that a bulk load happened."""
+    from .live import utcnow
 
-    append_change(services.store.db, {"ts": utcnow(), "coll": collection, "op": "bulk",
-                                      "record_id": None, "patient_id": None, "by": "seed"},
-                  keep=CHANGE_LOG_KEEP)
+    services.store.changes.append(collection, "bulk", ts=utcnow(), by="seed")
 
 
 def is_seeded(services: Services) -> bool:
-    """True when the store has any users (a demo or a real clinic)."""
-    return services.store.db.users.count_documents({}, limit=1) > 0
+    """True when the store has any users or patients (a demo or a real clinic)."""
+    return not services.store.is_empty()
 
 
 def load_demo(services: Services, folder: Path | None = None,
@@ -89,9 +82,9 @@ def load_demo(services: Services, folder: Path | None = None,
     """Load the demo clinic into an empty store; returns counts of what was created."""
     folder = folder or sample_data_dir()
     data = json.loads((folder / "demo.json").read_text("utf-8"))
-    db = services.store.db
+    store = services.store
     if is_seeded(services):
-        raise RuntimeError("The store already has users; the demo loads only into an empty store.")
+        raise RuntimeError("The store already has data; the demo loads only into an empty store.")
     now = services.ctx.now()
     today = now.date()
     say = progress or (lambda _msg: None)
@@ -104,7 +97,7 @@ def load_demo(services: Services, folder: Path | None = None,
         doc = services.auth.new_user_doc(user["username"], user["password"], user["role"],
                                          full_name=user["full_name"], email=user.get("email"),
                                          extra=extra)
-        doc["_id"] = ObjectId()
+        doc["id"] = new_id()
         users[user["username"]] = doc
         if user.get("patient_key"):
             pending_patient_links.append((doc, user["patient_key"]))
@@ -117,10 +110,10 @@ def load_demo(services: Services, folder: Path | None = None,
         fields = {k: item.get(k) for k in ("first_name", "last_name", "dob", "sex", "phone",
                                           "email", "address", "allergies", "conditions")}
         doc = _patient_doc(services, fields, now, format_mrn(first + offset), doctor)
-        doc["_id"] = ObjectId()
+        doc["id"] = new_id()
         patients[item["key"]] = doc
     for user_doc, key in pending_patient_links:
-        user_doc["patient_id"] = patients[key]["_id"]
+        user_doc["patient_id"] = patients[key]["id"]
 
     say("vitals")
     vitals = []
@@ -132,28 +125,18 @@ def load_demo(services: Services, folder: Path | None = None,
         reading = {k: item[k] for k in ("systolic", "diastolic", "heart_rate", "glucose_mg_dl",
                                         "glucose_fasting", "weight_kg", "temperature_c", "spo2")
                    if item.get(k) is not None}
-        reading.update({"id": ObjectId(), "patient_id": patient["_id"], "taken_at": taken,
+        reading.update({"patient_id": patient["id"], "taken_at": taken,
                         "source": item.get("source", "clinic"), "note": None,
                         "recorded_by": "seed", "recorded_at": taken})
         vitals.append(reading)
     vitals.sort(key=lambda r: r["taken_at"])
-    latest: dict[ObjectId, dict[str, Any]] = {}
+    latest: dict[str, dict[str, Any]] = {}
     for reading in vitals:
         latest[reading["patient_id"]] = reading
     for pid, reading in latest.items():
         for doc in patients.values():
-            if doc["_id"] == pid:
+            if doc["id"] == pid:
                 doc.update(alert_fields(reading))
-
-    db.users.insert_many(list(users.values()))
-    db.patients.insert_many(list(patients.values()))
-    bulk_changed(services, "patients")
-    if vitals:
-        by_patient: dict[ObjectId, list[dict[str, Any]]] = {}
-        for reading in vitals:
-            by_patient.setdefault(reading.pop("patient_id"), []).append(reading)
-        db.vitals.insert_many([bucket for pid, items in by_patient.items()
-                               for bucket in bucket_docs(pid, items)])
 
     say("appointments")
     appointments = []
@@ -165,15 +148,13 @@ def load_demo(services: Services, folder: Path | None = None,
         duration = int(item.get("duration_min", 20))
         name = f"{patient['first_name']} {patient['last_name']}"
         appointments.append({
-            "patient_id": patient["_id"], "patient_name": name, "patient_name_key": name.lower(),
-            "mrn": patient["mrn"], "doctor_id": doctor["_id"], "doctor_name": doctor["full_name"],
+            "patient_id": patient["id"], "patient_name": name, "patient_name_key": name.lower(),
+            "mrn": patient["mrn"], "doctor_id": doctor["id"], "doctor_name": doctor["full_name"],
             "start": start, "end": start + timedelta(minutes=duration),
             "day": start.date().isoformat(), "duration_min": duration, "reason": item["reason"],
             "status": item.get("status", "scheduled"), "created_by": "seed", "created_at": now,
             "updated_by": "seed", "updated_at": now, "version": 1,
         })
-    if appointments:
-        db.appointments.insert_many(appointments)
 
     say("prescriptions")
     prescriptions = []
@@ -182,7 +163,7 @@ def load_demo(services: Services, folder: Path | None = None,
         start = today - timedelta(days=item.get("start_days_ago", 0))
         stopped = item.get("stopped_days_ago")
         prescriptions.append({
-            "patient_id": patient["_id"], "doctor_id": doctor["_id"],
+            "patient_id": patient["id"], "doctor_id": doctor["id"],
             "doctor_name": doctor["full_name"], "drug": item["drug"], "dose": item["dose"],
             "route": item.get("route", "oral"), "frequency": item["frequency"],
             "start_date": start.isoformat(), "notes": item.get("notes"),
@@ -192,40 +173,55 @@ def load_demo(services: Services, folder: Path | None = None,
             "stop_reason": item.get("stop_reason"), "allergy_override": None,
             "created_at": now, "updated_at": now, "updated_by": "seed", "version": 1,
         })
-    if prescriptions:
-        db.prescriptions.insert_many(prescriptions)
+    say("saving")
+    reports = 0
+    with store.bulk():  # the whole demo clinic, or nothing
+        store.users.add_many(list(users.values()))
+        store.patients.add_many(list(patients.values()))
+        store.vitals.add_many(vitals)
+        store.appointments.add_many(appointments)
+        store.prescriptions.add_many(prescriptions)
+        bulk_changed(services, "patients")
+        reports = _demo_reports(services, folder, data, users, patients, now)
+        store.audit.append({"ts": now, "user_id": None, "username": "seed", "role": "-",
+                            "action": "seed.demo", "record_type": None, "record_id": None,
+                            "patient_id": None, "outcome": "ok",
+                            "detail": "demo clinic loaded"})
+    return {"users": len(users), "patients": len(patients), "vitals": len(vitals),
+            "appointments": len(appointments), "prescriptions": len(prescriptions),
+            "reports": reports}
 
-    say("reports")
+
+def _demo_reports(services: Services, folder: Path, data: dict[str, Any],
+                  users: dict[str, dict[str, Any]], patients: dict[str, dict[str, Any]],
+                  now: datetime) -> int:
+    """Store the demo's report files (in the caller's unit of work); how many."""
+    import hashlib
+
+    from .services.reports import check_file
+
+    store = services.store
     reports = 0
     for item in data.get("reports", []):
         path = folder / item["file"]
         uploader = users.get(item.get("uploaded_by") or "demo.doctor") or users["demo.doctor"]
-        from .services.reports import check_file
-        import hashlib
-        import io
-
         content = path.read_bytes()
         mime = check_file(path.name, content, services.config.max_upload_bytes)
         patient = patients[item["patient"]]
         digest = hashlib.sha256(content).hexdigest()
-        file_id = services.store.files.upload_from_stream(
-            path.name, io.BytesIO(content),
-            metadata={"sha256": digest, "size": len(content), "content_type": mime,
-                      "uploaded_by": uploader["username"], "patient_id": str(patient["_id"])})
+        file_id = store.reports.put_file(
+            path.name, content,
+            {"sha256": digest, "size": len(content), "content_type": mime,
+             "uploaded_by": uploader["username"], "patient_id": patient["id"]})
         uploaded = now - timedelta(days=item.get("days_ago", 0))
-        db.reports.insert_one({
-            "patient_id": patient["_id"], "file_id": file_id, "filename": path.name,
+        store.reports.add({
+            "patient_id": patient["id"], "file_id": file_id, "filename": path.name,
             "kind": item["kind"], "note": item.get("note"), "content_type": mime,
             "size": len(content), "sha256": digest, "uploaded_by": uploader["username"],
             "uploader_role": uploader["role"], "uploaded_at": uploaded,
         })
         reports += 1
-    db.audit.insert_one({"ts": now, "user_id": None, "username": "seed", "role": "-",
-                         "action": "seed.demo", "record_type": None, "record_id": None,
-                         "patient_id": None, "outcome": "ok", "detail": "demo clinic loaded"})
-    return {"users": len(users), "patients": len(patients), "vitals": len(vitals),
-            "appointments": len(appointments), "prescriptions": len(prescriptions),
-            "reports": reports}
+    return reports
 
 
 FIRST_NAMES = ("Olivia Liam Emma Noah Amelia Oliver Ava Elijah Sophia Mateo Isabella Lucas Mia "
@@ -249,22 +245,29 @@ REASONS = ("Annual check-up", "Blood pressure follow-up", "Diabetes review", "Me
 def generate(services: Services, count: int, *, seed: int = 7, vitals_per_patient: int = 8,
              appointments_per_patient: int = 2,
              progress: Callable[[int], None] | None = None) -> dict[str, int]:
-    """Add ``count`` synthetic patients with vitals and appointments (bulk inserts, batched)."""
-    db = services.store.db
+    """Add ``count`` synthetic patients with vitals and appointments (batches of 1,000
+    patients, each batch one unit of work)."""
+    from .store import AppointmentQuery, UserQuery
+
+    store = services.store
     rng = random.Random(seed)
     now = services.ctx.now()
     today = now.date()
-    doctors = list(db.users.find({"role": policy.DOCTOR, "status": "active"},
-                                 {"full_name": 1}))
+    doctors = store.users.find(UserQuery(role=policy.DOCTOR, status="active", limit=None,
+                                         count=False)).items
     if not doctors:
         doc = services.auth.new_user_doc("dr.synthetic", "synthetic-password-1", policy.DOCTOR,
                                          full_name="Dr. Sam Synthetic")
-        doc["_id"] = db.users.insert_one(doc).inserted_id
-        doctors = [doc]
+        with store.unit_of_work():
+            doctors = [store.users.add(doc)]
     # Free appointment slots per doctor and day, so synthetic bookings never overlap.
-    taken: set[tuple[ObjectId, str, int]] = set()
-    for appt in db.appointments.find({}, {"doctor_id": 1, "day": 1, "start": 1}):
-        taken.add((appt["doctor_id"], appt["day"], appt["start"].hour * 60 + appt["start"].minute))
+    taken: set[tuple[str, str, int]] = set()
+    for doctor in doctors:
+        for appt in store.appointments.find(AppointmentQuery(
+                doctor_id=doctor["id"], start_from=datetime.combine(today - timedelta(days=180), datetime.min.time()),
+                limit=None, count=False)).items:
+            taken.add((appt["doctor_id"], appt["day"],
+                       appt["start"].hour * 60 + appt["start"].minute))
     first = _reserve_mrns(services, count)
     batch = 1000
     totals = {"patients": 0, "vitals": 0, "appointments": 0}
@@ -277,15 +280,15 @@ def generate(services: Services, count: int, *, seed: int = 7, vitals_per_patien
             conditions = rng.sample(CONDITIONS, k=rng.choice((0, 0, 1, 1, 2)))
             allergies = rng.sample(ALLERGIES, k=rng.choice((0, 0, 0, 1)))
             phone = f"+1 555 {rng.randint(100, 999)} {rng.randint(1000, 9999)}"
-            pid = ObjectId()
+            pid = new_id()
             doc = {
-                "_id": pid, "mrn": format_mrn(first + i), "first_name": first_name,
+                "id": pid, "mrn": format_mrn(first + i), "first_name": first_name,
                 "last_name": last_name, "dob": born.isoformat(), "sex": rng.choice("FMFMX"),
                 "phone": phone, "phone_digits": "".join(c for c in phone if c.isdigit()),
                 "email": f"{first_name}.{last_name}{i}@example.org".lower(), "address": None,
                 "allergies": allergies, "conditions": conditions,
                 "conditions_lc": [c.lower() for c in conditions],
-                "primary_doctor_id": doctor["_id"], "primary_doctor_name": doctor["full_name"],
+                "primary_doctor_id": doctor["id"], "primary_doctor_name": doctor["full_name"],
                 "archived": False, "created_at": now, "updated_at": now, "updated_by": "seed",
                 "version": 1, "vitals_alert": False, "vitals_alert_label": None,
                 "vitals_alert_at": None,
@@ -298,7 +301,7 @@ def generate(services: Services, count: int, *, seed: int = 7, vitals_per_patien
                 when = now - timedelta(days=rng.randint(1, 365), minutes=rng.randint(0, 600))
                 sys_base = 145 if hypertensive else 118
                 reading = {
-                    "id": ObjectId(), "taken_at": when, "source": "clinic", "note": None,
+                    "patient_id": pid, "taken_at": when, "source": "clinic", "note": None,
                     "systolic": int(rng.gauss(sys_base, 10)),
                     "diastolic": int(rng.gauss(sys_base * 0.62, 6)),
                     "heart_rate": int(rng.gauss(74, 9)),
@@ -309,7 +312,7 @@ def generate(services: Services, count: int, *, seed: int = 7, vitals_per_patien
                     reading["glucose_mg_dl"] = int(rng.gauss(150 if diabetic else 92, 20))
                     reading["glucose_fasting"] = True
                 mine.append(reading)
-            vitals.extend(bucket_docs(pid, mine))
+            vitals.extend(mine)
             if mine:
                 doc.update(alert_fields(max(mine, key=lambda v: v["taken_at"])))
             patients.append(doc)
@@ -317,7 +320,7 @@ def generate(services: Services, count: int, *, seed: int = 7, vitals_per_patien
                 for _attempt in range(20):
                     day = today + timedelta(days=rng.randint(-180, 60))
                     minute = rng.randrange(8 * 60, 17 * 60, 20)
-                    key = (doctor["_id"], day.isoformat(), minute)
+                    key = (doctor["id"], day.isoformat(), minute)
                     if key not in taken:
                         taken.add(key)
                         break
@@ -328,7 +331,7 @@ def generate(services: Services, count: int, *, seed: int = 7, vitals_per_patien
                 past = begins < now
                 appts.append({
                     "patient_id": pid, "patient_name": name, "patient_name_key": name.lower(),
-                    "mrn": doc["mrn"], "doctor_id": doctor["_id"],
+                    "mrn": doc["mrn"], "doctor_id": doctor["id"],
                     "doctor_name": doctor["full_name"], "start": begins,
                     "end": begins + timedelta(minutes=20), "day": day.isoformat(),
                     "duration_min": 20, "reason": rng.choice(REASONS),
@@ -337,14 +340,13 @@ def generate(services: Services, count: int, *, seed: int = 7, vitals_per_patien
                     "created_by": "seed", "created_at": now, "updated_by": "seed",
                     "updated_at": now, "version": 1,
                 })
-        db.patients.insert_many(patients)
-        bulk_changed(services, "patients")
-        if vitals:
-            db.vitals.insert_many(vitals)
-        if appts:
-            db.appointments.insert_many(appts)
+        with store.bulk():
+            store.patients.add_many(patients)
+            store.vitals.add_many(vitals)
+            store.appointments.add_many(appts)
+            bulk_changed(services, "patients")
         totals["patients"] += len(patients)
-        totals["vitals"] += sum(bucket["count"] for bucket in vitals)
+        totals["vitals"] += len(vitals)
         totals["appointments"] += len(appts)
         if progress:
             progress(len(patients))

@@ -5,9 +5,10 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 import pytest
-from bson import ObjectId
 
 from meditrack_tui.errors import Conflict, NotFound, PermissionDenied, ValidationError
+from meditrack_tui.store import new_id
+from tests.peek import Peek
 
 NOW = datetime(2026, 3, 4, 10, 0)  # the conftest clock
 FREE_DAY = "2026-04-13"  # nobody has appointments this day in the demo data
@@ -25,7 +26,7 @@ def who(demo_sessions):
 
 
 def pid(s, mrn: str) -> str:
-    return str(s.store.db.patients.find_one({"mrn": mrn})["_id"])
+    return Peek(s.store).patient_id(mrn)
 
 
 def book(s, session, doctor, mrn="MRN-000002", day=FREE_DAY, time="10:00", duration=30,
@@ -45,7 +46,7 @@ def test_book(s, who):
     assert appt["patient_name"] == "Grace Whitaker" and appt["mrn"] == "MRN-000002"
     assert appt["doctor_name"] == "Dr. Maya Hartwell"
     assert s.appointments.get(doctor, appt["id"])["id"] == appt["id"]
-    entry = s.store.db.audit.find_one({"action": "appointment.book"})
+    entry = Peek(s.store).one("audit", action="appointment.book")
     assert entry["record_id"] == appt["id"] and entry["patient_id"] == appt["patient_id"]
 
 
@@ -65,7 +66,7 @@ def test_double_booking_is_refused(s, who, time, duration):
     with pytest.raises(ValidationError) as info:
         book(s, doctor, doctor, mrn="MRN-000003", time=time, duration=duration)
     assert "already has an appointment 10:00-10:30" in info.value.fields["time"]
-    assert s.store.db.appointments.count_documents({"day": FREE_DAY}) == 1
+    assert Peek(s.store).count("appointments", day=FREE_DAY) == 1
 
 
 @pytest.mark.parametrize("time,duration", [("09:40", 20), ("10:30", 20), ("08:00", 120)])
@@ -73,7 +74,7 @@ def test_adjacent_slots_are_allowed(s, who, time, duration):
     doctor = who["demo.doctor"]
     book(s, doctor, doctor, time="10:00", duration=30)
     book(s, doctor, doctor, mrn="MRN-000003", time=time, duration=duration)
-    assert s.store.db.appointments.count_documents({"day": FREE_DAY}) == 2
+    assert Peek(s.store).count("appointments", day=FREE_DAY) == 2
 
 
 def test_same_time_with_another_doctor_is_fine(s, who):
@@ -119,7 +120,7 @@ def test_reschedule(s, who):
                                       {"doctor_id": who["dr.okafor"].user_id, "time": "10:00"},
                                       version=2)
     assert other["doctor_name"] == "Dr. Chinedu Okafor"
-    assert s.store.db.audit.count_documents({"action": "appointment.reschedule"}) == 3
+    assert Peek(s.store).count("audit", action="appointment.reschedule") == 3
 
 
 def test_cancel_and_rebook_the_slot(s, who):
@@ -154,8 +155,7 @@ def test_status_flow(s, who):
         "no-show"
     # A no-show is closed, so its time can be booked again.
     book(s, doctor, doctor, mrn="MRN-000003", day=TODAY, time="07:00")
-    actions = [e["action"] for e in s.store.db.audit.find({"record_type": "appointment"})
-               .sort([("_id", 1)])]
+    actions = [e["action"] for e in Peek(s.store).find("audit", record_type="appointment")]
     assert actions == ["appointment.book", "appointment.checked-in", "appointment.completed",
                        "appointment.book", "appointment.no-show", "appointment.book"]
 
@@ -217,7 +217,7 @@ def test_booking_with_a_non_doctor_or_unknown_patient(s, who):
                                      "time": "10:00", "reason": "Review"})
     assert "doctor_id" in info.value.fields
     with pytest.raises(NotFound):
-        s.appointments.book(doctor, {"patient_id": str(ObjectId()), "doctor_id": doctor.user_id,
+        s.appointments.book(doctor, {"patient_id": new_id(), "doctor_id": doctor.user_id,
                                      "date": FREE_DAY, "time": "10:00", "reason": "Review"})
 
 
@@ -236,28 +236,28 @@ def test_day_agenda(s, who):
 
 def test_list_filters(s, who):
     doctor = who["demo.doctor"]
-    db = s.store.db
+    peek = Peek(s.store)
     everything = s.appointments.list(doctor, page_size=500)
-    assert everything.total == db.appointments.count_documents({}) == 83
+    assert everything.total == peek.count("appointments") == 83
     mine = s.appointments.list(doctor, doctor_id=doctor.user_id, page_size=500)
-    assert mine.total == db.appointments.count_documents({"doctor_id": ObjectId(doctor.user_id)})
+    assert mine.total == peek.count("appointments", doctor_id=doctor.user_id)
     assert {a["doctor_id"] for a in mine.items} == {doctor.user_id}
     completed = s.appointments.list(doctor, status="completed", page_size=500)
-    assert completed.total == db.appointments.count_documents({"status": "completed"}) > 0
+    assert completed.total == peek.count("appointments", status="completed") > 0
     assert {a["status"] for a in completed.items} == {"completed"}
     week = s.appointments.list(doctor, date_from="2026-03-04", date_to="2026-03-10",
                                page_size=500)
-    assert week.total == db.appointments.count_documents(
-        {"start": {"$gte": datetime(2026, 3, 4), "$lt": datetime(2026, 3, 11)}})
+    assert week.total == sum(1 for a in peek.all("appointments")
+                             if datetime(2026, 3, 4) <= a["start"] < datetime(2026, 3, 11))
     assert all("2026-03-04" <= a["day"] <= "2026-03-10" for a in week.items)
     p02 = pid(s, "MRN-000002")
     for query in ("grace", "grace whit", "MRN-000002", "mrn-000002"):
         page = s.appointments.list(doctor, query=query, page_size=500)
-        assert page.total == db.appointments.count_documents({"patient_id": ObjectId(p02)}) > 0
+        assert page.total == peek.count("appointments", patient_id=p02) > 0
         assert {a["patient_id"] for a in page.items} == {p02}, query
     by_reason = s.appointments.list(doctor, query="blood pressure", page_size=500)
     assert by_reason.total > 0
-    assert by_reason.total == sum(1 for d in db.appointments.find()
+    assert by_reason.total == sum(1 for d in peek.all("appointments")
                                   if "blood pressure" in d["reason"].lower())
     assert all("blood pressure" in a["reason"].lower() for a in by_reason.items)
     with pytest.raises(ValidationError) as info:

@@ -8,13 +8,14 @@ from datetime import datetime
 from pathlib import Path
 
 import pytest
-from bson import ObjectId
 
 import meditrack_tui
 from meditrack_tui.errors import AuthenticationFailed, PermissionDenied, ValidationError
 from meditrack_tui.seed import DEMO_PASSWORD
 from meditrack_tui.services.audit import AuditService
 from meditrack_tui.services.base import Service
+from meditrack_tui.store import AuditQuery
+from tests.peek import Peek
 
 
 @pytest.fixture
@@ -28,22 +29,33 @@ def who(demo_sessions):
 
 
 def pid(s, mrn: str) -> str:
-    return str(s.store.db.patients.find_one({"mrn": mrn})["_id"])
+    return Peek(s.store).patient_id(mrn)
 
 
-def entries_after(s, marker: ObjectId) -> list[tuple]:
+def audit_count(s) -> int:
+    return s.store.audit.find(AuditQuery(limit=1)).total
+
+
+def marker(s) -> set[str]:
+    """The ids of every audit entry so far (what came later is 'after the marker')."""
+    return {e["id"] for e in Peek(s.store).all("audit")}
+
+
+def trail_after(s, seen: set[str]) -> list[dict]:
+    """The audit entries written since ``marker``, oldest first."""
+    return [e for e in Peek(s.store).all("audit") if e["id"] not in seen]
+
+
+def entries_after(s, seen: set[str]) -> list[tuple]:
     return [(e["username"], e["role"], e["action"], e["record_id"], e["outcome"])
-            for e in s.store.db.audit.find({"_id": {"$gt": marker}}).sort([("_id", 1)])]
-
-
-def last_id(s) -> ObjectId:
-    return s.store.db.audit.find_one(sort=[("_id", -1)])["_id"]
+            for e in trail_after(s, seen)]
 
 
 def test_a_session_leaves_exactly_its_trail(s, who):
     p02 = pid(s, "MRN-000002")
-    report_id = str(s.store.db.reports.find_one({"patient_id": ObjectId(p02)})["_id"])
-    marker = last_id(s)
+    report_id = s.store.reports.for_patient(p02)[0]["id"]
+    seen = marker(s)
+    before = len(seen)
 
     doctor = s.auth.login("demo.doctor", DEMO_PASSWORD)
     opened = s.patients.get(doctor, p02)
@@ -69,9 +81,10 @@ def test_a_session_leaves_exactly_its_trail(s, who):
         ("demo.doctor", "doctor", "login", doctor.user_id, "failed"),
         ("nobody", "-", "login", None, "failed"),
     ]
-    assert entries_after(s, marker) == expected
+    assert entries_after(s, seen) == expected
+    assert audit_count(s) == before + len(expected)
     # Every entry carries the service clock's time; the admin sees them newest first.
-    trail = list(s.store.db.audit.find({"_id": {"$gt": marker}}))
+    trail = trail_after(s, seen)
     assert {e["ts"] for e in trail} == {datetime(2026, 3, 4, 10, 0)}
     listed = s.audit.list(who["demo.admin"], page_size=len(expected)).items
     assert [(e["username"], e["action"], e["outcome"]) for e in reversed(listed)] == \
@@ -94,7 +107,7 @@ def test_audit_list_filters(s, who, clock):
         s.users.list(doctor)
 
     by_user = s.audit.list(admin, username="demo.doctor", page_size=500)
-    assert by_user.total == s.store.db.audit.count_documents({"username": "demo.doctor"})
+    assert by_user.total == Peek(s.store).count("audit", username="demo.doctor")
     assert {e["username"] for e in by_user.items} == {"demo.doctor"}
     opened = s.audit.list(admin, action="patient.", page_size=500)
     assert opened.total == 3 and {e["action"] for e in opened.items} == {"patient.open"}
@@ -104,8 +117,8 @@ def test_audit_list_filters(s, who, clock):
     earlier = s.audit.list(admin, date_to="2026-03-03", page_size=500)
     assert [e["username"] for e in earlier.items] == ["demo.doctor", "dr.okafor"]
     day = s.audit.list(admin, date_from="2026-03-04", date_to="2026-03-04", page_size=500)
-    assert day.total == s.store.db.audit.count_documents(
-        {"ts": {"$gte": datetime(2026, 3, 4)}}) == s.store.db.audit.count_documents({}) - 2
+    assert day.total == sum(1 for e in Peek(s.store).all("audit")
+                            if e["ts"] >= datetime(2026, 3, 4)) == audit_count(s) - 2
     about_p02 = s.audit.list(admin, patient_id=p02, page_size=500)
     assert about_p02.total == 2 and {e["patient_id"] for e in about_p02.items} == {p02}
     combined = s.audit.list(admin, username="demo.doctor", action="patient.open",
@@ -121,7 +134,8 @@ def test_audit_list_filters(s, who, clock):
 
 def test_audit_pagination(s, who):
     admin = who["demo.admin"]
-    total = s.store.db.audit.count_documents({})
+    total = audit_count(s)
+    assert total == len(Peek(s.store).all("audit")) > 3  # page 2 is not empty
     first = s.audit.list(admin, page=1, page_size=3)
     second = s.audit.list(admin, page=2, page_size=3)
     assert first.total == second.total == total
@@ -148,7 +162,7 @@ def test_no_service_method_edits_or_deletes_audit_entries():
 def test_audit_count_only_grows(s, who):
     admin, doctor, patient = who["demo.admin"], who["demo.doctor"], who["demo.patient"]
     p02 = pid(s, "MRN-000002")
-    counts = [s.store.db.audit.count_documents({})]
+    counts = [audit_count(s)]
     steps = [
         lambda: s.patients.get(doctor, p02),
         lambda: s.patients.list(doctor),  # lists are not audited, but never shrink the log
@@ -162,9 +176,9 @@ def test_audit_count_only_grows(s, who):
     ]
     for step in steps:
         step()
-        counts.append(s.store.db.audit.count_documents({}))
+        counts.append(audit_count(s))
     growth = [after - before for before, after in zip(counts, counts[1:])]
     assert growth == [1, 0, 1, 0, 0, 0, 1, 1, 1]
     with pytest.raises(PermissionDenied):
         s.audit.list(doctor)
-    assert s.store.db.audit.count_documents({}) == counts[-1] + 1
+    assert audit_count(s) == counts[-1] + 1

@@ -9,7 +9,6 @@ from datetime import timedelta
 import jwt
 import pytest
 from argon2 import PasswordHasher
-from bson import ObjectId
 
 from meditrack_tui.errors import (
     AccountInactive,
@@ -20,6 +19,7 @@ from meditrack_tui.errors import (
     SessionExpired,
     ValidationError,
 )
+from tests.peek import Peek
 
 PASSWORD = "correct-horse-1"
 
@@ -45,12 +45,11 @@ def admin(fast):
 def add_user(services, username: str, role: str = "doctor", **kwargs):
     doc = services.auth.new_user_doc(username, PASSWORD, role, full_name=username.title(),
                                      **kwargs)
-    doc["_id"] = services.auth.insert_user(doc)
-    return doc
+    return services.auth.insert_user(doc)
 
 
 def stored_hash(services, username: str) -> str:
-    return services.store.db.users.find_one({"username_lc": username})["password_hash"]
+    return services.store.users.by_username(username)["password_hash"]
 
 
 # --- password hashing ---
@@ -85,7 +84,7 @@ def test_wrong_password_and_unknown_user_fail_the_same_way(fast):
         fast.auth.login("doc.one", "not-the-password")
     with pytest.raises(AuthenticationFailed, match="Wrong username or password"):
         fast.auth.login("nobody.here", PASSWORD)
-    failed = list(fast.store.db.audit.find({"action": "login", "outcome": "failed"}))
+    failed = Peek(fast.store).find("audit", action="login", outcome="failed")
     assert [e["username"] for e in failed] == ["doc.one", "nobody.here"]
 
 
@@ -138,7 +137,7 @@ def test_lockout_after_five_failures_and_expiry(fast, clock, config):
     clock.advance(minutes=2)
     session = fast.auth.login("doc.lock", PASSWORD)
     assert session.username == "doc.lock"
-    user = fast.store.db.users.find_one({"username": "doc.lock"})
+    user = fast.store.users.by_username("doc.lock")
     assert user["failed_logins"] == 0 and user["locked_until"] is None
 
 
@@ -162,9 +161,9 @@ def test_admin_unlocks_a_locked_account(fast, admin):
         fast.auth.login("doc.unlock", PASSWORD)
     listed = {u["username"]: u for u in fast.users.list(admin).items}
     assert listed["doc.unlock"]["locked"] is True
-    fast.users.unlock(admin, str(doc["_id"]))
+    fast.users.unlock(admin, doc["id"])
     assert fast.auth.login("doc.unlock", PASSWORD).username == "doc.unlock"
-    assert fast.store.db.audit.count_documents({"action": "user.unlock"}) == 1
+    assert Peek(fast.store).count("audit", action="user.unlock") == 1
 
 
 # --- sessions ---
@@ -196,26 +195,26 @@ def test_logout_revokes_the_token(fast, admin):
     with pytest.raises(SessionExpired, match="logged out"):
         fast.users.profile(admin)
     fast.auth.logout(admin)  # a second logout is harmless
-    assert fast.store.db.audit.count_documents({"action": "logout"}) == 1
+    assert Peek(fast.store).count("audit", action="logout") == 1
 
 
 def test_deactivation_revokes_and_blocks_login(fast, admin):
     doc = add_user(fast, "doc.gone")
     doctor = fast.auth.login("doc.gone", PASSWORD)
     fast.patients.list(doctor)
-    fast.users.deactivate(admin, str(doc["_id"]))
+    fast.users.deactivate(admin, doc["id"])
     with pytest.raises(SessionExpired):
         fast.patients.list(doctor)
     with pytest.raises(AccountInactive, match="deactivated"):
         fast.auth.login("doc.gone", PASSWORD)
-    fast.users.reactivate(admin, str(doc["_id"]))
+    fast.users.reactivate(admin, doc["id"])
     fast.auth.login("doc.gone", PASSWORD)
 
 
 def test_role_change_revokes(fast, admin):
     doc = add_user(fast, "doc.promoted")
     doctor = fast.auth.login("doc.promoted", PASSWORD)
-    fast.users.change_role(admin, str(doc["_id"]), "admin")
+    fast.users.change_role(admin, doc["id"], "admin")
     with pytest.raises(SessionExpired):
         fast.patients.list(doctor)
     again = fast.auth.login("doc.promoted", PASSWORD)
@@ -242,7 +241,7 @@ def test_tampered_tokens_are_refused(fast, admin, config):
         "garbage": dataclasses.replace(doctor, token="not-a-token"),
         "other username in the session": dataclasses.replace(doctor, username="boss"),
         "patient link added in the session": dataclasses.replace(
-            doctor, patient_id=str(doc["_id"])),
+            doctor, patient_id=doc["id"]),
         "unknown session id": dataclasses.replace(
             doctor, session_id="0" * 32,
             token=jwt.encode(dict(claims, sid="0" * 32), config.signing_secret(),
@@ -264,16 +263,15 @@ def test_tampered_tokens_are_refused(fast, admin, config):
 
 def test_sessions_carry_an_expiry_from_config(fast, admin, clock, config):
     assert admin.expires_at == clock.now + timedelta(hours=config.session_hours)
-    row = fast.store.db.sessions.find_one({"_id": admin.session_id})
-    assert row["user_id"] == ObjectId(admin.user_id) and row["revoked"] is False
+    row = fast.store.sessions.get(admin.session_id)
+    assert row["user_id"] == admin.user_id and row["revoked"] is False
 
 
 def test_confirm_password_for_the_idle_lock(fast, admin):
     assert fast.auth.confirm_password(admin, PASSWORD) is True
     assert fast.auth.confirm_password(admin, "wrong-password") is False
     assert fast.auth.confirm_password(admin, {"$ne": None}) is False
-    assert fast.store.db.audit.count_documents({"action": "unlock-terminal",
-                                                "outcome": "failed"}) == 2
+    assert Peek(fast.store).count("audit", action="unlock-terminal", outcome="failed") == 2
 
 
 # --- password and username rules ---
@@ -312,7 +310,7 @@ def test_first_admin_flow(services):
     assert services.auth.needs_first_admin() is False
     with pytest.raises(Conflict, match="already exists"):
         services.auth.create_first_admin("second.admin", PASSWORD, "Second Admin")
-    assert services.store.db.users.count_documents({}) == 1
+    assert services.store.users.count() == 1 == len(Peek(services.store).all("users"))
     session = services.auth.login("first.admin", PASSWORD)
     assert session.role == "admin"
     services.users.list(session)
@@ -334,7 +332,7 @@ def test_patient_signup_creates_linked_record_and_can_log_in(fast, admin):
                                     dob="1990-02-03", sex="F", phone="+1 555 0200",
                                     email="nia@example.org")
     assert user["role"] == "patient" and user["status"] == "active"
-    patient = fast.store.db.patients.find_one({"_id": ObjectId(user["patient_id"])})
+    patient = fast.store.patients.get(user["patient_id"])
     assert patient["mrn"].startswith("MRN-") and patient["first_name"] == "Nia"
     session = fast.auth.login("new.patient", PASSWORD)
     assert session.patient_id == user["patient_id"]
@@ -365,7 +363,7 @@ def test_patient_signup_refuses_taken_username_without_leaving_a_record(fast):
         fast.auth.signup_patient("boss", PASSWORD, first_name="Ann", last_name="Other",
                                  dob="1980-01-01", sex="F")
     assert "taken" in info.value.fields["username"]
-    assert fast.store.db.patients.count_documents({}) == 0
+    assert Peek(fast.store).count("patients") == 0
 
 
 def test_patient_signup_validates_fields(fast):
@@ -373,7 +371,8 @@ def test_patient_signup_validates_fields(fast):
         fast.auth.signup_patient("bad.patient", PASSWORD, first_name="", last_name="X",
                                  dob="2999-01-01", sex="Q")
     assert {"first_name", "dob", "sex"} <= set(info.value.fields)
-    assert fast.store.db.users.count_documents({"username": "bad.patient"}) == 0
+    assert fast.store.users.by_username("bad.patient") is None
+    assert Peek(fast.store).count("users", username="bad.patient") == 0
 
 
 def test_signup_reports_the_password_rule_with_the_other_fields_at_once(fast):
@@ -386,8 +385,8 @@ def test_signup_reports_the_password_rule_with_the_other_fields_at_once(fast):
         fast.auth.signup_doctor("dr.newcomer", "DR.NEWCOMER", full_name="")
     assert set(info.value.fields) == {"password", "full_name"}
     assert "same as the username" in info.value.fields["password"]
-    assert fast.store.db.users.count_documents({"role": {"$ne": "admin"}}) == 0
-    assert fast.store.db.patients.count_documents({}) == 0
+    assert [u["username"] for u in Peek(fast.store).all("users") if u["role"] != "admin"] == []
+    assert Peek(fast.store).count("patients") == 0
 
 
 def test_doctor_signup_is_pending_until_approved(fast, admin):
@@ -410,4 +409,4 @@ def test_doctor_signup_rejected(fast, admin):
     fast.users.reject(admin, user["id"])
     with pytest.raises(AccountPending, match="not approved"):
         fast.auth.login("dr.rejected", PASSWORD)
-    assert fast.store.db.audit.count_documents({"action": "user.reject"}) == 1
+    assert Peek(fast.store).count("audit", action="user.reject") == 1

@@ -16,6 +16,7 @@ from meditrack_tui.config import Config
 from meditrack_tui.errors import StoreUnavailable
 
 UNREACHABLE = "mongodb://127.0.0.1:1/?serverSelectionTimeoutMS=1000"
+DB_FILE = "meditrack.db"  # the embedded store's one database file in the data directory
 
 
 def clean_env(home: Path, **extra: str) -> dict[str, str]:
@@ -35,15 +36,18 @@ def meditrack(home: Path, *args: str, input: str | None = None, timeout: float =
 
 
 def counts(data_dir: Path) -> dict[str, int]:
-    from meditrack_tui.db import connect
+    from meditrack_tui.store import open_store
+    from tests.peek import Peek
 
-    store = connect(Config(data_dir=data_dir), ensure_indexes=False)
+    store = open_store(Config(data_dir=data_dir))
     try:
-        db = store.db
-        mrns = [d["mrn"] for d in db.patients.find({}, {"mrn": 1})]
+        peek = Peek(store)
+        mrns = [d["mrn"] for d in peek.all("patients")]
         assert len(mrns) == len(set(mrns))
-        return {"users": db.users.count_documents({}), "patients": len(mrns),
-                "appointments": db.appointments.count_documents({})}
+        users = peek.count("users")
+        assert users == store.users.count()
+        return {"users": users, "patients": len(mrns),
+                "appointments": peek.count("appointments")}
     finally:
         store.close()
 
@@ -138,11 +142,11 @@ def test_create_admin_on_an_empty_store(tmp_path):
                      new_session=True)
     assert good.returncode == 0, good.stderr
     assert "Created the administrator first.admin" in good.stdout
-    from meditrack_tui.db import connect
     from meditrack_tui.services import Services
+    from meditrack_tui.store import open_store
 
     cfg = Config(data_dir=data_dir)
-    store = connect(cfg)
+    store = open_store(cfg)
     try:
         session = Services(store, cfg).auth.login("first.admin", "first-admin-pw1")
         assert session.role == "admin"
@@ -177,7 +181,7 @@ def test_demo_never_uses_the_configured_mongodb(tmp_path):
     assert result.returncode == 0, result.stderr
     assert "ignoring MEDITRACK_MONGO_URI" in result.stdout
     assert "Loaded the demo clinic" in result.stdout
-    assert (data / "db").is_dir()
+    assert (data / DB_FILE).is_file()
     refused = meditrack(tmp_path, "--demo", "--mongo-uri", UNREACHABLE, timeout=60)
     assert refused.returncode == 2
     assert "--demo runs on the embedded store" in refused.stderr
@@ -189,7 +193,7 @@ def test_options_before_the_subcommand_are_kept(tmp_path):
     result = meditrack(tmp_path, "--data-dir", str(data), "seed", timeout=60)
     assert result.returncode == 0, result.stderr
     assert "Loaded the demo clinic" in result.stdout
-    assert (data / "db").is_dir()
+    assert (data / DB_FILE).is_file()
 
 
 def test_invalid_number_in_environment(tmp_path):
@@ -201,21 +205,21 @@ def test_invalid_number_in_environment(tmp_path):
 
 
 def test_connect_to_unreachable_mongodb_raises_store_unavailable(tmp_path):
-    from meditrack_tui.db.store import connect
+    from meditrack_tui.store import open_store
 
     started = time.monotonic()
     with pytest.raises(StoreUnavailable) as info:
-        connect(Config(data_dir=tmp_path, mongo_uri="mongodb://127.0.0.1:1"))
+        open_store(Config(data_dir=tmp_path, mongo_uri="mongodb://127.0.0.1:1"))
     assert time.monotonic() - started < 10
     assert "127.0.0.1:1" in info.value.message
 
 
 def test_credentials_are_not_shown_in_messages(tmp_path):
-    from meditrack_tui.db.store import connect
+    from meditrack_tui.store import open_store
 
     uri = "mongodb://clinic:s3cret-pass@127.0.0.1:1/?serverSelectionTimeoutMS=500"
     with pytest.raises(StoreUnavailable) as info:
-        connect(Config(data_dir=tmp_path, mongo_uri=uri))
+        open_store(Config(data_dir=tmp_path, mongo_uri=uri))
     assert "s3cret-pass" not in info.value.message and "127.0.0.1:1" in info.value.message
 
 

@@ -15,7 +15,7 @@ import meditrack_tui
 
 CORE = Path(meditrack_tui.__file__).parent
 SCREENS = CORE.parent / "screens"
-DB_MODULES = {"pymongo", "bson", "gridfs", "litemongo", "mongomock", "motor"}
+DB_MODULES = {"pymongo", "bson", "gridfs", "litemongo", "mongomock", "motor", "sqlite3"}
 
 
 def imported_modules(path: Path) -> set[str]:
@@ -46,7 +46,8 @@ def screen_files() -> list[Path]:
 
 def test_the_checker_sees_imports():
     """Guard the guard: the AST walk finds plain, from- and function-level imports."""
-    assert "pymongo" in imported_modules(CORE / "db" / "store.py")
+    assert "pymongo" in imported_modules(CORE / "store" / "mongo" / "store.py")
+    assert "sqlite3" in imported_modules(CORE / "store" / "sqlite" / "engine.py")
     assert "textual" in imported_modules(CORE / "app.py")
     assert len(core_files()) > 15 and len(screen_files()) > 3
 
@@ -61,6 +62,25 @@ def test_core_never_imports_textual(path):
 def test_screens_never_import_the_database(path):
     found = imported_modules(path) & DB_MODULES
     assert not found, f"screens/{path.relative_to(SCREENS)} imports {sorted(found)}"
+
+
+def outside_the_stores() -> list[Path]:
+    """Every core file but the store implementations (store/sqlite, store/mongo)."""
+    stores = (CORE / "store" / "sqlite", CORE / "store" / "mongo")
+    return [p for p in core_files() if not any(s in p.parents for s in stores)]
+
+
+@pytest.mark.parametrize("path", outside_the_stores(), ids=lambda p: str(p.relative_to(CORE)))
+def test_only_the_store_implementations_import_a_driver(path):
+    """Services, the feed, the seed and the CLI speak the repository interfaces only."""
+    found = imported_modules(path) & DB_MODULES
+    assert not found, f"{path.relative_to(CORE)} imports {sorted(found)}"
+
+
+def test_no_trace_of_the_old_embedded_store():
+    text = "\n".join(p.read_text("utf-8") for p in core_files() + screen_files())
+    for name in ("litemongo", "mongomock", "compact_index", "ProcessLock"):
+        assert name not in text, name
 
 
 def resolved_imports(path: Path) -> set[str]:
@@ -81,7 +101,8 @@ def resolved_imports(path: Path) -> set[str]:
 
 
 def test_services_and_db_never_import_the_app_or_screens():
-    checked = [p for p in core_files() if p.parent.name in ("services", "db")]
+    checked = [p for p in core_files() if p.parent.name in ("services", "store", "sqlite",
+                                                              "mongo", "live")]
     assert len(checked) > 10
     for path in checked:
         bad = {n for n in resolved_imports(path)
@@ -94,7 +115,7 @@ PROBE = """
 import json, sys
 import meditrack_tui.cli
 {extra}
-heavy = ("pymongo", "bson", "gridfs", "litemongo", "textual", "plotext", "argon2", "jwt")
+heavy = ("pymongo", "bson", "gridfs", "sqlite3", "textual", "plotext", "argon2", "jwt")
 print(json.dumps(sorted(m for m in sys.modules if m.split(".")[0] in heavy)))
 """
 

@@ -23,7 +23,7 @@ WORKER = textwrap.dedent("""
     import json, pathlib, sys, time
     from argon2 import PasswordHasher
     from meditrack_tui.config import Config
-    from meditrack_tui.db import connect
+    from meditrack_tui.store import open_store as connect
     from meditrack_tui.services import Services
 
     data_dir, secret, password, mode, name, count, expected, together = sys.argv[1:9]
@@ -67,7 +67,7 @@ WORKER = textwrap.dedent("""
 @pytest.fixture
 def shared_dir(tmp_path: Path) -> Path:
     """An embedded store with one doctor (cheap hash so each process logs in fast)."""
-    from meditrack_tui.db import connect
+    from meditrack_tui.store import open_store as connect
     from meditrack_tui.services import Services
 
     data_dir = tmp_path / "shared"
@@ -121,15 +121,19 @@ def test_concurrent_writers_get_unique_mrns_and_see_everything(shared_dir):
         assert result["total"] == 2 * per_process
         assert {row[0] for row in result["seen"]} == ids
     # And to a fresh reader, with the MRN counter past every MRN handed out.
-    from meditrack_tui.db import connect
+    from meditrack_tui.store import open_store as connect
 
     store = connect(Config(data_dir=shared_dir, secret=SECRET))
     try:
-        stored = [d["mrn"] for d in store.db.patients.find({}, {"mrn": 1})]
+        from tests.peek import Peek
+
+        peek = Peek(store)
+        stored = [d["mrn"] for d in peek.all("patients")]
         assert sorted(stored) == sorted(mrns)
-        seq = store.db.counters.find_one({"_id": "mrn"})["seq"]
+        with store.unit_of_work():
+            seq = store.counters.next("mrn", 0)
         assert seq >= max(int(m[4:]) for m in mrns)
-        assert store.db.audit.count_documents({"action": "patient.create"}) == 2 * per_process
+        assert peek.count("audit", action="patient.create") == 2 * per_process
     finally:
         store.close()
     assert elapsed < 90

@@ -23,7 +23,7 @@ WORKER = textwrap.dedent("""
     import json, pathlib, sys, time
     from argon2 import PasswordHasher
     from meditrack_tui.config import Config
-    from meditrack_tui.db import connect
+    from meditrack_tui.store import open_store as connect
     from meditrack_tui.errors import Conflict, ValidationError
     from meditrack_tui.services import Services
 
@@ -66,7 +66,7 @@ WORKER = textwrap.dedent("""
 @pytest.fixture
 def race_dir(tmp_path: Path) -> tuple[Path, str, str]:
     """An embedded store with one doctor and one patient (cheap hash for fast logins)."""
-    from meditrack_tui.db import connect
+    from meditrack_tui.store import open_store as connect
     from meditrack_tui.services import Services
 
     data_dir = tmp_path / "race"
@@ -75,7 +75,8 @@ def race_dir(tmp_path: Path) -> tuple[Path, str, str]:
     services = Services(store, config)
     services.auth.hasher = PasswordHasher(time_cost=1, memory_cost=8, parallelism=1)
     doc = services.auth.new_user_doc("dr.race", PASSWORD, "doctor", full_name="Dr. Race")
-    doctor_id = str(services.auth.insert_user(doc))
+    with store.unit_of_work():
+        doctor_id = services.auth.insert_user(doc)["id"]
     session = services.auth.login("dr.race", PASSWORD)
     patient = services.patients.create(session, {"first_name": "Rita", "last_name": "Race",
                                                  "dob": "1970-02-03", "sex": "F"})
@@ -97,7 +98,7 @@ def race(data_dir: Path, mode: str, patient_id: str, doctor_id: str) -> list[dic
 
 
 def services_on(data_dir: Path):
-    from meditrack_tui.db import connect
+    from meditrack_tui.store import open_store as connect
     from meditrack_tui.services import Services
 
     config = Config(data_dir=data_dir, secret=SECRET)
@@ -129,7 +130,7 @@ def test_concurrent_edits_of_one_version_let_exactly_one_through(race_dir):
     assert all("changed this record" in m for m in refusals)
     store, _ = services_on(data_dir)
     try:
-        assert store.db.patients.find_one({})["version"] == 2
+        assert store.patients.get(patient_id)["version"] == 2
     finally:
         store.close()
 
@@ -142,6 +143,8 @@ def test_concurrent_bookings_of_one_slot_book_it_once(race_dir):
     assert len(refusals) == WRITERS - 1
     store, _ = services_on(data_dir)
     try:
-        assert store.db.appointments.count_documents({"day": "2027-01-05"}) == 1
+        from meditrack_tui.store import AppointmentQuery
+
+        assert store.appointments.find(AppointmentQuery(day="2027-01-05")).total == 1
     finally:
         store.close()

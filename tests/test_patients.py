@@ -7,12 +7,12 @@ import json
 from datetime import date
 
 import pytest
-from bson import ObjectId
-from pymongo.errors import DuplicateKeyError
 
 from meditrack_tui.errors import Conflict, NotFound, PermissionDenied, ValidationError
 from meditrack_tui.seed import sample_data_dir
 from meditrack_tui.services.patients import SORTS, age_on
+from meditrack_tui.store import Duplicate, new_id
+from tests.peek import Peek
 
 TODAY = date(2026, 3, 4)  # the conftest clock's day
 
@@ -22,13 +22,11 @@ def demo_json() -> dict:
     return json.loads((sample_data_dir() / "demo.json").read_text("utf-8"))
 
 
-@pytest.fixture(params=["directory", "store-query"])
-def s(demo_sessions, request):
-    """Services two ways: lists answered by the in-memory directory (the embedded store's
-    path) and by the store query that MongoDB runs (same results required)."""
-    services = demo_sessions[0]
-    services.ctx.directory_enabled = request.param == "directory"
-    return services
+@pytest.fixture
+def s(demo_sessions):
+    """Services on the demo clinic (every list is answered by the store's query; the
+    contract suite in tests/store holds both stores to the same answers)."""
+    return demo_sessions[0]
 
 
 @pytest.fixture
@@ -37,7 +35,7 @@ def who(demo_sessions):
 
 
 def pid(s, mrn: str) -> str:
-    return str(s.store.db.patients.find_one({"mrn": mrn})["_id"])
+    return Peek(s.store).patient_id(mrn)
 
 
 NEW = {"first_name": "Mira", "last_name": "Quinn", "dob": "1975-07-07", "sex": "F",
@@ -54,24 +52,30 @@ def test_create_assigns_a_unique_mrn(s, who):
     assert first["version"] == 1 and first["age"] == 50 and first["name"] == "Mira Quinn"
     assert first["conditions"] == ["Asthma", "Eczema"] and first["allergies"] == ["latex"]
     assert first["primary_doctor_id"] is None
-    mrns = [d["mrn"] for d in s.store.db.patients.find({}, {"mrn": 1})]
+    mrns = [d["mrn"] for d in Peek(s.store).all("patients")]
     assert len(mrns) == len(set(mrns)) == 42
-    entry = s.store.db.audit.find_one({"action": "patient.create"})
+    entry = Peek(s.store).one("audit", action="patient.create")
     assert entry["username"] == "demo.doctor" and entry["record_id"] == first["id"]
 
 
 def test_mrn_is_unique_in_the_store(s):
-    existing = s.store.db.patients.find_one({"mrn": "MRN-000001"})
-    clone = {k: v for k, v in existing.items() if k != "_id"}
-    with pytest.raises(DuplicateKeyError):
-        s.store.db.patients.insert_one(clone)
+    existing = s.store.patients.by_mrn("MRN-000001")
+    clone = {k: v for k, v in existing.items() if k != "id"}
+    with pytest.raises(Duplicate) as info:
+        s.store.patients.add(clone)
+    assert info.value.field == "mrn"
+    assert Peek(s.store).count("patients", mrn="MRN-000001") == 1
 
 
 def test_create_survives_a_counter_behind_the_data(s, who):
     """If the MRN counter lags (restored backup), the clash is retried, not a crash."""
-    s.store.db.counters.update_one({"_id": "mrn"}, {"$set": {"seq": 38}})
+    # Records ahead of the counter (at 40): the next two numbers it hands out are taken.
+    existing = s.store.patients.by_mrn("MRN-000040")
+    for mrn in ("MRN-000041", "MRN-000042"):
+        s.store.patients.add({k: v for k, v in existing.items() if k != "id"} | {"mrn": mrn})
     created = s.patients.create(who["demo.doctor"], NEW)
-    assert created["mrn"] == "MRN-000041"
+    assert created["mrn"] == "MRN-000043"
+    assert Peek(s.store).count("patients", mrn="MRN-000043") == 1
 
 
 def test_create_validates_every_field(s, who):
@@ -97,7 +101,7 @@ def test_create_with_primary_doctor(s, who):
 
 
 def test_get_unknown_or_malformed_id_is_not_found(s, who):
-    for bad in (str(ObjectId()), "p01", "", None, 17):
+    for bad in (new_id(), "p01", "", None, 17):
         with pytest.raises(NotFound):
             s.patients.get(who["demo.doctor"], bad)
 
@@ -119,7 +123,7 @@ def test_version_conflict_names_who_changed_it(s, who):
     assert info.value.changed_by == "demo.doctor"
     assert "demo.doctor changed this record" in info.value.message
     assert info.value.current["phone"] == "+1 555 0999"
-    assert s.store.db.patients.find_one({"_id": ObjectId(p02)})["address"] != "1 New Road"
+    assert s.store.patients.get(p02)["address"] != "1 New Road"
     # With the fresh version the second edit goes through.
     done = s.patients.update(who["dr.okafor"], p02, {"address": "1 New Road"},
                              version=info.value.current["version"])
@@ -164,9 +168,8 @@ def test_patient_may_update_own_contact_details_only(s, who):
             s.patients.update(patient, patient.patient_id, clinical, version=updated["version"])
     after = s.patients.get(who["demo.doctor"], patient.patient_id)
     assert after["conditions"] == ["Hypertension"] and after["phone"] == "+1 555 0777"
-    assert s.store.db.audit.count_documents({"username": "demo.patient",
-                                             "action": "patient.update",
-                                             "outcome": "denied"}) == 5
+    assert Peek(s.store).count("audit", username="demo.patient", action="patient.update",
+                               outcome="denied") == 5
 
 
 # --- archive and restore ---
@@ -202,8 +205,7 @@ def test_archive_and_restore_are_admin_only(s, who):
     restored = s.patients.restore(admin, p05)
     assert restored["archived"] is False
     assert s.patients.list(doctor, page_size=100).total == 40
-    actions = [e["action"] for e in s.store.db.audit.find({"username": "demo.admin"})
-               .sort([("_id", 1)])]
+    actions = [e["action"] for e in Peek(s.store).find("audit", username="demo.admin")]
     assert actions[-2:] == ["patient.archive", "patient.restore"]
 
 
@@ -331,7 +333,7 @@ def test_sort_by_each_column(s, who, sort):
             p = pid(s, mrn)
             s.ctx.clock.advance(minutes=1)  # type: ignore[attr-defined]
             s.patients.update(doctor, p, {"address": f"{n} Sort Street"},
-                              version=s.store.db.patients.find_one({"_id": ObjectId(p)})["version"])
+                              version=s.store.patients.get(p)["version"])
     asc = s.patients.list(doctor, sort=sort, page_size=100).items
     desc = s.patients.list(doctor, sort=sort, descending=True, page_size=100).items
     assert len(asc) == len(desc) == 40

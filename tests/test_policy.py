@@ -13,11 +13,11 @@ from datetime import datetime
 from typing import Any, Callable
 
 import pytest
-from bson import ObjectId
 
 from meditrack_tui import policy
 from meditrack_tui.errors import PermissionDenied
 from meditrack_tui.services import Services, Session
+from tests.peek import Peek
 
 FIXED_NOW = datetime(2026, 3, 4, 10, 0)  # the conftest clock's start
 
@@ -33,8 +33,8 @@ class World:
     sessions: dict[str, Session]
 
     @property
-    def db(self) -> Any:
-        return self.s.store.db
+    def peek(self) -> Peek:
+        return Peek(self.s.store)
 
     @property
     def p01(self) -> str:
@@ -42,26 +42,26 @@ class World:
 
     @property
     def p02(self) -> str:
-        return str(self.db.patients.find_one({"mrn": "MRN-000002"})["_id"])
+        return self.peek.patient_id("MRN-000002")
 
     @property
     def doctor_id(self) -> str:
         return self.sessions["demo.doctor"].user_id
 
     def version(self, collection: str, record_id: str) -> int:
-        return self.db[collection].find_one({"_id": ObjectId(record_id)})["version"]
+        return getattr(self.s.store, collection).get(record_id)["version"]
 
     def upcoming_p01(self) -> dict[str, Any]:
         """p01's scheduled appointment in two weeks (from the demo data)."""
-        doc = self.db.appointments.find_one({"patient_id": ObjectId(self.p01),
-                                             "status": "scheduled", "start": {"$gt": FIXED_NOW}})
-        assert doc is not None
-        return doc
+        found = [a for a in self.peek.find("appointments", patient_id=self.p01,
+                                           status="scheduled") if a["start"] > FIXED_NOW]
+        assert found
+        return found[0]
 
     def report_of(self, pid: str) -> str:
-        doc = self.db.reports.find_one({"patient_id": ObjectId(pid)})
-        assert doc is not None
-        return str(doc["_id"])
+        found = self.s.store.reports.for_patient(pid)
+        assert found
+        return found[0]["id"]
 
 
 NEW_PATIENT = {"first_name": "Policy", "last_name": "Walker", "dob": "1990-05-05", "sex": "F"}
@@ -80,13 +80,13 @@ def _book(w: World, s: Session) -> Any:
 
 def _reschedule(w: World, s: Session) -> Any:
     appt = w.upcoming_p01()  # moved to 06:30 that day, when nobody has appointments
-    return w.s.appointments.reschedule(s, str(appt["_id"]), {"time": "06:30"},
+    return w.s.appointments.reschedule(s, appt["id"], {"time": "06:30"},
                                        version=appt["version"])
 
 
 def _cancel(w: World, s: Session) -> Any:
     appt = w.upcoming_p01()
-    return w.s.appointments.cancel(s, str(appt["_id"]), version=appt["version"])
+    return w.s.appointments.cancel(s, appt["id"], version=appt["version"])
 
 
 def _delete_report(w: World, s: Session) -> Any:
@@ -102,7 +102,7 @@ ACTIONS: dict[str, Callable[[World, Session], Any]] = {
     "patient.create": lambda w, s: w.s.patients.create(s, NEW_PATIENT),
     "patient.update": _update_patient,
     "patient.archive": lambda w, s: w.s.patients.archive(s, w.p01),
-    "appointment.read": lambda w, s: w.s.appointments.get(s, str(w.upcoming_p01()["_id"])),
+    "appointment.read": lambda w, s: w.s.appointments.get(s, w.upcoming_p01()["id"]),
     "appointment.book": _book,
     "appointment.update": _reschedule,
     "appointment.cancel": _cancel,
@@ -133,7 +133,7 @@ def denied_count(w: World, username: str, action: str | None = None) -> int:
     filt: dict[str, Any] = {"username": username, "outcome": "denied"}
     if action:
         filt["action"] = action
-    return w.db.audit.count_documents(filt)
+    return w.peek.count("audit", **filt)
 
 
 def test_every_policy_action_has_a_service_call():
@@ -161,8 +161,8 @@ def test_role_table(world: World, action: str, role: str):
             ACTIONS[action](world, session)
         assert info.value.message
         assert denied_count(world, username, action) == before + 1
-        entry = world.db.audit.find_one({"username": username, "action": action,
-                                         "outcome": "denied"}, sort=[("_id", -1)])
+        entry = world.peek.find("audit", username=username, action=action,
+                                outcome="denied")[-1]
         assert entry["role"] == role
 
 
@@ -190,11 +190,10 @@ OTHER_RECORD_CALLS: dict[str, Callable[[World, Session], Any]] = {
     "appointments.book": lambda w, s: w.s.appointments.book(
         s, {"patient_id": w.p02, "doctor_id": w.doctor_id, "date": "2026-04-20",
             "time": "11:00", "reason": "Not mine"}),
-    "appointments.get": lambda w, s: w.s.appointments.get(s, str(w.db.appointments.find_one(
-        {"patient_id": ObjectId(w.p02)})["_id"])),
+    "appointments.get": lambda w, s: w.s.appointments.get(
+        s, w.peek.one("appointments", patient_id=w.p02)["id"]),
     "appointments.cancel": lambda w, s: w.s.appointments.cancel(
-        s, str(w.db.appointments.find_one({"patient_id": ObjectId(w.p02),
-                                           "status": "scheduled"})["_id"]), version=1),
+        s, w.peek.one("appointments", patient_id=w.p02, status="scheduled")["id"], version=1),
 }
 
 
@@ -205,8 +204,7 @@ def test_patient_is_denied_another_patients_records(world: World, call: str):
     with pytest.raises(PermissionDenied, match="your own records"):
         OTHER_RECORD_CALLS[call](world, patient)
     assert denied_count(world, "demo.patient") == before + 1
-    entry = world.db.audit.find_one({"username": "demo.patient", "outcome": "denied"},
-                                    sort=[("_id", -1)])
+    entry = world.peek.find("audit", username="demo.patient", outcome="denied")[-1]
     assert entry["patient_id"] == world.p02
 
 
@@ -224,7 +222,7 @@ def test_patient_list_returns_only_their_own_record(world: World):
 
 def test_patient_appointment_lists_return_only_their_own(world: World):
     patient = world.sessions["demo.patient"]
-    own_total = world.db.appointments.count_documents({"patient_id": ObjectId(world.p01)})
+    own_total = world.peek.count("appointments", patient_id=world.p01)
     assert own_total > 1
     page = world.s.appointments.list(patient, page_size=500)
     assert page.total == own_total
@@ -245,9 +243,9 @@ def test_patient_may_cancel_own_appointment_but_not_reschedule(world: World):
     patient = world.sessions["demo.patient"]
     appt = world.upcoming_p01()
     with pytest.raises(PermissionDenied):
-        world.s.appointments.reschedule(patient, str(appt["_id"]), {"time": "11:00"},
+        world.s.appointments.reschedule(patient, appt["id"], {"time": "11:00"},
                                         version=appt["version"])
-    done = world.s.appointments.cancel(patient, str(appt["_id"]), version=appt["version"])
+    done = world.s.appointments.cancel(patient, appt["id"], version=appt["version"])
     assert done["status"] == "cancelled"
 
 

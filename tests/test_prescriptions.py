@@ -5,11 +5,11 @@ from __future__ import annotations
 import json
 
 import pytest
-from bson import ObjectId
 
 from meditrack_tui.drugs import allergy_conflict, classes_of
 from meditrack_tui.errors import AllergyConflict, Conflict, PermissionDenied, ValidationError
 from meditrack_tui.seed import sample_data_dir
+from tests.peek import Peek
 
 RX = {"dose": "500 mg", "frequency": "three times daily"}
 
@@ -25,12 +25,12 @@ def who(demo_sessions):
 
 
 def pid(s, mrn: str) -> str:
-    return str(s.store.db.patients.find_one({"mrn": mrn})["_id"])
+    return Peek(s.store).patient_id(mrn)
 
 
 def refused_count(s) -> int:
-    return s.store.db.audit.count_documents({"action": "prescription.allergy-refused",
-                                             "outcome": "denied"})
+    return Peek(s.store).count("audit", action="prescription.allergy-refused",
+                               outcome="denied")
 
 
 @pytest.fixture
@@ -58,8 +58,8 @@ def test_allergy_refusal(s, who, mrn, allergy, drug):
     assert info.value.allergy == allergy and info.value.drug == drug
     assert allergy in info.value.message and "override" in info.value.message
     assert refused_count(s) == before + 1
-    assert s.store.db.prescriptions.count_documents({"drug": drug,
-                                                     "patient_id": ObjectId(patient_id)}) == 0
+    assert [rx for rx in s.store.prescriptions.for_patient(patient_id)
+            if rx["drug"] == drug] == []
 
 
 @pytest.mark.parametrize("drug", ["Sulfamethoxazole", "trimethoprim-sulfamethoxazole",
@@ -95,12 +95,11 @@ def test_override_with_reason_is_allowed_and_audited(s, who):
     override = rx["allergy_override"]
     assert override["allergy"] == "penicillin" and override["by"] == "demo.doctor"
     assert override["reason"].startswith("Tolerated")
-    entry = s.store.db.audit.find_one({"action": "prescription.allergy-override"})
+    entry = Peek(s.store).one("audit", action="prescription.allergy-override")
     assert entry["username"] == "demo.doctor" and entry["outcome"] == "ok"
     assert entry["record_id"] == rx["id"] and entry["patient_id"] == p01
     assert "Tolerated a full course" in entry["detail"]
-    assert s.store.db.audit.count_documents({"action": "prescription.add",
-                                             "record_id": rx["id"]}) == 1
+    assert Peek(s.store).count("audit", action="prescription.add", record_id=rx["id"]) == 1
 
 
 def test_update_with_version_check(s, who):
@@ -175,9 +174,8 @@ def test_patient_and_admin_cannot_write(s, who):
             s.prescriptions.update(session, rx["id"], {"dose": "1 g"}, version=1)
         with pytest.raises(PermissionDenied):
             s.prescriptions.stop(session, rx["id"], "No", version=1)
-    assert s.store.db.audit.count_documents({"action": "prescription.write",
-                                             "outcome": "denied"}) == 6
-    stored = s.store.db.prescriptions.find_one({"_id": ObjectId(rx["id"])})
+    assert Peek(s.store).count("audit", action="prescription.write", outcome="denied") == 6
+    stored = s.store.prescriptions.get(rx["id"])
     assert stored["version"] == 1 and stored["status"] == "active"
-    assert s.store.db.prescriptions.count_documents(
-        {"patient_id": ObjectId(patient.patient_id), "drug": "Metformin"}) == 1
+    assert [r["id"] for r in s.store.prescriptions.for_patient(patient.patient_id)
+            if r["drug"] == "Metformin"] == [rx["id"]]

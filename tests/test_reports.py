@@ -8,10 +8,10 @@ import os
 from pathlib import Path
 
 import pytest
-from bson import ObjectId
 
 from meditrack_tui.errors import PermissionDenied, ValidationError
 from meditrack_tui.seed import sample_data_dir
+from tests.peek import Peek
 
 REPORTS = sample_data_dir() / "reports"
 EXPECTED_TYPES = {".csv": "text/csv", ".jpg": "image/jpeg", ".pdf": "application/pdf",
@@ -29,7 +29,20 @@ def who(demo_sessions):
 
 
 def pid(s, mrn: str) -> str:
-    return str(s.store.db.patients.find_one({"mrn": mrn})["_id"])
+    return Peek(s.store).patient_id(mrn)
+
+
+def spy_put_file(s, monkeypatch) -> list[tuple]:
+    """Record every (filename, data, metadata) the services hand to reports.put_file."""
+    calls: list[tuple] = []
+    real = s.store.reports.put_file
+
+    def put_file(filename, data, metadata):
+        calls.append((filename, bytes(data), dict(metadata)))
+        return real(filename, data, metadata)
+
+    monkeypatch.setattr(s.store.reports, "put_file", put_file)
+    return calls
 
 
 def write(tmp_path: Path, name: str, data: bytes) -> Path:
@@ -55,24 +68,25 @@ def test_text_exported_in_older_encodings_is_accepted_and_previewed(s, who, tmp_
 
 
 @pytest.mark.parametrize("name", sorted(p.name for p in REPORTS.iterdir()))
-def test_upload_each_allowed_type(s, who, name):
+def test_upload_each_allowed_type(s, who, name, monkeypatch):
     doctor = who["demo.doctor"]
     p02 = pid(s, "MRN-000002")
     path = REPORTS / name
     content = path.read_bytes()
+    stored = spy_put_file(s, monkeypatch)
     report = s.reports.upload(doctor, p02, str(path), kind="lab result", note="From the lab")
     assert report["content_type"] == EXPECTED_TYPES[path.suffix]
     assert report["filename"] == name and report["size"] == len(content)
     assert report["sha256"] == hashlib.sha256(content).hexdigest()
     assert report["uploaded_by"] == "demo.doctor" and report["uploader_role"] == "doctor"
-    stream = s.store.files.open_download_stream(ObjectId(report["file_id"]))
-    assert stream.metadata == {"sha256": report["sha256"], "size": len(content),
-                               "content_type": report["content_type"],
-                               "uploaded_by": "demo.doctor", "patient_id": p02}
+    assert stored == [(name, content, {"sha256": report["sha256"], "size": len(content),
+                                       "content_type": report["content_type"],
+                                       "uploaded_by": "demo.doctor", "patient_id": p02})]
+    assert s.store.reports.read_file(report["file_id"]) == content
     info, data = s.reports.read(doctor, report["id"])
     assert data == content and info["id"] == report["id"]
     assert s.reports.list(doctor, p02)[0]["id"] == report["id"]  # newest first
-    entry = s.store.db.audit.find_one({"action": "report.upload", "record_id": report["id"]})
+    entry = Peek(s.store).one("audit", action="report.upload", record_id=report["id"])
     assert entry["patient_id"] == p02 and entry["username"] == "demo.doctor"
 
 
@@ -97,7 +111,7 @@ def test_refused_files(s, who, tmp_path, name, data, message):
     with pytest.raises(ValidationError) as info:
         s.reports.upload(who["demo.doctor"], pid(s, "MRN-000002"), str(path), kind="other")
     assert message in info.value.message
-    assert s.store.db.reports.count_documents({"filename": name}) == 0
+    assert Peek(s.store).count("reports", filename=name) == 0
 
 
 def test_too_large_file(s, who, tmp_path):
@@ -147,8 +161,8 @@ def test_checksum_is_verified_on_read(s, who):
     report = s.reports.upload_bytes(doctor, p02, "result.txt", b"Potassium 4.1 mmol/L\n",
                                     kind="lab result")
     assert s.reports.preview(doctor, report["id"]) == "Potassium 4.1 mmol/L\n"
-    s.store.db.reports.update_one({"_id": ObjectId(report["id"])},
-                                  {"$set": {"sha256": hashlib.sha256(b"other").hexdigest()}})
+    s.store.reports.update(report["id"], {"sha256": hashlib.sha256(b"other").hexdigest()},
+                           bump=False)
     with pytest.raises(ValidationError, match="damaged"):
         s.reports.read(doctor, report["id"])
 
@@ -186,7 +200,7 @@ def test_save_copy_never_overwrites_silently(s, who, tmp_path):
         s.reports.save_copy(doctor, report["id"], str(tmp_path / "nope" / "x.pdf"))
     with pytest.raises(ValidationError):
         s.reports.save_copy(doctor, report["id"], None)
-    assert s.store.db.audit.count_documents({"action": "report.save-copy"}) == 3
+    assert Peek(s.store).count("audit", action="report.save-copy") == 3
 
 
 def test_patient_deletes_only_own_uploads(s, who):
@@ -219,8 +233,7 @@ def test_admin_reads_but_cannot_upload(s, who, tmp_path):
         s.reports.upload(admin, p01, str(REPORTS / "p01_lipid_panel.csv"), kind="lab result")
     with pytest.raises(PermissionDenied):
         s.reports.upload_bytes(admin, p01, "x.txt", b"hello\n", kind="other")
-    assert s.store.db.audit.count_documents({"username": "demo.admin",
-                                             "action": "report.download"}) == 1
+    assert Peek(s.store).count("audit", username="demo.admin", action="report.download") == 1
 
 
 def test_list_by_kind(s, who):

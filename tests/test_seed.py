@@ -9,6 +9,7 @@ import pytest
 
 from meditrack_tui import seed
 from meditrack_tui.seed import DEMO_LOGINS, DEMO_PASSWORD, sample_data_dir
+from tests.peek import Peek
 
 
 @pytest.fixture(scope="module")
@@ -17,24 +18,26 @@ def demo_json() -> dict:
 
 
 def test_demo_counts(demo_services, demo_json):
-    db = demo_services.store.db
-    assert db.users.count_documents({}) == 5 == len(demo_json["users"])
-    assert db.patients.count_documents({}) == 40 == len(demo_json["patients"])
-    assert db.appointments.count_documents({}) == len(demo_json["appointments"])
-    assert db.prescriptions.count_documents({}) == len(demo_json["prescriptions"])
-    assert db.reports.count_documents({}) == len(demo_json["reports"]) == 10
-    readings = sum(len(b.get("readings") or [b]) for b in db.vitals.find())
-    assert readings == len(demo_json["vitals"])
-    mrns = [p["mrn"] for p in db.patients.find()]
+    store = demo_services.store
+    peek = Peek(store)
+    assert store.users.count() == peek.count("users") == 5 == len(demo_json["users"])
+    assert store.patients.count(archived=None) == peek.count("patients") == 40 \
+        == len(demo_json["patients"])
+    assert peek.count("appointments") == len(demo_json["appointments"])
+    assert peek.count("prescriptions") == len(demo_json["prescriptions"])
+    assert peek.count("reports") == len(demo_json["reports"]) == 10
+    readings = peek.all("vitals")  # one record per reading
+    assert len(readings) == len(demo_json["vitals"])
+    assert all("readings" not in r and r.get("taken_at") is not None for r in readings)
+    mrns = [p["mrn"] for p in peek.all("patients")]
     assert sorted(mrns) == [f"MRN-{n:06d}" for n in range(1, 41)]
-    assert db.counters.find_one({"_id": "mrn"})["seq"] == 40
-    assert {u["role"] for u in db.users.find()} == {"admin", "doctor", "patient"}
+    assert store.counters.next("mrn") == 41  # the MRN counter stood at 40
+    assert {u["role"] for u in peek.all("users")} == {"admin", "doctor", "patient"}
 
 
 def test_demo_dates_are_relative_to_the_seeding_day(demo_services):
-    db = demo_services.store.db
-    today = db.appointments.count_documents({"day": "2026-03-04",
-                                             "doctor_name": "Dr. Maya Hartwell"})
+    today = Peek(demo_services.store).count("appointments", day="2026-03-04",
+                                            doctor_name="Dr. Maya Hartwell")
     assert today == 7
 
 
@@ -45,15 +48,17 @@ def test_demo_has_no_double_booking(demo_services):
 def test_demo_prescriptions_respect_allergies(demo_services):
     from meditrack_tui.drugs import allergy_conflict
 
-    db = demo_services.store.db
-    allergies = {p["_id"]: p.get("allergies") or [] for p in db.patients.find()}
-    clashes = [(rx["drug"], allergies[rx["patient_id"]]) for rx in db.prescriptions.find()
+    peek = Peek(demo_services.store)
+    allergies = {p["id"]: p.get("allergies") or [] for p in peek.all("patients")}
+    prescriptions = peek.all("prescriptions")
+    assert prescriptions
+    clashes = [(rx["drug"], allergies[rx["patient_id"]]) for rx in prescriptions
                if allergy_conflict(rx["drug"], allergies[rx["patient_id"]])]
     assert clashes == []
 
 
 def test_every_demo_login_works(demo_services):
-    users = {u["username"]: u for u in demo_services.store.db.users.find()}
+    users = {u["username"]: u for u in Peek(demo_services.store).all("users")}
     assert set(DEMO_LOGINS) <= set(users)
     for username in users:
         session = demo_services.auth.login(username, DEMO_PASSWORD)
@@ -64,16 +69,19 @@ def test_every_demo_login_works(demo_services):
 
 
 def test_demo_loads_only_into_an_empty_store(demo_services):
-    with pytest.raises(RuntimeError, match="already has users"):
+    with pytest.raises(RuntimeError, match="already has data"):
         seed.load_demo(demo_services)
     assert seed.is_seeded(demo_services)
+    peek = Peek(demo_services.store)
+    assert (peek.count("users"), peek.count("patients")) == (5, 40)  # nothing loaded twice
 
 
 def overlaps(services) -> list[tuple]:
     """Every pair of open appointments of one doctor that overlap in time."""
     by_doctor = defaultdict(list)
-    for appt in services.store.db.appointments.find(
-            {"status": {"$in": ["scheduled", "checked-in", "completed", "no-show"]}}):
+    for appt in Peek(services.store).all("appointments"):
+        if appt["status"] not in ("scheduled", "checked-in", "completed", "no-show"):
+            continue
         by_doctor[appt["doctor_id"]].append(appt)
     found = []
     for appts in by_doctor.values():
@@ -87,14 +95,13 @@ def overlaps(services) -> list[tuple]:
 def test_generate_patients(demo_services):
     totals = seed.generate(demo_services, 200)
     assert totals["patients"] == 200
-    db = demo_services.store.db
-    mrns = [p["mrn"] for p in db.patients.find({}, {"mrn": 1})]
+    peek = Peek(demo_services.store)
+    mrns = [p["mrn"] for p in peek.all("patients")]
     assert len(mrns) == len(set(mrns)) == 240
-    assert db.counters.find_one({"_id": "mrn"})["seq"] == 240
     assert overlaps(demo_services) == []
     # Generated appointments go to the existing doctors.
-    doctors = {u["_id"] for u in db.users.find({"role": "doctor"})}
-    assert {a["doctor_id"] for a in db.appointments.find()} <= doctors
+    doctors = {u["id"] for u in peek.find("users", role="doctor")}
+    assert {a["doctor_id"] for a in peek.all("appointments")} <= doctors
     # The services see the new patients at once (the list cache reloads after a bulk load).
     doctor = demo_services.auth.login("demo.doctor", DEMO_PASSWORD)
     assert demo_services.patients.list(doctor, page_size=10).total == 240
@@ -103,16 +110,18 @@ def test_generate_patients(demo_services):
     created = demo_services.patients.create(doctor, {"first_name": "Next", "last_name": "One",
                                                      "dob": "2000-01-01", "sex": "X"})
     assert created["mrn"] == "MRN-000241"
+    # The counter stood at 240 (the create took 241 at the first try).
+    assert demo_services.store.counters.next("mrn") == 242
 
 
 def test_generate_on_an_empty_store(services):
     progress = []
     totals = seed.generate(services, 200, progress=progress.append)
     assert totals["patients"] == 200 and sum(progress) == 200
-    db = services.store.db
-    mrns = [p["mrn"] for p in db.patients.find({}, {"mrn": 1})]
+    peek = Peek(services.store)
+    mrns = [p["mrn"] for p in peek.all("patients")]
     assert len(set(mrns)) == 200
-    assert [u["username"] for u in db.users.find()] == ["dr.synthetic"]
+    assert [u["username"] for u in peek.all("users")] == ["dr.synthetic"]
     assert overlaps(services) == []
 
 
@@ -120,7 +129,7 @@ def test_generated_vitals_are_plausible(services):
     from meditrack_tui.reference import PLAUSIBLE
 
     seed.generate(services, 30)
-    readings = [r for b in services.store.db.vitals.find() for r in (b.get("readings") or [b])]
+    readings = Peek(services.store).all("vitals")
     assert len(readings) >= 30
     for reading in readings:
         for metric, (low, high, _unit) in PLAUSIBLE.items():

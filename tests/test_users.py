@@ -14,6 +14,7 @@ from meditrack_tui.errors import (
     ValidationError,
 )
 from meditrack_tui.seed import DEMO_PASSWORD
+from tests.peek import Peek
 
 NEW_PASSWORD = "brand-new-password-2"
 
@@ -33,7 +34,7 @@ def who(demo_sessions):
 
 def test_admin_creates_accounts_of_each_role(s, who):
     admin = who["demo.admin"]
-    p05 = str(s.store.db.patients.find_one({"mrn": "MRN-000005"})["_id"])
+    p05 = s.store.patients.by_mrn("MRN-000005")["id"]
     doctor = s.users.create(admin, username="dr.new", password=NEW_PASSWORD, role="doctor",
                             full_name="Dr. New", email="new@example.org")
     patient = s.users.create(admin, username="pat.new", password=NEW_PASSWORD, role="patient",
@@ -71,8 +72,9 @@ def test_admin_creates_accounts_of_each_role(s, who):
 def test_only_admins_manage_users(s, who, call, username):
     with pytest.raises(PermissionDenied):
         call(s, who[username])
-    assert s.store.db.users.count_documents({"username": "sneaky"}) == 0
-    assert s.store.db.users.find_one({"username": username})["role"] != "admin"
+    assert s.store.users.by_username("sneaky") is None
+    assert Peek(s.store).count("users", username="sneaky") == 0
+    assert s.store.users.by_username(username)["role"] != "admin"
 
 
 def test_list_filters_and_pages(s, who):
@@ -172,8 +174,7 @@ def test_change_password_keeps_this_session_and_ends_others(s, who):
     with pytest.raises(AuthenticationFailed):
         s.auth.login("demo.patient", DEMO_PASSWORD)
     s.auth.login("demo.patient", NEW_PASSWORD)
-    assert s.store.db.audit.count_documents({"action": "user.change-password",
-                                             "outcome": "failed"}) == 1
+    assert Peek(s.store).count("audit", action="user.change-password", outcome="failed") == 1
 
 
 def test_admin_dashboard_counts(s, who):
@@ -191,8 +192,8 @@ def test_a_patient_login_is_linked_by_the_record_mrn(s, who):
     admin = who["demo.admin"]
     made = s.users.create(admin, username="pat.mrn", password=NEW_PASSWORD, role="patient",
                           full_name="Linked By MRN", patient_mrn=" mrn-000007 ")
-    record = s.store.db.patients.find_one({"mrn": "MRN-000007"})
-    assert made["patient_id"] == str(record["_id"])
+    record = s.store.patients.by_mrn("MRN-000007")
+    assert made["patient_id"] == record["id"]
     for mrn, role, message in (("MRN-999999", "patient", "No patient record has the MRN"),
                                ("MRN-000008", "doctor", "Only a patient account"),
                                ({"$gt": ""}, "patient", "text")):
@@ -200,4 +201,4 @@ def test_a_patient_login_is_linked_by_the_record_mrn(s, who):
             s.users.create(admin, username="pat.bad", password=NEW_PASSWORD, role=role,
                            full_name="Bad Link", patient_mrn=mrn)
         assert "patient_mrn" in info.value.fields
-    assert s.store.db.users.find_one({"username_lc": "pat.bad"}) is None
+    assert s.store.users.by_username("pat.bad") is None

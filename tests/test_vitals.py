@@ -9,6 +9,7 @@ import pytest
 
 from meditrack_tui import reference
 from meditrack_tui.errors import PermissionDenied, ValidationError
+from tests.peek import Peek
 
 NOW = datetime(2026, 3, 4, 10, 0)
 
@@ -202,8 +203,8 @@ def test_admin_reads_but_cannot_add(s, who, patient_id):
     with pytest.raises(PermissionDenied):
         s.vitals.add(admin, patient_id, {"heart_rate": 70})
     assert s.vitals.series(admin, patient_id) == []
-    assert s.store.db.audit.count_documents({"username": "demo.admin", "action": "vitals.write",
-                                             "outcome": "denied"}) == 1
+    assert Peek(s.store).count("audit", username="demo.admin", action="vitals.write",
+                               outcome="denied") == 1
 
 
 def test_out_of_range_reading_raises_a_dashboard_alert(s, who, patient_id):

@@ -42,18 +42,11 @@ class Services:
         self.audit = AuditService(self.ctx)
         self.dashboard = DashboardService(self.ctx)
 
-
     def warm_up(self, session: Session) -> None:
-        """Build the embedded store's in-memory indexes (and the patient directory for staff)
-        in the background after login, so the first search or chart does not pay for it."""
-        from bson import ObjectId
-
+        """Read what the first screens need once in the background after login, so the
+        database pages they touch are cached (a check of the session, nothing more now that
+        every list is answered by an index)."""
         self.auth.verify(session)
-        if session.role != "patient" and self.ctx.use_directory():
-            self.ctx.directory().sync()
-        nobody = ObjectId()
-        for name in ("appointments", "vitals", "prescriptions", "reports"):
-            self.store.db[name].find_one({"patient_id": nobody})
 
 
 __all__ = ["Services", "Session", "Page"]

@@ -6,13 +6,11 @@ import re
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from bson import ObjectId
-from pymongo import ASCENDING, DESCENDING, ReturnDocument
-
 from .. import policy
 from ..errors import Conflict, NotFound, ValidationError
-from ..validation import Checker, literal_prefix, page_args
-from .base import Page, Service, Session, oid, public
+from ..store import AppointmentQuery
+from ..validation import Checker, page_args
+from .base import Page, Service, Session, public, ref
 from .patients import PatientService
 
 STATUSES = ("scheduled", "checked-in", "completed", "cancelled", "no-show")
@@ -39,18 +37,18 @@ class AppointmentService(Service):
     """Book, reschedule, cancel and list appointments as the role allows."""
 
     def _get(self, appointment_id: Any) -> dict[str, Any]:
-        doc = self.db.appointments.find_one({"_id": oid(appointment_id, "appointment")})
+        doc = self.store.appointments.get(ref(appointment_id, "appointment"))
         if doc is None:
             raise NotFound("That appointment does not exist.")
         return doc
 
     def _doctor(self, doctor_id: Any, check: Checker) -> dict[str, Any] | None:
         try:
-            doc = self.db.users.find_one({"_id": oid(doctor_id, "doctor"),
-                                          "role": policy.DOCTOR, "status": "active"})
+            doc = self.store.users.get(ref(doctor_id, "doctor"))
         except NotFound:
             doc = None
-        if doc is None:
+        if doc is None or doc.get("role") != policy.DOCTOR or doc.get("status") != "active":
+            doc = None
             check.fail("doctor_id", "Choose an active doctor.")
         return doc
 
@@ -64,15 +62,16 @@ class AppointmentService(Service):
             return None, None
         return datetime.combine(day, at), int(duration) if duration is not None else None
 
-    def _clash(self, doctor_id: ObjectId, start: datetime, end: datetime,
-               exclude: ObjectId | None = None) -> dict[str, Any] | None:
+    def _clash(self, doctor_id: str, start: datetime, end: datetime,
+               exclude: str | None = None) -> dict[str, Any] | None:
         """An open appointment of the same doctor overlapping [start, end), if any."""
         days = {start.date().isoformat(), (end - timedelta(seconds=1)).date().isoformat(),
                 (start - timedelta(minutes=MAX_DURATION)).date().isoformat()}
-        for doc in self.db.appointments.find(
-            {"doctor_id": doctor_id, "day": {"$in": sorted(days)}}
-        ):
-            if doc["_id"] == exclude or doc.get("status") not in OPEN_STATUSES:
+        found = self.store.appointments.find(AppointmentQuery(
+            doctor_id=doctor_id, days=tuple(sorted(days)), statuses=OPEN_STATUSES,
+            limit=None, count=False))
+        for doc in found.items:
+            if doc["id"] == exclude:
                 continue
             if doc["start"] < end and start < doc["end"]:
                 return doc
@@ -105,53 +104,67 @@ class AppointmentService(Service):
         doc = {
             "patient_id": pid, "patient_name": name, "mrn": mrn,
             "patient_name_key": name.lower(),
-            "doctor_id": doctor["_id"], "doctor_name": doctor.get("full_name"),
+            "doctor_id": doctor["id"], "doctor_name": doctor.get("full_name"),
             "start": start, "end": end, "day": start.date().isoformat(),
             "duration_min": duration, "reason": reason, "status": "scheduled",
             "created_by": session.username, "created_at": now,
             "updated_by": session.username, "updated_at": now, "version": 1,
         }
-        # The overlap check and the insert are one step for other processes on the embedded
-        # store; on MongoDB two bookings racing can both pass the check, so each re-checks
+        # The overlap check and the insert are one unit of work. On the embedded store that
+        # makes them one step for every process; in a MongoDB transaction, touching the
+        # doctor's booking counter first makes two racing bookings conflict (one is retried
+        # or refused). On a standalone mongod both can pass the check, so each re-checks
         # after its insert and the later one (by id) withdraws.
-        with self.ctx.store.exclusive():
-            other = self._clash(doctor["_id"], start, end)
+        with self.uow():
+            self._claim(doctor["id"])
+            other = self._clash(doctor["id"], start, end)
             if other:
                 raise self._clash_error(other)
-            doc["_id"] = self.db.appointments.insert_one(doc).inserted_id
-        other = self._clash(doctor["_id"], start, end, exclude=doc["_id"])
-        if other is not None and other["_id"] < doc["_id"]:
-            self.db.appointments.delete_one({"_id": doc["_id"]})
-            raise self._clash_error(other)
-        self.audit(session, "appointment.book", record_type="appointment", record_id=doc["_id"],
-                   patient_id=pid, detail=f"{start:%Y-%m-%d %H:%M} with {doc['doctor_name']}")
-        self.changed("appointments", "insert", doc["_id"], patient_id=pid, session=session,
-                     extra={"doctor_id": str(doctor["_id"]), "day": doc["day"]})
+            doc = self.store.appointments.add(doc)
+            if self.store.info.transactions:
+                self._booked(session, doc)
+        if not self.store.info.transactions:
+            other = self._clash(doctor["id"], start, end, exclude=doc["id"])
+            if other is not None and other["id"] < doc["id"]:
+                self.store.appointments.delete(doc["id"])
+                raise self._clash_error(other)
+            self._booked(session, doc)
         return public(doc) or {}
+
+    def _claim(self, doctor_id: str) -> None:
+        """Write the doctor's booking counter in this unit of work, so concurrent
+        transactions booking the same doctor collide instead of both passing the check."""
+        self.store.counters.next("bookings:" + doctor_id)
+
+    def _booked(self, session: Session, doc: dict[str, Any]) -> None:
+        self.audit(session, "appointment.book", record_type="appointment", record_id=doc["id"],
+                   patient_id=doc["patient_id"],
+                   detail=f"{doc['start']:%Y-%m-%d %H:%M} with {doc['doctor_name']}")
+        self.changed("appointments", "insert", doc["id"], patient_id=doc["patient_id"],
+                     session=session, extra={"doctor_id": doc["doctor_id"], "day": doc["day"]})
 
     def _update(self, session: Session, doc: dict[str, Any], version: Any,
                 fields: dict[str, Any], action: str) -> dict[str, Any]:
         if isinstance(version, bool) or not isinstance(version, int):
             raise ValidationError({"version": "The appointment version is missing; reopen it."})
         fields.update({"updated_by": session.username, "updated_at": self.ctx.now()})
-        result = self.db.appointments.find_one_and_update(
-            {"_id": doc["_id"], "version": version},
-            {"$set": fields, "$inc": {"version": 1}},
-            return_document=ReturnDocument.AFTER,
-        )
+        with self.uow():
+            result = self.store.appointments.update(doc["id"], fields, version=version)
+            if result is not None:
+                self.audit(session, action, record_type="appointment", record_id=doc["id"],
+                           patient_id=doc["patient_id"], detail=fields.get("status"))
+                self.changed("appointments", "update", doc["id"],
+                             patient_id=doc["patient_id"], session=session,
+                             extra={"doctor_id": str(result["doctor_id"]),
+                                    "day": result["day"]})
         if result is None:
-            latest = self.db.appointments.find_one({"_id": doc["_id"]}) or {}
+            latest = self.store.appointments.get(doc["id"]) or {}
             who = latest.get("updated_by", "someone else")
             when = latest.get("updated_at")
             at = f" at {when:%H:%M on %d %b %Y}" if when else ""
             raise Conflict(f"{who} changed this appointment{at} after you opened it. "
                            "Reload to see their change.", changed_by=who, changed_at=when,
                            current=public(latest))
-        self.audit(session, action, record_type="appointment", record_id=doc["_id"],
-                   patient_id=doc["patient_id"], detail=fields.get("status"))
-        self.changed("appointments", "update", doc["_id"], patient_id=doc["patient_id"],
-                     session=session, extra={"doctor_id": str(result["doctor_id"]),
-                                             "day": result["day"]})
         return public(result) or {}
 
     def reschedule(self, session: Session, appointment_id: Any, data: dict[str, Any],
@@ -159,7 +172,7 @@ class AppointmentService(Service):
         """Move an appointment (and optionally change doctor, duration or reason)."""
         doc = self._get(appointment_id)
         self.authorize(session, "appointment.update", patient_id=doc["patient_id"],
-                       record_type="appointment", record_id=doc["_id"])
+                       record_type="appointment", record_id=doc["id"])
         if doc["status"] not in OPEN_STATUSES:
             raise Conflict(f"This appointment is {doc['status']}{_by_whom(doc)} and cannot be "
                            "moved.")
@@ -176,13 +189,14 @@ class AppointmentService(Service):
         check.done()
         assert start and duration and doctor
         end = start + timedelta(minutes=duration)
-        with self.ctx.store.exclusive():  # the overlap check and the move as one step
-            other = self._clash(doctor["_id"], start, end, exclude=doc["_id"])
+        with self.uow():  # the overlap check and the move as one step
+            self._claim(doctor["id"])
+            other = self._clash(doctor["id"], start, end, exclude=doc["id"])
             if other:
                 raise self._clash_error(other)
             return self._update(session, doc, version, {
                 "start": start, "end": end, "day": start.date().isoformat(),
-                "duration_min": duration, "doctor_id": doctor["_id"],
+                "duration_min": duration, "doctor_id": doctor["id"],
                 "doctor_name": doctor.get("full_name"), "reason": reason,
             }, "appointment.reschedule")
 
@@ -195,7 +209,7 @@ class AppointmentService(Service):
         check.done()
         action = "appointment.cancel" if new == "cancelled" else "appointment.update"
         self.authorize(session, action, patient_id=doc["patient_id"],
-                       record_type="appointment", record_id=doc["_id"])
+                       record_type="appointment", record_id=doc["id"])
         if doc["status"] in ("cancelled", "completed", "no-show") or new == doc["status"]:
             raise Conflict(f"This appointment is already {doc['status']}"
                            f"{_by_whom(doc)}.")
@@ -218,7 +232,7 @@ class AppointmentService(Service):
     def get(self, session: Session, appointment_id: Any) -> dict[str, Any]:
         doc = self._get(appointment_id)
         self.authorize(session, "appointment.read", patient_id=doc["patient_id"],
-                       record_type="appointment", record_id=doc["_id"])
+                       record_type="appointment", record_id=doc["id"])
         return public(doc) or {}
 
     def day_agenda(self, session: Session, doctor_id: Any, day: Any) -> list[dict[str, Any]]:
@@ -227,9 +241,10 @@ class AppointmentService(Service):
         check = Checker()
         when = check.day("date", day, required=True)
         check.done()
-        filt: dict[str, Any] = {"doctor_id": oid(doctor_id, "doctor"), "day": when.isoformat()}
-        filt.update(self.own_patient_filter(session, scope))
-        return [public(d) or {} for d in self.db.appointments.find(filt).sort([("start", 1)])]
+        found = self.store.appointments.find(AppointmentQuery(
+            doctor_id=ref(doctor_id, "doctor"), day=when.isoformat(),
+            patient_id=self.own_patient(session, scope), limit=None, count=False))
+        return [public(d) or {} for d in found.items]
 
     def list(
         self,
@@ -251,49 +266,42 @@ class AppointmentService(Service):
         scope = self.authorize(session, "appointment.read", record_type="appointment")
         page_no, size = page_args(page, page_size)
         check = Checker()
-        filt: dict[str, Any] = {}
+        spec: dict[str, Any] = {}
         if patient_id not in (None, ""):
-            pid = oid(patient_id, "patient")
-            if scope == policy.OWN and str(pid) != session.patient_id:
+            pid = ref(patient_id, "patient")
+            if scope == policy.OWN and pid != session.patient_id:
                 self._deny(session, "appointment.read", "appointment", None, pid,
                            "You can only see and change your own records.")
-            filt["patient_id"] = pid
-        filt.update(self.own_patient_filter(session, scope))
+            spec["patient_id"] = pid
+        own = self.own_patient(session, scope)
+        if own is not None:
+            spec["patient_id"] = own
         if doctor_id not in (None, ""):
-            filt["doctor_id"] = oid(doctor_id, "doctor")
+            spec["doctor_id"] = ref(doctor_id, "doctor")
         if status not in (None, ""):
-            filt["status"] = check.choice("status", status, STATUSES)
+            spec["statuses"] = (check.choice("status", status, STATUSES),)
         start = check.day("date_from", date_from)
         end = check.day("date_to", date_to)
         if start and end and start > end:
             check.fail("date_to", "The end date must not be before the start date.")
-        window: dict[str, Any] = {}
         if start:
-            window["$gte"] = datetime.combine(start, datetime.min.time())
+            spec["start_from"] = datetime.combine(start, datetime.min.time())
         if end:
-            window["$lt"] = datetime.combine(end + timedelta(days=1), datetime.min.time())
+            spec["start_before"] = datetime.combine(end + timedelta(days=1), datetime.min.time())
         if not isinstance(upcoming, bool):
             check.fail("upcoming", "Upcoming must be yes or no.")
         elif upcoming:
-            window["$gte"] = max(window.get("$gte", datetime.min), self.ctx.now())
-            filt["status"] = filt.get("status") or {"$in": list(OPEN_STATUSES)}
-        if window:
-            filt["start"] = window
+            spec["start_from"] = max(spec.get("start_from", datetime.min), self.ctx.now())
+            spec["statuses"] = spec.get("statuses") or OPEN_STATUSES
         text = check.text("query", query, max_len=100)
         if text:
-            # the start of any word of the name: "whit" finds Grace Whitaker
-            words = re.compile(r"(?:^|\s)" + re.escape(text.lower()))
-            filt["$or"] = [{"patient_name_key": words},
-                           {"mrn": literal_prefix(text.upper())},
-                           {"reason": {"$regex": literal_prefix(text.lower()).pattern[1:],
-                                       "$options": "i"}}]
+            spec["text"] = text.lower()
         sort_key = check.choice("sort", sort, SORTS)
         check.done()
-        direction = DESCENDING if descending else ASCENDING
-        total, docs = self.ctx.store.find_page(
-            "appointments", filt, [(SORTS[sort_key or "start"], direction), ("start", ASCENDING)],
-            (page_no - 1) * size, size)
-        return Page([public(d) or {} for d in docs], total, page_no, size)
+        found = self.store.appointments.find(AppointmentQuery(
+            sort=SORTS[sort_key or "start"], descending=bool(descending),
+            skip=(page_no - 1) * size, limit=size, **spec))
+        return Page([public(d) or {} for d in found.items], found.total or 0, page_no, size)
 
 
 def today_str(now: datetime) -> str:

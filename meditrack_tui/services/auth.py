@@ -14,7 +14,6 @@ from typing import Any
 import jwt
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from bson import ObjectId
 
 from .. import policy
 from ..errors import (
@@ -87,9 +86,8 @@ class AuthService(Service):
         except (VerificationError, InvalidHashError):
             return False
         if self.hasher.check_needs_rehash(user["password_hash"]):
-            self.db.users.update_one(
-                {"_id": user["_id"]}, {"$set": {"password_hash": self.hash_password(password)}}
-            )
+            self.store.users.update(user["id"], {"password_hash": self.hash_password(password)},
+                                    bump=False)
         return True
 
     # --- users as stored ---
@@ -97,7 +95,7 @@ class AuthService(Service):
     def find_user(self, username: str) -> dict[str, Any] | None:
         if not isinstance(username, str):
             return None
-        return self.db.users.find_one({"username_lc": username.strip().lower()})
+        return self.store.users.by_username(username.strip().lower())
 
     def new_user_doc(
         self,
@@ -108,7 +106,7 @@ class AuthService(Service):
         full_name: str,
         email: str | None = None,
         status: str = ACTIVE,
-        patient_id: ObjectId | None = None,
+        patient_id: str | None = None,
         extra: dict[str, Any] | None = None,
     ) -> dict[str, Any]:
         now = self.ctx.now()
@@ -131,12 +129,13 @@ class AuthService(Service):
             doc.update(extra)
         return doc
 
-    def insert_user(self, doc: dict[str, Any]) -> ObjectId:
-        from pymongo.errors import DuplicateKeyError
+    def insert_user(self, doc: dict[str, Any]) -> dict[str, Any]:
+        """Store a new account (in the caller's unit of work); a taken name is refused."""
+        from ..store import Duplicate
 
         try:
-            return self.db.users.insert_one(doc).inserted_id
-        except DuplicateKeyError:
+            return self.store.users.add(doc)
+        except Duplicate:
             raise ValidationError({"username": "That username is already taken."}) from None
 
     # --- login, logout, verification ---
@@ -157,18 +156,14 @@ class AuthService(Service):
             self._audit_login(user, "failed", "account locked")
             raise AccountLocked(self._locked_message(locked_until, now), until=locked_until)
         if not self._check_password(user, password):
-            from pymongo import ReturnDocument
-
-            # Counted with $inc so failures from several terminals at once all count.
-            counted = self.db.users.find_one_and_update(
-                {"_id": user["_id"]}, {"$inc": {"failed_logins": 1}},
-                return_document=ReturnDocument.AFTER)
+            # Counted in one step so failures from several terminals at once all count.
+            counted = self.store.users.increment(user["id"], "failed_logins")
             failures = int((counted or {}).get("failed_logins") or 1)
             cfg = self.ctx.config
             if failures >= cfg.max_failed_logins:
                 until = now + timedelta(minutes=cfg.lockout_minutes)
                 update = {"failed_logins": 0, "locked_until": until}
-                self.db.users.update_one({"_id": user["_id"]}, {"$set": update})
+                self.store.users.update(user["id"], update, bump=False)
                 self._audit_login(user, "failed", "wrong password; account locked")
                 raise AccountLocked(
                     f"Too many failed attempts. {self._locked_message(until, now)}", until=until
@@ -190,12 +185,11 @@ class AuthService(Service):
         if status == INACTIVE:
             self._audit_login(user, "failed", "account deactivated")
             raise AccountInactive("This account has been deactivated. Ask the clinic's administrator.")
-        self.db.users.update_one(
-            {"_id": user["_id"]},
-            {"$set": {"failed_logins": 0, "locked_until": None, "last_login": now}},
-        )
-        session = self._mint(user)
-        self.audit(session, "login")
+        with self.uow():
+            self.store.users.update(user["id"], {"failed_logins": 0, "locked_until": None,
+                                                 "last_login": now}, bump=False)
+            session = self._mint(user)
+            self.audit(session, "login")
         return session
 
     def _locked_message(self, until: datetime, now: datetime) -> str:
@@ -206,7 +200,7 @@ class AuthService(Service):
         )
 
     def _audit_login(self, user: dict[str, Any], outcome: str, detail: str) -> None:
-        self.audit(None, "login", record_type="user", record_id=user["_id"], outcome=outcome,
+        self.audit(None, "login", record_type="user", record_id=user["id"], outcome=outcome,
                    detail=detail, username=user["username"], role=user.get("role"))
 
     def _mint(self, user: dict[str, Any]) -> Session:
@@ -214,13 +208,13 @@ class AuthService(Service):
         expires = now + timedelta(hours=self.ctx.config.session_hours)
         sid = secrets.token_hex(16)
         patient_id = str(user["patient_id"]) if user.get("patient_id") else None
-        self.db.sessions.insert_one(
-            {"_id": sid, "user_id": user["_id"], "role": user["role"], "created_at": now,
+        self.store.sessions.add(
+            {"id": sid, "user_id": user["id"], "role": user["role"], "created_at": now,
              "expires_at": expires, "revoked": False, "username": user["username"],
              "patient_id": patient_id}
         )
         payload = {
-            "sub": str(user["_id"]),
+            "sub": user["id"],
             "usr": user["username"],
             "role": user["role"],
             "sid": sid,
@@ -230,7 +224,7 @@ class AuthService(Service):
         token = jwt.encode(payload, self._secret, algorithm=ALGORITHM)
         return Session(
             token=token,
-            user_id=str(user["_id"]),
+            user_id=user["id"],
             username=user["username"],
             role=user["role"],
             session_id=sid,
@@ -260,7 +254,7 @@ class AuthService(Service):
             session.user_id, session.session_id, session.role, session.username
         ):
             raise SessionExpired("Your session is not valid. Please log in again.")
-        row = self.db.sessions.find_one({"_id": claims["sid"]})
+        row = self.store.sessions.get(claims["sid"]) if isinstance(claims["sid"], str) else None
         if row is None or row.get("revoked"):
             raise SessionExpired("You have been logged out. Please log in again.")
         # Every field the services act on must be what was minted, not what a caller set:
@@ -277,18 +271,18 @@ class AuthService(Service):
             self.verify(session)
         except SessionExpired:
             return
-        self.db.sessions.update_one({"_id": session.session_id}, {"$set": {"revoked": True}})
-        self.audit(session, "logout")
+        with self.uow():
+            self.store.sessions.update(session.session_id, {"revoked": True}, bump=False)
+            self.audit(session, "logout")
 
-    def revoke_all(self, user_id: ObjectId) -> None:
+    def revoke_all(self, user_id: str) -> None:
         """Revoke every live session of a user (deactivation, role change, password reset)."""
-        self.db.sessions.update_many({"user_id": user_id, "revoked": False},
-                                     {"$set": {"revoked": True}})
+        self.store.sessions.revoke_user(user_id)
 
     def confirm_password(self, session: Session, password: Any) -> bool:
         """Unlock an idle-locked terminal: True when the password is right (audited when not)."""
         self.verify(session)
-        user = self.db.users.find_one({"_id": ObjectId(session.user_id)})
+        user = self.store.users.get(session.user_id)
         ok = bool(user) and isinstance(password, str) and self._check_password(user, password)
         if not ok:
             self.audit(session, "unlock-terminal", outcome="failed", detail="wrong password")
@@ -302,7 +296,7 @@ class AuthService(Service):
         Counts admins, not users: synthetic seed data or a pending doctor request made
         before setup must not make the first admin impossible to create.
         """
-        return self.db.users.count_documents({"role": policy.ADMIN}, limit=1) == 0
+        return self.store.users.count(role=policy.ADMIN) == 0
 
     def create_first_admin(self, username: Any, password: Any, full_name: Any,
                            email: Any = None) -> dict[str, Any]:
@@ -322,9 +316,13 @@ class AuthService(Service):
         check.done()
         assert name and full
         doc = self.new_user_doc(name, password, policy.ADMIN, full_name=full, email=mail)
-        doc["_id"] = self.insert_user(doc)
-        self.audit(None, "user.create-first-admin", record_type="user", record_id=doc["_id"],
-                   username=name, role=policy.ADMIN)
+        with self.uow():
+            if not self.needs_first_admin():
+                raise Conflict("An administrator already exists. Log in instead.")
+            doc = self.insert_user(doc)
+            self.audit(None, "user.create-first-admin", record_type="user",
+                       record_id=doc["id"], username=name, role=policy.ADMIN)
+            self.changed("users", "insert", doc["id"])
         return user_public(doc)
 
     def signup_patient(self, username: Any, password: Any, *, first_name: Any, last_name: Any,
@@ -347,18 +345,16 @@ class AuthService(Service):
             raise ValidationError({"username": "That username is already taken."})
         assert self.ctx.auth is not None
         patients = self._patients()
-        created = patients.insert_new(patient, by=name)
         full = f"{patient['first_name']} {patient['last_name']}"
         doc = self.new_user_doc(name, password, policy.PATIENT, full_name=full,
-                                email=patient.get("email"), patient_id=created["_id"])
-        try:
-            doc["_id"] = self.insert_user(doc)
-        except ValidationError:
-            self.db.patients.delete_one({"_id": created["_id"]})
-            raise
-        self.audit(None, "signup.patient", record_type="user", record_id=doc["_id"],
-                   patient_id=created["_id"], username=name, role=policy.PATIENT)
-        self.changed("patients", "insert", created["_id"], patient_id=created["_id"])
+                                email=patient.get("email"))
+        with self.uow():  # the record and the account together, or neither
+            created = patients.insert_new(patient, by=name)
+            doc["patient_id"] = created["id"]
+            doc = self.insert_user(doc)
+            self.audit(None, "signup.patient", record_type="user", record_id=doc["id"],
+                       patient_id=created["id"], username=name, role=policy.PATIENT)
+            self.changed("patients", "insert", created["id"], patient_id=created["id"])
         return user_public(doc)
 
     def signup_doctor(self, username: Any, password: Any, *, full_name: Any, email: Any = None,
@@ -379,10 +375,11 @@ class AuthService(Service):
         assert name and full
         doc = self.new_user_doc(name, password, policy.DOCTOR, full_name=full, email=mail,
                                 status=PENDING, extra={"specialty": spec})
-        doc["_id"] = self.insert_user(doc)
-        self.audit(None, "signup.doctor", record_type="user", record_id=doc["_id"],
-                   username=name, role=policy.DOCTOR, detail="awaiting approval")
-        self.changed("users", "insert", doc["_id"])
+        with self.uow():
+            doc = self.insert_user(doc)
+            self.audit(None, "signup.doctor", record_type="user", record_id=doc["id"],
+                       username=name, role=policy.DOCTOR, detail="awaiting approval")
+            self.changed("users", "insert", doc["id"])
         return user_public(doc)
 
     def _patients(self) -> Any:

@@ -10,17 +10,17 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from contextlib import AbstractContextManager
 from typing import TYPE_CHECKING, Any, Callable, Generic, TypeVar
-
-from bson import ObjectId
-from bson.errors import InvalidId
 
 from .. import policy
 from ..config import Config
 from ..errors import NotFound, PermissionDenied
+from ..live import CHANGE_LOG_KEEP, PRUNE_EVERY, utcnow
+from ..store import is_id
 
 if TYPE_CHECKING:
-    from ..db.store import Store
+    from ..store import Store
     from .auth import AuthService
 
 T = TypeVar("T")
@@ -54,11 +54,6 @@ class Page(Generic[T]):
         return max(1, math.ceil(self.total / self.page_size)) if self.page_size else 1
 
 
-# How long the change log keeps entries (any process's append prunes it; see db/feed.py).
-# Live feeds need seconds; a patient directory that has not synced for longer reloads.
-CHANGE_LOG_KEEP = timedelta(minutes=5)
-
-
 @dataclass
 class Context:
     """Dependencies shared by all services; ``clock`` is injectable so tests can move time."""
@@ -67,38 +62,18 @@ class Context:
     config: Config
     clock: Callable[[], datetime] = field(default=lambda: datetime.now().replace(microsecond=0))
     auth: "AuthService | None" = None
-    #: None: decide from the store (the in-memory patient directory serves the embedded store)
-    directory_enabled: bool | None = None
-    _directory: Any = None
+    #: when this process last pruned the change events (any process may)
+    pruned_at: datetime | None = None
 
     def now(self) -> datetime:
         return self.clock()
 
-    def use_directory(self) -> bool:
-        if self.directory_enabled is None:
-            return getattr(self.store.info, "kind", "") == "embedded"
-        return self.directory_enabled
 
-    def directory(self) -> Any:
-        """The shared in-memory patient directory (created on first use)."""
-        if self._directory is None:
-            from ..db.feed import utcnow
-            from .directory import PatientDirectory
-
-            self._directory = PatientDirectory(self.store.db, utcnow, CHANGE_LOG_KEEP,
-                                               scan=self.store.scan)
-        return self._directory
-
-
-def oid(value: Any, what: str = "record") -> ObjectId:
-    """Parse a record id given as text; anything else is 'not found', never a query operator."""
-    if isinstance(value, ObjectId):
+def ref(value: Any, what: str = "record") -> str:
+    """A record id given by a caller; anything that is not one is 'not found', never a
+    query operator."""
+    if is_id(value):
         return value
-    if isinstance(value, str):
-        try:
-            return ObjectId(value)
-        except (InvalidId, TypeError):
-            pass
     raise NotFound(f"That {what} does not exist.")
 
 
@@ -109,8 +84,13 @@ class Service:
         self.ctx = ctx
 
     @property
-    def db(self) -> Any:
-        return self.ctx.store.db
+    def store(self) -> "Store":
+        return self.ctx.store
+
+    def uow(self) -> AbstractContextManager[None]:
+        """A unit of work: the writes inside commit together (record, audit, change) or not
+        at all. Authorize and validate before it: a denial's audit entry must stay."""
+        return self.ctx.store.unit_of_work()
 
     # --- sessions and policy ---
 
@@ -148,13 +128,11 @@ class Service:
                    patient_id=patient_id, outcome="denied", detail=message)
         raise PermissionDenied(message)
 
-    def own_patient_filter(self, session: Session, scope: str) -> dict[str, Any]:
-        """The filter that keeps a patient to their own records on every list."""
+    def own_patient(self, session: Session, scope: str) -> str | None:
+        """The patient a list is kept to (a patient's own records); '' matches nothing."""
         if scope == policy.OWN:
-            if not session.patient_id:
-                return {"patient_id": ObjectId()}  # matches nothing
-            return {"patient_id": ObjectId(session.patient_id)}
-        return {}
+            return session.patient_id or ""
+        return None
 
     # --- audit and change log ---
 
@@ -171,22 +149,25 @@ class Service:
         username: str | None = None,
         role: str | None = None,
     ) -> None:
-        """Append an audit entry (who, role, action, record, when, outcome). Never edited."""
-        self.db.audit.insert_one(
-            {
-                "ts": self.ctx.now(),
-                "user_id": ObjectId(session.user_id) if session else None,
-                "username": session.username if session else (username or "-"),
-                "role": session.role if session else (role or "-"),
-                "action": action,
-                "record_type": record_type,
-                "record_id": str(record_id) if record_id is not None else None,
-                "patient_id": str(patient_id) if patient_id is not None else None,
-                "outcome": outcome,
-                "detail": detail,
-            }
-        )
-        self.changed("audit", "insert", None)
+        """Append an audit entry (who, role, action, record, when, outcome). Never edited.
+
+        Written in the caller's unit of work when there is one (else in its own)."""
+        with self.uow():
+            self.store.audit.append(
+                {
+                    "ts": self.ctx.now(),
+                    "user_id": session.user_id if session else None,
+                    "username": session.username if session else (username or "-"),
+                    "role": session.role if session else (role or "-"),
+                    "action": action,
+                    "record_type": record_type,
+                    "record_id": str(record_id) if record_id is not None else None,
+                    "patient_id": str(patient_id) if patient_id is not None else None,
+                    "outcome": outcome,
+                    "detail": detail,
+                }
+            )
+            self.changed("audit", "insert", None)
 
     def changed(
         self,
@@ -198,35 +179,22 @@ class Service:
         session: Session | None = None,
         extra: dict[str, Any] | None = None,
     ) -> None:
-        """Append to the change log that the live feed polls where change streams are missing.
+        """Append a change event (in the caller's unit of work) for the live feeds.
 
-        Any process's append also prunes the log when due (see ``feed.append_change``).
+        Any process prunes events older than CHANGE_LOG_KEEP, at most once per PRUNE_EVERY.
         """
-        from ..db.feed import append_change, utcnow
-
-        doc = {
-            "ts": utcnow(),
-            "coll": collection,
-            "op": op,
-            "record_id": str(record_id) if record_id is not None else None,
-            "patient_id": str(patient_id) if patient_id is not None else None,
-            "by": session.username if session else None,
-        }
-        if extra:
-            doc.update(extra)
-        append_change(self.db, doc, keep=CHANGE_LOG_KEEP)
+        now = utcnow()
+        self.store.changes.append(
+            collection, op, ts=now,
+            record_id=str(record_id) if record_id is not None else None,
+            patient_id=str(patient_id) if patient_id is not None else None,
+            by=session.username if session else None, extra=extra)
+        if self.ctx.pruned_at is None or not (timedelta(0) <= now - self.ctx.pruned_at
+                                              < PRUNE_EVERY):
+            self.ctx.pruned_at = now
+            self.store.changes.prune(now - CHANGE_LOG_KEEP)
 
 
 def public(doc: dict[str, Any] | None) -> dict[str, Any] | None:
-    """A stored document as plain data: ``_id`` becomes ``id`` and ObjectIds become text."""
-    if doc is None:
-        return None
-    out: dict[str, Any] = {}
-    for key, value in doc.items():
-        if key == "_id":
-            out["id"] = str(value)
-        elif isinstance(value, ObjectId):
-            out[key] = str(value)
-        else:
-            out[key] = value
-    return out
+    """A stored record as the caller's plain data (a copy)."""
+    return None if doc is None else dict(doc)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from .. import policy
@@ -18,13 +19,9 @@ class DashboardService(Service):
         self.authorize(session, "dashboard.doctor")
         today = day or self.ctx.now().date().isoformat()
         agenda = AppointmentService(self.ctx).day_agenda(session, session.user_id, today)
-        alerts = [
-            public(d) for d in self.db.patients.find(
-                {"vitals_alert": True, "archived": False},
-                {"mrn": 1, "first_name": 1, "last_name": 1, "vitals_alert_label": 1,
-                 "vitals_alert_at": 1, "primary_doctor_id": 1},
-            ).sort([("vitals_alert_at", -1)]).limit(30)
-        ]
+        keep = ("id", "mrn", "first_name", "last_name", "vitals_alert_label",
+                "vitals_alert_at", "primary_doctor_id")
+        alerts = [{k: d.get(k) for k in keep} for d in self.store.patients.alerts(30)]
         return {"day": today, "agenda": agenda, "alerts": alerts}
 
     def patient(self, session: Session) -> dict[str, Any]:
@@ -48,21 +45,27 @@ class DashboardService(Service):
     def admin(self, session: Session) -> dict[str, Any]:
         """Counts, pending approvals and the latest audit entries."""
         self.authorize(session, "dashboard.admin")
-        db = self.db
-        today = self.ctx.now().date().isoformat()
-        users_by_role = {role: db.users.count_documents({"role": role, "status": "active"})
-                         for role in policy.ROLES}
+        from ..store import AuditQuery, UserQuery
         from .auth import user_public
 
-        pending = [user_public(d) for d in db.users.find({"status": "pending"}).limit(50)]
+        store = self.store
+        today = self.ctx.now().date().isoformat()
+        users_by_role = {role: store.users.count(role=role, status="active")
+                         for role in policy.ROLES}
+        waiting = store.users.find(UserQuery(status="pending", limit=50, count=False)).items
+        pending = [user_public(d) for d in sorted(waiting, key=_requested)]
         recent = [public(d) for d in
-                  self.ctx.store.find_page("audit", {}, [("ts", -1), ("_id", -1)], 0, 12,
-                                           count=False)[1]]
+                  store.audit.find(AuditQuery(limit=12, count=False)).items]
         return {
-            "patients": db.patients.count_documents({"archived": False}),
-            "archived_patients": db.patients.count_documents({"archived": True}),
+            "patients": store.patients.count(archived=False),
+            "archived_patients": store.patients.count(archived=True),
             "users_by_role": users_by_role,
-            "appointments_today": db.appointments.count_documents({"day": today}),
+            "appointments_today": store.appointments.count_day(today),
             "pending": pending,
             "recent_audit": recent,
         }
+
+
+def _requested(user: dict[str, Any]) -> tuple[Any, str]:
+    """Sign-ups in the order they were made (oldest request first)."""
+    return (user.get("created_at") or datetime.min, user["id"])

@@ -6,33 +6,18 @@ import re
 from datetime import date
 from typing import Any
 
-from bson import ObjectId
-from pymongo import ASCENDING, DESCENDING, ReturnDocument
-from pymongo.errors import DuplicateKeyError
-
 from .. import policy
 from ..errors import Conflict, NotFound, PermissionDenied, ValidationError
-from ..validation import EMAIL_RE, PHONE_RE, Checker, literal_prefix, page_args
-from .base import Page, Service, Session, oid, public
+from ..store import Duplicate, NameSearch, PatientQuery
+from ..store.base import PATIENT_SORTS
+from ..validation import EMAIL_RE, PHONE_RE, Checker, page_args
+from .base import Page, Service, Session, public, ref
 
 SEXES = ("F", "M", "X")
 SEX_LABELS = {"F": "Female", "M": "Male", "X": "Other / not stated"}
 EDITABLE = ("first_name", "last_name", "dob", "sex", "phone", "email", "address",
             "allergies", "conditions", "primary_doctor_id")
-LIST_FIELDS = {"mrn": 1, "first_name": 1, "last_name": 1, "dob": 1, "sex": 1, "phone": 1,
-               "primary_doctor_name": 1, "primary_doctor_id": 1, "conditions": 1,
-               "allergies": 1, "archived": 1, "updated_at": 1, "version": 1}
-SORTS: dict[str, list[str]] = {
-    "mrn": ["mrn"],
-    "name": ["last_key", "first_key"],
-    "last_name": ["last_key", "first_key"],
-    "first_name": ["first_key", "last_key"],
-    "dob": ["dob"],
-    "sex": ["sex", "last_key"],
-    "phone": ["phone_digits"],
-    "primary_doctor": ["primary_doctor_name", "last_key"],
-    "updated_at": ["updated_at"],
-}
+SORTS = PATIENT_SORTS
 MRN_RE = re.compile(r"^(?:mrn[-\s]?)?(\d{1,8})$", re.IGNORECASE)
 
 
@@ -112,27 +97,23 @@ class PatientService(Service):
     # --- helpers ---
 
     def _get(self, patient_id: Any) -> dict[str, Any]:
-        doc = self.db.patients.find_one({"_id": oid(patient_id, "patient")})
+        doc = self.store.patients.get(ref(patient_id, "patient"))
         if doc is None:
             raise NotFound("That patient record does not exist.")
         return doc
 
     def _doctor(self, doctor_id: Any) -> dict[str, Any]:
-        doc = self.db.users.find_one({"_id": oid(doctor_id, "doctor"), "role": policy.DOCTOR,
-                                      "status": "active"})
-        if doc is None:
+        doc = self.store.users.get(ref(doctor_id, "doctor"))
+        if doc is None or doc.get("role") != policy.DOCTOR or doc.get("status") != "active":
             raise ValidationError({"primary_doctor_id": "Choose an active doctor."})
         return doc
 
     def next_mrn(self) -> str:
-        counter = self.db.counters.find_one_and_update(
-            {"_id": "mrn"}, {"$inc": {"seq": 1}}, upsert=True,
-            return_document=ReturnDocument.AFTER,
-        )
-        return format_mrn(int(counter["seq"]))
+        return format_mrn(self.store.counters.next("mrn"))
 
     def insert_new(self, fields: dict[str, Any], *, by: str) -> dict[str, Any]:
-        """Insert a validated patient with a fresh unique MRN (retrying on a clash)."""
+        """Insert a validated patient with a fresh unique MRN (retrying on a clash), in the
+        caller's unit of work."""
         now = self.ctx.now()
         doc = dict(fields)
         doc.update(search_keys(doc["first_name"], doc["last_name"]))
@@ -145,18 +126,16 @@ class PatientService(Service):
                     "version": 1})
         for _ in range(20):
             doc["mrn"] = self.next_mrn()
-            doc.pop("_id", None)
             try:
-                doc["_id"] = self.db.patients.insert_one(doc).inserted_id
-                return doc
-            except DuplicateKeyError:
+                return self.store.patients.add(doc)
+            except Duplicate:
                 continue
         raise Conflict("Could not assign a unique MRN; please try again.")
 
     def _present(self, doc: dict[str, Any]) -> dict[str, Any]:
         out = public({k: v for k, v in doc.items()
                       if k not in ("first_key", "last_key", "full_key",
-                                   "phone_digits", "conditions_lc")})
+                                   "phone_digits", "phone_rev", "conditions_lc")})
         assert out is not None
         out["age"] = age_on(doc.get("dob"), self.ctx.now().date())
         out["name"] = f"{doc.get('first_name', '')} {doc.get('last_name', '')}".strip()
@@ -177,12 +156,13 @@ class PatientService(Service):
                 check.fail("primary_doctor_id", "Choose an active doctor.")
         check.done()
         if doctor:
-            fields["primary_doctor_id"] = doctor["_id"]
+            fields["primary_doctor_id"] = doctor["id"]
             fields["primary_doctor_name"] = doctor.get("full_name")
-        doc = self.insert_new(fields, by=session.username)
-        self.audit(session, "patient.create", record_type="patient", record_id=doc["_id"],
-                   patient_id=doc["_id"], detail=doc["mrn"])
-        self.changed("patients", "insert", doc["_id"], patient_id=doc["_id"], session=session)
+        with self.uow():
+            doc = self.insert_new(fields, by=session.username)
+            self.audit(session, "patient.create", record_type="patient", record_id=doc["id"],
+                       patient_id=doc["id"], detail=doc["mrn"])
+            self.changed("patients", "insert", doc["id"], patient_id=doc["id"], session=session)
         return self._present(doc)
 
     def get(self, session: Session, patient_id: Any, *, audit_open: bool = True) -> dict[str, Any]:
@@ -191,7 +171,7 @@ class PatientService(Service):
         ``audit_open=False`` is for re-reading a record that is already open (a live
         refresh after someone else's change): the opening was audited when it happened.
         """
-        pid = oid(patient_id, "patient")
+        pid = ref(patient_id, "patient")
         self.authorize(session, "patient.read", patient_id=pid, record_type="patient",
                        record_id=pid)
         doc = self._get(pid)
@@ -205,7 +185,7 @@ class PatientService(Service):
     def update(self, session: Session, patient_id: Any, changes: dict[str, Any],
                *, version: Any) -> dict[str, Any]:
         """Change fields of a record; refused as a conflict if it changed since ``version``."""
-        pid = oid(patient_id, "patient")
+        pid = ref(patient_id, "patient")
         scope = self.authorize(session, "patient.update", patient_id=pid, record_type="patient",
                                record_id=pid)
         if not isinstance(changes, dict) or not changes:
@@ -230,7 +210,7 @@ class PatientService(Service):
             if changes["primary_doctor_id"]:
                 try:
                     doctor = self._doctor(changes["primary_doctor_id"])
-                    fields["primary_doctor_id"] = doctor["_id"]
+                    fields["primary_doctor_id"] = doctor["id"]
                     fields["primary_doctor_name"] = doctor.get("full_name")
                 except (ValidationError, NotFound):
                     check.fail("primary_doctor_id", "Choose an active doctor.")
@@ -243,20 +223,18 @@ class PatientService(Service):
                                       fields.get("last_name", current["last_name"])))
         fields["updated_at"] = self.ctx.now()
         fields["updated_by"] = session.username
-        result = self.db.patients.find_one_and_update(
-            {"_id": pid, "version": version},
-            {"$set": fields, "$inc": {"version": 1}},
-            return_document=ReturnDocument.AFTER,
-        )
+        with self.uow():
+            result = self.store.patients.update(pid, fields, version=version)
+            if result is not None:
+                self.audit(session, "patient.update", record_type="patient", record_id=pid,
+                           patient_id=pid, detail=", ".join(sorted(changes)))
+                self.changed("patients", "update", pid, patient_id=pid, session=session)
         if result is None:
             raise self._conflict(pid)
-        self.audit(session, "patient.update", record_type="patient", record_id=pid,
-                   patient_id=pid, detail=", ".join(sorted(changes)))
-        self.changed("patients", "update", pid, patient_id=pid, session=session)
         return self._present(result)
 
-    def _conflict(self, pid: ObjectId) -> Conflict:
-        latest = self.db.patients.find_one({"_id": pid})
+    def _conflict(self, pid: str) -> Conflict:
+        latest = self.store.patients.get(pid)
         if latest is None:
             return Conflict("This record was deleted by someone else.")
         who = latest.get("updated_by") or "someone else"
@@ -270,22 +248,20 @@ class PatientService(Service):
 
     def set_archived(self, session: Session, patient_id: Any, archived: bool) -> dict[str, Any]:
         """Archive (soft delete) or restore a record; admins only."""
-        pid = oid(patient_id, "patient")
+        pid = ref(patient_id, "patient")
         action = "patient.archive"
         self.authorize(session, action, patient_id=pid, record_type="patient", record_id=pid)
         if not isinstance(archived, bool):
             raise ValidationError("Archived must be true or false.")
-        doc = self.db.patients.find_one_and_update(
-            {"_id": pid},
-            {"$set": {"archived": archived, "updated_at": self.ctx.now(),
-                      "updated_by": session.username}, "$inc": {"version": 1}},
-            return_document=ReturnDocument.AFTER,
-        )
-        if doc is None:
-            raise NotFound("That patient record does not exist.")
-        self.audit(session, "patient.archive" if archived else "patient.restore",
-                   record_type="patient", record_id=pid, patient_id=pid)
-        self.changed("patients", "update", pid, patient_id=pid, session=session)
+        with self.uow():
+            doc = self.store.patients.update(pid, {"archived": archived,
+                                                   "updated_at": self.ctx.now(),
+                                                   "updated_by": session.username})
+            if doc is None:
+                raise NotFound("That patient record does not exist.")
+            self.audit(session, "patient.archive" if archived else "patient.restore",
+                       record_type="patient", record_id=pid, patient_id=pid)
+            self.changed("patients", "update", pid, patient_id=pid, session=session)
         return self._present(doc)
 
     def archive(self, session: Session, patient_id: Any) -> dict[str, Any]:
@@ -295,7 +271,7 @@ class PatientService(Service):
         return self.set_archived(session, patient_id, False)
 
     @staticmethod
-    def parse_search(query: Any) -> dict[str, Any] | None:
+    def parse_search(query: Any) -> NameSearch | None:
         """What a search box asks for: name prefixes (case-insensitive), an MRN or a phone."""
         if query is None:
             return None
@@ -304,19 +280,20 @@ class PatientService(Service):
         text = " ".join(query.strip().lower().split())[:100]
         if not text:
             return None
-        out: dict[str, Any] = {"text": text}
+        pair = None
         if " " in text:
             first, _, rest = text.partition(" ")
-            out["pair"] = (first.rstrip(","), rest)
-        mrn = MRN_RE.match(text)
-        if mrn:
-            out["mrn"] = format_mrn(int(mrn.group(1)))
+            pair = (first.rstrip(","), rest)
+        mrn = mrn_prefix = phone = None
+        found = MRN_RE.match(text)
+        if found:
+            mrn = format_mrn(int(found.group(1)))
             if text.startswith("mrn"):
-                out["mrn_prefix"] = "MRN-" + mrn.group(1)
+                mrn_prefix = "MRN-" + found.group(1)
         digits = re.sub(r"\D", "", text)
         if len(digits) >= 3 and re.fullmatch(r"[\d+()\-.\s]+", text):
-            out["phone"] = digits
-        return out
+            phone = digits
+        return NameSearch(text=text, pair=pair, mrn=mrn, mrn_prefix=mrn_prefix, phone=phone)
 
     def list(
         self,
@@ -340,7 +317,7 @@ class PatientService(Service):
         check = Checker()
         spec: dict[str, Any] = {}
         if scope == policy.OWN:
-            spec["own"] = oid(session.patient_id, "patient") if session.patient_id else ObjectId()
+            spec["only_id"] = session.patient_id or "-"  # no linked record: matches nothing
         spec["search"] = self.parse_search(query)
         if sex not in (None, ""):
             spec["sex"] = check.choice("sex", sex, SEXES)
@@ -355,7 +332,7 @@ class PatientService(Service):
             spec["dob_min_excl"] = _years_before(today, int(high) + 1).isoformat()
         if primary_doctor_id not in (None, ""):
             try:
-                spec["doctor"] = oid(primary_doctor_id, "doctor")
+                spec["primary_doctor_id"] = ref(primary_doctor_id, "doctor")
             except NotFound:
                 check.fail("primary_doctor_id", "Choose a doctor from the list.")
         cond = check.text("condition", condition, max_len=100)
@@ -363,33 +340,24 @@ class PatientService(Service):
             spec["condition"] = cond.lower()
         state = check.choice("archived", archived if archived is not None else "active",
                              ("active", "archived", "all"))
-        spec["archived"] = "active" if scope == policy.OWN else state
+        if scope == policy.OWN:
+            state = "active"
+        spec["archived"] = None if state == "all" else state == "archived"
         sort_key = check.choice("sort", sort, SORTS) or "name"
         if not isinstance(descending, bool):
             check.fail("descending", "Sort direction must be true or false.")
         check.done()
-        skip = (page_no - 1) * size
-        if self.ctx.use_directory():
-            ids, total = self.ctx.directory().query(_predicates(spec), sort_key,
-                                                    bool(descending), skip, size,
-                                                    search=spec.get("search"))
-            docs = {d["_id"]: d for d in self.db.patients.find({"_id": {"$in": ids}},
-                                                               LIST_FIELDS)}
-            items = [self._present(docs[i]) for i in ids if i in docs]
-            return Page(items=items, total=total, page=page_no, page_size=size)
-        filt = _mongo_filter(spec)
-        direction = DESCENDING if descending else ASCENDING
-        order = [(key, direction) for key in SORTS[sort_key]] + [("_id", direction)]
-        total = self.db.patients.count_documents(filt)
-        cursor = self.db.patients.find(filt, LIST_FIELDS).sort(order).skip(skip).limit(size)
-        items = [self._present(doc) for doc in cursor]
-        return Page(items=items, total=total, page=page_no, page_size=size)
+        found = self.store.patients.find(PatientQuery(
+            sort=sort_key, descending=bool(descending), skip=(page_no - 1) * size, limit=size,
+            **spec))
+        items = [self._present(doc) for doc in found.items]
+        return Page(items=items, total=found.total or 0, page=page_no, page_size=size)
 
-    def require_visible(self, session: Session, patient_id: Any, action: str) -> ObjectId:
+    def require_visible(self, session: Session, patient_id: Any, action: str) -> str:
         """For other services: authorize ``action`` on this patient and check the record exists."""
-        pid = oid(patient_id, "patient")
+        pid = ref(patient_id, "patient")
         self.authorize(session, action, patient_id=pid, record_type="patient", record_id=pid)
-        doc = self.db.patients.find_one({"_id": pid}, {"archived": 1})
+        doc = self.store.patients.get(pid)
         if doc is None:
             raise NotFound("That patient record does not exist.")
         if doc.get("archived") and action in ADDS_TO_RECORD:
@@ -397,10 +365,9 @@ class PatientService(Service):
                            "before anything new is added to it.")
         return pid
 
-    def name_of(self, patient_id: ObjectId) -> tuple[str, str]:
+    def name_of(self, patient_id: str) -> tuple[str, str]:
         """(display name, MRN) of a patient, for denormalised fields."""
-        doc = self.db.patients.find_one({"_id": patient_id},
-                                        {"first_name": 1, "last_name": 1, "mrn": 1})
+        doc = self.store.patients.get(patient_id)
         if doc is None:
             raise NotFound("That patient record does not exist.")
         return f"{doc['first_name']} {doc['last_name']}", doc["mrn"]
@@ -409,99 +376,6 @@ class PatientService(Service):
 # Actions that add to or change a patient's record: refused while the record is archived.
 ADDS_TO_RECORD = frozenset({"appointment.book", "prescription.write", "vitals.write",
                             "report.upload"})
-
-
-def _search_clause(search: dict[str, Any]) -> dict[str, Any]:
-    text = search["text"]
-    prefix = literal_prefix(text)
-    alternatives: list[dict[str, Any]] = []
-    if "pair" in search:
-        first, rest = search["pair"]
-        alternatives.append({"full_key": prefix})
-        alternatives.append({"last_key": literal_prefix(first), "first_key": literal_prefix(rest)})
-    else:
-        alternatives += [{"last_key": prefix}, {"first_key": prefix}]
-    if "mrn" in search:
-        alternatives.append({"mrn": search["mrn"]})
-    if "mrn_prefix" in search:
-        alternatives.append({"mrn": literal_prefix(search["mrn_prefix"])})
-    if "phone" in search:
-        alternatives.append({"phone_digits": literal_prefix(search["phone"])})
-        alternatives.append({"phone_digits": re.compile(re.escape(search["phone"]) + "$")})
-    return {"$or": alternatives}
-
-
-def _mongo_filter(spec: dict[str, Any]) -> dict[str, Any]:
-    """The list query for MongoDB (uses its indexes); same meaning as :func:`_predicates`."""
-    clauses: list[dict[str, Any]] = []
-    if "own" in spec:
-        clauses.append({"_id": spec["own"]})
-    if spec.get("search"):
-        clauses.append(_search_clause(spec["search"]))
-    if "sex" in spec:
-        clauses.append({"sex": spec["sex"]})
-    if "dob_max" in spec:
-        clauses.append({"dob": {"$lte": spec["dob_max"]}})
-    if "dob_min_excl" in spec:
-        clauses.append({"dob": {"$gt": spec["dob_min_excl"]}})
-    if "doctor" in spec:
-        clauses.append({"primary_doctor_id": spec["doctor"]})
-    if "condition" in spec:
-        clauses.append({"conditions_lc": spec["condition"]})
-    if spec["archived"] != "all":
-        clauses.append({"archived": spec["archived"] == "archived"})
-    if not clauses:
-        return {}
-    return clauses[0] if len(clauses) == 1 else {"$and": clauses}
-
-
-def _predicates(spec: dict[str, Any]) -> list[Any]:
-    """The list query as Python predicates over directory rows (embedded store)."""
-    preds: list[Any] = []
-    if "own" in spec:
-        own = spec["own"]
-        preds.append(lambda r: r.id == own)
-    search = spec.get("search")
-    if search:
-        text = search["text"]
-        pair = search.get("pair")
-        mrn, mrn_prefix, phone = search.get("mrn"), search.get("mrn_prefix"), search.get("phone")
-
-        def matches(r: Any) -> bool:
-            if pair is not None:
-                if r.full_key.startswith(text) or (
-                        r.last_key.startswith(pair[0]) and r.first_key.startswith(pair[1])):
-                    return True
-            elif r.last_key.startswith(text) or r.first_key.startswith(text):
-                return True
-            if mrn is not None and (r.mrn == mrn or
-                                    (mrn_prefix is not None and r.mrn.startswith(mrn_prefix))):
-                return True
-            if phone is not None and (r.phone_digits.startswith(phone)
-                                      or r.phone_digits.endswith(phone)):
-                return True
-            return False
-
-        preds.append(matches)
-    if "sex" in spec:
-        sex = spec["sex"]
-        preds.append(lambda r: r.sex == sex)
-    if "dob_max" in spec:
-        hi = spec["dob_max"]
-        preds.append(lambda r: r.dob is not None and r.dob <= hi)
-    if "dob_min_excl" in spec:
-        lo = spec["dob_min_excl"]
-        preds.append(lambda r: r.dob is not None and r.dob > lo)
-    if "doctor" in spec:
-        doctor = spec["doctor"]
-        preds.append(lambda r: r.primary_doctor_id == doctor)
-    if "condition" in spec:
-        cond = spec["condition"]
-        preds.append(lambda r: cond in r.conditions)
-    if spec["archived"] != "all":
-        want = spec["archived"] == "archived"
-        preds.append(lambda r: r.archived == want)
-    return preds
 
 
 def _years_before(today: date, years: int) -> date:

@@ -4,13 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from pymongo import ReturnDocument
-
 from .. import policy
 from ..drugs import allergy_conflict
 from ..errors import AllergyConflict, Conflict, NotFound, ValidationError
 from ..validation import Checker
-from .base import Service, Session, oid, public
+from .base import Service, Session, public, ref
 from .patients import PatientService
 
 ROUTES = ("oral", "inhaled", "topical", "subcutaneous", "intramuscular", "intravenous",
@@ -52,13 +50,13 @@ class PrescriptionService(Service):
     """Doctors write prescriptions; patients read their own; admins read."""
 
     def _get(self, rx_id: Any) -> dict[str, Any]:
-        doc = self.db.prescriptions.find_one({"_id": oid(rx_id, "prescription")})
+        doc = self.store.prescriptions.get(ref(rx_id, "prescription"))
         if doc is None:
             raise NotFound("That prescription does not exist.")
         return doc
 
     def _check_allergy(self, session: Session, pid: Any, drug: str, override: Any) -> dict | None:
-        patient = self.db.patients.find_one({"_id": pid}, {"allergies": 1}) or {}
+        patient = self.store.patients.get(pid) or {}
         clash = allergy_conflict(drug, patient.get("allergies") or [])
         if not clash:
             return None
@@ -89,20 +87,22 @@ class PrescriptionService(Service):
         override = self._check_allergy(session, pid, fields["drug"], override_reason)
         now = self.ctx.now()
         fields.update({
-            "patient_id": pid, "doctor_id": oid(session.user_id), "doctor_name": session.full_name,
+            "patient_id": pid, "doctor_id": session.user_id, "doctor_name": session.full_name,
             "status": "active", "start_date": fields.get("start_date") or now.date().isoformat(),
             "stopped_at": None, "stop_reason": None, "allergy_override": override,
             "created_at": now, "updated_at": now, "updated_by": session.username, "version": 1,
         })
-        fields["_id"] = self.db.prescriptions.insert_one(fields).inserted_id
-        self.audit(session, "prescription.add", record_type="prescription",
-                   record_id=fields["_id"], patient_id=pid,
-                   detail=f"{fields['drug']} {fields['dose']}")
-        if override:
-            self.audit(session, "prescription.allergy-override", record_type="prescription",
-                       record_id=fields["_id"], patient_id=pid,
-                       detail=f"{override['warning']}; reason: {override['reason']}")
-        self.changed("prescriptions", "insert", fields["_id"], patient_id=pid, session=session)
+        with self.uow():
+            fields = self.store.prescriptions.add(fields)
+            self.audit(session, "prescription.add", record_type="prescription",
+                       record_id=fields["id"], patient_id=pid,
+                       detail=f"{fields['drug']} {fields['dose']}")
+            if override:
+                self.audit(session, "prescription.allergy-override",
+                           record_type="prescription", record_id=fields["id"], patient_id=pid,
+                           detail=f"{override['warning']}; reason: {override['reason']}")
+            self.changed("prescriptions", "insert", fields["id"], patient_id=pid,
+                         session=session)
         return public(fields) or {}
 
     def update(self, session: Session, rx_id: Any, changes: dict[str, Any], *, version: Any,
@@ -110,7 +110,7 @@ class PrescriptionService(Service):
         """Change dose, frequency, route or notes (version-checked)."""
         doc = self._get(rx_id)
         self.authorize(session, "prescription.write", patient_id=doc["patient_id"],
-                       record_type="prescription", record_id=doc["_id"])
+                       record_type="prescription", record_id=doc["id"])
         if doc["status"] != "active":
             raise Conflict(f"This prescription was stopped{_stopped_by(doc)}; it cannot be "
                            "changed. Write a new one instead.")
@@ -130,7 +130,7 @@ class PrescriptionService(Service):
         """Stop an active prescription with a reason."""
         doc = self._get(rx_id)
         self.authorize(session, "prescription.write", patient_id=doc["patient_id"],
-                       record_type="prescription", record_id=doc["_id"])
+                       record_type="prescription", record_id=doc["id"])
         if doc["status"] != "active":
             raise Conflict(f"This prescription is already stopped{_stopped_by(doc)}.")
         check = Checker()
@@ -145,30 +145,28 @@ class PrescriptionService(Service):
         if isinstance(version, bool) or not isinstance(version, int):
             raise ValidationError({"version": "The prescription version is missing; reopen it."})
         fields.update({"updated_at": self.ctx.now(), "updated_by": session.username})
-        result = self.db.prescriptions.find_one_and_update(
-            {"_id": doc["_id"], "version": version}, {"$set": fields, "$inc": {"version": 1}},
-            return_document=ReturnDocument.AFTER)
+        with self.uow():
+            result = self.store.prescriptions.update(doc["id"], fields, version=version)
+            if result is not None:
+                self.audit(session, action, record_type="prescription", record_id=doc["id"],
+                           patient_id=doc["patient_id"])
+                self.changed("prescriptions", "update", doc["id"],
+                             patient_id=doc["patient_id"], session=session)
         if result is None:
-            latest = self.db.prescriptions.find_one({"_id": doc["_id"]}) or {}
+            latest = self.store.prescriptions.get(doc["id"]) or {}
             who, when = latest.get("updated_by", "someone else"), latest.get("updated_at")
             at = f" at {when:%H:%M on %d %b %Y}" if when else ""
             raise Conflict(f"{who} changed this prescription{at} after you opened it. "
                            "Reload to see their change.", changed_by=who, changed_at=when,
                            current=public(latest))
-        self.audit(session, action, record_type="prescription", record_id=doc["_id"],
-                   patient_id=doc["patient_id"])
-        self.changed("prescriptions", "update", doc["_id"], patient_id=doc["patient_id"],
-                     session=session)
         return public(result) or {}
 
     def list(self, session: Session, patient_id: Any, *, active_only: bool = False
              ) -> list[dict[str, Any]]:
         """A patient's prescriptions, active first, newest first."""
         pid = PatientService(self.ctx).require_visible(session, patient_id, "prescription.read")
-        filt: dict[str, Any] = {"patient_id": pid}
-        if active_only:
-            filt["status"] = "active"
-        docs = list(self.db.prescriptions.find(filt).sort([("start_date", -1)]))
+        docs = self.store.prescriptions.for_patient(pid,
+                                                    status="active" if active_only else None)
         docs.sort(key=lambda d: d["status"] != "active")
         return [public(d) or {} for d in docs]
 

@@ -12,7 +12,8 @@ from typing import Any
 from .. import policy
 from ..errors import NotFound, ValidationError
 from ..validation import Checker
-from .base import Service, Session, oid, public
+from ..store import Corrupt
+from .base import Service, Session, public, ref
 from .patients import PatientService
 
 KINDS = ("lab result", "test report", "prescription", "imaging", "other")
@@ -132,7 +133,7 @@ class ReportService(Service):
     """Upload, list, read and delete report files as the role allows."""
 
     def _get(self, report_id: Any) -> dict[str, Any]:
-        doc = self.db.reports.find_one({"_id": oid(report_id, "report")})
+        doc = self.store.reports.get(ref(report_id, "report"))
         if doc is None:
             raise NotFound("That report does not exist.")
         return doc
@@ -142,7 +143,7 @@ class ReportService(Service):
         """Upload a file from a path on this machine."""
         pid = PatientService(self.ctx).require_visible(session, patient_id, "report.upload")
         name, data = read_upload(path, self.ctx.config.max_upload_bytes)
-        return self._store(session, pid, name, data, kind, note)
+        return self._save_upload(session, pid, name, data, kind, note)
 
     def upload_bytes(self, session: Session, patient_id: Any, filename: Any, data: Any, *,
                      kind: Any, note: Any = None) -> dict[str, Any]:
@@ -154,9 +155,9 @@ class ReportService(Service):
             check.fail("file", "The file content is missing.")
         check.done()
         assert name
-        return self._store(session, pid, os.path.basename(name), bytes(data), kind, note)
+        return self._save_upload(session, pid, os.path.basename(name), bytes(data), kind, note)
 
-    def _store(self, session: Session, pid: Any, name: str, data: bytes, kind: Any,
+    def _save_upload(self, session: Session, pid: Any, name: str, data: bytes, kind: Any,
                note: Any) -> dict[str, Any]:
         check = Checker()
         kind_v = check.choice("kind", kind, KINDS)
@@ -165,42 +166,44 @@ class ReportService(Service):
         mime = check_file(name, data, self.ctx.config.max_upload_bytes)
         digest = hashlib.sha256(data).hexdigest()
         now = self.ctx.now()
-        file_id = self.ctx.store.files.upload_from_stream(
-            name, io.BytesIO(data),
-            metadata={"sha256": digest, "size": len(data), "content_type": mime,
-                      "uploaded_by": session.username, "patient_id": str(pid)},
-        )
-        doc = {"patient_id": pid, "file_id": file_id, "filename": name, "kind": kind_v,
-               "note": note_v, "content_type": mime, "size": len(data), "sha256": digest,
-               "uploaded_by": session.username, "uploader_role": session.role,
-               "uploaded_at": now}
-        doc["_id"] = self.db.reports.insert_one(doc).inserted_id
-        self.audit(session, "report.upload", record_type="report", record_id=doc["_id"],
-                   patient_id=pid, detail=f"{name} ({mime}, {len(data)} bytes)")
-        self.changed("reports", "insert", doc["_id"], patient_id=pid, session=session)
+        with self.uow():
+            file_id = self.store.reports.put_file(
+                name, data,
+                {"sha256": digest, "size": len(data), "content_type": mime,
+                 "uploaded_by": session.username, "patient_id": pid})
+            doc = self.store.reports.add({
+                "patient_id": pid, "file_id": file_id, "filename": name, "kind": kind_v,
+                "note": note_v, "content_type": mime, "size": len(data), "sha256": digest,
+                "uploaded_by": session.username, "uploader_role": session.role,
+                "uploaded_at": now})
+            self.audit(session, "report.upload", record_type="report", record_id=doc["id"],
+                       patient_id=pid, detail=f"{name} ({mime}, {len(data)} bytes)")
+            self.changed("reports", "insert", doc["id"], patient_id=pid, session=session)
         return public(doc) or {}
 
     def list(self, session: Session, patient_id: Any, *, kind: Any = None
              ) -> list[dict[str, Any]]:
         """A patient's reports, newest first."""
         pid = PatientService(self.ctx).require_visible(session, patient_id, "report.read")
-        filt: dict[str, Any] = {"patient_id": pid}
+        kind_v = None
         if kind not in (None, ""):
             check = Checker()
-            filt["kind"] = check.choice("kind", kind, KINDS)
+            kind_v = check.choice("kind", kind, KINDS)
             check.done()
-        return [public(d) or {} for d in
-                self.db.reports.find(filt).sort([("uploaded_at", -1)]).limit(500)]
+        return [public(d) or {} for d in self.store.reports.for_patient(pid, kind=kind_v)]
 
     def read(self, session: Session, report_id: Any) -> tuple[dict[str, Any], bytes]:
         """The report's details and content (audited as a download)."""
         doc = self._get(report_id)
         self.authorize(session, "report.read", patient_id=doc["patient_id"],
-                       record_type="report", record_id=doc["_id"])
-        data = self.ctx.store.files.open_download_stream(doc["file_id"]).read()
+                       record_type="report", record_id=doc["id"])
+        try:
+            data = self.store.reports.read_file(doc["file_id"])
+        except Corrupt:
+            data = b""
         if hashlib.sha256(data).hexdigest() != doc["sha256"]:
             raise ValidationError({"file": "The stored file is damaged (checksum mismatch)."})
-        self.audit(session, "report.download", record_type="report", record_id=doc["_id"],
+        self.audit(session, "report.download", record_type="report", record_id=doc["id"],
                    patient_id=doc["patient_id"])
         return public(doc) or {}, data
 
@@ -245,16 +248,14 @@ class ReportService(Service):
         """Delete a report (patients only what they uploaded themselves)."""
         doc = self._get(report_id)
         self.authorize(session, "report.delete", patient_id=doc["patient_id"],
-                       record_type="report", record_id=doc["_id"])
+                       record_type="report", record_id=doc["id"])
         if session.role == policy.PATIENT and doc.get("uploaded_by") != session.username:
-            self._deny(session, "report.delete", "report", doc["_id"], doc["patient_id"],
+            self._deny(session, "report.delete", "report", doc["id"], doc["patient_id"],
                        "You can only delete reports you uploaded yourself.")
-        self.db.reports.delete_one({"_id": doc["_id"]})
-        try:
-            self.ctx.store.files.delete(doc["file_id"])
-        except Exception:  # the metadata row is gone either way; a stray chunk is harmless
-            pass
-        self.audit(session, "report.delete", record_type="report", record_id=doc["_id"],
-                   patient_id=doc["patient_id"], detail=doc["filename"])
-        self.changed("reports", "delete", doc["_id"], patient_id=doc["patient_id"],
-                     session=session)
+        with self.uow():
+            self.store.reports.delete(doc["id"])
+            self.store.reports.delete_file(doc["file_id"])
+            self.audit(session, "report.delete", record_type="report", record_id=doc["id"],
+                       patient_id=doc["patient_id"], detail=doc["filename"])
+            self.changed("reports", "delete", doc["id"], patient_id=doc["patient_id"],
+                         session=session)

@@ -5,13 +5,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from bson import ObjectId
-
 from .. import policy
 from ..errors import Conflict, NotFound, ValidationError
-from ..validation import EMAIL_RE, Checker, literal_prefix, page_args
+from ..store import UserQuery
+from ..validation import EMAIL_RE, Checker, page_args
 from .auth import ACTIVE, INACTIVE, PENDING, REJECTED, check_password_rules, check_username, user_public
-from .base import Page, Service, Session, oid
+from .base import Page, Service, Session, ref
 
 STATUSES = (ACTIVE, PENDING, REJECTED, INACTIVE)
 
@@ -20,7 +19,7 @@ class UserService(Service):
     """Admin user management and self-service profile/password."""
 
     def _get(self, user_id: Any) -> dict[str, Any]:
-        doc = self.db.users.find_one({"_id": oid(user_id, "user")})
+        doc = self.store.users.get(ref(user_id, "user"))
         if doc is None:
             raise NotFound("That user does not exist.")
         return doc
@@ -31,13 +30,13 @@ class UserService(Service):
     def _set(self, session: Session, user: dict[str, Any], fields: dict[str, Any], action: str,
              detail: str | None = None, revoke: bool = False) -> dict[str, Any]:
         fields["updated_at"] = self.ctx.now()
-        self.db.users.update_one({"_id": user["_id"]}, {"$set": fields, "$inc": {"version": 1}})
-        if revoke:
-            assert self.ctx.auth is not None
-            self.ctx.auth.revoke_all(user["_id"])
-        self.audit(session, action, record_type="user", record_id=user["_id"], detail=detail)
-        self.changed("users", "update", user["_id"], session=session)
-        return user_public(self._get(user["_id"]))
+        with self.uow():
+            self.store.users.update(user["id"], fields)
+            if revoke:
+                self.store.sessions.revoke_user(user["id"])
+            self.audit(session, action, record_type="user", record_id=user["id"], detail=detail)
+            self.changed("users", "update", user["id"], session=session)
+        return user_public(self._get(user["id"]))
 
     def create(self, session: Session, *, username: Any, password: Any, role: Any,
                full_name: Any, email: Any = None, patient_id: Any = None,
@@ -59,19 +58,19 @@ class UserService(Service):
             if role_v not in (None, policy.PATIENT):
                 check.fail("patient_mrn", "Only a patient account is linked to a record.")
             else:
-                found = self.db.patients.find_one({"mrn": mrn.upper()}, {"_id": 1})
+                found = self.store.patients.by_mrn(mrn.upper())
                 if found is None:
                     check.fail("patient_mrn", f"No patient record has the MRN {mrn.upper()}.")
-                elif self.db.users.find_one({"patient_id": found["_id"]}, {"username": 1}):
+                elif self.store.users.by_patient(found["id"]):
                     check.fail("patient_mrn", "That patient record already has an account.")
                 else:
-                    patient_id = found["_id"]
+                    patient_id = found["id"]
         if patient_id not in (None, ""):
             try:
-                pid = oid(patient_id, "patient")
-                if self.db.patients.find_one({"_id": pid}) is None:
+                pid = ref(patient_id, "patient")
+                if self.store.patients.get(pid) is None:
                     check.fail("patient_id", "That patient record does not exist.")
-                elif self.db.users.find_one({"patient_id": pid}, {"username": 1}):
+                elif self.store.users.by_patient(pid):
                     check.fail("patient_id", "That patient record already has an account.")
             except NotFound:
                 check.fail("patient_id", "That patient record does not exist.")
@@ -80,10 +79,11 @@ class UserService(Service):
         check_password_rules(password, name)
         doc = self.ctx.auth.new_user_doc(name, password, role_v, full_name=full, email=mail,
                                          patient_id=pid if role_v == policy.PATIENT else None)
-        doc["_id"] = self.ctx.auth.insert_user(doc)
-        self.audit(session, "user.create", record_type="user", record_id=doc["_id"],
-                   detail=f"{name} as {role_v}")
-        self.changed("users", "insert", doc["_id"], session=session)
+        with self.uow():
+            doc = self.ctx.auth.insert_user(doc)
+            self.audit(session, "user.create", record_type="user", record_id=doc["id"],
+                       detail=f"{name} as {role_v}")
+            self.changed("users", "insert", doc["id"], session=session)
         return user_public(doc)
 
     def approve(self, session: Session, user_id: Any) -> dict[str, Any]:
@@ -109,7 +109,7 @@ class UserService(Service):
         role_v = check.choice("role", role, policy.ROLES)
         check.done()
         user = self._get(user_id)
-        if str(user["_id"]) == session.user_id:
+        if user["id"] == session.user_id:
             raise ValidationError({"role": "You cannot change your own role."})
         if role_v == user["role"]:
             raise ValidationError({"role": f"{user['username']} already has that role."})
@@ -120,7 +120,7 @@ class UserService(Service):
         """Deactivate an account; its sessions end at once."""
         self._admin(session, user_id)
         user = self._get(user_id)
-        if str(user["_id"]) == session.user_id:
+        if user["id"] == session.user_id:
             raise ValidationError("You cannot deactivate your own account.")
         return self._set(session, user, {"status": INACTIVE}, "user.deactivate", revoke=True)
 
@@ -153,17 +153,17 @@ class UserService(Service):
         self._admin(session)
         page_no, size = page_args(page, page_size)
         check = Checker()
-        filt: dict[str, Any] = {}
+        role_v = status_v = None
         if role not in (None, ""):
-            filt["role"] = check.choice("role", role, policy.ROLES)
+            role_v = check.choice("role", role, policy.ROLES)
         if status not in (None, ""):
-            filt["status"] = check.choice("status", status, STATUSES)
+            status_v = check.choice("status", status, STATUSES)
         text = check.text("query", query, max_len=60)
         check.done()
-        if text:
-            filt["username_lc"] = literal_prefix(text.lower())
-        total, docs = self.ctx.store.find_page("users", filt, [("role", 1), ("username_lc", 1)],
-                                               (page_no - 1) * size, size)
+        found = self.store.users.find(UserQuery(
+            role=role_v, status=status_v, username_prefix=text.lower() if text else None,
+            skip=(page_no - 1) * size, limit=size))
+        total, docs = found.total or 0, found.items
         now = self.ctx.now()
         items = []
         for doc in docs:
@@ -175,9 +175,9 @@ class UserService(Service):
     def doctors(self, session: Session) -> list[dict[str, Any]]:
         """Active doctors (id, name) for pickers; any logged-in user may see this list."""
         self.verify(session)
-        cursor = self.db.users.find({"role": policy.DOCTOR, "status": ACTIVE},
-                                    {"full_name": 1, "username": 1, "specialty": 1})
-        return sorted(({"id": str(d["_id"]), "full_name": d.get("full_name") or d["username"],
+        cursor = self.store.users.find(UserQuery(role=policy.DOCTOR, status=ACTIVE, limit=None,
+                                                 count=False)).items
+        return sorted(({"id": d["id"], "full_name": d.get("full_name") or d["username"],
                         "username": d["username"], "specialty": d.get("specialty")}
                        for d in cursor), key=lambda d: d["full_name"].lower())
 
@@ -216,17 +216,20 @@ class UserService(Service):
         check_password_rules(new, user["username"], field="new_password")
         if new == current:
             raise ValidationError({"new_password": "Choose a password different from the current one."})
-        self.db.users.update_one({"_id": user["_id"]},
-                                 {"$set": {"password_hash": self.ctx.auth.hash_password(new)}})
-        self.db.sessions.update_many(
-            {"user_id": user["_id"], "_id": {"$ne": session.session_id}},
-            {"$set": {"revoked": True}})
-        self.audit(session, "user.change-password", record_type="user", record_id=user["_id"])
+        new_hash = self.ctx.auth.hash_password(new)
+        with self.uow():
+            self.store.users.update(user["id"], {"password_hash": new_hash}, bump=False)
+            self.store.sessions.revoke_user(user["id"], keep=session.session_id)
+            self.audit(session, "user.change-password", record_type="user",
+                       record_id=user["id"])
 
     def pending(self, session: Session) -> list[dict[str, Any]]:
         """Sign-ups waiting for approval."""
         self._admin(session)
-        return [user_public(d) for d in self.db.users.find({"status": PENDING}).limit(200)]
+        from .dashboard import _requested
+
+        found = self.store.users.find(UserQuery(status=PENDING, limit=200, count=False))
+        return [user_public(d) for d in sorted(found.items, key=_requested)]
 
 
-__all__ = ["UserService", "ObjectId"]
+__all__ = ["UserService"]

@@ -5,8 +5,6 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from bson import ObjectId
-
 from .. import policy, reference
 from ..errors import ValidationError
 from ..validation import Checker
@@ -88,46 +86,13 @@ def alert_fields(reading: dict[str, Any]) -> dict[str, Any]:
             "vitals_alert_at": reading["taken_at"]}
 
 
-def bucket_docs(patient_id: Any, readings: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Readings grouped into one document per patient and year (the storage layout)."""
-    years: dict[int, list[dict[str, Any]]] = {}
-    for reading in readings:
-        years.setdefault(reading["taken_at"].year, []).append(reading)
-    return [{"patient_id": patient_id, "year": year,
-             "readings": sorted(items, key=lambda r: r["taken_at"]), "count": len(items)}
-            for year, items in sorted(years.items())]
-
-
 class VitalsService(Service):
-    """Record vitals and read a patient's series over a time range.
+    """Record vitals and read a patient's series over a time range (one stored record per
+    reading, indexed by patient and time)."""
 
-    Readings are stored in one document per patient and year (the bucket pattern for
-    time series): a patient's two years of readings are two documents, so opening a
-    chart reads a handful of documents on either store.
-    """
-
-    def _readings(self, pid: Any, since: datetime | None = None,
+    def _readings(self, pid: str, since: datetime | None = None,
                   until: datetime | None = None) -> list[dict[str, Any]]:
-        filt: dict[str, Any] = {"patient_id": pid}
-        out: list[dict[str, Any]] = []
-        for bucket in self.ctx.store.find_docs("vitals", filt):
-            year = bucket.get("year", 0)
-            if since and year < since.year or until and year > until.year:
-                continue
-            for reading in bucket.get("readings") or ():
-                taken = reading["taken_at"]
-                if since and taken < since or until and taken > until:
-                    continue
-                out.append(reading)
-        out.sort(key=lambda r: r["taken_at"])
-        return out
-
-    def _store(self, pid: Any, reading: dict[str, Any]) -> None:
-        # Two sessions may create the same year's bucket at once; readers merge every
-        # bucket of the patient, so nothing is lost either way.
-        self.db.vitals.update_one({"patient_id": pid, "year": reading["taken_at"].year},
-                                  {"$push": {"readings": reading}, "$inc": {"count": 1}},
-                                  upsert=True)
+        return self.store.vitals.series(pid, since, until)
 
     def add(self, session: Session, patient_id: Any, data: dict[str, Any]) -> dict[str, Any]:
         """Record a reading; patients add their own home readings, doctors any."""
@@ -136,15 +101,16 @@ class VitalsService(Service):
         reading = clean_reading(data, self.ctx.now())
         if session.role == policy.PATIENT:
             reading["source"] = "home"
-        reading = {"id": ObjectId(), **reading, "recorded_by": session.username,
+        reading = {"patient_id": pid, **reading, "recorded_by": session.username,
                    "recorded_at": self.ctx.now()}
-        self._store(pid, reading)
-        latest = self._readings(pid, since=reading["taken_at"])
-        if latest and latest[-1]["id"] == reading["id"]:
-            self.db.patients.update_one({"_id": pid}, {"$set": alert_fields(reading)})
-        self.audit(session, "vitals.add", record_type="vitals", record_id=reading["id"],
-                   patient_id=pid)
-        self.changed("vitals", "insert", reading["id"], patient_id=pid, session=session)
+        with self.uow():
+            reading = self.store.vitals.add(reading)
+            newest = self.store.vitals.latest(pid, 1)
+            if newest and newest[0]["id"] == reading["id"]:
+                self.store.patients.update(pid, alert_fields(reading), bump=False)
+            self.audit(session, "vitals.add", record_type="vitals", record_id=reading["id"],
+                       patient_id=pid)
+            self.changed("vitals", "insert", reading["id"], patient_id=pid, session=session)
         return present(reading, pid)
 
     def series(self, session: Session, patient_id: Any, *, since: Any = None,
@@ -162,30 +128,29 @@ class VitalsService(Service):
         """The most recent readings, newest first."""
         patients = PatientService(self.ctx)
         pid = patients.require_visible(session, patient_id, "vitals.read")
-        readings = self._readings(pid)
-        return [present(r, pid) for r in reversed(readings[-count:])]
+        return [present(r, pid) for r in self.store.vitals.latest(pid, count)]
 
     def delete(self, session: Session, patient_id: Any, reading_id: Any) -> None:
         """Remove a reading entered in error (doctors; patients their own home readings)."""
         from ..errors import NotFound
-        from .base import oid
+        from .base import ref
 
         patients = PatientService(self.ctx)
         pid = patients.require_visible(session, patient_id, "vitals.write")
-        rid = oid(reading_id, "reading")
-        reading = next((r for r in self._readings(pid) if r["id"] == rid), None)
-        if reading is None:
+        rid = ref(reading_id, "reading")
+        reading = self.store.vitals.get(rid)
+        if reading is None or reading.get("patient_id") != pid:
             raise NotFound("That reading does not exist.")
         if session.role == policy.PATIENT and reading.get("recorded_by") != session.username:
             self._deny(session, "vitals.delete", "vitals", rid, pid,
                        "You can only remove readings you entered yourself.")
-        self.db.vitals.update_many({"patient_id": pid, "year": reading["taken_at"].year,
-                                   "readings.id": rid},
-                                  {"$pull": {"readings": {"id": rid}}, "$inc": {"count": -1}})
-        remaining = self._readings(pid)
-        self.db.patients.update_one({"_id": pid}, {"$set": alert_fields(remaining[-1]) if remaining
-                                                   else {"vitals_alert": False,
-                                                         "vitals_alert_label": None,
-                                                         "vitals_alert_at": None}})
-        self.audit(session, "vitals.delete", record_type="vitals", record_id=rid, patient_id=pid)
-        self.changed("vitals", "delete", rid, patient_id=pid, session=session)
+        with self.uow():
+            self.store.vitals.delete(rid)
+            remaining = self.store.vitals.latest(pid, 1)
+            self.store.patients.update(
+                pid, alert_fields(remaining[0]) if remaining else
+                {"vitals_alert": False, "vitals_alert_label": None, "vitals_alert_at": None},
+                bump=False)
+            self.audit(session, "vitals.delete", record_type="vitals", record_id=rid,
+                       patient_id=pid)
+            self.changed("vitals", "delete", rid, patient_id=pid, session=session)

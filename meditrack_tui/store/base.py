@@ -157,8 +157,9 @@ class AppointmentQuery:
     statuses: tuple[str, ...] | None = None
     start_from: datetime | None = None        # start >= this
     start_before: datetime | None = None      # start < this
-    text: str | None = None   # a word of the patient's name starts with it, the MRN starts
-    #                           with it, or the reason starts with it (case-insensitive)
+    text: str | None = None   # case-insensitive: the patient's name or the reason has a
+    #                           word from which it starts ("blood pr" finds "High blood
+    #                           pressure"), or the MRN starts with it
     sort: str = "start"                       # one of APPOINTMENT_SORTS
     descending: bool = False
     skip: int = 0

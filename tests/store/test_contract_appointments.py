@@ -88,11 +88,15 @@ def test_text_matches_an_mrn_prefix(store, book):
     assert codes(find(store, text="mrn-01")) == ["f", "c"]
 
 
-def test_text_matches_a_reason_prefix_case_insensitive(store, book):
+def test_text_matches_a_word_start_of_the_reason_case_insensitive(store, book):
     assert codes(find(store, text="asthma")) == ["f", "a"]
     assert codes(find(store, text="BLOOD")) == ["b"]
     assert codes(find(store, text="who")) == ["c"]
-    assert find(store, text="pressure").total == 0
+    assert codes(find(store, text="pressure")) == ["b"]
+    assert codes(find(store, text="cough?")) == ["c"]
+    assert codes(find(store, text="blood pr")) == ["b"]
+    assert find(store, text="ressure").total == 0  # inside a word: no match
+    assert find(store, text="pressure blood").total == 0
 
 
 def test_text_follows_updates_and_deletes(store, book):

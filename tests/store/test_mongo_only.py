@@ -169,7 +169,7 @@ class TestWithServer:
                                         "mrn": "M1", "reason": "Asthma review"})
         stored = mstore.db.appointments.find_one({})
         assert stored["patient_words"] == ["iris okoro", "okoro"]
-        assert stored["reason_lc"] == "asthma review"
+        assert stored["reason_words"] == ["asthma review", "review"]
         assert set(mstore.appointments.get(appt["id"])) == set(appt)
         assert mstore.appointments.find(AppointmentQuery(text="ASTH")).total == 1
         mstore.appointments.update(appt["id"], {"reason": "Follow-up"})

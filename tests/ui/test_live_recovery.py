@@ -10,7 +10,7 @@ import time
 
 import pytest
 
-from meditrack_tui.db.feed import RESYNC, WATCHED, Scope
+from meditrack_tui.live import RESYNC, WATCHED, Scope
 from screens.messages import DataChanged
 from tests.conftest import sync
 
@@ -53,20 +53,20 @@ class FakeFeed:
 @pytest.fixture
 def fake_feed(monkeypatch):
     """open_feed and connect (as the worker imports them), failing on demand."""
-    import meditrack_tui.db as db_pkg
-    import meditrack_tui.db.feed as feed_mod
+    import meditrack_tui.live as feed_mod
+    import meditrack_tui.store as db_pkg
 
     plan = {"poll_errors": 0, "connect_errors": 0, "connects": 0, "polls": 0, "opened": []}
-    real_connect = db_pkg.connect
+    real_connect = db_pkg.open_store
 
-    def connect(config, **kwargs):
+    def open_store(config, **kwargs):
         plan["connects"] += 1
         if plan["connect_errors"] > 0:
             plan["connect_errors"] -= 1
             raise sqlite3.OperationalError("unable to open database file")
         return real_connect(config, **kwargs)
 
-    monkeypatch.setattr(db_pkg, "connect", connect)
+    monkeypatch.setattr(db_pkg, "open_store", open_store)
     monkeypatch.setattr(feed_mod, "open_feed", lambda store, scope=None: FakeFeed(plan, scope))
     return plan
 
@@ -132,7 +132,7 @@ async def test_the_feed_follows_the_session_scope(make_app, fake_feed):
 
 @sync
 async def test_a_resync_reaches_a_patient_session(make_app):
-    from meditrack_tui.db.feed import ChangeEvent
+    from meditrack_tui.live import ChangeEvent
 
     heard: list[DataChanged] = []
     app = make_app(live=False)
@@ -170,8 +170,9 @@ async def test_a_live_refresh_of_an_open_record_is_not_an_opening(make_app):
             await wait_until(pilot, lambda p=phone: screen.record.get("phone") == p, 3)
 
         def opened() -> int:
-            db = app.backend.services.store.db
-            return app.backend.call(lambda s: db.audit.count_documents(
-                {"action": "patient.open", "username": "demo.doctor", "record_id": pid}))
+            from tests.peek import Peek
+
+            return app.backend.call(lambda s: Peek(s.store).count(
+                "audit", action="patient.open", username="demo.doctor", record_id=pid))
 
         assert opened() == 1

@@ -2,7 +2,7 @@
 
 Every ``_id`` is the record's opaque string id (``base.new_id()``), returned as ``"id"``.
 Each call runs in the current unit of work's session (see store.py). Fields the store
-keeps for its own queries (``phone_rev``, ``patient_words``, ``reason_lc``) are written
+keeps for its own queries (``phone_rev``, ``patient_words``, ``reason_words``) are written
 beside the record and never returned.
 """
 
@@ -340,15 +340,14 @@ def name_words(name: Any) -> list[str] | None:
 
 
 class Appointments(RecordRepo, AppointmentRepo):
-    internal = ("patient_words", "reason_lc")
+    internal = ("patient_words", "reason_words")
 
     def derived(self, fields: Doc) -> Doc:
         extra: Doc = {}
         if "patient_name" in fields:
             extra["patient_words"] = name_words(fields["patient_name"])
         if "reason" in fields:
-            reason = fields["reason"]
-            extra["reason_lc"] = reason.lower() if isinstance(reason, str) else None
+            extra["reason_words"] = name_words(fields["reason"])
         return extra
 
     def find(self, query: AppointmentQuery) -> Found:
@@ -376,7 +375,7 @@ class Appointments(RecordRepo, AppointmentRepo):
             text = query.text.lower()
             filt["$or"] = [{"patient_words": prefix(text)},
                            {"mrn": {"$regex": "^" + re.escape(query.text), "$options": "i"}},
-                           {"reason_lc": prefix(text)}]
+                           {"reason_words": prefix(text)}]
         if query.sort not in APPOINTMENT_SORTS:
             raise ValueError(f"unknown appointment sort {query.sort!r}")
         return self.query(filt, sort_spec((query.sort, "start"),

@@ -210,16 +210,16 @@ def _day(doc: Doc) -> Any:
 
 def _text_keys(doc: Doc) -> set[str]:
     """What AppointmentQuery.text matches by prefix: every word-start of the patient's
-    name (to the name's end), the MRN and the reason, lower-cased."""
+    name and of the reason (each to its end), and the MRN, lower-cased."""
     keys: set[str] = set()
-    name = doc.get("patient_name")
-    if isinstance(name, str):
-        words = name.lower().split()
-        keys.update(" ".join(words[i:]) for i in range(len(words)))
-    for name in ("mrn", "reason"):
+    for name in ("patient_name", "reason"):
         value = doc.get(name)
-        if isinstance(value, str) and value:
-            keys.add(value.lower())
+        if isinstance(value, str):
+            words = value.lower().split()
+            keys.update(" ".join(words[i:]) for i in range(len(words)))
+    mrn = doc.get("mrn")
+    if isinstance(mrn, str) and mrn:
+        keys.add(mrn.lower())
     return keys
 
 
@@ -447,9 +447,10 @@ class SqliteCounters(CounterRepo):
     def __init__(self, db: Database) -> None:
         self.db = db
 
-    def next(self, name: str) -> int:
+    def next(self, name: str, count: int = 1) -> int:
         with self.db.transaction():
             rows = self.db.execute(
-                "INSERT INTO counters (name, value) VALUES (?, 1) ON CONFLICT (name) "
-                "DO UPDATE SET value = value + 1 RETURNING value", (name,)).fetchall()
+                "INSERT INTO counters (name, value) VALUES (?, ?) ON CONFLICT (name) "
+                "DO UPDATE SET value = value + excluded.value RETURNING value",
+                (name, int(count))).fetchall()
         return int(rows[0][0])

@@ -125,7 +125,7 @@ Migration = Callable[[sqlite3.Connection], None]
 
 
 def _create_v2(conn: sqlite3.Connection) -> None:
-    """The first SQLite schema (version 1 was MediTrack 0.1's litemongo files)."""
+    """The first SQLite schema (version 1 was MediTrack 0.1's embedded document files)."""
     for statement in SCHEMA_V2.split(";"):
         if statement.strip():
             conn.execute(statement)
