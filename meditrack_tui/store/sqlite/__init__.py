@@ -36,9 +36,9 @@ class SqliteStore(Store):
         if (data_dir / "db").is_dir() and not path.exists():
             raise StoreUnavailable(
                 f"The data directory {data_dir} was made by MediTrack 0.1, whose embedded "
-                "format is no longer read. Start with a new data directory (--data-dir or "
-                "MEDITRACK_DATA_DIR), or export the records with MediTrack 0.1 and import "
-                "them into a new one.")
+                "format this version does not read (its records are left untouched). Start "
+                "with a new data directory (--data-dir or MEDITRACK_DATA_DIR), or keep using "
+                "MediTrack 0.1 with this one.")
         try:
             create_private(data_dir, path)
         except OSError as exc:
