@@ -33,7 +33,7 @@ import time
 from datetime import datetime, timedelta
 from pathlib import Path
 
-from common import config_for, reference_loop_ms, summary
+from common import config_for, open_services, reference_loop_ms, summary
 
 NOW = datetime(2026, 3, 4, 10, 0)
 
@@ -41,30 +41,24 @@ NOW = datetime(2026, 3, 4, 10, 0)
 def seed_store(folder: Path, readings: int) -> None:
     """The demo clinic plus one patient with ``readings`` daily BP/HR readings."""
     from meditrack_tui import seed
-    from meditrack_tui.db import connect
-    from meditrack_tui.services import Services
 
-    cfg = config_for(folder)
-    store = connect(cfg)
-    services = Services(store, cfg, clock=lambda: NOW)
+    store, services = open_services(folder, clock=lambda: NOW)
     seed.load_demo(services)
     doctor = services.auth.login("demo.doctor", "meditrack-demo")
     patient = services.patients.create(doctor, {
         "first_name": "Bench", "last_name": "Marker", "dob": "1960-01-01", "sex": "M"})
-    from bson import ObjectId  # the benchmark writes straight to the store, like the seed
-
-    from meditrack_tui.services.vitals import bucket_docs
-
+    # the benchmark writes straight to the store's repository, like the seed
     rng = random.Random(11)
     docs = []
     for day in range(readings):
         taken = NOW - timedelta(days=readings - day, hours=rng.randint(0, 10))
         systolic = int(rng.gauss(150 - 25 * day / readings, 9))
-        docs.append({"id": ObjectId(), "systolic": systolic,
+        docs.append({"patient_id": patient["id"], "systolic": systolic,
                      "diastolic": int(systolic * 0.63 + rng.gauss(0, 4)),
                      "heart_rate": int(rng.gauss(74, 7)), "taken_at": taken, "source": "home",
                      "note": None, "recorded_by": "bench", "recorded_at": taken})
-    store.db.vitals.insert_many(bucket_docs(ObjectId(patient["id"]), docs))
+    with store.bulk():
+        store.vitals.add_many(docs)
     store.close()
     (folder / "patient_id").write_text(patient["id"])
 

@@ -6,8 +6,8 @@ import os
 import statistics
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -25,8 +25,8 @@ def config_for(path: Path):
 def seeded_dir(patients: int) -> Path:
     """A data directory with the demo clinic plus ``patients`` synthetic ones (cached)."""
     from meditrack_tui import seed
-    from meditrack_tui.db import connect
     from meditrack_tui.services import Services
+    from meditrack_tui.store import open_store
 
     path = CACHE / f"clinic-{patients}"
     marker = path / "seeded"
@@ -38,7 +38,7 @@ def seeded_dir(patients: int) -> Path:
         shutil.rmtree(path)
     print(f"(seeding {patients} patients into {path}; cached for later runs)", flush=True)
     cfg = config_for(path)
-    store = connect(cfg)
+    store = open_store(cfg)
     services = Services(store, cfg)
     seed.load_demo(services)
     if patients:
@@ -48,10 +48,26 @@ def seeded_dir(patients: int) -> Path:
     return path
 
 
+def open_services(path: Path, clock: Callable[[], object] | None = None):
+    """(store, services) on the data directory ``path``."""
+    from meditrack_tui.services import Services
+    from meditrack_tui.store import open_store
+
+    cfg = config_for(path)
+    store = open_store(cfg)
+    return store, Services(store, cfg, clock=clock)
+
+
+def percentile(samples: list[float], q: float) -> float:
+    """The ``q`` quantile (0..1) of ``samples``, nearest rank."""
+    ordered = sorted(samples)
+    return ordered[min(len(ordered) - 1, max(0, round(q * len(ordered)) - 1))]
+
+
 def summary(label: str, samples_ms: list[float], target: str = "") -> str:
     """'label: median X ms, p95 Y ms (n=N)' plus the target when given."""
     ordered = sorted(samples_ms)
-    p95 = ordered[min(len(ordered) - 1, max(0, int(round(0.95 * len(ordered))) - 1))]
+    p95 = ordered[min(len(ordered) - 1, max(0, round(0.95 * len(ordered)) - 1))]
     line = (f"{label}: median {statistics.median(ordered):.1f} ms, p95 {p95:.1f} ms, "
             f"max {ordered[-1]:.1f} ms (n={len(ordered)})")
     if target:
