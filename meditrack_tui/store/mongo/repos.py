@@ -330,6 +330,17 @@ class Patients(RecordRepo, PatientRepo):
         return self.coll.count_documents(filt, session=self.s)
 
 
+def window(filt: Doc, name: str, low: Any, high: Any) -> None:
+    """Add ``low <= name < high`` (either end optional) to a filter."""
+    bounds: Doc = {}
+    if low is not None:
+        bounds["$gte"] = clean(low)
+    if high is not None:
+        bounds["$lt"] = clean(high)
+    if bounds:
+        filt[name] = bounds
+
+
 def name_words(name: Any) -> list[str] | None:
     """Every run of a name's lower-case words to its end ("grace ann lee": "grace ann lee",
     "ann lee", "lee"): a prefix of one is text starting at the start of a word."""
@@ -364,13 +375,7 @@ class Appointments(RecordRepo, AppointmentRepo):
             filt["day"] = {"$in": list(query.days)}
         if query.statuses is not None:
             filt["status"] = {"$in": list(query.statuses)}
-        start: Doc = {}
-        if query.start_from is not None:
-            start["$gte"] = clean(query.start_from)
-        if query.start_before is not None:
-            start["$lt"] = clean(query.start_before)
-        if start:
-            filt["start"] = start
+        window(filt, "start", query.start_from, query.start_before)
         if query.text:
             text = query.text.lower()
             filt["$or"] = [{"patient_words": prefix(text)},
@@ -493,13 +498,7 @@ class Audit(Repo, AuditRepo):
             filt["outcome"] = query.outcome
         if query.patient_id is not None:
             filt["patient_id"] = query.patient_id
-        ts: Doc = {}
-        if query.ts_from is not None:
-            ts["$gte"] = clean(query.ts_from)
-        if query.ts_before is not None:
-            ts["$lt"] = clean(query.ts_before)
-        if ts:
-            filt["ts"] = ts
+        window(filt, "ts", query.ts_from, query.ts_before)
         return self.query(filt, sort_spec(("ts",), -1), query.skip, query.limit, query.count)
 
 

@@ -208,6 +208,18 @@ def _day(doc: Doc) -> Any:
     return column(day)
 
 
+def _equal(query: Any, cols: tuple[str, ...]) -> tuple[list[str], list[Any]]:
+    """``col = ?`` clauses (and their values) for the query's given fields among ``cols``."""
+    clauses: list[str] = []
+    params: list[Any] = []
+    for col in cols:
+        value = getattr(query, col)
+        if value is not None:
+            clauses.append(f"{col} = ?")
+            params.append(value)
+    return clauses, params
+
+
 def _text_keys(doc: Doc) -> set[str]:
     """What AppointmentQuery.text matches by prefix: every word-start of the patient's
     name and of the reason (each to its end), and the MRN, lower-cased."""
@@ -241,13 +253,7 @@ class SqliteAppointments(_Paged, AppointmentRepo):
     def find(self, query: AppointmentQuery) -> Found:
         if query.sort not in APPOINTMENT_SORTS:
             raise ValueError(f"unknown appointment sort {query.sort!r}")
-        clauses: list[str] = []
-        params: list[Any] = []
-        for col in ("patient_id", "doctor_id", "day"):
-            value = getattr(query, col)
-            if value is not None:
-                clauses.append(f"{col} = ?")
-                params.append(value)
+        clauses, params = _equal(query, ("patient_id", "doctor_id", "day"))
         if query.days is not None:
             clauses.append(_in("day", query.days))
             params += query.days
@@ -370,13 +376,7 @@ class SqliteAudit(AuditRepo):
         return stored
 
     def find(self, query: AuditQuery) -> Found:
-        clauses: list[str] = []
-        params: list[Any] = []
-        for col in ("username", "outcome", "patient_id"):
-            value = getattr(query, col)
-            if value is not None:
-                clauses.append(f"{col} = ?")
-                params.append(value)
+        clauses, params = _equal(query, ("username", "outcome", "patient_id"))
         if query.action_prefix is not None:
             sql, args = _prefix("action", query.action_prefix)
             clauses.append(sql)

@@ -68,7 +68,7 @@ CREATE INDEX appointments_status ON appointments (status, start, id);
 CREATE INDEX appointments_start ON appointments (start, id);
 
 -- what AppointmentQuery.text matches by prefix: each word-start of the patient's name
--- (to the end of the name), the MRN and the reason, lower-cased
+-- and of the reason (each to its end), and the MRN, lower-cased
 CREATE TABLE appointment_keys (
     key TEXT NOT NULL, appointment_id TEXT NOT NULL,
     PRIMARY KEY (key, appointment_id)) WITHOUT ROWID;
