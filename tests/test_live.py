@@ -10,7 +10,6 @@ import textwrap
 from datetime import timedelta
 from pathlib import Path
 
-import pytest
 
 from meditrack_tui.live import (
     CHANGE_LOG_KEEP,
@@ -93,7 +92,7 @@ def test_an_idle_poll_reads_only_the_newest_sequence_number(demo_services):
     for _ in range(5):
         assert feed.poll() == []
     assert counted.changes.calls == ["last_seq"] * 5
-    admin = demo_services.auth.login("demo.admin", "meditrack-demo")
+    demo_services.auth.login("demo.admin", "meditrack-demo")
     counted.changes.calls.clear()
     assert feed.poll()  # the login's audit entry
     assert counted.changes.calls == ["last_seq", "after"]

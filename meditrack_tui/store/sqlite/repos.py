@@ -220,6 +220,17 @@ def _equal(query: Any, cols: tuple[str, ...]) -> tuple[list[str], list[Any]]:
     return clauses, params
 
 
+def _window(col: str, low: datetime | None, high: datetime | None, clauses: list[str],
+            params: list[Any]) -> None:
+    """Add ``low <= col < high`` (either end optional) to a query's clauses."""
+    if low is not None:
+        clauses.append(f"{col} >= ?")
+        params.append(iso(low))
+    if high is not None:
+        clauses.append(f"{col} < ?")
+        params.append(iso(high))
+
+
 def _text_keys(doc: Doc) -> set[str]:
     """What AppointmentQuery.text matches by prefix: every word-start of the patient's
     name and of the reason (each to its end), and the MRN, lower-cased."""
@@ -260,12 +271,7 @@ class SqliteAppointments(_Paged, AppointmentRepo):
         if query.statuses is not None:
             clauses.append(_in("status", query.statuses))
             params += query.statuses
-        if query.start_from is not None:
-            clauses.append("start >= ?")
-            params.append(iso(query.start_from))
-        if query.start_before is not None:
-            clauses.append("start < ?")
-            params.append(iso(query.start_before))
+        _window("start", query.start_from, query.start_before, clauses, params)
         if query.text:
             text = query.text.lower()
             clauses.append("id IN (SELECT appointment_id FROM appointment_keys "
@@ -381,12 +387,7 @@ class SqliteAudit(AuditRepo):
             sql, args = _prefix("action", query.action_prefix)
             clauses.append(sql)
             params += args
-        if query.ts_from is not None:
-            clauses.append("ts >= ?")
-            params.append(iso(query.ts_from))
-        if query.ts_before is not None:
-            clauses.append("ts < ?")
-            params.append(iso(query.ts_before))
+        _window("ts", query.ts_from, query.ts_before, clauses, params)
         cond = where(clauses)
         tail, page = paging(query.skip, query.limit)
         rows = self.db.execute(f"SELECT doc FROM audit{cond} ORDER BY ts DESC, id DESC{tail}",
