@@ -39,8 +39,8 @@ Doc = dict[str, Any]
 EMBEDDED = "embedded"
 MONGODB = "mongodb"
 
-# The store's schema version (both stores record it; see Store.schema_version).
-SCHEMA_VERSION = 2
+# The store's schema version (both stores record it at open and refuse a newer one).
+SCHEMA_VERSION = 3
 
 
 class StoreError(Exception):

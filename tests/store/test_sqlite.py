@@ -168,11 +168,21 @@ def test_patient_queries_use_indexes(filled, query):
     assert_no_full_scan(filled, lambda: filled.patients.find(query))
 
 
-def test_patient_search_is_an_or_of_index_ranges(filled):
-    (_sql, lines), _count = plans(filled, lambda: filled.patients.find(
+def test_patient_search_is_a_union_of_index_ranges_each_stopped_at_the_page(filled):
+    (_count_sql, count), (_page_sql, page) = plans(filled, lambda: filled.patients.find(
         PatientQuery(search=NameSearch("nam", phone="555"))))
-    assert "MULTI-INDEX OR" in lines
-    assert any("patients_phone_rev" in line for line in lines)
+    for lines in (count, page):
+        assert "COMPOUND QUERY" in lines
+        for index in ("patients_last", "patients_first", "patients_phone",
+                      "patients_phone_rev"):
+            assert any(f"USING COVERING INDEX {index} " in line
+                       or f"USING INDEX {index} " in line for line in lines), (index, lines)
+    # the count reads the indexes alone (they carry `archived`)
+    assert sum("USING COVERING INDEX" in line for line in count) == 4, count
+    # the family-name range is walked in the page's order: no sort of its matches
+    at = next(i for i, line in enumerate(page) if "patients_last " in line)
+    assert "TEMP B-TREE" not in page[at + 1], page
+    assert "LIMIT" in _page_sql
 
 
 @pytest.mark.parametrize("query", [
@@ -256,6 +266,32 @@ def test_schema_version_recorded(db, data_dir):
         str(SCHEMA_VERSION),)
     raw.close()
     assert db.schema_version == SCHEMA_VERSION
+
+
+def test_a_version_2_database_is_brought_to_version_3(data_dir):
+    """Version 3: search indexes carry `archived`; appointment keys gain the reason's words."""
+    old = SqliteStore(data_dir, migrations={2: MIGRATIONS[2]}, schema_version=2)
+    old.appointments.add({"patient_name": "Ana Lima", "reason": "High blood pressure",
+                          "start": datetime(2026, 3, 4, 9, 0), "status": "scheduled"})
+    old.patients.add({"mrn": "MRN-1", "last_key": "lima", "first_key": "ana",
+                      "archived": False})
+    old.close()
+    raw = sqlite3.connect(data_dir / DB_FILE)
+    with raw:  # the keys as version 2 wrote them: the name's word starts, the whole reason
+        raw.execute("DELETE FROM appointment_keys")
+        raw.executemany("INSERT INTO appointment_keys (key, appointment_id) "
+                        "SELECT ?, id FROM appointments",
+                        [("ana lima",), ("lima",), ("high blood pressure",)])
+    raw.close()
+    store = SqliteStore(data_dir)
+    try:
+        assert store.schema_version == 3 == SCHEMA_VERSION
+        assert store.appointments.find(AppointmentQuery(text="pressure")).total == 1
+        assert store.appointments.find(AppointmentQuery(text="ana")).total == 1
+        found = store.patients.find(PatientQuery(search=NameSearch("lim")))
+        assert [p["mrn"] for p in found.items] == ["MRN-1"] and found.total == 1
+    finally:
+        store.close()
 
 
 def test_migrations_run_forward_once(data_dir):

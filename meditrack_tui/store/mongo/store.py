@@ -280,7 +280,14 @@ def check_schema(db: Any, where: str) -> int:
                 f"The database '{db.name}' at {where} was written by a newer MediTrack "
                 f"(schema version {version}; this one knows up to {SCHEMA_VERSION}). "
                 "Upgrade MediTrack on this machine.")
-        if version < SCHEMA_VERSION:  # nothing to migrate between the recorded versions yet
+        if version < 3:  # appointment search: every word start of the reason
+            from .repos import name_words
+
+            for doc in db["appointments"].find({}, {"reason": 1}):
+                db["appointments"].update_one(
+                    {"_id": doc["_id"]}, {"$set": {"reason_words": name_words(doc.get("reason"))},
+                                          "$unset": {"reason_lc": ""}})
+        if version < SCHEMA_VERSION:
             db[META].update_one({"_id": SCHEMA_DOC}, {"$set": {"version": SCHEMA_VERSION}})
         return max(version, SCHEMA_VERSION)
     old = any(db[name].find_one({"_id": {"$type": "objectId"}}, {"_id": 1}) is not None

@@ -38,25 +38,31 @@ def where(clauses: list[str]) -> str:
 
 
 class JsonRecords(Records):
-    """Records of one table: ``id``, ``version`` and ``doc`` (JSON) plus ``columns``."""
+    """Records of one table: ``id``, ``version`` and ``doc`` (JSON) plus ``columns``.
+
+    A subclass with a side table (rows derived from a record, e.g. its search keys) names
+    the table (``side_table``, ``side_key``: the column holding the record id), its
+    ``side_insert`` statement and ``_side_rows``; they are kept in step on every write.
+    """
 
     table: ClassVar[str]
     columns: ClassVar[dict[str, Extract]] = {}
     unique: ClassVar[dict[str, str]] = {}   # column -> the field Duplicate names
+    side_table: ClassVar[str | None] = None
+    side_key: ClassVar[str] = ""
+    side_insert: ClassVar[str] = ""
 
     def __init__(self, db: Database) -> None:
         self.db = db
         names = ["id", "version", "doc", *self.columns]
         self._insert = (f"INSERT INTO {self.table} ({', '.join(names)}) "
                         f"VALUES ({', '.join('?' * len(names))})")
-        self._update = (f"UPDATE {self.table} SET "
-                        + ", ".join(f"{n} = ?" for n in names[1:]) + " WHERE id = ?")
 
     # --- helpers for subclasses ---
 
-    def _row(self, doc: Doc) -> list[Any]:
-        """The column values of a stored record, in ``_insert`` order after id."""
-        return [doc.get("version"), encode(doc), *(f(doc) for f in self.columns.values())]
+    def _columns(self, doc: Doc) -> list[Any]:
+        """The column values of a record, in ``columns`` order."""
+        return [f(doc) for f in self.columns.values()]
 
     def _docs(self, sql: str, params: Sequence[Any] = ()) -> list[Doc]:
         """Decode the ``doc`` column (the first) of every row."""
@@ -69,21 +75,55 @@ class JsonRecords(Records):
                 return Duplicate(name)
         return Duplicate("id")
 
-    def _sync(self, record_id: str, doc: Doc) -> None:
-        """Keep side tables in step with a record just written (inside its transaction)."""
+    def _side_rows(self, record_id: str, doc: Doc) -> list[tuple[Any, ...]]:
+        """The side-table rows of a record (none without a side table)."""
+        return []
 
     def _unsync(self, record_id: str) -> None:
-        """Drop a deleted record's side-table rows (inside its transaction)."""
+        """Drop a record's side-table rows (inside its transaction)."""
+        if self.side_table:
+            self.db.execute(f"DELETE FROM {self.side_table} WHERE {self.side_key} = ?",
+                            (record_id,))
 
-    def _write(self, record_id: str, doc: Doc, *, new: bool) -> None:
+    def _prepare(self, doc: Doc) -> tuple[Doc, list[Any]]:
+        """A new record as stored (the caller's own copy, with an id) and its insert row;
+        the JSON is encoded once."""
+        record = dict(doc)
+        if record.get("id") is None:
+            record["id"] = new_id()
+        text = encode(record)
+        stored = decode(text)
+        return stored, [stored["id"], stored.get("version"), text, *self._columns(stored)]
+
+    def _insert_rows(self, rows: list[list[Any]], records: list[Doc]) -> None:
         try:
-            if new:
-                self.db.execute(self._insert, [record_id, *self._row(doc)])
-            else:
-                self.db.execute(self._update, [*self._row(doc), record_id])
+            self.db.executemany(self._insert, rows)
         except sqlite3.IntegrityError as exc:
             raise self._duplicate(exc) from exc
-        self._sync(record_id, doc)
+        if self.side_table:
+            self.db.executemany(self.side_insert, [
+                side for record in records for side in self._side_rows(record["id"], record)])
+
+    def _rewrite(self, before: Doc, after: Doc) -> None:
+        """Store a changed record: its JSON, its version and only the columns whose values
+        changed (so the indexes of unchanged columns are not touched)."""
+        old, new = self._columns(before), self._columns(after)
+        names = ["version", "doc"]
+        values: list[Any] = [after.get("version"), encode(after)]
+        for name, was, now in zip(self.columns, old, new, strict=True):
+            if was != now or type(was) is not type(now):
+                names.append(name)
+                values.append(now)
+        try:
+            self.db.execute(f"UPDATE {self.table} SET {', '.join(n + ' = ?' for n in names)} "
+                            "WHERE id = ?", [*values, after["id"]])
+        except sqlite3.IntegrityError as exc:
+            raise self._duplicate(exc) from exc
+        if self.side_table:
+            rows = self._side_rows(after["id"], after)
+            if rows != self._side_rows(before["id"], before):
+                self._unsync(after["id"])
+                self.db.executemany(self.side_insert, rows)
 
     def _read(self, record_id: str) -> Doc | None:
         text = self.db.one(f"SELECT doc FROM {self.table} WHERE id = ?", (record_id,))
@@ -95,38 +135,42 @@ class JsonRecords(Records):
         return self._read(record_id)
 
     def add(self, doc: Doc) -> Doc:
-        stored = decode(encode(doc))
-        if stored.get("id") is None:
-            stored["id"] = new_id()
+        stored, row = self._prepare(doc)
         with self.db.transaction():
-            self._write(stored["id"], stored, new=True)
+            self._insert_rows([row], [stored])
         return stored
 
     def add_many(self, docs: Sequence[Doc]) -> list[Doc]:
-        """Add several records in one transaction (joins the current one)."""
+        """Add several records in one transaction (joins the current one): one statement
+        for all rows, one for all side-table rows."""
+        prepared = [self._prepare(doc) for doc in docs]
+        stored = [record for record, _ in prepared]
         with self.db.transaction():
-            return [self.add(doc) for doc in docs]
+            self._insert_rows([row for _, row in prepared], stored)
+        return stored
 
     def update(self, record_id: str, fields: Doc, *, version: int | None = None,
                bump: bool = True) -> Doc | None:
         with self.db.transaction():
-            doc = self._read(record_id)
-            if doc is None or (version is not None and doc.get("version") != version):
+            before = self._read(record_id)
+            if before is None or (version is not None and before.get("version") != version):
                 return None
+            doc = dict(before)
             doc.update(decode(encode(fields)))
             doc["id"] = record_id
             if bump:
                 doc["version"] = (doc.get("version") or 0) + 1
-            self._write(record_id, doc, new=False)
+            self._rewrite(before, doc)
         return doc
 
     def increment(self, record_id: str, name: str, by: int = 1) -> Doc | None:
         with self.db.transaction():
-            doc = self._read(record_id)
-            if doc is None:
+            before = self._read(record_id)
+            if before is None:
                 return None
+            doc = dict(before)
             doc[name] = (doc.get(name) or 0) + by
-            self._write(record_id, doc, new=False)
+            self._rewrite(before, doc)
         return doc
 
     def delete(self, record_id: str) -> bool:

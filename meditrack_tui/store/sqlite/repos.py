@@ -106,8 +106,9 @@ def _phone_rev(doc: Doc) -> str | None:
     return digits[::-1] if isinstance(digits, str) else None
 
 
-def _search(search: NameSearch) -> tuple[str, list[Any]]:
-    """A NameSearch as an OR of index ranges (see its docstring for the meaning)."""
+def _alternatives(search: NameSearch) -> list[tuple[str, list[Any]]]:
+    """A NameSearch as alternative index ranges, any of which matches (see its docstring
+    for the meaning)."""
     alternatives: list[tuple[str, list[Any]]] = []
     if search.pair is not None:
         family, given = search.pair
@@ -124,8 +125,7 @@ def _search(search: NameSearch) -> tuple[str, list[Any]]:
     if search.phone is not None:
         alternatives.append(_prefix("phone_digits", search.phone))
         alternatives.append(_prefix("phone_rev", search.phone[::-1]))
-    sql = "(" + " OR ".join(s for s, _ in alternatives) + ")"
-    return sql, [p for _, args in alternatives for p in args]
+    return alternatives
 
 
 class SqlitePatients(_Paged, PatientRepo):
@@ -138,14 +138,13 @@ class SqlitePatients(_Paged, PatientRepo):
         "vitals_alert", "vitals_alert_at")}
     unique: ClassVar[dict[str, str]] = {"mrn": "mrn"}
 
-    def _sync(self, record_id: str, doc: Doc) -> None:
-        self._unsync(record_id)
-        conditions = {c for c in doc.get("conditions_lc") or () if isinstance(c, str)}
-        self.db.executemany("INSERT INTO patient_conditions (condition, patient_id) "
-                            "VALUES (?, ?)", [(c, record_id) for c in sorted(conditions)])
+    side_table = "patient_conditions"
+    side_key = "patient_id"
+    side_insert = "INSERT INTO patient_conditions (condition, patient_id) VALUES (?, ?)"
 
-    def _unsync(self, record_id: str) -> None:
-        self.db.execute("DELETE FROM patient_conditions WHERE patient_id = ?", (record_id,))
+    def _side_rows(self, record_id: str, doc: Doc) -> list[tuple[Any, ...]]:
+        conditions = {c for c in doc.get("conditions_lc") or () if isinstance(c, str)}
+        return [(c, record_id) for c in sorted(conditions)]
 
     def by_mrn(self, mrn: str) -> Doc | None:
         found = self._docs("SELECT doc FROM patients WHERE mrn = ?", (mrn,))
@@ -169,9 +168,6 @@ class SqlitePatients(_Paged, PatientRepo):
         broad = "+" if narrow else ""
         if query.only_id is not None:
             add("id = ?", query.only_id)
-        if query.search is not None:
-            sql, args = _search(query.search)
-            add(sql, *args)
         if query.sex is not None:
             add(f"{broad}sex = ?", query.sex)
         if query.dob_max is not None:
@@ -188,7 +184,36 @@ class SqlitePatients(_Paged, PatientRepo):
         if query.vitals_alert is not None:
             add(f"{broad}vitals_alert = ?", _flag(query.vitals_alert))
         sort = order((*PATIENT_SORTS[query.sort], "id"), query.descending)
-        return self._page(clauses, params, sort, query.skip, query.limit, query.count)
+        if query.search is None:
+            return self._page(clauses, params, sort, query.skip, query.limit, query.count)
+        return self._search_page(_alternatives(query.search), clauses, params, sort, query)
+
+    def _search_page(self, alternatives: list[tuple[str, list[Any]]], clauses: list[str],
+                     params: list[Any], sort: str, query: PatientQuery) -> Found:
+        """A search page as the union of each alternative's own first rows: each is one
+        index range walked in sort order (or sorted within the index) and stopped after
+        skip + limit rows, so the page costs the page, not every match; the count is the
+        union of the alternatives' ids, read from their indexes."""
+        branches: list[str] = []
+        args: list[Any] = []
+        for sql, values in alternatives:
+            branches.append(f"SELECT id FROM patients{where([sql, *clauses])}")
+            args += [*values, *params]
+        total = None
+        if query.count:
+            total = self.db.one(f"SELECT count(*) FROM ({' UNION '.join(branches)})", args)
+        if query.limit is None:
+            ids = " UNION ".join(branches)
+            tail, page = paging(query.skip, None)
+            return Found(self._docs(f"SELECT doc FROM patients WHERE id IN ({ids}) "
+                                    f"ORDER BY {sort}{tail}", [*args, *page]), total)
+        first = max(0, query.skip) + max(0, query.limit)
+        limited = " UNION ".join(f"SELECT id FROM ({branch} ORDER BY {sort} LIMIT {first})"
+                                 for branch in branches)
+        items = self._docs(f"SELECT doc FROM patients WHERE id IN ({limited}) "
+                           f"ORDER BY {sort} LIMIT ? OFFSET ?",
+                           [*args, max(0, query.limit), max(0, query.skip)])
+        return Found(items, total)
 
     def alerts(self, limit: int) -> list[Doc]:
         return self._docs("SELECT doc FROM patients WHERE vitals_alert = 1 AND archived = 0 "
@@ -253,13 +278,12 @@ class SqliteAppointments(_Paged, AppointmentRepo):
     columns |= {name: field(name) for name in (
         "start", "status", "patient_name", "doctor_name", "reason", "mrn")}
 
-    def _sync(self, record_id: str, doc: Doc) -> None:
-        self._unsync(record_id)
-        self.db.executemany("INSERT INTO appointment_keys (key, appointment_id) VALUES (?, ?)",
-                            [(k, record_id) for k in sorted(_text_keys(doc))])
+    side_table = "appointment_keys"
+    side_key = "appointment_id"
+    side_insert = "INSERT INTO appointment_keys (key, appointment_id) VALUES (?, ?)"
 
-    def _unsync(self, record_id: str) -> None:
-        self.db.execute("DELETE FROM appointment_keys WHERE appointment_id = ?", (record_id,))
+    def _side_rows(self, record_id: str, doc: Doc) -> list[tuple[Any, ...]]:
+        return [(k, record_id) for k in sorted(_text_keys(doc))]
 
     def find(self, query: AppointmentQuery) -> Found:
         if query.sort not in APPOINTMENT_SORTS:

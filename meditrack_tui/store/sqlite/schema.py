@@ -131,8 +131,32 @@ def _create_v2(conn: sqlite3.Connection) -> None:
             conn.execute(statement)
 
 
+def _v3(conn: sqlite3.Connection) -> None:
+    """Name and phone search indexes carry ``archived``, so a search's count and each
+    alternative's first rows are read from the index alone; appointment search keys
+    gain every word start of the reason (rebuilt from the stored records)."""
+    from .engine import decode
+    from .repos import _text_keys
+
+    for statement in (
+        "DROP INDEX patients_last", "DROP INDEX patients_first", "DROP INDEX patients_full",
+        "DROP INDEX patients_phone", "DROP INDEX patients_phone_rev",
+        "CREATE INDEX patients_last ON patients (last_key, first_key, id, archived)",
+        "CREATE INDEX patients_first ON patients (first_key, last_key, id, archived)",
+        "CREATE INDEX patients_full ON patients (full_key, id, archived)",
+        "CREATE INDEX patients_phone ON patients (phone_digits, id, archived)",
+        "CREATE INDEX patients_phone_rev ON patients (phone_rev, id, archived)",
+        "DELETE FROM appointment_keys",
+    ):
+        conn.execute(statement)
+    rows = conn.execute("SELECT id, doc FROM appointments")
+    conn.executemany("INSERT INTO appointment_keys (key, appointment_id) VALUES (?, ?)",
+                     ((key, record_id) for record_id, doc in rows
+                      for key in sorted(_text_keys(decode(doc)))))
+
+
 # version -> the step from the version before it (a fresh database runs them all)
-MIGRATIONS: dict[int, Migration] = {2: _create_v2}
+MIGRATIONS: dict[int, Migration] = {2: _create_v2, 3: _v3}
 
 
 def migrate(conn: sqlite3.Connection, where: Path, *,
