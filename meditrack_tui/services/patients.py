@@ -11,13 +11,16 @@ from ..errors import Conflict, NotFound, PermissionDenied, ValidationError
 from ..store import Duplicate, NameSearch, PatientQuery
 from ..store.base import PATIENT_SORTS
 from ..validation import EMAIL_RE, PHONE_RE, Checker, page_args
-from .base import Page, Service, Session, public, ref
+from .base import Page, Service, Session, ref
 
 SEXES = ("F", "M", "X")
 SEX_LABELS = {"F": "Female", "M": "Male", "X": "Other / not stated"}
 EDITABLE = ("first_name", "last_name", "dob", "sex", "phone", "email", "address",
             "allergies", "conditions", "primary_doctor_id")
 SORTS = PATIENT_SORTS
+# Fields kept on a record for searching, never shown.
+SEARCH_KEYS = frozenset({"first_key", "last_key", "full_key", "phone_digits", "phone_rev",
+                         "conditions_lc"})
 MRN_RE = re.compile(r"^(?:mrn[-\s]?)?(\d{1,8})$", re.IGNORECASE)
 
 
@@ -132,12 +135,11 @@ class PatientService(Service):
                 continue
         raise Conflict("Could not assign a unique MRN; please try again.")
 
-    def _present(self, doc: dict[str, Any]) -> dict[str, Any]:
-        out = public({k: v for k, v in doc.items()
-                      if k not in ("first_key", "last_key", "full_key",
-                                   "phone_digits", "phone_rev", "conditions_lc")})
-        assert out is not None
-        out["age"] = age_on(doc.get("dob"), self.ctx.now().date())
+    def _present(self, doc: dict[str, Any], today: date | None = None) -> dict[str, Any]:
+        """A record as callers see it: without the search keys, with age and name
+        (``today`` once per list rather than a clock read per record)."""
+        out = {k: v for k, v in doc.items() if k not in SEARCH_KEYS}
+        out["age"] = age_on(doc.get("dob"), today or self.ctx.now().date())
         out["name"] = f"{doc.get('first_name', '')} {doc.get('last_name', '')}".strip()
         return out
 
@@ -350,7 +352,7 @@ class PatientService(Service):
         found = self.store.patients.find(PatientQuery(
             sort=sort_key, descending=bool(descending), skip=(page_no - 1) * size, limit=size,
             **spec))
-        items = [self._present(doc) for doc in found.items]
+        items = [self._present(doc, today) for doc in found.items]
         return Page(items=items, total=found.total or 0, page=page_no, page_size=size)
 
     def require_visible(self, session: Session, patient_id: Any, action: str) -> str:
