@@ -26,7 +26,7 @@ def seeded_dir(patients: int) -> Path:
     """A data directory with the demo clinic plus ``patients`` synthetic ones (cached)."""
     from meditrack_tui import seed
     from meditrack_tui.services import Services
-    from meditrack_tui.store import open_store
+    from meditrack_tui.store import connect
 
     path = CACHE / f"clinic-{patients}"
     marker = path / "seeded"
@@ -38,7 +38,7 @@ def seeded_dir(patients: int) -> Path:
         shutil.rmtree(path)
     print(f"(seeding {patients} patients into {path}; cached for later runs)", flush=True)
     cfg = config_for(path)
-    store = open_store(cfg)
+    store = connect(cfg)
     services = Services(store, cfg)
     seed.load_demo(services)
     if patients:
@@ -51,10 +51,10 @@ def seeded_dir(patients: int) -> Path:
 def open_services(path: Path, clock: Callable[[], object] | None = None):
     """(store, services) on the data directory ``path``."""
     from meditrack_tui.services import Services
-    from meditrack_tui.store import open_store
+    from meditrack_tui.store import connect
 
     cfg = config_for(path)
-    store = open_store(cfg)
+    store = connect(cfg)
     return store, Services(store, cfg, clock=clock)
 
 

@@ -87,9 +87,9 @@ def watcher(data_dir: str, out: str, idle_seconds: float) -> None:
 def poll_cost(data_dir: str, polls: int = 200) -> float:
     """CPU seconds of one idle poll of the change feed (nothing new: one read of the newest
     sequence number) on a fresh connection: what the watching app pays per poll."""
-    from meditrack_tui.store import open_store
+    from meditrack_tui.store import connect
 
-    store = open_store(config_for(Path(data_dir)))
+    store = connect(config_for(Path(data_dir)))
     try:
         feed = store.open_feed()
         feed.poll()

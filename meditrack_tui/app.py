@@ -136,7 +136,7 @@ class MediTrackApp(App):
         from textual.worker import get_current_worker
 
         from .live import WATCHED, open_feed, resync_events
-        from .store import open_store
+        from .store import connect
 
         worker = get_current_worker()
         store: Any = None
@@ -160,7 +160,7 @@ class MediTrackApp(App):
                     # The feed has its own connection on its own thread, so polling never
                     # waits behind (or delays) the screens' service calls.
                     if store is None:
-                        store = open_store(self.backend.config)
+                        store = connect(self.backend.config)
                     wanted = self.feed_scope()
                     if feed is None or wanted != scope:
                         if feed is not None:

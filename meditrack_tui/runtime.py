@@ -39,12 +39,12 @@ class Backend:
         return self._services
 
     def _open(self) -> Any:
-        from .store import open_store
+        from .store import connect
         from .services import Services
 
         self._thread_id = threading.get_ident()
         if self._services is None:
-            store = open_store(self.config)
+            store = connect(self.config)
             self._services = Services(store, self.config, clock=self._clock)
         return self._services.store.info
 

@@ -61,7 +61,7 @@ def config(tmp_path: Path) -> Config:
 @pytest.fixture
 def services(config: Config, clock: Clock):
     """Services on an empty embedded store in a temporary directory (used on this thread)."""
-    from meditrack_tui.store import open_store as connect
+    from meditrack_tui.store import connect
     from meditrack_tui.services import Services
 
     store = connect(config)
@@ -73,7 +73,7 @@ def services(config: Config, clock: Clock):
 def demo_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A data directory with the demo clinic seeded at FIXED_NOW (copied per test)."""
     from meditrack_tui import seed
-    from meditrack_tui.store import open_store as connect
+    from meditrack_tui.store import connect
     from meditrack_tui.services import Services
 
     folder = tmp_path_factory.mktemp("demo-template")
@@ -94,7 +94,7 @@ def demo_dir(demo_template: Path, tmp_path: Path) -> Path:
 @pytest.fixture
 def demo_services(demo_dir: Path, clock: Clock):
     """Services on a private copy of the demo clinic."""
-    from meditrack_tui.store import open_store as connect
+    from meditrack_tui.store import connect
     from meditrack_tui.services import Services
 
     cfg = make_config(demo_dir)
@@ -199,7 +199,7 @@ DEMO_SESSION_USERS = ("demo.admin", "demo.doctor", "demo.patient", "dr.okafor")
 @pytest.fixture(scope="session")
 def demo_login_template(demo_template: Path, tmp_path_factory: pytest.TempPathFactory):
     """The demo clinic with a live session per demo login (each login costs an argon2 hash)."""
-    from meditrack_tui.store import open_store as connect
+    from meditrack_tui.store import connect
     from meditrack_tui.seed import DEMO_PASSWORD
     from meditrack_tui.services import Services
 
@@ -216,7 +216,7 @@ def demo_login_template(demo_template: Path, tmp_path_factory: pytest.TempPathFa
 @pytest.fixture
 def demo_sessions(demo_login_template, tmp_path: Path, clock: Clock):
     """(services, {username: Session}) on a private copy of the demo clinic, already logged in."""
-    from meditrack_tui.store import open_store as connect
+    from meditrack_tui.store import connect
     from meditrack_tui.services import Services
 
     folder, sessions = demo_login_template

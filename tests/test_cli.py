@@ -36,10 +36,10 @@ def meditrack(home: Path, *args: str, input: str | None = None, timeout: float =
 
 
 def counts(data_dir: Path) -> dict[str, int]:
-    from meditrack_tui.store import open_store
+    from meditrack_tui.store import connect
     from tests.peek import Peek
 
-    store = open_store(Config(data_dir=data_dir))
+    store = connect(Config(data_dir=data_dir))
     try:
         peek = Peek(store)
         mrns = [d["mrn"] for d in peek.all("patients")]
@@ -143,10 +143,10 @@ def test_create_admin_on_an_empty_store(tmp_path):
     assert good.returncode == 0, good.stderr
     assert "Created the administrator first.admin" in good.stdout
     from meditrack_tui.services import Services
-    from meditrack_tui.store import open_store
+    from meditrack_tui.store import connect
 
     cfg = Config(data_dir=data_dir)
-    store = open_store(cfg)
+    store = connect(cfg)
     try:
         session = Services(store, cfg).auth.login("first.admin", "first-admin-pw1")
         assert session.role == "admin"
@@ -205,21 +205,21 @@ def test_invalid_number_in_environment(tmp_path):
 
 
 def test_connect_to_unreachable_mongodb_raises_store_unavailable(tmp_path):
-    from meditrack_tui.store import open_store
+    from meditrack_tui.store import connect
 
     started = time.monotonic()
     with pytest.raises(StoreUnavailable) as info:
-        open_store(Config(data_dir=tmp_path, mongo_uri="mongodb://127.0.0.1:1"))
+        connect(Config(data_dir=tmp_path, mongo_uri="mongodb://127.0.0.1:1"))
     assert time.monotonic() - started < 10
     assert "127.0.0.1:1" in info.value.message
 
 
 def test_credentials_are_not_shown_in_messages(tmp_path):
-    from meditrack_tui.store import open_store
+    from meditrack_tui.store import connect
 
     uri = "mongodb://clinic:s3cret-pass@127.0.0.1:1/?serverSelectionTimeoutMS=500"
     with pytest.raises(StoreUnavailable) as info:
-        open_store(Config(data_dir=tmp_path, mongo_uri=uri))
+        connect(Config(data_dir=tmp_path, mongo_uri=uri))
     assert "s3cret-pass" not in info.value.message and "127.0.0.1:1" in info.value.message
 
 

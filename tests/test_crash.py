@@ -59,13 +59,13 @@ WRITER = textwrap.dedent("""
     from datetime import date, timedelta
     from argon2 import PasswordHasher
     from meditrack_tui.config import Config
-    from meditrack_tui.store import AppointmentQuery, PatientQuery, open_store
+    from meditrack_tui.store import AppointmentQuery, PatientQuery, connect
     from meditrack_tui.services import Services
 
     data_dir, secret, password, doctor, doctor_id, seed = sys.argv[1:7]
     rng = random.Random(int(seed))
     config = Config(data_dir=data_dir, secret=secret)
-    store = open_store(config)
+    store = connect(config)
     services = Services(store, config)
     services.auth.hasher = PasswordHasher(time_cost=1, memory_cost=8, parallelism=1)
     session = services.auth.login(doctor, password)
@@ -124,7 +124,7 @@ RACER = textwrap.dedent("""
     from argon2 import PasswordHasher
     from meditrack_tui.config import Config
     from meditrack_tui.errors import Conflict, StoreBusy, ValidationError
-    from meditrack_tui.store import open_store
+    from meditrack_tui.store import connect
     from meditrack_tui.services import Services
 
     data_dir, secret, password, doctor, doctor_id, patient_id, name, together, seconds \\
@@ -133,7 +133,7 @@ RACER = textwrap.dedent("""
              ("2027-03-02", "09:00")]
     rng = random.Random(name)
     config = Config(data_dir=data_dir, secret=secret)
-    store = open_store(config)
+    store = connect(config)
     services = Services(store, config)
     services.auth.hasher = PasswordHasher(time_cost=1, memory_cost=8, parallelism=1)
     session = services.auth.login(doctor, password)
@@ -189,10 +189,10 @@ RACER = textwrap.dedent("""
 def _seed(data_dir: Path, patients: int) -> tuple[str, list[str]]:
     """A store with one doctor (cheap password hash) and a few patients."""
     from meditrack_tui.services import Services
-    from meditrack_tui.store import open_store
+    from meditrack_tui.store import connect
 
     config = Config(data_dir=data_dir, secret=SECRET)
-    store = open_store(config)
+    store = connect(config)
     try:
         services = Services(store, config)
         services.auth.hasher = PasswordHasher(**CHEAP_HASHER)
@@ -334,7 +334,7 @@ def _check_after_crash(store: Any, acked: list[dict[str, Any]]) -> None:
 @pytest.mark.slow
 def test_killed_writer_loses_no_acknowledged_write_and_leaves_nothing_half_done(
         tmp_path: Path) -> None:
-    from meditrack_tui.store import open_store
+    from meditrack_tui.store import connect
 
     data_dir = tmp_path / "crash"
     doctor_id, _ = _seed(data_dir, patients=3)
@@ -366,7 +366,7 @@ def test_killed_writer_loses_no_acknowledged_write_and_leaves_nothing_half_done(
             run.stop()
 
         began = time.monotonic()
-        store = open_store(config)
+        store = connect(config)
         try:
             store.patients.count()
             opens.append(time.monotonic() - began)
@@ -390,7 +390,7 @@ def _when(appointment: dict[str, Any]) -> str:
 
 @pytest.mark.slow
 def test_racing_processes_never_double_book_or_lose_an_update(tmp_path: Path) -> None:
-    from meditrack_tui.store import open_store
+    from meditrack_tui.store import connect
 
     data_dir = tmp_path / "race"
     doctor_id, (patient_id,) = _seed(data_dir, patients=1)
@@ -417,7 +417,7 @@ def test_racing_processes_never_double_book_or_lose_an_update(tmp_path: Path) ->
     assert not errors, errors
     assert not busy, busy
 
-    store = open_store(Config(data_dir=data_dir, secret=SECRET))
+    store = connect(Config(data_dir=data_dir, secret=SECRET))
     try:
         peek = Peek(store)
         appointments = {a["id"]: a for a in peek.all("appointments")}

@@ -149,9 +149,9 @@ WRITER = textwrap.dedent("""
     sys.path.insert(0, {root!r})
     from meditrack_tui.config import Config
     from meditrack_tui.services import Services
-    from meditrack_tui.store import open_store
+    from meditrack_tui.store import connect
     cfg = Config(data_dir={data!r}, secret="test-secret-" + "x" * 40)
-    services = Services(open_store(cfg), cfg)
+    services = Services(connect(cfg), cfg)
     doctor = services.auth.login("demo.doctor", "meditrack-demo")
     services.vitals.add(doctor, {pid!r}, {{"heart_rate": 66}})
     services.store.close()
@@ -160,11 +160,11 @@ WRITER = textwrap.dedent("""
 
 def test_the_feed_hears_another_process(demo_dir):
     from meditrack_tui.services import Services
-    from meditrack_tui.store import open_store
+    from meditrack_tui.store import connect
     from tests.conftest import make_config
 
     cfg = make_config(demo_dir)
-    store = open_store(cfg)
+    store = connect(cfg)
     try:
         services = Services(store, cfg)
         doctor = services.auth.login("demo.doctor", "meditrack-demo")

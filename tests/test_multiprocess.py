@@ -23,7 +23,7 @@ WORKER = textwrap.dedent("""
     import json, pathlib, sys, time
     from argon2 import PasswordHasher
     from meditrack_tui.config import Config
-    from meditrack_tui.store import open_store as connect
+    from meditrack_tui.store import connect
     from meditrack_tui.services import Services
 
     data_dir, secret, password, mode, name, count, expected, together = sys.argv[1:9]
@@ -67,7 +67,7 @@ WORKER = textwrap.dedent("""
 @pytest.fixture
 def shared_dir(tmp_path: Path) -> Path:
     """An embedded store with one doctor (cheap hash so each process logs in fast)."""
-    from meditrack_tui.store import open_store as connect
+    from meditrack_tui.store import connect
     from meditrack_tui.services import Services
 
     data_dir = tmp_path / "shared"
@@ -121,7 +121,7 @@ def test_concurrent_writers_get_unique_mrns_and_see_everything(shared_dir):
         assert result["total"] == 2 * per_process
         assert {row[0] for row in result["seen"]} == ids
     # And to a fresh reader, with the MRN counter past every MRN handed out.
-    from meditrack_tui.store import open_store as connect
+    from meditrack_tui.store import connect
 
     store = connect(Config(data_dir=shared_dir, secret=SECRET))
     try:

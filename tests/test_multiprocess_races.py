@@ -23,7 +23,7 @@ WORKER = textwrap.dedent("""
     import json, pathlib, sys, time
     from argon2 import PasswordHasher
     from meditrack_tui.config import Config
-    from meditrack_tui.store import open_store as connect
+    from meditrack_tui.store import connect
     from meditrack_tui.errors import Conflict, ValidationError
     from meditrack_tui.services import Services
 
@@ -66,7 +66,7 @@ WORKER = textwrap.dedent("""
 @pytest.fixture
 def race_dir(tmp_path: Path) -> tuple[Path, str, str]:
     """An embedded store with one doctor and one patient (cheap hash for fast logins)."""
-    from meditrack_tui.store import open_store as connect
+    from meditrack_tui.store import connect
     from meditrack_tui.services import Services
 
     data_dir = tmp_path / "race"
@@ -98,7 +98,7 @@ def race(data_dir: Path, mode: str, patient_id: str, doctor_id: str) -> list[dic
 
 
 def services_on(data_dir: Path):
-    from meditrack_tui.store import open_store as connect
+    from meditrack_tui.store import connect
     from meditrack_tui.services import Services
 
     config = Config(data_dir=data_dir, secret=SECRET)

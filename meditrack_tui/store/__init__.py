@@ -1,6 +1,6 @@
 """The repository seam (see base.py) and the one function that opens the configured store.
 
-``open_store(config)``: MongoDB when ``config.mongo_uri`` is set, else the embedded
+``connect(config)``: MongoDB when ``config.mongo_uri`` is set, else the embedded
 SQLite store in ``config.data_dir``. Nothing connects at import.
 """
 
@@ -15,7 +15,7 @@ if TYPE_CHECKING:
     from ..config import Config
 
 
-def open_store(config: "Config") -> Store:
+def connect(config: "Config") -> Store:
     """Open (creating or migrating as needed) the configured store."""
     if config.mongo_uri:
         from .mongo import open_mongo
@@ -26,6 +26,6 @@ def open_store(config: "Config") -> Store:
     return open_sqlite(config)
 
 
-__all__ = ["open_store", "Store", "StoreInfo", "Doc", "Duplicate", "Corrupt", "Found",
+__all__ = ["connect", "Store", "StoreInfo", "Doc", "Duplicate", "Corrupt", "Found",
            "NameSearch", "PatientQuery", "AppointmentQuery", "AuditQuery", "UserQuery",
            "EMBEDDED", "MONGODB", "new_id", "is_id"]

@@ -18,13 +18,13 @@ STORES = ["sqlite"] + (["mongo"] if MONGO_URI else [])
 
 def open_test_store(kind: str, tmp_path: Path):
     """A fresh, empty store of ``kind`` for one test."""
-    from meditrack_tui.store import open_store
+    from meditrack_tui.store import connect
 
     cfg = make_config(tmp_path / "data")
     if kind == "mongo":
         cfg.mongo_uri = MONGO_URI
         cfg.db_name = "mt_test_" + uuid.uuid4().hex[:12]
-    return open_store(cfg)
+    return connect(cfg)
 
 
 @pytest.fixture(params=STORES)

@@ -43,10 +43,10 @@ def mode(path: Path) -> int:
     return stat.S_IMODE(path.stat().st_mode)
 
 
-def test_open_store_picks_sqlite(tmp_path):
-    from meditrack_tui.store import open_store
+def test_connect_picks_sqlite(tmp_path):
+    from meditrack_tui.store import connect
 
-    store = open_store(make_config(tmp_path / "d"))
+    store = connect(make_config(tmp_path / "d"))
     try:
         assert isinstance(store, SqliteStore)
         assert store.info.kind == "embedded" and store.info.transactions

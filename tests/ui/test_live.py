@@ -24,7 +24,7 @@ ROOT = Path(__file__).resolve().parents[2]
 WRITER = """
 import json, sys
 from meditrack_tui.config import Config
-from meditrack_tui.store import open_store as connect
+from meditrack_tui.store import connect
 from meditrack_tui.services import Services
 data_dir, secret, username, script = sys.argv[1:5]
 cfg = Config(data_dir=data_dir, secret=secret)

@@ -57,16 +57,16 @@ def fake_feed(monkeypatch):
     import meditrack_tui.store as db_pkg
 
     plan = {"poll_errors": 0, "connect_errors": 0, "connects": 0, "polls": 0, "opened": []}
-    real_connect = db_pkg.open_store
+    real_connect = db_pkg.connect
 
-    def open_store(config, **kwargs):
+    def connect(config, **kwargs):
         plan["connects"] += 1
         if plan["connect_errors"] > 0:
             plan["connect_errors"] -= 1
             raise sqlite3.OperationalError("unable to open database file")
         return real_connect(config, **kwargs)
 
-    monkeypatch.setattr(db_pkg, "open_store", open_store)
+    monkeypatch.setattr(db_pkg, "connect", connect)
     monkeypatch.setattr(feed_mod, "open_feed", lambda store, scope=None: FakeFeed(plan, scope))
     return plan
 

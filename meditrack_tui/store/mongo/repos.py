@@ -93,10 +93,17 @@ class Repo:
         """The internal fields that follow from ``fields`` (set beside them)."""
         return {}
 
+    def count_matching(self, filt: Doc) -> int:
+        """How many records match ``filt`` (one aggregation on the server)."""
+        pipeline: list[Doc] = [{"$match": filt}, {"$group": {"_id": None, "n": {"$sum": 1}}}]
+        for row in self.coll.aggregate(pipeline, session=self.s):
+            return int(row["n"])
+        return 0
+
     def query(self, filt: Doc, sort: list[tuple[str, int]], skip: int, limit: int | None,
               count: bool) -> Found:
         """A page of ``filt`` in ``sort`` order, and the count of all matches when asked."""
-        total = self.coll.count_documents(filt, session=self.s) if count else None
+        total = self.count_matching(filt) if count else None
         if limit == 0:
             return Found([], total)
         cursor = self.coll.find(filt, session=self.s).sort(sort)
@@ -234,7 +241,7 @@ class Users(RecordRepo, UserRepo):
             filt["role"] = role
         if status is not None:
             filt["status"] = status
-        return self.coll.count_documents(filt, session=self.s)
+        return self.count_matching(filt)
 
 
 class Sessions(RecordRepo, SessionRepo):
@@ -327,7 +334,7 @@ class Patients(RecordRepo, PatientRepo):
 
     def count(self, *, archived: bool | None = None) -> int:
         filt = {} if archived is None else {"archived": _flag(archived)}
-        return self.coll.count_documents(filt, session=self.s)
+        return self.count_matching(filt)
 
 
 def window(filt: Doc, name: str, low: Any, high: Any) -> None:
@@ -388,7 +395,7 @@ class Appointments(RecordRepo, AppointmentRepo):
                           query.skip, query.limit, query.count)
 
     def count_day(self, day: str) -> int:
-        return self.coll.count_documents({"day": day}, session=self.s)
+        return self.count_matching({"day": day})
 
 
 class Prescriptions(RecordRepo, PrescriptionRepo):
