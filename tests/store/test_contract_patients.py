@@ -97,6 +97,23 @@ def test_one_word_search_is_a_prefix_of_family_or_given_name(store, clinic):
     assert find(store, search=NameSearch("zzz")).total == 0
 
 
+def test_a_record_matching_several_alternatives_is_counted_once(store, clinic):
+    store.patients.add(patient("MRN-0200", "lee", "lee", phone_digits="2221000222"))
+    store.patients.add(patient("MRN-0201", "leo", "leeds", phone_digits="2229",
+                               mrn_note="matches family and given name prefixes"))
+    found = find(store, search=NameSearch("lee"))
+    assert found.total == 4 == len(found.items)  # ann, bob lee; lee lee; leo leeds
+    assert mrns(found) == ["MRN-0100", "MRN-0101", "MRN-0200", "MRN-0201"]
+    # prefix and suffix of one phone number: once
+    both = find(store, search=NameSearch("222", phone="222"))
+    assert both.total == len(both.items) == 4
+    for size in (1, 2, 3):
+        pages = [find(store, search=NameSearch("lee"), skip=at, limit=size)
+                 for at in range(0, 4, size)]
+        assert [m for page in pages for m in mrns(page)] == mrns(found)
+        assert {page.total for page in pages} == {4}
+
+
 def test_pair_search(store, clinic):
     # "family given" as prefixes of each
     assert mrns(find(store, search=NameSearch("lee a", pair=("lee", "a")))) == ["MRN-0100"]

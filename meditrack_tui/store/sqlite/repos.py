@@ -201,7 +201,7 @@ class SqlitePatients(_Paged, PatientRepo):
             args += [*values, *params]
         total = None
         if query.count:
-            total = self.db.one(f"SELECT count(*) FROM ({' UNION '.join(branches)})", args)
+            total = self._count_alternatives(alternatives, clauses, params)
         if query.limit is None:
             ids = " UNION ".join(branches)
             tail, page = paging(query.skip, None)
@@ -214,6 +214,19 @@ class SqlitePatients(_Paged, PatientRepo):
                            f"ORDER BY {sort} LIMIT ? OFFSET ?",
                            [*args, max(0, query.limit), max(0, query.skip)])
         return Found(items, total)
+
+    def _count_alternatives(self, alternatives: list[tuple[str, list[Any]]],
+                            clauses: list[str], params: list[Any]) -> int:
+        """How many records match any alternative: each alternative counts the records
+        that no earlier one matched, so every count is one range of its index (no set of
+        ids is built to drop the doubles)."""
+        total = 0
+        for at, (sql, values) in enumerate(alternatives):
+            earlier = [(f"NOT coalesce({s}, 0)", v) for s, v in alternatives[:at]]
+            conds = [sql, *(s for s, _ in earlier), *clauses]
+            args = [*values, *(x for _, v in earlier for x in v), *params]
+            total += self.db.one(f"SELECT count(*) FROM patients{where(conds)}", args)
+        return total
 
     def alerts(self, limit: int) -> list[Doc]:
         return self._docs("SELECT doc FROM patients WHERE vitals_alert = 1 AND archived = 0 "
