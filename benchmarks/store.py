@@ -50,7 +50,7 @@ from pathlib import Path
 
 from common import CACHE, ROOT, SECRET, open_services, percentile, reference_loop_ms, seeded_dir
 
-MMAP = 268435456  # the store's own mmap_size
+MMAP = 67108864  # the store's own mmap_size
 PASSWORD = "meditrack-demo"
 ROWS: list[list[str]] = []
 
