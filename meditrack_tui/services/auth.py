@@ -64,6 +64,9 @@ class AuthService(Service):
         self.hasher = PasswordHasher()  # argon2id with the library's current parameters
         self._dummy_hash: str | None = None
         self._secret = ctx.config.signing_secret()
+        # token -> its checked claims: a token's signature is checked once per process
+        # (a token never changes); expiry and the session row are checked on every call
+        self._claims: dict[str, dict[str, Any]] = {}
 
     # --- passwords ---
 
@@ -239,12 +242,17 @@ class AuthService(Service):
             raise SessionExpired("You are not logged in.")
         now = self.ctx.now()
         try:
-            claims = jwt.decode(
-                session.token,
-                self._secret,
-                algorithms=[ALGORITHM],
-                options={"verify_exp": False, "require": ["sub", "sid", "role", "exp"]},
-            )
+            claims = self._claims.get(session.token) if isinstance(session.token, str) else None
+            if claims is None:
+                claims = jwt.decode(
+                    session.token,
+                    self._secret,
+                    algorithms=[ALGORITHM],
+                    options={"verify_exp": False, "require": ["sub", "sid", "role", "exp"]},
+                )
+                if len(self._claims) >= 256:
+                    self._claims.clear()
+                self._claims[session.token] = claims
         except jwt.InvalidTokenError:
             raise SessionExpired("Your session is not valid. Please log in again.") from None
         # Expiry is checked against the service clock (injectable for tests).
