@@ -8,8 +8,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from .base import (EMBEDDED, MONGODB, AppointmentQuery, AuditQuery, Corrupt, Doc, Duplicate,
-                   Found, NameSearch, PatientQuery, Store, StoreInfo, UserQuery, is_id, new_id)
+from .base import (EMBEDDED, MONGODB, AppointmentQuery, AppointmentRow, AuditQuery, AuditRow,
+                   Corrupt, Doc, Duplicate, Found, NameSearch, PatientQuery, PatientRow,
+                   PrescriptionRow, ReadingRow, ReportRow, SessionRow, Store, StoreInfo,
+                   UserQuery, UserRow, is_id, new_id)
 
 if TYPE_CHECKING:
     from ..config import Config
@@ -28,4 +30,5 @@ def connect(config: "Config") -> Store:
 
 __all__ = ["connect", "Store", "StoreInfo", "Doc", "Duplicate", "Corrupt", "Found",
            "NameSearch", "PatientQuery", "AppointmentQuery", "AuditQuery", "UserQuery",
-           "EMBEDDED", "MONGODB", "new_id", "is_id"]
+           "EMBEDDED", "MONGODB", "new_id", "is_id", "UserRow", "SessionRow", "PatientRow",
+           "AppointmentRow", "PrescriptionRow", "ReadingRow", "ReportRow", "AuditRow"]

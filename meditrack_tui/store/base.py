@@ -5,7 +5,8 @@ them and nothing else in the app knows a database. Conventions shared by every
 implementation (the contract suite in ``tests/store`` holds each to them):
 
 - A record is a plain ``dict`` of its fields with its id under ``"id"``: an opaque
-  string (never an ObjectId). Values are str, int, float, bool, None, lists, dicts and
+  string (never an ObjectId). Each aggregate's fields are named by its row type
+  (``PatientRow``, ``AppointmentRow``, ...: TypedDicts, so a type checker sees them). Values are str, int, float, bool, None, lists, dicts and
   naive ``datetime`` (microseconds dropped to milliseconds, as MongoDB keeps them).
   What a repository returns is the caller's own copy.
 - ``add`` assigns an id (:func:`new_id`) unless the record has one, and returns the
@@ -31,7 +32,7 @@ from abc import ABC, abstractmethod
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Iterable, Iterator, Sequence
+from typing import Any, Generic, Iterable, Iterator, Sequence, TypedDict, TypeVar
 
 Doc = dict[str, Any]
 
@@ -87,6 +88,176 @@ class StoreInfo:
     location: str
     supports_change_streams: bool = False
     transactions: bool = False
+
+
+# --- typed rows: what each repository stores and returns (plain dicts at run time) ---
+
+class UserRow(TypedDict, total=False):
+    """An account."""
+
+    id: str
+    username: str
+    username_lc: str            # unique
+    password_hash: str
+    role: str                   # policy.ROLES
+    status: str                 # active, pending, rejected, inactive
+    full_name: str
+    email: str | None
+    specialty: str | None
+    patient_id: str | None      # a patient account's own record
+    failed_logins: int
+    locked_until: datetime | None
+    last_login: datetime
+    created_at: datetime
+    updated_at: datetime
+    version: int
+
+
+class SessionRow(TypedDict, total=False):
+    """A login session (id: the session id its token carries)."""
+
+    id: str
+    user_id: str
+    username: str
+    role: str
+    patient_id: str | None
+    created_at: datetime
+    expires_at: datetime
+    revoked: bool
+
+
+class PatientRow(TypedDict, total=False):
+    """A patient record; the ``*_key``, ``phone_digits`` and ``conditions_lc`` fields are
+    the service's search keys."""
+
+    id: str
+    mrn: str                    # unique
+    first_name: str
+    last_name: str
+    first_key: str
+    last_key: str
+    full_key: str
+    dob: str | None             # ISO date
+    sex: str | None
+    phone: str | None
+    phone_digits: str
+    email: str | None
+    address: str | None
+    allergies: list[str]
+    conditions: list[str]
+    conditions_lc: list[str]
+    primary_doctor_id: str | None
+    primary_doctor_name: str | None
+    archived: bool
+    vitals_alert: bool
+    vitals_alert_label: str | None
+    vitals_alert_at: datetime | None
+    created_at: datetime
+    updated_at: datetime
+    updated_by: str
+    version: int
+
+
+class AppointmentRow(TypedDict, total=False):
+    """An appointment."""
+
+    id: str
+    patient_id: str
+    patient_name: str
+    patient_name_key: str
+    mrn: str
+    doctor_id: str
+    doctor_name: str
+    start: datetime
+    end: datetime
+    day: str                    # ISO date of start
+    duration_min: int
+    reason: str
+    status: str                 # services.appointments.STATUSES
+    created_by: str
+    created_at: datetime
+    updated_by: str
+    updated_at: datetime
+    version: int
+
+
+class PrescriptionRow(TypedDict, total=False):
+    """A prescription."""
+
+    id: str
+    patient_id: str
+    doctor_id: str
+    doctor_name: str
+    drug: str
+    dose: str
+    route: str
+    frequency: str
+    start_date: str             # ISO date
+    notes: str | None
+    status: str                 # active, stopped
+    stopped_at: datetime | None
+    stop_reason: str | None
+    allergy_override: dict[str, Any] | None
+    created_at: datetime
+    updated_at: datetime
+    updated_by: str
+    version: int
+
+
+class ReadingRow(TypedDict, total=False):
+    """One vitals reading: a time and any of the values."""
+
+    id: str
+    patient_id: str
+    taken_at: datetime
+    systolic: int
+    diastolic: int
+    heart_rate: int
+    glucose_mg_dl: float
+    glucose_fasting: bool
+    weight_kg: float
+    temperature_c: float
+    spo2: int
+    source: str                 # clinic, home
+    note: str | None
+    recorded_by: str
+    recorded_at: datetime
+
+
+class ReportRow(TypedDict, total=False):
+    """A report's details (its content is a file: ReportRepo.read_file(file_id))."""
+
+    id: str
+    patient_id: str
+    file_id: str
+    filename: str
+    kind: str
+    note: str | None
+    content_type: str
+    size: int
+    sha256: str
+    uploaded_by: str
+    uploader_role: str
+    uploaded_at: datetime
+
+
+class AuditRow(TypedDict, total=False):
+    """An audit entry."""
+
+    id: str
+    ts: datetime
+    user_id: str | None
+    username: str
+    role: str
+    action: str
+    record_type: str | None
+    record_id: str | None
+    patient_id: str | None
+    outcome: str                # ok, denied, failed
+    detail: str | None
+
+
+R = TypeVar("R")
 
 
 # --- queries ---
@@ -195,57 +366,58 @@ class UserQuery:
 
 
 @dataclass
-class Found:
+class Found(Generic[R]):
     """A page of records and how many matched in all (None when not counted)."""
 
-    items: list[Doc]
+    items: list[R]
     total: int | None = None
 
 
 # --- repositories ---
 
-class Records(ABC):
-    """What every aggregate of whole records offers (users, patients, appointments, ...)."""
+class Records(ABC, Generic[R]):
+    """What every aggregate of whole records offers (users, patients, appointments, ...);
+    ``R`` is its row type."""
 
     @abstractmethod
-    def get(self, record_id: str) -> Doc | None: ...
+    def get(self, record_id: str) -> R | None: ...
 
     @abstractmethod
-    def add(self, doc: Doc) -> Doc: ...
+    def add(self, doc: R) -> R: ...
 
     @abstractmethod
     def update(self, record_id: str, fields: Doc, *, version: int | None = None,
-               bump: bool = True) -> Doc | None: ...
+               bump: bool = True) -> R | None: ...
 
     @abstractmethod
-    def increment(self, record_id: str, name: str, by: int = 1) -> Doc | None:
+    def increment(self, record_id: str, name: str, by: int = 1) -> R | None:
         """Add ``by`` to a numeric field (missing counts as 0) in one step; the record after."""
 
     @abstractmethod
     def delete(self, record_id: str) -> bool: ...
 
-    def add_many(self, docs: list[Doc]) -> list[Doc]:
+    def add_many(self, docs: list[R]) -> list[R]:
         """Add several records (seeding); the same as ``add`` for each, in order."""
         return [self.add(doc) for doc in docs]
 
 
-class UserRepo(Records):
+class UserRepo(Records[UserRow]):
     """Accounts; ``username_lc`` is unique ("username")."""
 
     @abstractmethod
-    def by_username(self, username_lc: str) -> Doc | None: ...
+    def by_username(self, username_lc: str) -> UserRow | None: ...
 
     @abstractmethod
-    def by_patient(self, patient_id: str) -> Doc | None: ...
+    def by_patient(self, patient_id: str) -> UserRow | None: ...
 
     @abstractmethod
-    def find(self, query: UserQuery) -> Found: ...
+    def find(self, query: UserQuery) -> Found[UserRow]: ...
 
     @abstractmethod
     def count(self, *, role: str | None = None, status: str | None = None) -> int: ...
 
 
-class SessionRepo(Records):
+class SessionRepo(Records[SessionRow]):
     """Login sessions (id: the session id the token carries)."""
 
     @abstractmethod
@@ -253,61 +425,61 @@ class SessionRepo(Records):
         """Revoke every live session of a user but ``keep``; how many."""
 
 
-class PatientRepo(Records):
+class PatientRepo(Records[PatientRow]):
     """Patient records; ``mrn`` is unique ("mrn"). Name keys, phone digits and
     ``conditions_lc`` are kept by the service on the record and indexed by the store."""
 
     @abstractmethod
-    def by_mrn(self, mrn: str) -> Doc | None: ...
+    def by_mrn(self, mrn: str) -> PatientRow | None: ...
 
     @abstractmethod
-    def find(self, query: PatientQuery) -> Found: ...
+    def find(self, query: PatientQuery) -> Found[PatientRow]: ...
 
     @abstractmethod
-    def alerts(self, limit: int) -> list[Doc]:
+    def alerts(self, limit: int) -> list[PatientRow]:
         """Unarchived patients whose latest vitals are out of range, latest alert first."""
 
     @abstractmethod
     def count(self, *, archived: bool | None = None) -> int: ...
 
 
-class AppointmentRepo(Records):
+class AppointmentRepo(Records[AppointmentRow]):
     """Appointments."""
 
     @abstractmethod
-    def find(self, query: AppointmentQuery) -> Found: ...
+    def find(self, query: AppointmentQuery) -> Found[AppointmentRow]: ...
 
     @abstractmethod
     def count_day(self, day: str) -> int: ...
 
 
-class PrescriptionRepo(Records):
+class PrescriptionRepo(Records[PrescriptionRow]):
     """Prescriptions."""
 
     @abstractmethod
-    def for_patient(self, patient_id: str, *, status: str | None = None) -> list[Doc]:
+    def for_patient(self, patient_id: str, *, status: str | None = None) -> list[PrescriptionRow]:
         """A patient's prescriptions, newest ``start_date`` first."""
 
 
-class VitalsRepo(Records):
+class VitalsRepo(Records[ReadingRow]):
     """Vitals readings, one record each (``patient_id``, ``taken_at``, values)."""
 
     @abstractmethod
     def series(self, patient_id: str, since: datetime | None = None,
-               until: datetime | None = None) -> list[Doc]:
+               until: datetime | None = None) -> list[ReadingRow]:
         """A patient's readings with since <= taken_at <= until, oldest first."""
 
     @abstractmethod
-    def latest(self, patient_id: str, count: int) -> list[Doc]:
+    def latest(self, patient_id: str, count: int) -> list[ReadingRow]:
         """A patient's newest readings, newest first."""
 
 
-class ReportRepo(Records):
+class ReportRepo(Records[ReportRow]):
     """Report metadata and the report files themselves."""
 
     @abstractmethod
     def for_patient(self, patient_id: str, *, kind: str | None = None,
-                    limit: int = 500) -> list[Doc]:
+                    limit: int = 500) -> list[ReportRow]:
         """A patient's reports, newest upload first."""
 
     @abstractmethod
@@ -330,10 +502,10 @@ class AuditRepo(ABC):
     """The audit trail: appended, never changed."""
 
     @abstractmethod
-    def append(self, entry: Doc) -> Doc: ...
+    def append(self, entry: AuditRow) -> AuditRow: ...
 
     @abstractmethod
-    def find(self, query: AuditQuery) -> Found: ...
+    def find(self, query: AuditQuery) -> Found[AuditRow]: ...
 
 
 @dataclass(frozen=True)
