@@ -21,6 +21,7 @@ from .config import (
     ENV_LOCKOUT,
     ENV_MAX_UPLOAD,
     ENV_MONGO_URI,
+    ENV_SCAN_DIRS,
     ENV_SECRET,
     ENV_SESSION_HOURS,
     Config,
@@ -42,6 +43,12 @@ configuration (environment variables; options above win where both exist):
   {ENV_MAX_UPLOAD}     largest report upload in MB (default 10)
   {ENV_LOCKOUT}   minutes an account stays locked after 5 failed logins (default 15)
   {ENV_SESSION_HOURS}     hours a login stays valid before signing in again (default 12)
+  {ENV_SCAN_DIRS}      folders (separated by "{os.pathsep}") doctors may upload scans from,
+                           besides each user's own inbox, <data dir>/inbox/<username>
+
+files: uploads come only from the user's inbox folder (or a scan folder for doctors);
+  saved copies go to <data dir>/outbox/<username> as new files. The data directory must be
+  private to the account running MediTrack (chmod 700); it is refused when it is not.
 
 examples:
   meditrack --demo                 start on a demo clinic (logins: demo.admin,
@@ -200,6 +207,8 @@ def cmd_run(args: argparse.Namespace, config: Config) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    # Before anything opens a file: whatever MediTrack creates is its account's alone.
+    os.umask(0o077)
     parser = build_parser()
     args = parser.parse_args(argv)
     try:

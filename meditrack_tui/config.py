@@ -14,6 +14,7 @@ ENV_IDLE_LOCK = "MEDITRACK_IDLE_LOCK_MINUTES"
 ENV_MAX_UPLOAD = "MEDITRACK_MAX_UPLOAD_MB"
 ENV_LOCKOUT = "MEDITRACK_LOCKOUT_MINUTES"
 ENV_SESSION_HOURS = "MEDITRACK_SESSION_HOURS"
+ENV_SCAN_DIRS = "MEDITRACK_SCAN_DIRS"
 
 
 def default_data_dir() -> Path:
@@ -49,6 +50,8 @@ class Config:
     lockout_minutes: float = 15.0
     max_failed_logins: int = 5
     session_hours: float = 12.0
+    #: folders staff may upload scans from (set by whoever runs the service; never a user)
+    scan_dirs: list[Path] = field(default_factory=list)
 
     @property
     def max_upload_bytes(self) -> int:
@@ -79,23 +82,53 @@ class Config:
             max_upload_mb=_number(env, ENV_MAX_UPLOAD, 10.0),
             lockout_minutes=_number(env, ENV_LOCKOUT, 15.0),
             session_hours=_number(env, ENV_SESSION_HOURS, 12.0),
+            scan_dirs=[Path(p).expanduser() for p in
+                       (env.get(ENV_SCAN_DIRS) or "").split(os.pathsep) if p.strip()],
         )
 
     def signing_secret(self) -> str:
-        """The JWT signing secret: MEDITRACK_SECRET, or a file with owner-only permissions."""
+        """The JWT signing secret: MEDITRACK_SECRET, or a file with owner-only permissions.
+
+        The file is written whole under a temporary name and then linked into place, so an
+        interrupted first start never leaves an empty or partial secret; one left empty by
+        an older version is replaced (no token can have been signed with it)."""
         if self.secret:
             return self.secret
+        from .files import ensure_private_dir
+
+        ensure_private_dir(self.data_dir)
+        path = self.data_dir / "secret.key"
+        for _attempt in range(3):
+            try:
+                text = path.read_text().strip()
+            except FileNotFoundError:
+                text = ""
+            if text:
+                self.secret = text
+                return text
+            self._write_secret(path, replace=path.exists())
+        raise RuntimeError(f"could not create {path}")  # pragma: no cover
+
+    @staticmethod
+    def _write_secret(path: Path, *, replace: bool) -> None:
         import secrets
 
-        self.data_dir.mkdir(parents=True, exist_ok=True)
-        path = self.data_dir / "secret.key"
-        if not path.exists():
-            try:
-                fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-            except FileExistsError:
-                pass  # another process created it first
+        tmp = path.with_name(f".secret.key.{os.getpid()}.{secrets.token_hex(4)}")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        try:
+            with os.fdopen(fd, "w") as handle:
+                handle.write(secrets.token_urlsafe(48))
+                handle.flush()
+                os.fsync(handle.fileno())
+            if replace:
+                os.replace(tmp, path)  # an empty secret from an interrupted older start
             else:
-                with os.fdopen(fd, "w") as handle:
-                    handle.write(secrets.token_urlsafe(48))
-        self.secret = path.read_text().strip()
-        return self.secret
+                try:
+                    os.link(tmp, path)  # fails if another process got there first
+                except FileExistsError:
+                    pass
+        finally:
+            try:
+                os.unlink(tmp)
+            except FileNotFoundError:
+                pass

@@ -39,11 +39,15 @@ class Backend:
         return self._services
 
     def _open(self) -> Any:
+        from .files import check_private, ensure_private_dir
         from .store import connect
         from .services import Services
 
         self._thread_id = threading.get_ident()
         if self._services is None:
+            # the data directory holds the embedded store, the secret and the users' folders
+            ensure_private_dir(self.config.data_dir)
+            check_private(self.config.data_dir)
             store = connect(self.config)
             self._services = Services(store, self.config, clock=self._clock)
         return self._services.store.info

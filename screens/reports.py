@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import csv
 import io
-from pathlib import Path
 from typing import Any
 
 from rich.text import Text
@@ -14,14 +13,17 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.widget import Widget
-from textual.widgets import Button, DataTable, Input, Label, Select, Static, TextArea
+from textual.widgets import (Button, DataTable, Input, Label, OptionList, Select, Static,
+                             TextArea)
+from textual.widgets.option_list import Option
 
 from meditrack_tui import policy
 from meditrack_tui.errors import ValidationError
+from meditrack_tui.files import safe_name
 from meditrack_tui.services.reports import ALLOWED, KINDS, PREVIEWABLE
 
 from .base import Fit, ServiceMixin, Table, clear_field_errors, refilled, show_field_errors
-from .confirm import ConfirmScreen
+from .confirm import ConfirmScreen, PromptScreen
 
 _MODAL_CSS = """
 {name} {{ align: center middle; }}
@@ -57,19 +59,6 @@ def type_label(content_type: str | None) -> str:
     return ALLOWED.get(content_type or "", (content_type or "?",))[0]
 
 
-def default_destination(filename: str) -> str:
-    """Where a copy goes unless the user says otherwise: ~/Downloads if it exists, else ~."""
-    home = Path.home()
-    folder = "~/Downloads" if (home / "Downloads").is_dir() else "~"
-    return f"{folder}/{filename}"
-
-
-def resolved_destination(text: str, filename: str) -> Path:
-    """The file a destination names (a folder means the report's name inside it)."""
-    dest = Path(text.strip()).expanduser()
-    return dest / filename if dest.is_dir() else dest
-
-
 def error_line(screen: Widget, exc: BaseException) -> None:
     """Show a refusal under its field, or on the form's own error line."""
     if not show_field_errors(screen, exc):
@@ -85,30 +74,32 @@ def error_static(name: str) -> Static:
 
 
 class UploadReportScreen(ServiceMixin, ModalScreen[dict | None]):
-    """Choose a file (typed path or Browse…), its kind and a note; refusals show inline."""
+    """Choose a file waiting in the user's inbox (or a scan folder), its kind and a note.
 
-    DEFAULT_CSS = _MODAL_CSS.format(name="UploadReportScreen")
+    Nobody browses the server's files: the form lists what is in the folders the service
+    offers and says where they are, so a person knows where to put a file (over SFTP or
+    from a scanner). Refusals show inline."""
+
+    DEFAULT_CSS = _MODAL_CSS.format(name="UploadReportScreen") + """
+    UploadReportScreen #in-file { height: auto; max-height: 8; }
+    """
     BINDINGS = [
         Binding("escape", "cancel", "Cancel", id="upload-cancel"),
-        Binding("ctrl+o", "browse", "Browse", id="upload-browse"),
+        Binding("f5,ctrl+r", "refresh_files", "Look again", id="upload-refresh"),
     ]
-    AUTO_FOCUS = "#in-path"
+    AUTO_FOCUS = "#in-file"
 
     def __init__(self, patient_id: str) -> None:
         super().__init__()
         self.patient_id = patient_id
+        self.files: list[Any] = []
 
     def compose(self) -> ComposeResult:
         with Vertical():
             yield Static("Upload a report", classes="rp-title")
-            allowed = ", ".join(label for label, _ext in ALLOWED.values())
-            yield Static(f"Accepted: {allowed}. The content must match the file's name.",
-                         classes="rp-hint")
-            yield Label("File on this computer")
-            with Horizontal(classes="rp-path-row"):
-                yield Input(id="in-path", placeholder="/path/to/report.pdf", compact=True)
-                yield Button("Browse… (^O)", id="upload-browse", compact=True)
-            yield error_static("path")
+            yield Static("", id="upload-where", classes="rp-hint")
+            yield Label("File")
+            yield OptionList(id="in-file", compact=True)
             yield error_static("file")
             yield Label("Kind")
             yield Select([(k.capitalize(), k) for k in KINDS], value=KINDS[0],
@@ -120,46 +111,100 @@ class UploadReportScreen(ServiceMixin, ModalScreen[dict | None]):
             yield error_static("form")
             with Horizontal(classes="rp-buttons"):
                 yield Button("Upload", id="upload-save", variant="primary", compact=True)
+                yield Button("Look again (F5)", id="upload-refresh", compact=True)
                 yield Button("Cancel (Esc)", id="upload-cancel", compact=True)
 
-    @on(Button.Pressed, "#upload-browse")
-    def action_browse(self) -> None:
-        """Pick the file with a file dialog."""
-        from textual_fspicker import FileOpen
+    def on_mount(self) -> None:
+        self.action_refresh_files()
 
-        typed = self.query_one("#in-path", Input).value.strip()
-        start = Path(typed).expanduser().parent if typed else Path.home()
-        if not start.is_dir():
-            start = Path.home()
-        self.app.push_screen(FileOpen(start, title="Choose the report file"), self.picked)
+    @on(Button.Pressed, "#upload-refresh")
+    def action_refresh_files(self) -> None:
+        """List the files waiting in the user's folders again."""
+        session = self.app.session
+        self.call_service(lambda s: (s.reports.folders(session), s.reports.incoming(session)),
+                          self.listed, error=self.failed, group="report-files")
 
-    def picked(self, path: Path | None) -> None:
-        if path is not None:
-            field = self.query_one("#in-path", Input)
-            field.value = str(path)
-            field.focus()
+    def listed(self, found: tuple[list[Any], list[Any]]) -> None:
+        folders, incoming = found
+        labels = {folder.key: folder.label for folder in folders}
+        allowed = ", ".join(label for label, _ext in ALLOWED.values())
+        where = Text("Put the file in ")
+        for n, folder in enumerate(folders):
+            if n:
+                where.append(" or " if n == len(folders) - 1 else ", ")
+            where.append(str(folder.path), style="bold")
+            if n:
+                where.append(f" ({folder.label})")
+        where.append(f" (over SFTP or from a scanner), then choose it here. Accepted: "
+                     f"{allowed}, up to the size limit; the content must match the name.")
+        self.query_one("#upload-where", Static).update(where)
+        keep = self.chosen
+        self.files = incoming
+        options = self.query_one("#in-file", OptionList)
+        options.clear_options()
+        if not incoming:
+            options.add_option(Option(Text("No files waiting. Put one in the folder above, "
+                                           "then press F5.", style="italic"), disabled=True))
+            return
+        multiple = len(folders) > 1
+        for index, item in enumerate(incoming):
+            label = Text(item.name)
+            label.append(f"  {size_text(item.size)}  {item.modified:%Y-%m-%d %H:%M}",
+                         style="dim")
+            if multiple:
+                label.append(f"  {labels.get(item.folder, item.folder)}", style="dim")
+            if item.problem:
+                label.append(f"  not accepted: {item.problem}", style="italic")
+            options.add_option(Option(label, id=str(index), disabled=bool(item.problem)))
+        for index, item in enumerate(incoming):
+            if keep is not None and (item.folder, item.name) == (keep.folder, keep.name):
+                options.highlighted = index
+                break
+        else:
+            first = next((i for i, item in enumerate(incoming) if not item.problem), None)
+            if first is not None:
+                options.highlighted = first
+
+    @property
+    def chosen(self) -> Any:
+        """The incoming file under the list's cursor."""
+        options = self.query_one("#in-file", OptionList)
+        index = options.highlighted
+        if index is None or not self.files or index >= len(self.files):
+            return None
+        return self.files[index]
+
+    @on(OptionList.OptionSelected, "#in-file")
+    def file_selected(self) -> None:
+        self.query_one("#in-kind", Select).focus()
 
     @on(Input.Submitted)
     @on(Button.Pressed, "#upload-save")
     def upload(self) -> None:
         clear_field_errors(self)
-        path = self.query_one("#in-path", Input).value.strip()
+        item = self.chosen
+        if item is None or item.problem:
+            error_line(self, ValidationError({"file": "Choose a file from the list."}))
+            return
         kind = self.query_one("#in-kind", Select).value
         note = self.query_one("#in-note", Input).value.strip() or None
         session, pid = self.app.session, self.patient_id
+        name, folder = item.name, item.folder
         self.query_one("#upload-save", Button).disabled = True
-        self.call_service(lambda s: s.reports.upload(session, pid, path, kind=kind, note=note),
+        self.call_service(lambda s: s.reports.upload(session, pid, name, kind=kind, note=note,
+                                                     folder=folder),
                           self.dismiss, error=self.failed, group="report-upload")
 
     def failed(self, exc: BaseException) -> None:
         self.query_one("#upload-save", Button).disabled = False
         error_line(self, exc)
+        if isinstance(exc, ValidationError) and "file" in exc.fields:
+            self.query_one("#in-file", OptionList).focus()  # choose another file
 
     @property
     def has_unsaved_changes(self) -> bool:
-        """True when a path or note is typed or the kind changed (the app's guard asks)."""
-        return bool(self.query_one("#in-path", Input).value.strip()
-                    or self.query_one("#in-note", Input).value.strip()
+        """True when a note is typed or the kind changed (the app's guard asks)."""
+        return bool(self.query_one("#in-note", Input).value.strip()
                     or self.query_one("#in-kind", Select).value != KINDS[0])
 
     @on(Button.Pressed, "#upload-cancel")
@@ -173,93 +218,75 @@ class UploadReportScreen(ServiceMixin, ModalScreen[dict | None]):
                              lambda discard: self.dismiss(None) if discard else None)
 
 
-class SaveCopyScreen(ServiceMixin, ModalScreen[str | None]):
-    """Ask where to save a copy; an existing file is replaced only after a confirmation."""
+class DeletedReportsScreen(ServiceMixin, ModalScreen[bool]):
+    """An administrator's list of a patient's deleted reports; Enter restores one after a
+    confirmation naming it, who deleted it and why."""
 
-    DEFAULT_CSS = _MODAL_CSS.format(name="SaveCopyScreen")
-    BINDINGS = [
-        Binding("escape", "cancel", "Cancel", id="save-cancel"),
-        Binding("ctrl+o", "browse", "Browse", id="save-browse"),
-    ]
-    AUTO_FOCUS = "#in-destination"
+    DEFAULT_CSS = _MODAL_CSS.format(name="DeletedReportsScreen") + """
+    DeletedReportsScreen DataTable { height: auto; max-height: 12; }
+    """
+    BINDINGS = [Binding("escape", "close", "Close", id="deleted-close")]
+    AUTO_FOCUS = "#deleted-table"
 
-    def __init__(self, report: dict[str, Any]) -> None:
+    def __init__(self, patient_id: str) -> None:
         super().__init__()
-        self.report = report
+        self.patient_id = patient_id
+        self.reports: list[dict[str, Any]] = []
+        self.restored = False
 
     def compose(self) -> ComposeResult:
         with Vertical():
-            yield Static(f"Save a copy of {self.report['filename']}", classes="rp-title")
-            yield Label("Save to (a file, or a folder to keep the name)")
-            with Horizontal(classes="rp-path-row"):
-                yield Input(default_destination(self.report["filename"]),
-                            id="in-destination", compact=True)
-                yield Button("Browse… (^O)", id="save-browse", compact=True)
-            yield error_static("destination")
-            yield error_static("file")
-            yield error_static("form")
-            with Horizontal(classes="rp-buttons"):
-                yield Button("Save copy", id="save-save", variant="primary", compact=True)
-                yield Button("Cancel (Esc)", id="save-cancel", compact=True)
+            yield Static("Deleted reports", classes="rp-title")
+            yield Static("Enter restores the selected report. Escape closes.",
+                         classes="rp-hint")
+            table = DataTable(id="deleted-table", cursor_type="row", zebra_stripes=True)
+            for label in ("Deleted", "File", "By", "Reason"):
+                table.add_column(label)
+            yield table
+            yield Static("", id="deleted-empty", classes="rp-hint")
 
-    @on(Button.Pressed, "#save-browse")
-    def action_browse(self) -> None:
-        """Choose the destination with a file dialog."""
-        from textual_fspicker import FileSave
+    def on_mount(self) -> None:
+        self.reload()
 
-        typed = self.query_one("#in-destination", Input).value.strip()
-        target = Path(typed).expanduser() if typed else Path.home()
-        start = target if target.is_dir() else target.parent
-        if not start.is_dir():
-            start = Path.home()
-        self.app.push_screen(FileSave(start, title="Save a copy as",
-                                      default_file=self.report["filename"]), self.picked)
+    def reload(self) -> None:
+        session, pid = self.app.session, self.patient_id
+        self.call_service(lambda s: s.reports.deleted(session, pid), self.loaded,
+                          group="reports-deleted")
 
-    def picked(self, path: Path | None) -> None:
-        if path is not None:
-            field = self.query_one("#in-destination", Input)
-            field.value = str(path)
-            field.focus()
+    def loaded(self, reports: list[dict[str, Any]]) -> None:
+        self.reports = reports
+        table = self.query_one("#deleted-table", DataTable)
+        table.clear()
+        for report in reports:
+            table.add_row(f"{report['deleted_at']:%Y-%m-%d %H:%M}", Text(report["filename"]),
+                          Text(report.get("deleted_by") or ""),
+                          Text(report.get("delete_reason") or ""))
+        self.query_one("#deleted-empty", Static).update(
+            "" if reports else "No deleted reports for this patient.")
 
-    @on(Input.Submitted)
-    @on(Button.Pressed, "#save-save")
-    def submitted(self) -> None:
-        self.save()
-
-    def save(self, overwrite: bool = False) -> None:
-        """Ask the service to write the copy (replacing only when ``overwrite``)."""
-        clear_field_errors(self)
-        dest = self.query_one("#in-destination", Input).value.strip()
-        session, rid = self.app.session, self.report["id"]
-        self.query_one("#save-save", Button).disabled = True
-        self.call_service(lambda s: s.reports.save_copy(session, rid, dest, overwrite=overwrite),
-                          self.dismiss, error=lambda exc: self.failed(exc, dest, overwrite),
-                          group="report-save")
-
-    def failed(self, exc: BaseException, dest: str, overwrite: bool) -> None:
-        self.query_one("#save-save", Button).disabled = False
-        if (not overwrite and isinstance(exc, ValidationError) and "destination" in exc.fields
-                and dest):
-            target = resolved_destination(dest, self.report["filename"])
-            if target.is_file():
-                self.app.push_screen(ConfirmScreen(f"{target} already exists. Replace it?",
-                                                   yes="Replace", no="Keep it"),
-                                     lambda yes: self.replace_answered(yes, target))
-                return
-        error_line(self, exc)
-
-    def replace_answered(self, yes: bool | None, target: Path) -> None:
-        if yes:
-            self.save(overwrite=True)
+    @on(DataTable.RowSelected, "#deleted-table")
+    def restore_asked(self, event: DataTable.RowSelected) -> None:
+        if not self.reports or event.cursor_row >= len(self.reports):
             return
-        err = self.query_one("#err-destination", Static)
-        err.update(f"Not saved: {target} was kept. Choose another name.")
-        err.display = True
-        self.query_one("#in-destination", Input).focus()
+        report = self.reports[event.cursor_row]
+        question = (f"Restore the report {report['filename']}, deleted by "
+                    f"{report.get('deleted_by') or '?'} ({report.get('delete_reason') or ''})?")
+        self.app.push_screen(ConfirmScreen(question, yes="Restore", no="Leave deleted"),
+                             lambda yes: self.restore(report) if yes else None)
 
-    @on(Button.Pressed, "#save-cancel")
-    def action_cancel(self) -> None:
-        self.dismiss(None)
+    def restore(self, report: dict[str, Any]) -> None:
+        session, rid = self.app.session, report["id"]
+
+        def done(_result: Any) -> None:
+            self.restored = True
+            self.app.notify(f"{report['filename']} restored.", title="Reports", markup=False)
+            self.reload()
+
+        self.call_service(lambda s: s.reports.restore(session, rid), done,
+                          group="reports-restore")
+
+    def action_close(self) -> None:
+        self.dismiss(self.restored)
 
 
 class PreviewScreen(ModalScreen[None]):
@@ -337,6 +364,7 @@ class ReportsPane(ServiceMixin, Widget):
         Binding("d,delete", "delete", "Delete", id="reports-delete"),
         # the same keys on a report this user may not delete: say why instead of nothing
         Binding("d,delete", "delete_refused", show=False, id="reports-delete-refused"),
+        Binding("t", "deleted", "Deleted reports", id="reports-deleted"),
     ]
 
     #: collections whose changes make the pane re-fetch
@@ -361,6 +389,8 @@ class ReportsPane(ServiceMixin, Widget):
             yield Button("Save copy (s)", id="reports-save", compact=True)
             if self.allowed("report.delete"):
                 yield Button("Delete (d)", id="reports-delete", compact=True)
+            if self.allowed("report.restore"):
+                yield Button("Deleted reports (t)", id="reports-deleted", compact=True)
         yield Static("", id="reports-summary")
         table = Table(id="reports-table", cursor_type="row", zebra_stripes=True)
         # narrow: the note (shown under the table) goes first, then who and the type
@@ -452,6 +482,8 @@ class ReportsPane(ServiceMixin, Widget):
         report = self.selected if self.is_mounted else None
         if action == "upload":
             return self.allowed("report.upload")
+        if action == "deleted":
+            return self.allowed("report.restore")
         if action == "delete":
             if not self.allowed("report.delete"):
                 return False
@@ -479,7 +511,7 @@ class ReportsPane(ServiceMixin, Widget):
         if report is None:
             return
         self.app.notify(f"{report['filename']} uploaded ({type_label(report['content_type'])}).",
-                        title="Reports")
+                        title="Reports", markup=False)
         self.select_next = report["id"]
         self.reload()
 
@@ -501,24 +533,50 @@ class ReportsPane(ServiceMixin, Widget):
 
     @on(Button.Pressed, "#reports-save")
     def action_save_copy(self) -> None:
-        """Save a copy of the selected report to a file."""
+        """Save a copy of the selected report: in a browser, as a download; in a terminal,
+        as a new file in the user's outbox folder (never replacing one)."""
         report = self.selected
-        if report is not None:
-            self.app.push_screen(SaveCopyScreen(report), self.saved)
+        if report is None:
+            return
+        session, rid = self.app.session, report["id"]
+        if self.app.is_web:
+            def deliver(found: tuple[dict[str, Any], bytes]) -> None:
+                info, data = found
+                self.app.deliver_binary(io.BytesIO(data),
+                                        save_filename=safe_name(info["filename"]),
+                                        mime_type=info.get("content_type"))
+                self.app.notify(f"{info['filename']} is being downloaded by your browser.",
+                                title="Reports", markup=False)
+
+            self.call_service(lambda s: s.reports.read(session, rid), deliver,
+                              group="reports-save")
+            return
+        self.call_service(lambda s: s.reports.save_copy(session, rid), self.saved,
+                          group="reports-save")
 
     def saved(self, path: str | None) -> None:
         if path:
-            self.app.notify(f"Saved a copy to {path}.", title="Reports")
+            self.app.notify(f"Saved a copy to {path} (your outbox).", title="Reports",
+                            markup=False)
 
     @on(Button.Pressed, "#reports-delete")
     def action_delete(self) -> None:
-        """Delete the selected report after a confirmation."""
+        """Delete the selected report, with a reason; an administrator can restore it."""
         report = self.selected
         if report is None or not self.may_delete(report):
             return
-        question = f"Delete the report {report['filename']}? This cannot be undone."
-        self.app.push_screen(ConfirmScreen(question, yes="Delete", no="Keep"),
-                             lambda yes: self.delete_confirmed(yes, report))
+        question = (f"Delete the report {report['filename']}? Say why (an administrator can "
+                    "restore it).")
+        self.app.push_screen(PromptScreen(question, placeholder="e.g. uploaded to the wrong "
+                                                                "patient"),
+                             lambda reason: self.delete_confirmed(reason, report))
+
+    @on(Button.Pressed, "#reports-deleted")
+    def action_deleted(self) -> None:
+        """An administrator's list of this patient's deleted reports, to restore one."""
+        if self.allowed("report.restore"):
+            self.app.push_screen(DeletedReportsScreen(self.patient_id),
+                                 lambda restored: self.reload() if restored else None)
 
     def action_delete_refused(self) -> None:
         """d on a report someone else uploaded (patients delete only their own)."""
@@ -529,13 +587,18 @@ class ReportsPane(ServiceMixin, Widget):
                             f"{report.get('uploaded_by') or 'someone else'}.",
                             title="Reports", severity="warning", markup=False)
 
-    def delete_confirmed(self, yes: bool | None, report: dict[str, Any]) -> None:
-        if not yes:
+    def delete_confirmed(self, reason: str | None, report: dict[str, Any]) -> None:
+        if not reason:
             return
         session, rid = self.app.session, report["id"]
 
         def done(_result: Any) -> None:
-            self.app.notify(f"{report['filename']} deleted.", title="Reports")
+            self.app.notify(f"{report['filename']} deleted.", title="Reports", markup=False)
             self.reload()
 
-        self.call_service(lambda s: s.reports.delete(session, rid), done, group="reports-delete")
+        def refused(exc: BaseException) -> None:
+            self.app.notify(getattr(exc, "message", str(exc)), title="Reports",
+                            severity="error", markup=False)
+
+        self.call_service(lambda s: s.reports.delete(session, rid, reason), done,
+                          error=refused, group="reports-delete")

@@ -102,7 +102,8 @@ def test_hostile_record_ids(s, who, value):
         lambda: s.prescriptions.stop(doctor, value, "reason", version=1),
         lambda: s.reports.list(doctor, value),
         lambda: s.reports.read(doctor, value),
-        lambda: s.reports.delete(doctor, value),
+        lambda: s.reports.delete(doctor, value, "a reason"),
+        lambda: s.reports.restore(who["demo.admin"], value),
         lambda: s.appointments.get(doctor, value),
         lambda: s.appointments.cancel(doctor, value, version=1),
         lambda: s.appointments.list(doctor, doctor_id=value) if value != ""

@@ -93,7 +93,16 @@ def _delete_report(w: World, s: Session) -> Any:
     # The patient's own upload: within every role's scope for report.delete.
     own = w.s.reports.upload_bytes(w.sessions["demo.patient"], w.p01, "home-reading.txt",
                                    b"home readings\n", kind="other")
-    return w.s.reports.delete(s, own["id"])
+    return w.s.reports.delete(s, own["id"], "uploaded by mistake")
+
+
+def _restore_report(w: World, s: Session) -> Any:
+    # A report the patient deleted: an administrator may bring it back.
+    patient = w.sessions["demo.patient"]
+    own = w.s.reports.upload_bytes(patient, w.p01, "home-reading.txt", b"home readings\n",
+                                   kind="other")
+    w.s.reports.delete(patient, own["id"], "uploaded by mistake")
+    return w.s.reports.restore(s, own["id"])
 
 
 # action -> a call performing it with valid arguments, within the "own" scope of demo.patient.
@@ -115,6 +124,7 @@ ACTIONS: dict[str, Callable[[World, Session], Any]] = {
     "report.upload": lambda w, s: w.s.reports.upload_bytes(s, w.p01, "note.txt", b"a note\n",
                                                            kind="other"),
     "report.delete": _delete_report,
+    "report.restore": _restore_report,
     "user.manage": lambda w, s: w.s.users.list(s),
     "audit.read": lambda w, s: w.s.audit.list(s),
     "dashboard.admin": lambda w, s: w.s.dashboard.admin(s),

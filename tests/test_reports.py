@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from meditrack_tui.errors import PermissionDenied, ValidationError
+from meditrack_tui.errors import NotFound, PermissionDenied, ValidationError
 from meditrack_tui.seed import sample_data_dir
 from tests.peek import Peek
 
@@ -45,10 +45,17 @@ def spy_put_file(s, monkeypatch) -> list[tuple]:
     return calls
 
 
-def write(tmp_path: Path, name: str, data: bytes) -> Path:
-    path = tmp_path / name
-    path.write_bytes(data)
-    return path
+def inbox(s, session) -> Path:
+    """The session's own inbox folder (the service creates it on first use)."""
+    return next(f.path for f in s.reports.folders(session) if f.key == "inbox")
+
+
+def drop(s, session, name: str, data: bytes | Path) -> str:
+    """Put a file into the session's inbox, as a person would over SFTP; its name."""
+    if isinstance(data, Path):
+        data = data.read_bytes()
+    (inbox(s, session) / name).write_bytes(data)
+    return name
 
 
 def test_sample_reports_cover_every_allowed_type():
@@ -60,9 +67,8 @@ def test_text_exported_in_older_encodings_is_accepted_and_previewed(s, who, tmp_
     """Lab systems still export Windows-1252 or UTF-16 text; it is text, not a binary."""
     doctor = who["demo.doctor"]
     text = "Patient: Jürgen Müller\nGlucose 5.4 mmol/l – fasting\n"
-    path = tmp_path / f"export-{encoding}.txt"
-    path.write_bytes(text.encode(encoding))
-    report = s.reports.upload(doctor, pid(s, "MRN-000002"), str(path), kind="lab result")
+    name = drop(s, doctor, f"export-{encoding}.txt", text.encode(encoding))
+    report = s.reports.upload(doctor, pid(s, "MRN-000002"), name, kind="lab result")
     assert report["content_type"] == "text/plain"
     assert s.reports.preview(doctor, report["id"]) == text
 
@@ -74,7 +80,8 @@ def test_upload_each_allowed_type(s, who, name, monkeypatch):
     path = REPORTS / name
     content = path.read_bytes()
     stored = spy_put_file(s, monkeypatch)
-    report = s.reports.upload(doctor, p02, str(path), kind="lab result", note="From the lab")
+    report = s.reports.upload(doctor, p02, drop(s, doctor, name, path), kind="lab result",
+                              note="From the lab")
     assert report["content_type"] == EXPECTED_TYPES[path.suffix]
     assert report["filename"] == name and report["size"] == len(content)
     assert report["sha256"] == hashlib.sha256(content).hexdigest()
@@ -107,9 +114,10 @@ def test_upload_each_allowed_type(s, who, name, monkeypatch):
     ("empty.txt", b"", "empty"),
 ])
 def test_refused_files(s, who, tmp_path, name, data, message):
-    path = write(tmp_path, name, data)
+    doctor = who["demo.doctor"]
     with pytest.raises(ValidationError) as info:
-        s.reports.upload(who["demo.doctor"], pid(s, "MRN-000002"), str(path), kind="other")
+        s.reports.upload(doctor, pid(s, "MRN-000002"), drop(s, doctor, name, data),
+                         kind="other")
     assert message in info.value.message
     assert Peek(s.store).count("reports", filename=name) == 0
 
@@ -119,40 +127,34 @@ def test_too_large_file(s, who, tmp_path):
     big = REPORTS / "p01_prescription_lisinopril.jpg"
     assert big.stat().st_size > s.config.max_upload_bytes
     p02 = pid(s, "MRN-000002")
+    doctor = who["demo.doctor"]
     with pytest.raises(ValidationError, match="the limit is"):
-        s.reports.upload(who["demo.doctor"], p02, str(big), kind="imaging")
+        s.reports.upload(doctor, p02, drop(s, doctor, big.name, big), kind="imaging")
+    listed = {f.name: f.problem for f in s.reports.incoming(doctor)}
+    assert "the limit is" in listed[big.name]
     with pytest.raises(ValidationError, match="the limit is"):
         s.reports.upload_bytes(who["demo.doctor"], p02, big.name, big.read_bytes(),
                                kind="imaging")
     small = REPORTS / "p01_lipid_panel.csv"
-    s.reports.upload(who["demo.doctor"], p02, str(small), kind="lab result")
+    s.reports.upload(doctor, p02, drop(s, doctor, small.name, small), kind="lab result")
 
 
-def test_paths_that_are_not_files(s, who, tmp_path):
+def test_names_that_are_not_files_in_the_inbox(s, who, tmp_path):
     p02 = pid(s, "MRN-000002")
     doctor = who["demo.doctor"]
-    with pytest.raises(ValidationError, match="is a folder, not a file"):
-        s.reports.upload(doctor, p02, str(tmp_path), kind="other")
-    with pytest.raises(ValidationError, match="There is no file"):
-        s.reports.upload(doctor, p02, str(tmp_path / "missing.pdf"), kind="other")
+    box = inbox(s, doctor)
+    (box / "sub").mkdir()
+    with pytest.raises(ValidationError, match="is a folder"):
+        s.reports.upload(doctor, p02, "sub", kind="other")
+    with pytest.raises(ValidationError, match="There is no file named missing.pdf"):
+        s.reports.upload(doctor, p02, "missing.pdf", kind="other")
     for bad in ("", "   ", None, 12, {"$ne": None}):
         with pytest.raises(ValidationError, match="Choose a file"):
             s.reports.upload(doctor, p02, bad, kind="other")
+    lipids = drop(s, doctor, "lipids.csv", REPORTS / "p01_lipid_panel.csv")
     with pytest.raises(ValidationError) as info:
-        s.reports.upload(doctor, p02, str(REPORTS / "p01_lipid_panel.csv"), kind="selfie")
+        s.reports.upload(doctor, p02, lipids, kind="selfie")
     assert "kind" in info.value.fields
-
-
-def test_unreadable_file(s, who, tmp_path):
-    path = write(tmp_path, "secret.txt", b"no peeking\n")
-    path.chmod(0)
-    try:
-        if os.access(path, os.R_OK):
-            pytest.skip("running as root: chmod 000 does not stop this user reading the file")
-        with pytest.raises(ValidationError, match="permission denied"):
-            s.reports.upload(who["demo.doctor"], pid(s, "MRN-000002"), str(path), kind="other")
-    finally:
-        path.chmod(0o600)
 
 
 def test_checksum_is_verified_on_read(s, who):
@@ -170,37 +172,33 @@ def test_checksum_is_verified_on_read(s, who):
 def test_preview_only_for_text(s, who):
     doctor = who["demo.doctor"]
     p02 = pid(s, "MRN-000002")
-    pdf = s.reports.upload(doctor, p02, str(REPORTS / "p05_thyroid_function.pdf"),
+    pdf = s.reports.upload(doctor, p02, drop(s, doctor, "thyroid.pdf",
+                                             REPORTS / "p05_thyroid_function.pdf"),
                            kind="lab result")
     with pytest.raises(ValidationError, match="save a copy"):
         s.reports.preview(doctor, pdf["id"])
-    csv_report = s.reports.upload(doctor, p02, str(REPORTS / "p14_cbc.csv"), kind="lab result")
+    cbc = drop(s, doctor, "cbc.csv", REPORTS / "p14_cbc.csv")
+    csv_report = s.reports.upload(doctor, p02, cbc, kind="lab result")
     assert s.reports.preview(doctor, csv_report["id"]).startswith("test,value,unit")
 
 
-def test_save_copy_never_overwrites_silently(s, who, tmp_path):
+def test_save_copy_goes_to_the_outbox_and_never_overwrites(s, who, tmp_path):
     doctor = who["demo.doctor"]
     p02 = pid(s, "MRN-000002")
     source = REPORTS / "p02_hba1c_metabolic_panel.pdf"
-    report = s.reports.upload(doctor, p02, str(source), kind="lab result")
-    dest = tmp_path / "copy.pdf"
-    assert s.reports.save_copy(doctor, report["id"], str(dest)) == str(dest)
-    assert dest.read_bytes() == source.read_bytes()
-    dest.write_bytes(b"my own notes")
-    with pytest.raises(ValidationError, match="already exists"):
-        s.reports.save_copy(doctor, report["id"], str(dest))
-    assert dest.read_bytes() == b"my own notes"
-    s.reports.save_copy(doctor, report["id"], str(dest), overwrite=True)
-    assert dest.read_bytes() == source.read_bytes()
-    # A folder as destination keeps the report's file name.
-    folder = tmp_path / "out"
-    folder.mkdir()
-    assert s.reports.save_copy(doctor, report["id"], str(folder)) == str(folder / source.name)
-    with pytest.raises(ValidationError, match="does not exist"):
-        s.reports.save_copy(doctor, report["id"], str(tmp_path / "nope" / "x.pdf"))
-    with pytest.raises(ValidationError):
-        s.reports.save_copy(doctor, report["id"], None)
-    assert Peek(s.store).count("audit", action="report.save-copy") == 3
+    report = s.reports.upload(doctor, p02, drop(s, doctor, source.name, source),
+                              kind="lab result")
+    outbox = Path(s.reports.outbox(doctor))
+    assert outbox == s.config.data_dir / "outbox" / "demo.doctor"
+    assert oct(outbox.stat().st_mode & 0o777) == "0o700"
+    first = Path(s.reports.save_copy(doctor, report["id"]))
+    assert first == outbox / source.name and first.read_bytes() == source.read_bytes()
+    assert oct(first.stat().st_mode & 0o777) == "0o600"
+    first.write_bytes(b"my own notes")
+    second = Path(s.reports.save_copy(doctor, report["id"]))
+    assert second == outbox / (source.stem + " (2).pdf")
+    assert first.read_bytes() == b"my own notes"  # never replaced
+    assert Peek(s.store).count("audit", action="report.save-copy") == 2
 
 
 def test_patient_deletes_only_own_uploads(s, who):
@@ -212,12 +210,12 @@ def test_patient_deletes_only_own_uploads(s, who):
                if r["uploaded_by"] == "demo.doctor"]
     assert doctors
     with pytest.raises(PermissionDenied, match="you uploaded yourself"):
-        s.reports.delete(patient, doctors[0]["id"])
-    s.reports.delete(patient, own["id"])
+        s.reports.delete(patient, doctors[0]["id"], "not mine")
+    s.reports.delete(patient, own["id"], "wrong file")
     remaining = {r["id"] for r in s.reports.list(patient, patient.patient_id)}
     assert own["id"] not in remaining and doctors[0]["id"] in remaining
-    # Staff may delete any report.
-    s.reports.delete(who["demo.doctor"], doctors[0]["id"])
+    # Doctors may delete any report.
+    s.reports.delete(who["demo.doctor"], doctors[0]["id"], "duplicate upload")
     assert doctors[0]["id"] not in {r["id"] for r in s.reports.list(patient,
                                                                       patient.patient_id)}
 
@@ -230,7 +228,7 @@ def test_admin_reads_but_cannot_upload(s, who, tmp_path):
     info, data = s.reports.read(admin, reports[0]["id"])
     assert hashlib.sha256(data).hexdigest() == info["sha256"]
     with pytest.raises(PermissionDenied):
-        s.reports.upload(admin, p01, str(REPORTS / "p01_lipid_panel.csv"), kind="lab result")
+        s.reports.upload(admin, p01, "p01_lipid_panel.csv", kind="lab result")
     with pytest.raises(PermissionDenied):
         s.reports.upload_bytes(admin, p01, "x.txt", b"hello\n", kind="other")
     assert Peek(s.store).count("audit", username="demo.admin", action="report.download") == 1
@@ -247,16 +245,39 @@ def test_list_by_kind(s, who):
         s.reports.list(doctor, p01, kind={"$ne": None})
 
 
-def test_permission_error_while_reading_is_a_clear_message(s, who, tmp_path, monkeypatch):
-    """The same refusal without relying on chmod (which root ignores)."""
-    path = write(tmp_path, "locked.txt", b"no peeking\n")
-    real_open = Path.open
-
-    def guarded_open(self, *args, **kwargs):
-        if self == path:
-            raise PermissionError(13, "Permission denied")
-        return real_open(self, *args, **kwargs)
-
-    monkeypatch.setattr(Path, "open", guarded_open)
-    with pytest.raises(ValidationError, match="permission denied"):
-        s.reports.upload(who["demo.doctor"], pid(s, "MRN-000002"), str(path), kind="other")
+def test_delete_is_soft_with_a_reason_and_an_admin_restores(s, who):
+    """Admins and doctors could hard-delete any report and nothing brought it back."""
+    doctor, admin, patient = who["demo.doctor"], who["demo.admin"], who["demo.patient"]
+    p01 = patient.patient_id
+    report = s.reports.upload_bytes(doctor, p01, "ecg.txt", b"sinus rhythm\n", kind="other")
+    with pytest.raises(PermissionDenied):
+        s.reports.delete(admin, report["id"], "tidying up")  # admins read only
+    for reason in (None, "", "  ", "x"):
+        with pytest.raises(ValidationError) as info:
+            s.reports.delete(doctor, report["id"], reason)
+        assert "reason" in info.value.fields
+    s.reports.delete(doctor, report["id"], "wrong patient")
+    assert report["id"] not in {r["id"] for r in s.reports.list(patient, p01)}
+    with pytest.raises(NotFound):
+        s.reports.read(patient, report["id"])
+    with pytest.raises(NotFound):
+        s.reports.delete(doctor, report["id"], "again")
+    # the file is kept: an administrator sees why it was deleted and brings it back
+    with pytest.raises(PermissionDenied):
+        s.reports.deleted(doctor, p01)
+    with pytest.raises(PermissionDenied):
+        s.reports.restore(doctor, report["id"])
+    [gone] = s.reports.deleted(admin, p01)
+    assert (gone["id"], gone["deleted_by"], gone["delete_reason"]) == (
+        report["id"], "demo.doctor", "wrong patient")
+    s.reports.restore(admin, report["id"])
+    assert report["id"] in {r["id"] for r in s.reports.list(patient, p01)}
+    assert s.reports.read(patient, report["id"])[1] == b"sinus rhythm\n"
+    assert s.reports.deleted(admin, p01) == []
+    with pytest.raises(NotFound):
+        s.reports.restore(admin, report["id"])
+    peek = Peek(s.store)
+    assert peek.one("audit", action="report.delete", record_id=report["id"],
+                    outcome="ok")["detail"] == "ecg.txt: wrong patient"
+    assert peek.one("audit", action="report.restore", record_id=report["id"],
+                    outcome="ok")["username"] == "demo.admin"

@@ -6,11 +6,11 @@ import csv
 import hashlib
 import io
 import os
-from pathlib import Path
 from typing import Any
 
-from .. import policy
+from .. import files, policy
 from ..errors import NotFound, ValidationError
+from ..files import Folder, IncomingFile
 from ..validation import Checker
 from ..store import Corrupt
 from .base import Service, Session, public, ref
@@ -81,6 +81,39 @@ def detect_type(data: bytes, filename: str) -> str | None:
     return "text/plain"
 
 
+def check_pdf(data: bytes) -> None:
+    """A file that starts like a PDF must be one: it parses (strictly, with pypdf), every
+    page's content resolves, and nothing follows its last end-of-file marker (a PDF with a
+    web page or an archive appended to it is refused)."""
+    import logging
+
+    import pypdf
+    from pypdf.errors import PyPdfError
+
+    refused = ValidationError({"file": "The file starts like a PDF but is not a well-formed "
+                                       "PDF document, or has other data appended to it. "
+                                       "Export or scan it again as a PDF."})
+    if not data.rstrip().endswith(b"%%EOF"):
+        raise refused
+    logging.getLogger("pypdf").setLevel(logging.CRITICAL)  # its warnings would hit the screen
+    try:
+        reader = pypdf.PdfReader(io.BytesIO(data), strict=True)
+        if reader.is_encrypted:
+            raise ValidationError({"file": "The PDF is password-protected. Save it without "
+                                           "a password and upload it again."})
+        if len(reader.pages) == 0:
+            raise refused
+        for page in reader.pages:
+            page.get_contents()
+    except ValidationError:
+        raise
+    except (PyPdfError, ValueError, KeyError, TypeError, AttributeError, IndexError,
+            RecursionError, OSError, AssertionError, ZeroDivisionError):
+        # pypdf reports a malformed file with its own errors and, deep inside a broken
+        # object graph, with plain Python ones
+        raise refused from None
+
+
 def check_file(filename: str, data: bytes, max_bytes: int) -> str:
     """Validate a file's size and content type against its name; return the detected type."""
     if not data:
@@ -94,6 +127,8 @@ def check_file(filename: str, data: bytes, max_bytes: int) -> str:
         raise ValidationError({"file": f"This kind of file is not accepted. Allowed: {allowed}."})
     ext = os.path.splitext(filename)[1].lower()
     label, extensions = ALLOWED[mime]
+    if mime == "application/pdf":
+        check_pdf(data)
     if ext not in extensions:
         if mime == "text/plain" and ext == ".csv":
             raise ValidationError({"file": "The file is named .csv but is not a table of "
@@ -104,46 +139,55 @@ def check_file(filename: str, data: bytes, max_bytes: int) -> str:
     return mime
 
 
-def read_upload(path: Any, max_bytes: int) -> tuple[str, bytes]:
-    """Read a file the user chose, with a clear message for every way that can fail."""
-    if not isinstance(path, (str, os.PathLike)) or not str(path).strip():
-        raise ValidationError({"path": "Choose a file to upload."})
-    p = Path(str(path).strip()).expanduser()
-    if not p.exists():
-        raise ValidationError({"path": f"There is no file at {p}."})
-    if p.is_dir():
-        raise ValidationError({"path": f"{p} is a folder, not a file."})
-    if not p.is_file():
-        raise ValidationError({"path": f"{p} is not a regular file."})
-    size = p.stat().st_size
-    if size > max_bytes:
-        raise ValidationError({"file": f"The file is {size / 1048576:.1f} MB; the limit is "
-                                       f"{max_bytes / 1048576:.0f} MB."})
-    try:
-        with p.open("rb") as handle:
-            data = handle.read(max_bytes + 1)
-    except PermissionError:
-        raise ValidationError({"path": f"You may not read {p} (permission denied)."}) from None
-    except OSError as exc:
-        raise ValidationError({"path": f"Cannot read {p}: {exc.strerror or exc}."}) from None
-    return p.name, data
-
-
 class ReportService(Service):
     """Upload, list, read and delete report files as the role allows."""
 
     def _get(self, report_id: Any) -> dict[str, Any]:
+        """A report that is not deleted (a deleted one is 'not found' until restored)."""
         doc = self.store.reports.get(ref(report_id, "report"))
-        if doc is None:
+        if doc is None or doc.get("deleted_at"):
             raise NotFound("That report does not exist.")
         return doc
 
-    def upload(self, session: Session, patient_id: Any, path: Any, *, kind: Any,
-               note: Any = None) -> dict[str, Any]:
-        """Upload a file from a path on this machine."""
+    # --- where files come from and go to ---
+
+    def folders(self, session: Session) -> list[Folder]:
+        """The folders this user may upload from: their own inbox (created 0700 on first
+        use) and, for staff who upload, the scan folders the server's administrator set."""
+        self.authorize(session, "report.upload", record_type="report")
+        found = [Folder(files.INBOX, "Your inbox", files.user_folder(
+            self.ctx.config.data_dir, files.INBOX, session.username))]
+        if session.role != policy.PATIENT:
+            for n, path in enumerate(self.ctx.config.scan_dirs, start=1):
+                found.append(Folder(f"scan:{n}", f"Scans: {path.name or path}", path))
+        return found
+
+    def incoming(self, session: Session) -> list[IncomingFile]:
+        """The files waiting in this user's upload folders, each with why it cannot be
+        uploaded when it cannot (a link, a folder, too big, ...)."""
+        out: list[IncomingFile] = []
+        for folder in self.folders(session):
+            try:
+                out += files.list_files(folder, self.ctx.config.max_upload_bytes)
+            except ValidationError:
+                continue  # a scan folder that is missing is shown as empty
+        return out
+
+    def outbox(self, session: Session) -> str:
+        """This user's outbox folder (created 0700 on first use), where copies are saved."""
+        self.verify(session)
+        return str(files.user_folder(self.ctx.config.data_dir, files.OUTBOX, session.username))
+
+    def upload(self, session: Session, patient_id: Any, name: Any, *, kind: Any,
+               note: Any = None, folder: Any = files.INBOX) -> dict[str, Any]:
+        """Upload a file by its name from one of the user's folders (see :meth:`folders`).
+        Nothing else on the server can be reached: no paths, links or special files."""
         pid = PatientService(self.ctx).require_visible(session, patient_id, "report.upload")
-        name, data = read_upload(path, self.ctx.config.max_upload_bytes)
-        return self._save_upload(session, pid, name, data, kind, note)
+        chosen = next((f for f in self.folders(session) if f.key == folder), None)
+        if chosen is None:
+            raise ValidationError({"file": "Choose a file from your inbox."})
+        filename, data = files.read_file(chosen, name, self.ctx.config.max_upload_bytes)
+        return self._save_upload(session, pid, filename, data, kind, note)
 
     def upload_bytes(self, session: Session, patient_id: Any, filename: Any, data: Any, *,
                      kind: Any, note: Any = None) -> dict[str, Any]:
@@ -175,7 +219,7 @@ class ReportService(Service):
                 "patient_id": pid, "file_id": file_id, "filename": name, "kind": kind_v,
                 "note": note_v, "content_type": mime, "size": len(data), "sha256": digest,
                 "uploaded_by": session.username, "uploader_role": session.role,
-                "uploaded_at": now})
+                "uploaded_at": now, "deleted_at": None, "version": 1})
             self.audit(session, "report.upload", record_type="report", record_id=doc["id"],
                        patient_id=pid, detail=f"{name} ({mime}, {len(data)} bytes)")
             self.changed("reports", "insert", doc["id"], patient_id=pid, session=session)
@@ -215,47 +259,70 @@ class ReportService(Service):
                                            "save a copy to open it."})
         return (decode_text(data) or data.decode("utf-8", errors="replace"))[:max_chars]
 
-    def save_copy(self, session: Session, report_id: Any, destination: Any,
-                  *, overwrite: bool = False) -> str:
-        """Write the report to a path; an existing file is never overwritten silently."""
-        check = Checker()
-        dest_text = check.text("destination", destination, required=True, max_len=1000)
-        check.done()
+    def save_copy(self, session: Session, report_id: Any) -> str:
+        """Write the report as a new file in the user's outbox (never replacing a file:
+        a name already there gets " (2)" and so on); returns the path written."""
         info, data = self.read(session, report_id)
-        dest = Path(str(dest_text)).expanduser()
-        if dest.is_dir():
-            dest = dest / info["filename"]
-        if dest.exists() and not overwrite:
-            raise ValidationError({"destination": f"{dest} already exists. Choose another name "
-                                                  "or confirm that it may be replaced."})
-        if not dest.parent.is_dir():
-            raise ValidationError({"destination": f"The folder {dest.parent} does not exist."})
-        try:
-            flags = os.O_WRONLY | os.O_CREAT | (os.O_TRUNC if overwrite else os.O_EXCL)
-            fd = os.open(dest, flags, 0o600)
-            with os.fdopen(fd, "wb") as handle:
-                handle.write(data)
-        except FileExistsError:
-            raise ValidationError({"destination": f"{dest} already exists."}) from None
-        except OSError as exc:
-            raise ValidationError({"destination": f"Cannot write {dest}: "
-                                                  f"{exc.strerror or exc}."}) from None
+        folder = files.user_folder(self.ctx.config.data_dir, files.OUTBOX, session.username)
+        dest = files.write_new(folder, info["filename"], data)
         self.audit(session, "report.save-copy", record_type="report", record_id=info["id"],
-                   patient_id=info["patient_id"], detail=str(dest))
+                   patient_id=info["patient_id"], detail=dest.name)
         return str(dest)
 
-    def delete(self, session: Session, report_id: Any) -> None:
-        """Delete a report (patients only what they uploaded themselves)."""
+    def delete(self, session: Session, report_id: Any, reason: Any) -> dict[str, Any]:
+        """Delete a report with a reason: its uploader or a doctor may. The report and its
+        file are kept, out of every list, until an administrator restores it."""
         doc = self._get(report_id)
         self.authorize(session, "report.delete", patient_id=doc["patient_id"],
                        record_type="report", record_id=doc["id"])
         if session.role == policy.PATIENT and doc.get("uploaded_by") != session.username:
             self._deny(session, "report.delete", "report", doc["id"], doc["patient_id"],
                        "You can only delete reports you uploaded yourself.")
+        check = Checker()
+        why = check.text("reason", reason, required=True, max_len=300, min_len=3)
+        check.done()
+        if doc.get("deleted_at"):
+            raise NotFound("That report was already deleted.")
         with self.uow():
-            self.store.reports.delete(doc["id"])
-            self.store.reports.delete_file(doc["file_id"])
+            updated = self.store.reports.update(doc["id"], {
+                "deleted_at": self.ctx.now(), "deleted_by": session.username,
+                "delete_reason": why}, version=doc.get("version"))
+            if updated is None:
+                raise NotFound("That report was changed or deleted meanwhile; look again.")
             self.audit(session, "report.delete", record_type="report", record_id=doc["id"],
-                       patient_id=doc["patient_id"], detail=doc["filename"])
+                       patient_id=doc["patient_id"], detail=f"{doc['filename']}: {why}")
             self.changed("reports", "delete", doc["id"], patient_id=doc["patient_id"],
                          session=session)
+        return public(updated) or {}
+
+    def deleted(self, session: Session, patient_id: Any) -> list[dict[str, Any]]:
+        """A patient's deleted reports, for an administrator deciding what to restore."""
+        pid = ref(patient_id, "patient")
+        self.authorize(session, "report.restore", patient_id=pid, record_type="report")
+        rows = [public(d) or {} for d in self.store.reports.for_patient(pid, deleted=True)]
+        self.audit(session, "report.list-deleted", record_type="report", patient_id=pid,
+                   detail=f"{len(rows)} deleted reports")
+        return rows
+
+    def restore(self, session: Session, report_id: Any) -> dict[str, Any]:
+        """Bring a deleted report back (administrators)."""
+        doc = self.store.reports.get(ref(report_id, "report"))
+        if doc is None:
+            raise NotFound("That report does not exist.")
+        self.authorize(session, "report.restore", patient_id=doc["patient_id"],
+                       record_type="report", record_id=doc["id"])
+        if not doc.get("deleted_at"):
+            raise NotFound("That report is not deleted.")
+        with self.uow():
+            updated = self.store.reports.update(doc["id"], {
+                "deleted_at": None, "deleted_by": None, "delete_reason": None},
+                version=doc.get("version"))
+            if updated is None:
+                raise NotFound("That report was changed meanwhile; look again.")
+            self.audit(session, "report.restore", record_type="report", record_id=doc["id"],
+                       patient_id=doc["patient_id"],
+                       detail=f"{doc['filename']} (deleted by {doc.get('deleted_by')}: "
+                              f"{doc.get('delete_reason')})")
+            self.changed("reports", "insert", doc["id"], patient_id=doc["patient_id"],
+                         session=session)
+        return public(updated) or {}

@@ -239,6 +239,11 @@ class ReportRow(TypedDict, total=False):
     uploaded_by: str
     uploader_role: str
     uploaded_at: datetime
+    #: a deleted report is kept (file included) until an admin restores it
+    deleted_at: datetime | None
+    deleted_by: str | None
+    delete_reason: str | None
+    version: int
 
 
 class AuditRow(TypedDict, total=False):
@@ -478,9 +483,10 @@ class ReportRepo(Records[ReportRow]):
     """Report metadata and the report files themselves."""
 
     @abstractmethod
-    def for_patient(self, patient_id: str, *, kind: str | None = None,
-                    limit: int = 500) -> list[ReportRow]:
-        """A patient's reports, newest upload first."""
+    def for_patient(self, patient_id: str, *, kind: str | None = None, limit: int = 500,
+                    deleted: bool | None = False) -> list[ReportRow]:
+        """A patient's reports, newest upload first: the live ones (``deleted=False``), the
+        deleted ones (True) or all (None)."""
 
     @abstractmethod
     def put_file(self, filename: str, data: bytes, metadata: Doc) -> str:

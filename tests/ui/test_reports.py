@@ -8,8 +8,8 @@ from pathlib import Path
 
 from textual.app import ComposeResult
 from textual.screen import Screen
-from textual.widgets import (Button, DataTable, Footer, Input, Select, Static, TabbedContent,
-                             TabPane, TextArea)
+from textual.widgets import (Button, DataTable, Footer, Input, OptionList, Select, Static,
+                             TabbedContent, TabPane, TextArea)
 
 try:  # tests/ is a package in some layouts, a plain folder in others
     from tests.conftest import login_as, settle
@@ -17,7 +17,8 @@ except ImportError:  # pragma: no cover
     from conftest import login_as, settle
 from screens.base import Table
 from screens.confirm import ConfirmScreen
-from screens.reports import PreviewScreen, ReportsPane, SaveCopyScreen, UploadReportScreen
+from screens.confirm import PromptScreen
+from screens.reports import DeletedReportsScreen, PreviewScreen, ReportsPane, UploadReportScreen
 
 LIPID_PANEL = Path(__file__).resolve().parents[2] / "sample_data" / "reports" / \
     "p01_lipid_panel.csv"
@@ -68,13 +69,24 @@ def shown(widget: Static) -> str:
     return str(widget.render()) if widget.display else ""
 
 
-async def upload(app, pilot, path: Path, kind: str = "lab result",
+def inbox(app) -> Path:
+    """The logged-in user's inbox folder (as the upload form names it)."""
+    return app.backend.config.data_dir / "inbox" / app.session.username
+
+
+async def upload(app, pilot, path: Path | None, kind: str = "lab result",
                  note: str = "") -> UploadReportScreen:
+    """Put ``path`` into the user's inbox (as SFTP would), open the form, choose it."""
     await pilot.press("u")
     await settle(app, pilot)
     form = app.screen
     assert isinstance(form, UploadReportScreen)
-    form.query_one("#in-path", Input).value = str(path)
+    if path is not None:
+        (inbox(app) / path.name).write_bytes(path.read_bytes())
+        await pilot.press("f5")
+        await settle(app, pilot)
+        names = [f.name for f in form.files]
+        form.query_one("#in-file", OptionList).highlighted = names.index(path.name)
     form.query_one("#in-kind", Select).value = kind
     form.query_one("#in-note", Input).value = note
     form.query_one("#in-note", Input).focus()
@@ -108,26 +120,30 @@ async def test_doctor_uploads_a_csv_and_it_is_listed(make_app, tmp_path):
 
 
 @sync
-async def test_text_renamed_pdf_and_missing_file_are_refused_inline(make_app, tmp_path):
+async def test_the_form_lists_the_inbox_and_refuses_inline(make_app, tmp_path):
     app = make_app()
     async with app.run_test(size=(80, 24)) as pilot:
         pane = await open_reports(app, pilot, "demo.doctor")
+        form = await upload(app, pilot, None)
+        where = shown(form.query_one("#upload-where"))
+        assert str(inbox(app)) in where  # says where to put files
+        assert "No files waiting" in str(form.query_one("#in-file", OptionList).get_option_at_index(0).prompt)
         fake = tmp_path / "scan.pdf"
         fake.write_text("This is only text pretending to be a PDF.\n")
+        await app.pop_screen()
         form = await upload(app, pilot, fake)
         assert app.screen is form
         assert "named .pdf but its content is plain text" in shown(form.query_one("#err-file"))
-        form.query_one("#in-path", Input).value = str(tmp_path / "nothing-here.pdf")
-        form.query_one("#in-path", Input).focus()
-        await pilot.press("enter")
+        # a link to a file elsewhere on the server is listed as not accepted
+        (inbox(app) / "passwd.txt").symlink_to("/etc/passwd")
+        await pilot.press("f5")
         await settle(app, pilot)
-        assert not form.query_one("#err-file").display
-        assert "There is no file at" in shown(form.query_one("#err-path"))
-        form.query_one("#in-path", Input).value = str(tmp_path)
-        await pilot.press("enter")
-        await settle(app, pilot)
-        assert "is a folder, not a file" in shown(form.query_one("#err-path"))
-        await pilot.press("escape")  # a path is typed: asks before discarding it
+        listed = {f.name: f.problem for f in form.files}
+        assert "symbolic link" in listed["passwd.txt"]
+        index = [f.name for f in form.files].index("passwd.txt")
+        assert form.query_one("#in-file", OptionList).get_option_at_index(index).disabled
+        form.query_one("#in-note", Input).value = "typed"
+        await pilot.press("escape")  # a note is typed: asks before discarding it
         await settle(app, pilot)
         assert isinstance(app.screen, ConfirmScreen)
         await pilot.press("y")
@@ -179,52 +195,19 @@ async def test_preview_text_report_read_only(make_app):
 
 
 @sync
-async def test_save_copy_then_confirm_before_replacing(make_app, tmp_path):
+async def test_save_copy_goes_to_the_outbox_as_a_new_file(make_app, tmp_path):
     app = make_app()
     async with app.run_test(size=(80, 24)) as pilot:
         await open_reports(app, pilot, "demo.doctor")
-        target = tmp_path / "lipids.csv"
-
-        async def save_to(path: Path) -> SaveCopyScreen:
-            await pilot.press("s")
-            await settle(app, pilot)
-            form = app.screen
-            assert isinstance(form, SaveCopyScreen)
-            assert form.query_one("#in-destination", Input).value.endswith(
-                "/p01_lipid_panel.csv")
-            form.query_one("#in-destination", Input).value = str(path)
-            await pilot.press("enter")
-            await settle(app, pilot)
-            return form
-
-        await save_to(target)
-        assert not isinstance(app.screen, SaveCopyScreen)
-        assert target.read_bytes() == LIPID_PANEL.read_bytes()
-
-        target.write_text("an older file\n")
-        form = await save_to(target)
-        assert isinstance(app.screen, ConfirmScreen)
-        assert "already exists. Replace it?" in str(app.screen.question)
-        await pilot.press("n")
+        outbox = app.backend.config.data_dir / "outbox" / "demo.doctor"
+        await pilot.press("s")
         await settle(app, pilot)
-        assert app.screen is form
-        assert "was kept" in shown(form.query_one("#err-destination"))
-        assert target.read_text() == "an older file\n"
-
-        await pilot.press("enter")  # try again, and this time replace it
+        assert (outbox / "p01_lipid_panel.csv").read_bytes() == LIPID_PANEL.read_bytes()
+        await pilot.press("s")
         await settle(app, pilot)
-        assert isinstance(app.screen, ConfirmScreen)
-        await pilot.press("y")
-        await settle(app, pilot)
-        assert not isinstance(app.screen, (ConfirmScreen, SaveCopyScreen))
-        assert target.read_bytes() == LIPID_PANEL.read_bytes()
-
-        # a folder as destination keeps the report's own name
-        await save_to(tmp_path)
-        assert (tmp_path / "p01_lipid_panel.csv").read_bytes() == LIPID_PANEL.read_bytes()
-        # a folder that does not exist is refused inline
-        form = await save_to(tmp_path / "missing" / "x.csv")
-        assert "does not exist" in shown(form.query_one("#err-destination"))
+        assert (outbox / "p01_lipid_panel (2).csv").read_bytes() == LIPID_PANEL.read_bytes()
+        assert any(f"Saved a copy to {outbox}/p01_lipid_panel (2).csv" in n.message
+                   for n in app._notifications)
 
 
 @sync
@@ -234,13 +217,13 @@ async def test_doctor_deletes_after_confirmation(make_app):
         pane = await open_reports(app, pilot, "demo.doctor")
         await pilot.press("d")
         await settle(app, pilot)
-        assert isinstance(app.screen, ConfirmScreen)
-        await pilot.press("n")
+        assert isinstance(app.screen, PromptScreen)  # asks why
+        await pilot.press("escape")
         await settle(app, pilot)
         assert len(files(pane)) == 2
         await pilot.press("d")
         await settle(app, pilot)
-        await pilot.press("y")
+        await pilot.press(*"duplicate", "enter")
         await settle(app, pilot)
         await settle(app, pilot)
         assert files(pane) == ["p01_prescription_lisinopril.jpg"]
@@ -256,7 +239,37 @@ async def test_admin_reads_but_is_not_offered_upload(make_app):
         await pilot.press("u")
         await settle(app, pilot)
         assert not isinstance(app.screen, UploadReportScreen)
-        assert pane.query("#reports-delete")  # admins may delete (policy: any)
+        assert not pane.query("#reports-delete")  # admins read; they restore, not delete
+
+
+@sync
+async def test_admin_restores_a_deleted_report_after_a_confirmation(make_app):
+    app = make_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        def doctor_deletes(s):  # from another terminal
+            doctor = s.auth.login("demo.doctor", "meditrack-demo")
+            pid = s.patients.list(doctor, query="Reyes").items[0]["id"]
+            s.reports.delete(doctor, s.reports.list(doctor, pid)[0]["id"], "wrong patient")
+
+        app.backend.call(doctor_deletes)
+        pane = await open_reports(app, pilot, "demo.admin")
+        assert len(files(pane)) == 1
+        await pilot.press("t")
+        await settle(app, pilot)
+        listing = app.screen
+        assert isinstance(listing, DeletedReportsScreen)
+        row = [str(c) for c in listing.query_one(DataTable).get_row_at(0)]
+        assert row[1:] == ["p01_lipid_panel.csv", "demo.doctor", "wrong patient"]
+        await pilot.press("enter")
+        await settle(app, pilot)
+        assert isinstance(app.screen, ConfirmScreen)
+        assert "wrong patient" in str(app.screen.question)
+        await pilot.press("y")
+        await settle(app, pilot)
+        await pilot.press("escape")
+        await settle(app, pilot)
+        await settle(app, pilot)
+        assert len(files(pane)) == 2
 
 
 @sync
@@ -284,7 +297,7 @@ async def test_patient_uploads_own_but_cannot_delete_doctors_reports(make_app, t
         assert app.screen.active_bindings["d"].binding.action == "delete"
         await pilot.press("d")
         await settle(app, pilot)
-        assert isinstance(app.screen, ConfirmScreen)  # own upload: asks, then deletes
+        assert isinstance(app.screen, PromptScreen)  # own upload: asks why, then deletes
 
 
 @sync

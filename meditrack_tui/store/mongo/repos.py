@@ -426,11 +426,13 @@ class Vitals(RecordRepo, VitalsRepo):
 
 
 class Reports(RecordRepo, ReportRepo):
-    def for_patient(self, patient_id: str, *, kind: str | None = None,
-                    limit: int = 500) -> list[Doc]:
+    def for_patient(self, patient_id: str, *, kind: str | None = None, limit: int = 500,
+                    deleted: bool | None = False) -> list[Doc]:
         filt: Doc = {"patient_id": patient_id}
         if kind is not None:
             filt["kind"] = kind
+        if deleted is not None:
+            filt["deleted_at"] = {"$ne": None} if deleted else None
         if limit <= 0:
             return []
         return self.list(filt, sort_spec(("uploaded_at",), -1), limit)

@@ -361,14 +361,17 @@ class SqliteReports(JsonRecords, ReportRepo):
     columns: ClassVar[dict[str, Extract]] = {"patient_id": field("patient_id"), "kind": field("kind"),
                "uploaded_at": field("uploaded_at")}
 
-    def for_patient(self, patient_id: str, *, kind: str | None = None,
-                    limit: int = 500) -> list[Doc]:
-        if kind is None:
-            return self._docs("SELECT doc FROM reports WHERE patient_id = ? "
-                              "ORDER BY uploaded_at DESC, id DESC LIMIT ?", (patient_id, limit))
-        return self._docs("SELECT doc FROM reports WHERE patient_id = ? AND kind = ? "
-                          "ORDER BY uploaded_at DESC, id DESC LIMIT ?",
-                          (patient_id, kind, limit))
+    def for_patient(self, patient_id: str, *, kind: str | None = None, limit: int = 500,
+                    deleted: bool | None = False) -> list[Doc]:
+        # the patient's index narrows to a few rows; the deleted mark is read from the doc
+        sql, params = "SELECT doc FROM reports WHERE patient_id = ?", [patient_id]
+        if kind is not None:
+            sql, params = sql + " AND kind = ?", params + [kind]
+        if deleted is not None:
+            sql += (" AND json_extract(doc, '$.deleted_at') IS "
+                    + ("NOT NULL" if deleted else "NULL"))
+        return self._docs(sql + " ORDER BY uploaded_at DESC, id DESC LIMIT ?",
+                          (*params, limit))
 
     def put_file(self, filename: str, data: bytes, metadata: Doc) -> str:
         file_id = new_id()
