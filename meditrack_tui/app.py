@@ -82,13 +82,17 @@ class MediTrackApp(App):
         """Open the store while the login screen is already drawn."""
         try:
             info = self.backend.open()
-            first_run = self.backend.call(lambda s: s.auth.needs_first_admin())
+            first_run, has_admin = self.backend.call(
+                lambda s: (s.auth.needs_first_admin(), s.auth.has_admin()))
         except Exception as exc:  # noqa: BLE001 - shown to the user, never a traceback
             from screens.base import error_text
 
             self.call_from_thread(self._set_store_status, f"⚠ {error_text(exc)}")
             return
         where = "embedded store" if info.kind == "embedded" else f"MongoDB at {info.location}"
+        if not first_run and not has_admin:
+            where += (" · no administrator: create one on the server with "
+                      "'meditrack create-admin'")
         self.call_from_thread(self._connected, where, first_run)
 
     def _set_store_status(self, text: str) -> None:

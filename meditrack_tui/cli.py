@@ -165,7 +165,7 @@ def cmd_create_admin(args: argparse.Namespace, config: Config) -> int:
     backend = Backend(config)
     try:
         backend.open()
-        if not backend.call(lambda s: s.auth.needs_first_admin()):
+        if backend.call(lambda s: s.auth.has_admin()):
             print("An administrator already exists; log in and create users from the Admin screen.")
             return 1
         username = args.username or input("Username: ").strip()
@@ -174,7 +174,8 @@ def cmd_create_admin(args: argparse.Namespace, config: Config) -> int:
         if getpass.getpass("Repeat the password: ") != password:
             print("The passwords do not match.", file=sys.stderr)
             return 1
-        backend.call(lambda s: s.auth.create_first_admin(username, password, full_name))
+        backend.call(lambda s: s.auth.create_first_admin(username, password, full_name,
+                                                         from_shell=True))
         print(f"Created the administrator {username}.")
     finally:
         backend.close()

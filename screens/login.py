@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -62,7 +63,7 @@ class LoginScreen(BaseScreen):
         self.show_store_status(self.app.store_status)
 
     def show_store_status(self, text: str) -> None:
-        self.query_one("#store-status", Static).update(text)
+        self.query_one("#store-status", Static).update(Text(text))
 
     @on(Input.Submitted, "#username")
     def next_field(self) -> None:

@@ -79,7 +79,7 @@ def test_a_session_leaves_exactly_its_trail(s, who):
         ("demo.doctor", "doctor", "audit.read", None, "denied"),
         ("demo.doctor", "doctor", "report.download", report_id, "ok"),
         ("demo.doctor", "doctor", "login", doctor.user_id, "failed"),
-        ("nobody", "-", "login", None, "failed"),
+        (s.auth.unknown_name("nobody"), "-", "login", None, "failed"),
     ]
     assert entries_after(s, seen) == expected
     assert audit_count(s) == before + len(expected)

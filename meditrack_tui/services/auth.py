@@ -7,6 +7,8 @@ still live, so logout, deactivation and role changes revoke at once.
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import secrets
 from datetime import datetime, timedelta
 from typing import Any
@@ -29,6 +31,7 @@ from ..validation import EMAIL_RE, Checker
 from .base import Context, Service, Session, public
 
 ALGORITHM = "HS256"
+WRONG = "Wrong username or password."
 ACTIVE, PENDING, REJECTED, INACTIVE = "active", "pending", "rejected", "inactive"
 USERNAME_CHARS = set("abcdefghijklmnopqrstuvwxyz0123456789._-")
 
@@ -144,39 +147,33 @@ class AuthService(Service):
     # --- login, logout, verification ---
 
     def login(self, username: Any, password: Any) -> Session:
-        """Check the password and mint a session; five failures lock the account for a while."""
+        """Check the password and mint a session.
+
+        Failures are counted per account in one atomic step BEFORE the password is checked,
+        so parallel guessers get no more checks than the limit; the limit locks the account
+        for a while. Unknown names get exactly the same answers (wrong, then locked after as
+        many tries, counted from the audit trail), so answers never tell which usernames
+        exist, and an unknown name is recorded as a keyed hash, never as typed."""
         if not isinstance(username, str) or not isinstance(password, str) or not username.strip():
             raise AuthenticationFailed("Enter your username and password.")
         now = self.ctx.now()
         user = self.find_user(username)
         if user is None:
-            self._burn_password_check(password)
-            self.audit(None, "login", outcome="failed", detail="unknown username",
-                       username=username.strip()[:40])
-            raise AuthenticationFailed("Wrong username or password.")
-        locked_until = user.get("locked_until")
-        if locked_until and locked_until > now:
-            self._audit_login(user, "failed", "account locked")
-            raise AccountLocked(self._locked_message(locked_until, now), until=locked_until)
+            self._unknown_login(username, password, now)
+        user = self._count_attempt(user, now)
         if not self._check_password(user, password):
-            # Counted in one step so failures from several terminals at once all count.
-            counted = self.store.users.increment(user["id"], "failed_logins")
-            failures = int((counted or {}).get("failed_logins") or 1)
-            cfg = self.ctx.config
-            if failures >= cfg.max_failed_logins:
-                until = now + timedelta(minutes=cfg.lockout_minutes)
-                update = {"failed_logins": 0, "locked_until": until}
-                self.store.users.update(user["id"], update, bump=False)
-                self._audit_login(user, "failed", "wrong password; account locked")
-                raise AccountLocked(
-                    f"Too many failed attempts. {self._locked_message(until, now)}", until=until
-                )
+            if int(user.get("failed_logins") or 0) >= self.ctx.config.max_failed_logins:
+                until = now + timedelta(minutes=self.ctx.config.lockout_minutes)
+                with self.uow():
+                    self.store.users.update(user["id"], {"failed_logins": 0,
+                                                         "locked_until": until}, bump=False)
+                    self._audit_login(user, "failed", "wrong password; account locked")
+                raise AccountLocked(self._locked_message(until), until=until)
             self._audit_login(user, "failed", "wrong password")
-            left = cfg.max_failed_logins - failures
-            hint = f" {left} attempt{'s' if left != 1 else ''} left before the account locks." \
-                if left <= 2 else ""
-            raise AuthenticationFailed("Wrong username or password." + hint)
+            raise AuthenticationFailed(WRONG)
         status = user.get("status", ACTIVE)
+        if status != ACTIVE:  # the password was right: the reserved attempt is given back
+            self.store.users.update(user["id"], {"failed_logins": 0}, bump=False)
         if status == PENDING:
             self._audit_login(user, "failed", "pending approval")
             raise AccountPending(
@@ -195,12 +192,58 @@ class AuthService(Service):
             self.audit(session, "login")
         return session
 
-    def _locked_message(self, until: datetime, now: datetime) -> str:
-        minutes = max(1, int((until - now).total_seconds() + 59) // 60)
-        return (
-            f"The account is locked for {minutes} more minute{'s' if minutes != 1 else ''} "
-            f"(until {until:%H:%M}). An administrator can unlock it sooner."
-        )
+    def _locked_message(self, until: datetime) -> str:
+        return (f"Too many failed attempts. Try again after {until:%H:%M}, or ask an "
+                "administrator to unlock the account.")
+
+    def _count_attempt(self, user: dict[str, Any], now: datetime) -> dict[str, Any]:
+        """Reserve one password check for this account (atomically), or refuse it when the
+        account is locked or the limit is already used up by attempts running right now."""
+        locked_until = user.get("locked_until")
+        if not (locked_until and locked_until > now):
+            counted = self.store.users.increment(user["id"], "failed_logins")
+            if counted is not None:
+                user = counted
+                locked_until = user.get("locked_until")
+                if int(user.get("failed_logins") or 0) > self.ctx.config.max_failed_logins:
+                    # others used up the limit at the same moment; the lock is on its way
+                    locked_until = locked_until if locked_until and locked_until > now else \
+                        now + timedelta(minutes=self.ctx.config.lockout_minutes)
+        if locked_until and locked_until > now:
+            self._audit_login(user, "failed", "account locked")
+            raise AccountLocked(self._locked_message(locked_until), until=locked_until)
+        return user
+
+    def unknown_name(self, typed: str) -> str:
+        """How an unknown username is recorded: a keyed hash (the same text typed twice
+        gives the same value, so repeated attempts can be told apart), never the text,
+        which may be a password typed into the wrong box."""
+        digest = hmac.new(self._secret.encode(), b"unknown-username\0" +
+                          typed.strip().lower().encode("utf-8", "replace"), hashlib.sha256)
+        return f"unknown:{digest.hexdigest()[:12]}"
+
+    def _unknown_login(self, username: str, password: str, now: datetime) -> None:
+        """A login with a name no account has: the same answers a real account gives."""
+        from ..store import AuditQuery
+
+        recorded = self.unknown_name(username)
+        cfg = self.ctx.config
+        window = timedelta(minutes=cfg.lockout_minutes)
+        recent = self.store.audit.find(AuditQuery(
+            username=recorded, action_prefix="login", outcome="failed", ts_from=now - window,
+            limit=cfg.max_failed_logins, count=False)).items
+        if len(recent) >= cfg.max_failed_logins:
+            until = min(entry["ts"] for entry in recent) + window
+            self.audit(None, "login", outcome="failed", detail="unknown username; locked",
+                       username=recorded)
+            raise AccountLocked(self._locked_message(until), until=until)
+        self._burn_password_check(password)
+        self.audit(None, "login", outcome="failed", detail="unknown username",
+                   username=recorded)
+        if len(recent) + 1 >= cfg.max_failed_logins:
+            until = now + window
+            raise AccountLocked(self._locked_message(until), until=until)
+        raise AuthenticationFailed(WRONG)
 
     def _audit_login(self, user: dict[str, Any], outcome: str, detail: str) -> None:
         self.audit(None, "login", record_type="user", record_id=user["id"], outcome=outcome,
@@ -288,29 +331,64 @@ class AuthService(Service):
         self.store.sessions.revoke_user(user_id)
 
     def confirm_password(self, session: Session, password: Any) -> bool:
-        """Unlock an idle-locked terminal: True when the password is right (audited when not)."""
+        """Unlock an idle-locked terminal: True when the password is right.
+
+        Wrong passwords count with failed logins (the same atomic count and limit): at the
+        limit the account is locked and this session is logged out (SessionExpired)."""
         self.verify(session)
         user = self.store.users.get(session.user_id)
-        ok = bool(user) and isinstance(password, str) and self._check_password(user, password)
-        if not ok:
-            self.audit(session, "unlock-terminal", outcome="failed", detail="wrong password")
-        return ok
+        if user is None:
+            raise SessionExpired("You have been logged out. Please log in again.")
+        now = self.ctx.now()
+        try:
+            user = self._count_attempt(user, now)
+        except AccountLocked:
+            self._end_locked_session(session, user)
+        if isinstance(password, str) and self._check_password(user, password):
+            self.store.users.update(user["id"], {"failed_logins": 0}, bump=False)
+            self.audit(session, "unlock-terminal")
+            return True
+        if int(user.get("failed_logins") or 0) >= self.ctx.config.max_failed_logins:
+            until = now + timedelta(minutes=self.ctx.config.lockout_minutes)
+            with self.uow():
+                self.store.users.update(user["id"], {"failed_logins": 0, "locked_until": until},
+                                        bump=False)
+                self.audit(session, "unlock-terminal", outcome="failed",
+                           detail="wrong password; account locked")
+            self._end_locked_session(session, user)
+        self.audit(session, "unlock-terminal", outcome="failed", detail="wrong password")
+        return False
+
+    def _end_locked_session(self, session: Session, user: dict[str, Any]) -> None:
+        with self.uow():
+            self.store.sessions.update(session.session_id, {"revoked": True}, bump=False)
+            self.audit(session, "logout", detail="too many wrong passwords at the idle lock")
+        raise SessionExpired("Too many wrong passwords: you have been logged out and the "
+                             "account is locked for a while.")
 
     # --- first run and sign-up ---
 
     def needs_first_admin(self) -> bool:
-        """True when no administrator exists yet (the first run asks for one).
+        """True only on an empty store (no users, no patients): the first run offers to
+        create the first administrator. A store with data but no administrator is
+        recovered from the server's shell (``meditrack create-admin``), never from the
+        login screen, where anyone could make themselves administrator."""
+        return self.store.is_empty()
 
-        Counts admins, not users: synthetic seed data or a pending doctor request made
-        before setup must not make the first admin impossible to create.
-        """
-        return self.store.users.count(role=policy.ADMIN) == 0
+    def has_admin(self) -> bool:
+        """True when an active administrator exists."""
+        from ..store import UserQuery
+
+        return bool(self.store.users.find(UserQuery(role=policy.ADMIN, status=ACTIVE,
+                                                    limit=1, count=False)).items)
 
     def create_first_admin(self, username: Any, password: Any, full_name: Any,
-                           email: Any = None) -> dict[str, Any]:
-        """Create the first admin; refused once any user exists."""
-        if not self.needs_first_admin():
-            raise Conflict("An administrator already exists. Log in instead.")
+                           email: Any = None, *, from_shell: bool = False) -> dict[str, Any]:
+        """Create the first administrator: on an empty store (the first run), or with
+        ``from_shell`` (``meditrack create-admin``) on a store that has no active one.
+
+        The check and the creation are one step: the unit of work claims the one-time
+        'first-admin' counter, so of several callers at once exactly one succeeds."""
         check = Checker()
         name = check_username(check, username)
         full = check.text("full_name", full_name, required=True, max_len=100)
@@ -323,13 +401,26 @@ class AuthService(Service):
             check.errors.update(exc.fields)
         check.done()
         assert name and full
+        taken = Conflict("This clinic is already set up. Log in instead; an administrator "
+                         "creates the other accounts.")
+        if from_shell and self.has_admin():
+            raise Conflict("An administrator already exists; log in and create users from "
+                           "the Admin screen.")
+        if not from_shell and not self.needs_first_admin():
+            raise taken
         doc = self.new_user_doc(name, password, policy.ADMIN, full_name=full, email=mail)
         with self.uow():
-            if not self.needs_first_admin():
-                raise Conflict("An administrator already exists. Log in instead.")
+            if from_shell:
+                self.store.counters.next("shell-admin")  # concurrent transactions collide
+                if self.has_admin():
+                    raise Conflict("An administrator already exists; log in and create users "
+                                   "from the Admin screen.")
+            elif self.store.counters.next("first-admin") != 1 or not self.store.is_empty():
+                raise taken
             doc = self.insert_user(doc)
             self.audit(None, "user.create-first-admin", record_type="user",
-                       record_id=doc["id"], username=name, role=policy.ADMIN)
+                       record_id=doc["id"], username=name, role=policy.ADMIN,
+                       detail="from the server's shell" if from_shell else "first run")
             self.changed("users", "insert", doc["id"])
         return user_public(doc)
 

@@ -86,8 +86,11 @@ class PrescriptionService(Service):
         check.done()
         override = self._check_allergy(session, pid, fields["drug"], override_reason)
         now = self.ctx.now()
+        # the prescriber's name from their account, never from what the caller's session says
+        doctor = self.store.users.get(session.user_id) or {}
         fields.update({
-            "patient_id": pid, "doctor_id": session.user_id, "doctor_name": session.full_name,
+            "patient_id": pid, "doctor_id": session.user_id,
+            "doctor_name": doctor.get("full_name") or session.username,
             "status": "active", "start_date": fields.get("start_date") or now.date().isoformat(),
             "stopped_at": None, "stop_reason": None, "allergy_override": override,
             "created_at": now, "updated_at": now, "updated_by": session.username, "version": 1,

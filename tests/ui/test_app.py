@@ -46,12 +46,34 @@ async def test_login_messages_wrong_password_lockout_and_pending(make_app, demo_
         assert app.screen.query_one("#password", Input).value == ""
         for _ in range(4):
             await try_login(app, pilot, "demo.doctor", "not-the-password")
-        assert "locked for 15 more minutes" in message(app)
+        assert "Too many failed attempts. Try again after 10:15" in message(app)
         await try_login(app, pilot, "demo.doctor", PASSWORD)  # right password, still locked
-        assert "locked" in message(app) and app.session is None
+        assert "Try again after 10:15" in message(app) and app.session is None
         await try_login(app, pilot, "dr.newbie", "a-long-password")
         assert "waiting for an administrator's approval" in message(app)
         assert isinstance(app.screen, LoginScreen)
+
+
+@sync
+async def test_a_store_with_data_but_no_admin_does_not_offer_setup(tmp_path):
+    """The review became admin from the login screen of a store holding patients."""
+    config = make_config(tmp_path / "no-admin")
+    backend = Backend(config)
+    backend.call(lambda s: s.auth.signup_patient(
+        "early.bird", "a-long-password", first_name="Early", last_name="Bird",
+        dob="1980-01-01", sex="F"))
+    app = MediTrackApp(backend, live=False)
+    try:
+        async with app.run_test(size=(80, 24)) as pilot:
+            for _ in range(100):
+                if "Connected" in app.store_status:
+                    break
+                await pilot.pause(0.05)
+            await settle(app, pilot)
+            assert isinstance(app.screen, LoginScreen)
+            assert "meditrack create-admin" in app.store_status
+    finally:
+        backend.close()
 
 
 @sync
@@ -221,6 +243,22 @@ async def test_idle_lock_hides_everything_and_returns_to_the_same_place(make_app
         await pilot.press("enter")
         await settle(app, pilot)
         assert app.screen is before and not app.locked
+
+
+@sync
+async def test_the_idle_lock_logs_out_after_too_many_wrong_passwords(make_app):
+    app = make_app(idle_lock_minutes=0.05)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await login_as(app, pilot, "demo.doctor")
+        await pilot.pause(3.1)
+        app.check_idle_lock()
+        await settle(app, pilot)
+        assert isinstance(app.screen, LockScreen)
+        for _ in range(5):
+            await pilot.press(*"wrong-password", "enter")
+            await settle(app, pilot)
+        assert isinstance(app.screen, LoginScreen) and app.session is None
+        assert "Too many wrong passwords" in message(app)
 
 
 @sync
