@@ -22,7 +22,8 @@ from pathlib import Path
 import pytest
 
 from meditrack_tui.config import Config
-from meditrack_tui.errors import DemoIncomplete, StoreBusy, StoreCorrupt, StoreFull
+from meditrack_tui.errors import (DemoIncomplete, StoreBusy, StoreCorrupt, StoreFull,
+                                  StoreReadOnly, StoreUnavailable)
 from meditrack_tui.store import PatientQuery, connect
 from meditrack_tui.store.sqlite import DB_FILE, SqliteStore
 from tests.conftest import make_config
@@ -352,3 +353,70 @@ def test_incomplete_demo_is_reported(tmp_path, demo_dir):
             seed.demo_state(services, where=str(demo_dir))
     finally:
         services.store.close()
+
+
+# --- MongoDB: a lost server, a full disk, no primary, refused access ---
+
+def unreachable_mongo_store():
+    """A MongoStore on a port where no server listens (the driver connects lazily)."""
+    import pymongo
+
+    from meditrack_tui.store import MONGODB, StoreInfo
+    from meditrack_tui.store.mongo.store import MongoStore
+
+    client = pymongo.MongoClient("mongodb://clinic:s3cret-pass@127.0.0.1:1/",
+                                 serverSelectionTimeoutMS=300, connect=False)
+    return MongoStore(client, client["meditrack"], StoreInfo(MONGODB, "127.0.0.1:1", False, False))
+
+
+def test_lost_mongodb_server_is_a_sentence():
+    from pymongo.errors import PyMongoError
+
+    store = unreachable_mongo_store()
+    try:
+        with pytest.raises(StoreUnavailable) as caught, store.unit_of_work():
+            store.users.add({"username_lc": "ann"})
+        assert "Lost the connection to MongoDB at 127.0.0.1:1" in caught.value.message
+        assert "s3cret" not in caught.value.message
+        with pytest.raises(PyMongoError) as raw:  # a read outside a unit of work ...
+            store.users.by_username("ann")
+        mapped = store.translate_error(raw.value)  # ... is mapped where services are called
+        assert isinstance(mapped, StoreUnavailable) and "127.0.0.1:1" in mapped.message
+    finally:
+        store.close()
+
+
+def test_backend_maps_driver_errors_of_any_call(tmp_path, monkeypatch):
+    """Backend.call (the app's and the CLI's one way to the services) turns a driver error
+    about the database, met outside a unit of work, into the store's sentence."""
+    import meditrack_tui.store as store_module
+    from meditrack_tui.runtime import Backend
+
+    store = unreachable_mongo_store()
+    monkeypatch.setattr(store_module, "connect", lambda config: store)
+    backend = Backend(make_config(tmp_path / "d", mongo_uri="mongodb://127.0.0.1:1/"))
+    try:
+        with pytest.raises(StoreUnavailable) as caught:
+            backend.call(lambda s: s.store.users.by_username("ann"))
+        assert "Lost the connection to MongoDB at 127.0.0.1:1" in caught.value.message
+    finally:
+        backend.close()
+
+
+@pytest.mark.parametrize("code, text, expected, needle", [
+    (14031, "Out of disk space", StoreFull, "no disk space left"),
+    (None, "No space left on device", StoreFull, "no disk space left"),
+    (10107, "not primary", StoreUnavailable, "no server of the replica set is the primary"),
+    (13, "not authorized on meditrack to execute command", StoreReadOnly, "refused"),
+])
+def test_mongodb_operation_failures_are_sentences(code, text, expected, needle):
+    from pymongo.errors import OperationFailure
+
+    store = unreachable_mongo_store()
+    try:
+        with pytest.raises(expected) as caught, store.unit_of_work():
+            raise OperationFailure(text, code=code)
+        assert needle in caught.value.message and "127.0.0.1:1" in caught.value.message
+        assert "s3cret" not in caught.value.message
+    finally:
+        store.close()
