@@ -189,7 +189,7 @@ class MongoStore(Store):
 
     def translate_error(self, exc: BaseException) -> MediTrackError | None:
         """The MediTrack error (a sentence naming the server) for a pymongo error."""
-        return translate(exc, self.info.location, self.db.name)
+        return translate(exc, self.info.location, getattr(self.db, "name", "meditrack"))
 
     @contextmanager
     def _mapped(self) -> Iterator[None]:
