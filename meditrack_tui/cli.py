@@ -118,11 +118,22 @@ def resolve_config(args: argparse.Namespace) -> Config:
     return config
 
 
+def store_location(config: Config) -> str:
+    """The data directory, or the MongoDB database (host, never credentials), for messages."""
+    if config.uses_mongodb:
+        from .store.mongo.store import describe_uri
+
+        return f"the database '{config.db_name}' at {describe_uri(config.mongo_uri or '')}"
+    return str(config.data_dir)
+
+
 def _seed_demo_if_empty(backend, quiet: bool = False) -> bool:
     from . import seed
 
+    where = store_location(backend.config)
+
     def run(services):
-        if seed.is_seeded(services):
+        if seed.demo_state(services, where=where) != "empty":
             return None
         return seed.load_demo(services)
 
@@ -207,6 +218,21 @@ def cmd_run(args: argparse.Namespace, config: Config) -> int:
     return 0
 
 
+def os_error_text(exc: OSError) -> str:
+    """A sentence for a file that could not be read or written."""
+    import errno
+
+    name = exc.filename or "a file"
+    where = Path(exc.filename).parent if exc.filename else None
+    if exc.errno == errno.ENOSPC:
+        return (f"The disk holding {where or name} is full, so {name} could not be written. "
+                "Free space on that disk, then try again.")
+    if exc.errno in (errno.EROFS, errno.EACCES, errno.EPERM):
+        return (f"MediTrack may not write {name} ({exc.strerror}). Check the permissions of "
+                f"{where or name} and that its disk is not mounted read-only.")
+    return f"{name} could not be used ({exc.strerror or exc}). Check that it exists and is readable."
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     # Before anything opens a file: whatever MediTrack creates is its account's alone.
     os.umask(0o077)
@@ -221,6 +247,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return cmd_run(args, config)
     except MediTrackError as exc:
         print(f"meditrack: {exc.message}", file=sys.stderr)
+        return 1
+    except OSError as exc:  # a file of ours (the secret, the demo data) cannot be used
+        print(f"meditrack: {os_error_text(exc)}", file=sys.stderr)
         return 1
     except ValueError as exc:
         print(f"meditrack: {exc}", file=sys.stderr)

@@ -121,3 +121,27 @@ class StoreBusy(StoreUnavailable):
     """Another process held the database for longer than the busy timeout."""
 
     title = "Database busy"
+
+
+class StoreReadOnly(StoreUnavailable):
+    """The store's files or the disk holding them cannot be written."""
+
+    title = "Database is read-only"
+
+
+class StoreFull(StoreUnavailable):
+    """The disk holding the store is full (or the server ran out of space)."""
+
+    title = "Disk full"
+
+
+class StoreCorrupt(StoreUnavailable):
+    """The database file is damaged or is not a MediTrack database."""
+
+    title = "Database damaged"
+
+
+class DemoIncomplete(MediTrackError):
+    """An earlier demo seed stopped before it finished."""
+
+    title = "Demo data incomplete"

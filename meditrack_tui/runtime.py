@@ -67,7 +67,20 @@ class Backend:
             return fn(self._services)
         if self._services is None:
             self.open()
-        return self._executor.submit(fn, self._services).result()
+        return self._executor.submit(self._run, fn).result()
+
+    def _run(self, fn: Callable[[Any], T]) -> T:
+        """``fn(services)``; a driver's error about the database itself (a lost server, a
+        full disk) comes out as the store's MediTrack error, a sentence for the user."""
+        services = self._services
+        try:
+            return fn(services)
+        except Exception as exc:
+            translate = getattr(getattr(services, "store", None), "translate_error", None)
+            mapped = translate(exc) if translate is not None else None
+            if mapped is None:
+                raise
+            raise mapped from exc
 
     def close(self) -> None:
         """Close the store and stop the thread."""

@@ -77,6 +77,30 @@ def is_seeded(services: Services) -> bool:
     return not services.store.is_empty()
 
 
+def demo_state(services: Services, *, where: str) -> str:
+    """"empty" (the demo may be loaded) or "seeded" (a whole demo or a clinic's data).
+
+    The demo is saved in one unit of work, its audit entry ("seed.demo") last. Where that is
+    one transaction (SQLite, a MongoDB replica set) a killed seed leaves nothing, and the
+    next start loads the demo whole. On a standalone MongoDB the writes commit one by one,
+    so a killed seed can leave the demo's accounts without that entry: DemoIncomplete says
+    so (``where``: the data directory or database) rather than running on half a clinic."""
+    from .errors import DemoIncomplete
+    from .store import AuditQuery
+
+    store = services.store
+    if store.is_empty():
+        return "empty"
+    if store.users.by_username(DEMO_LOGINS[0]) is not None:
+        done = store.audit.find(AuditQuery(action_prefix="seed.demo", limit=1, count=False))
+        if not done.items:
+            raise DemoIncomplete(
+                f"The demo data in {where} is incomplete: an earlier `meditrack seed` stopped "
+                "before it finished. Start with an empty data directory (or database) and "
+                "load the demo again.")
+    return "seeded"
+
+
 def load_demo(services: Services, folder: Path | None = None,
               progress: Callable[[str], None] | None = None) -> dict[str, int]:
     """Load the demo clinic into an empty store; returns counts of what was created."""

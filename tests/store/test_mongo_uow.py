@@ -144,10 +144,15 @@ def test_an_unknown_commit_result_is_committed_again():
 
 
 def test_other_commit_errors_are_raised():
+    """Not retried; a refusal comes out as the store's sentence (the driver's error chained)."""
+    from meditrack_tui.errors import StoreUnavailable
+
     session = FakeSession([OperationFailure("not authorized", code=13)])
     store = replica_store(FakeClient(session))
-    with pytest.raises(OperationFailure), store.unit_of_work():
+    with pytest.raises(StoreUnavailable) as caught, store.unit_of_work():
         store.users.add({"username_lc": "ana"})
+    assert isinstance(caught.value.__cause__, OperationFailure)
+    assert session.log.count("commit") == 1
 
 
 def test_each_thread_has_its_own_unit_of_work():

@@ -21,7 +21,7 @@ from contextlib import contextmanager
 from typing import Any
 from urllib.parse import urlsplit
 
-from ...errors import StoreBusy, StoreUnavailable
+from ...errors import MediTrackError, StoreBusy, StoreFull, StoreReadOnly, StoreUnavailable
 from ..base import MONGODB, SCHEMA_VERSION, Store, StoreInfo
 
 # (collection, keys, options): created idempotently at every open.
@@ -72,6 +72,51 @@ def describe_uri(uri: str) -> str:
         return host or "the configured server"
     except ValueError:
         return "the configured server"
+
+
+# MongoDB's codes for "this server cannot take writes now" (no primary, stepping down)
+NOT_PRIMARY = {10107, 13435, 13436, 189, 11600, 11602, 91}
+OUT_OF_SPACE = {14031}  # OutOfDiskSpace
+ACCESS = {13, 18}  # Unauthorized, AuthenticationFailed
+
+
+def translate(exc: BaseException, host: str, db_name: str) -> MediTrackError | None:
+    """The MediTrack error for a pymongo error about the server (None: not one of those).
+    ``host`` is the URI's host part, never its credentials."""
+    from pymongo.errors import (ConnectionFailure, OperationFailure, PyMongoError,
+                                WriteConcernError)
+
+    if not isinstance(exc, PyMongoError):
+        return None
+    code = getattr(exc, "code", None)
+    text = str(exc).lower()
+    if isinstance(exc, ConnectionFailure):  # also ServerSelectionTimeoutError, AutoReconnect
+        if code in NOT_PRIMARY or "not primary" in text or "not master" in text:
+            return _not_primary(host)
+        return StoreUnavailable(
+            f"Lost the connection to MongoDB at {host}. Check that the server is running and "
+            "that this machine can reach it (host, port, firewall), then try again.")
+    if not isinstance(exc, (OperationFailure, WriteConcernError)):
+        return None
+    if code in OUT_OF_SPACE or "no space left" in text or "disk full" in text:
+        return StoreFull(
+            f"MongoDB at {host} has no disk space left for the database '{db_name}', so "
+            "nothing can be saved. Ask the administrator of that server to free space on "
+            "its disk, then try again.")
+    if code in NOT_PRIMARY:
+        return _not_primary(host)
+    if code in ACCESS:
+        return StoreReadOnly(
+            f"MongoDB at {host} refused this account access to the database '{db_name}'. "
+            "Check the user name, password and roles in MEDITRACK_MONGO_URI.")
+    return None
+
+
+def _not_primary(host: str) -> StoreUnavailable:
+    return StoreUnavailable(
+        f"MongoDB at {host} cannot save changes right now: no server of the replica set is "
+        "the primary. Try again in a moment; if it lasts, check the health of the replica "
+        "set.")
 
 
 def _is_index_conflict(exc: Any) -> bool:
@@ -142,6 +187,22 @@ class MongoStore(Store):
         self.changes = repos.Changes(self, "changes")
         self.counters = repos.Counters(self, "counters")
 
+    def translate_error(self, exc: BaseException) -> MediTrackError | None:
+        """The MediTrack error (a sentence naming the server) for a pymongo error."""
+        return translate(exc, self.info.location, getattr(self.db, "name", "meditrack"))
+
+    @contextmanager
+    def _mapped(self) -> Iterator[None]:
+        from pymongo.errors import PyMongoError
+
+        try:
+            yield
+        except PyMongoError as exc:
+            mapped = self.translate_error(exc)
+            if mapped is None:
+                raise
+            raise mapped from exc
+
     # --- units of work ---
 
     def session(self) -> Any:
@@ -161,11 +222,13 @@ class MongoStore(Store):
         if not self.info.transactions:
             local.depth = 1  # standalone: each write commits on its own, in order
             try:
-                yield
+                with self._mapped():
+                    yield
             finally:
                 local.depth = 0
             return
-        yield from self._transaction()
+        with self._mapped():
+            yield from self._transaction()
 
     def _transaction(self) -> Iterator[None]:
         from pymongo.errors import ConnectionFailure, OperationFailure, PyMongoError
@@ -341,6 +404,9 @@ def open_mongo(config: Any, timeout_ms: int = 4000) -> MongoStore:
         ensure_indexes(db)
     except OperationFailure as exc:
         client.close()
+        mapped = translate(exc, host, db.name)
+        if mapped is not None and not isinstance(mapped, StoreReadOnly):
+            raise mapped from exc
         if exc.code in (13, 18):  # Unauthorized, AuthenticationFailed
             raise StoreUnavailable(
                 f"MongoDB at {host} refused access to the database '{db.name}'. Check the "

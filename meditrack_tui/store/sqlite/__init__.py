@@ -7,13 +7,16 @@ it past the busy timeout, StoreBusy says so.
 
 from __future__ import annotations
 
+import errno
+import sqlite3
 from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from ...errors import StoreUnavailable
+from ...errors import StoreCorrupt, StoreFull, StoreReadOnly, StoreUnavailable
 from ..base import EMBEDDED, SCHEMA_VERSION, Store, StoreInfo
-from .engine import Database, create_private
+from .engine import (DB_NAME, Database, create_private, free_space, human_size,
+                     read_only_reason)
 from .repos import (SqliteAppointments, SqliteAudit, SqliteChanges, SqliteCounters,
                     SqlitePatients, SqlitePrescriptions, SqliteReports, SqliteSessions,
                     SqliteUsers, SqliteVitals)
@@ -22,7 +25,7 @@ from .schema import DATA_TABLES, MIGRATIONS, Migration, migrate
 if TYPE_CHECKING:
     from ...config import Config
 
-DB_FILE = "meditrack.db"
+DB_FILE = DB_NAME
 
 
 class SqliteStore(Store):
@@ -42,15 +45,29 @@ class SqliteStore(Store):
         try:
             create_private(data_dir, path)
         except OSError as exc:
-            raise StoreUnavailable(f"The data directory {data_dir} cannot be created or "
-                                   f"written ({exc.strerror}).") from exc
+            raise _not_created(data_dir, path, exc) from exc
         self.db = Database(path, busy_timeout=busy_timeout)
         try:
             with self.db.errors():
-                self.schema_version = migrate(
-                    self.db.connection(), data_dir,
-                    migrations=MIGRATIONS if migrations is None else migrations,
-                    target=schema_version)
+                current = self._recorded_version()
+                if current == schema_version:
+                    # Up to date: opening takes no write lock, so the store opens (and
+                    # serves reads) while another process holds the database.
+                    self.schema_version = current
+                else:
+                    self.schema_version = migrate(
+                        self.db.connection(), data_dir,
+                        migrations=MIGRATIONS if migrations is None else migrations,
+                        target=schema_version)
+        except sqlite3.Error as exc:
+            damaged = self._damaged()
+            self.db.close()
+            if damaged:
+                raise StoreCorrupt(
+                    f"The database file {path} is damaged ({damaged}). Stop MediTrack "
+                    "everywhere it runs on this data and restore the file from a backup, or "
+                    "start with an empty data directory.") from exc
+            raise
         except BaseException:
             self.db.close()
             raise
@@ -66,6 +83,23 @@ class SqliteStore(Store):
         self.audit = SqliteAudit(self.db)
         self.changes = SqliteChanges(self.db)
         self.counters = SqliteCounters(self.db)
+
+    def _recorded_version(self) -> int | None:
+        """The schema version recorded in the file (None: a new file, no schema yet)."""
+        try:
+            value = self.db.one("SELECT value FROM meta WHERE key = 'schema_version'")
+        except sqlite3.OperationalError:  # no meta table: a new, empty file
+            return None
+        return None if value is None else int(value)
+
+    def _damaged(self) -> str | None:
+        """What SQLite's quick check finds wrong with the file (None: nothing)."""
+        try:
+            rows = self.db.connection().execute("PRAGMA quick_check(3)").fetchall()
+        except sqlite3.Error as exc:
+            return str(exc)
+        found = "; ".join(str(row[0]) for row in rows)
+        return None if found == "ok" else found
 
     def unit_of_work(self) -> AbstractContextManager[None]:
         """``BEGIN IMMEDIATE`` .. ``COMMIT`` on this thread's connection; nested ones join."""
@@ -87,6 +121,29 @@ class SqliteStore(Store):
 
     def close(self) -> None:
         self.db.close()
+
+
+def _not_created(data_dir: Path, path: Path, exc: OSError) -> StoreUnavailable:
+    """The data directory or its database file could not be created: why, and what to do."""
+    if exc.errno == errno.ENOSPC:
+        left = free_space(data_dir)
+        return StoreFull(
+            f"The disk holding the data directory {data_dir} is full"
+            f"{'' if left is None else f' ({human_size(left)} left)'}, so MediTrack cannot create "
+            "its files there. Free space on that disk, then try again.")
+    reason = read_only_reason(data_dir, path) if exc.errno in (
+        errno.EROFS, errno.EACCES, errno.EPERM) else None
+    if reason is None and exc.errno in (errno.EROFS, errno.EACCES, errno.EPERM):
+        reason = exc.strerror.lower() if exc.strerror else "permission denied"
+    if reason is not None:
+        return StoreReadOnly(
+            f"MediTrack cannot create its data directory {data_dir} or the files in it: "
+            f"{reason}. Check the permissions of {data_dir} and the folders above it (the "
+            "account that runs MediTrack must be able to write there) and that the disk is "
+            "not mounted read-only.")
+    return StoreUnavailable(f"The data directory {data_dir} cannot be created or written "
+                            f"({exc.strerror}). Check that its path names a folder, not a "
+                            "file, and that the account that runs MediTrack may write there.")
 
 
 def open_sqlite(config: Config, *, busy_timeout: float = 5.0) -> SqliteStore:

@@ -18,7 +18,9 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from ...errors import StoreBusy, StoreUnavailable
+from ...errors import StoreBusy, StoreCorrupt, StoreFull, StoreReadOnly, StoreUnavailable
+
+DB_NAME = "meditrack.db"  # the database file in the data directory
 
 # --- JSON codec: datetimes round-trip as {"$dt": "<ISO, milliseconds>"} ---
 
@@ -62,24 +64,153 @@ def column(value: Any) -> Any:
 # --- errors ---
 
 _BUSY = {sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED}
-_UNAVAILABLE = {sqlite3.SQLITE_CANTOPEN, sqlite3.SQLITE_IOERR, sqlite3.SQLITE_FULL,
-                sqlite3.SQLITE_READONLY, sqlite3.SQLITE_PERM, sqlite3.SQLITE_CORRUPT,
-                sqlite3.SQLITE_NOTADB}
+_READONLY = {sqlite3.SQLITE_READONLY, sqlite3.SQLITE_PERM, sqlite3.SQLITE_AUTH}
+_CORRUPT = {sqlite3.SQLITE_CORRUPT, sqlite3.SQLITE_NOTADB}
+_DISK = {sqlite3.SQLITE_CANTOPEN, sqlite3.SQLITE_IOERR, sqlite3.SQLITE_FULL}
+LOW_SPACE = 1024 * 1024  # bytes free below which a failed write is put down to a full disk
 
 
-def translate(error: sqlite3.Error, data_dir: Path, timeout: float) -> Exception | None:
-    """The MediTrack error for an SQLite error about the database itself (None: a bug)."""
+def human_size(count: int) -> str:
+    for unit in ("bytes", "KB", "MB", "GB"):
+        if count < 1024 or unit == "GB":
+            return f"{count:.0f} {unit}" if unit == "bytes" else f"{count:.1f} {unit}"
+        count /= 1024  # type: ignore[assignment]
+    return f"{count} bytes"  # pragma: no cover
+
+
+def free_space(folder: Path) -> int | None:
+    """Bytes this account can still write on the disk holding ``folder`` (None: unknown)."""
+    for candidate in (folder, *folder.parents):
+        try:
+            stat = os.statvfs(candidate)
+        except OSError:
+            continue
+        blocks = stat.f_bfree if os.geteuid() == 0 else stat.f_bavail
+        return blocks * stat.f_frsize
+    return None
+
+
+def read_only_reason(data_dir: Path, path: Path) -> str | None:
+    """Why nothing can be written in the data directory (None: nothing found in the way)."""
+    for candidate in (data_dir, *data_dir.parents):
+        try:
+            stat = os.statvfs(candidate)
+        except OSError:
+            continue
+        if stat.f_flag & os.ST_RDONLY:
+            return "the disk holding it is mounted read-only"
+        break
+    try:
+        if data_dir.is_dir() and not os.access(data_dir, os.W_OK | os.X_OK):
+            return "this account may not write in that directory"
+        for name in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
+            if name.exists() and not os.access(name, os.R_OK | os.W_OK):
+                return f"this account may not write the file {name.name}"
+    except OSError:
+        return None
+    return None
+
+
+def _read_only(data_dir: Path, reason: str) -> StoreReadOnly:
+    return StoreReadOnly(
+        f"MediTrack cannot save anything in its data directory {data_dir}: {reason}. Check "
+        f"the permissions of {data_dir} and of the files in it (the account that runs "
+        "MediTrack must be able to write them) and that its disk is not mounted read-only.")
+
+
+def _full(data_dir: Path, free: int | None) -> StoreFull:
+    left = "" if free is None else f" ({human_size(free)} left)"
+    return StoreFull(
+        f"The disk holding the data directory {data_dir} is full{left}, so nothing can be "
+        "saved. Free space on that disk (or move the data directory to a larger one), then "
+        "try again.")
+
+
+def translate(error: sqlite3.Error, data_dir: Path, timeout: float,
+              path: Path | None = None) -> Exception | None:
+    """The MediTrack error for an SQLite error about the database itself (None: a bug).
+
+    SQLite's codes say what happened; the data directory is looked at to say why where the
+    code alone does not (a file that cannot be opened: a read-only disk, missing
+    permissions or no space left)."""
     code = getattr(error, "sqlite_errorcode", None)
     code = None if code is None else code & 0xFF
+    path = path or data_dir / DB_NAME
     if code in _BUSY:
         return StoreBusy(
             f"Another MediTrack process is holding the database in {data_dir}: it did not "
             f"let go within {timeout:g} seconds. Please try again in a moment.")
-    if code in _UNAVAILABLE:
+    if code in _CORRUPT:
+        return StoreCorrupt(
+            f"The database file {path} is damaged or is not a MediTrack database ({error}). "
+            "Stop MediTrack everywhere it runs on this data and restore the file from a "
+            "backup, or start with an empty data directory.")
+    if code in _READONLY or code in _DISK:
+        reason = read_only_reason(data_dir, path)
+        if reason is not None:
+            return _read_only(data_dir, reason)
+        free = free_space(data_dir)
+        if code == sqlite3.SQLITE_FULL:
+            if free is not None and free >= LOW_SPACE:  # a quota or a size limit
+                return StoreFull(
+                    f"The database in {data_dir} cannot grow any larger ({error}), although "
+                    f"its disk has {human_size(free)} free. Check the disk quota of the account "
+                    "that runs MediTrack, then try again.")
+            return _full(data_dir, free)
+        if free is not None and free < LOW_SPACE:
+            return _full(data_dir, free)
+        if code in _READONLY:
+            return _read_only(data_dir, "the database file is read-only")
+        if code == sqlite3.SQLITE_CANTOPEN:
+            return StoreUnavailable(
+                f"The database file {path} cannot be opened ({error}). Check that {data_dir} "
+                "exists and that the account that runs MediTrack may read and write it and "
+                "the files in it.")
         return StoreUnavailable(
-            f"The database in {data_dir} cannot be used ({error}). Check that the disk is "
-            "not full, that this account may write there, and that the file is intact.")
+            f"Reading or writing the database in {data_dir} failed ({error}). Check the disk "
+            f"holding {data_dir} (free space, errors in the system log), then try again.")
     return None
+
+
+class Cursor:
+    """A cursor whose rows, fetched lazily, raise MediTrack errors too (a damaged page may
+    only be met while the rows are read)."""
+
+    __slots__ = ("_cursor", "_errors")
+
+    def __init__(self, cursor: sqlite3.Cursor, errors: Any) -> None:
+        self._cursor = cursor
+        self._errors = errors
+
+    def fetchone(self) -> Any:
+        with self._errors():
+            return self._cursor.fetchone()
+
+    def fetchall(self) -> list[Any]:
+        with self._errors():
+            return self._cursor.fetchall()
+
+    def fetchmany(self, size: int = 1) -> list[Any]:
+        with self._errors():
+            return self._cursor.fetchmany(size)
+
+    def __iter__(self) -> Iterator[Any]:
+        return iter(self.fetchall())
+
+    @property
+    def rowcount(self) -> int:
+        return self._cursor.rowcount
+
+    @property
+    def lastrowid(self) -> int | None:
+        return self._cursor.lastrowid
+
+    @property
+    def description(self) -> Any:
+        return self._cursor.description
+
+    def close(self) -> None:
+        self._cursor.close()
 
 
 class _Local(threading.local):
@@ -165,14 +296,14 @@ class Database:
         try:
             yield
         except sqlite3.Error as exc:
-            mapped = translate(exc, self.data_dir, self.busy_timeout)
+            mapped = translate(exc, self.data_dir, self.busy_timeout, self.path)
             if mapped is None:
                 raise
             raise mapped from exc
 
-    def execute(self, sql: str, params: Sequence[Any] = ()) -> sqlite3.Cursor:
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> Cursor:
         with self.errors():
-            return self.connection().execute(sql, params)
+            return Cursor(self.connection().execute(sql, params), self.errors)
 
     def executemany(self, sql: str, rows: Iterable[Sequence[Any]]) -> None:
         with self.errors():
