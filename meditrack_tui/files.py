@@ -13,6 +13,7 @@ folders, devices, pipes and sockets are refused with a sentence saying why.
 
 from __future__ import annotations
 
+import errno
 import os
 import stat
 from dataclasses import dataclass
@@ -38,8 +39,14 @@ def ensure_private_dir(path: Path) -> Path:
     try:
         path.mkdir(mode=0o700, parents=True, exist_ok=True)
     except OSError as exc:
-        raise StoreUnavailable(f"Cannot create the folder {path}: {exc.strerror or exc}. "
-                               "Check that the account running MediTrack may write there.") from None
+        if exc.errno == errno.EROFS:
+            why = "the disk is mounted read-only; check how it is mounted"
+        elif exc.errno == errno.ENOSPC:
+            why = "the disk is full; free some space"
+        else:
+            why = (f"{exc.strerror or exc}; check the permissions of the folders above it "
+                   "for the account running MediTrack")
+        raise StoreUnavailable(f"Cannot create the folder {path}: {why}.") from None
     info = os.lstat(path)
     if stat.S_ISLNK(info.st_mode) or not stat.S_ISDIR(info.st_mode):
         raise StoreUnavailable(f"{path} is not a plain folder (a symbolic link or a file is "

@@ -61,18 +61,22 @@ class Backend:
     def is_open(self) -> bool:
         return self._services is not None
 
-    def call(self, fn: Callable[[Any], T]) -> T:
-        """Run ``fn(services)`` on the store thread and return its result."""
+    def call(self, fn: Callable[[Any], T], *, live: bool = False) -> T:
+        """Run ``fn(services)`` on the store thread and return its result.
+
+        ``live`` marks a screen's re-fetch after a change: a read already audited for the
+        same session is not audited again (Service.audit_read)."""
         if threading.get_ident() == self._thread_id:
             return fn(self._services)
         if self._services is None:
             self.open()
-        return self._executor.submit(self._run, fn).result()
+        return self._executor.submit(self._run, fn, live).result()
 
-    def _run(self, fn: Callable[[Any], T]) -> T:
+    def _run(self, fn: Callable[[Any], T], live: bool = False) -> T:
         """``fn(services)``; a driver's error about the database itself (a lost server, a
         full disk) comes out as the store's MediTrack error, a sentence for the user."""
         services = self._services
+        services.ctx.live = live
         try:
             return fn(services)
         except Exception as exc:
@@ -81,6 +85,8 @@ class Backend:
             if mapped is None:
                 raise
             raise mapped from exc
+        finally:
+            services.ctx.live = False
 
     def close(self) -> None:
         """Close the store and stop the thread."""

@@ -64,6 +64,10 @@ class Context:
     auth: "AuthService | None" = None
     #: when this process last pruned the change events (any process may)
     pruned_at: datetime | None = None
+    #: True while the backend runs a live re-read (a screen re-fetching after a change)
+    live: bool = False
+    #: session id -> the reads audited for it in this process (see Service.audit_read)
+    reads: dict[str, set[tuple[Any, ...]]] = field(default_factory=dict)
 
     def now(self) -> datetime:
         return self.clock()
@@ -94,9 +98,20 @@ class Service:
 
     # --- sessions and policy ---
 
-    def verify(self, session: Session) -> Session:
+    def verify(self, session: Session, action: str = "session") -> Session:
+        """The caller's session, checked; a call with an invalid or expired session is
+        audited (the claimed name is recorded only as part of the detail)."""
         assert self.ctx.auth is not None
-        return self.ctx.auth.verify(session)
+        from ..errors import SessionExpired
+
+        try:
+            return self.ctx.auth.verify(session)
+        except SessionExpired as exc:
+            claimed = getattr(session, "username", None)
+            claimed = claimed[:40] if isinstance(claimed, str) else "?"
+            self.audit(None, action, outcome="failed", username="-",
+                       detail=f"{exc.message} (session claimed to be {claimed})")
+            raise
 
     def authorize(
         self,
@@ -111,7 +126,7 @@ class Service:
 
         Returns the scope. A denial is audited and raised as PermissionDenied.
         """
-        self.verify(session)
+        self.verify(session, action)
         scope = policy.scope_for(session.role, action)
         if scope is None:
             self._deny(session, action, record_type, record_id, patient_id,
@@ -168,6 +183,31 @@ class Service:
                 }
             )
             self.changed("audit", "insert", None)
+
+    def audit_read(self, session: Session, action: str, *, query: str = "",
+                   count: int | None = None, patient_id: Any = None,
+                   record_type: str | None = None, record_id: Any = None) -> None:
+        """Audit a read of patient data: one entry per list or search, naming the query and
+        how many records it returned. Call it inside the read's unit of work.
+
+        The one exemption is a live re-read (a screen re-fetching what it shows after a
+        change, run by the backend with ``live=True``) of exactly the same read already
+        audited for the same session in this process: the person saw it and it is on
+        record. A first read is always audited, whatever the caller says."""
+        key = (action, str(patient_id), str(record_id), query)
+        seen = self.ctx.reads.setdefault(session.session_id, set())
+        if self.ctx.live and key in seen:
+            return
+        if len(seen) > 5000:
+            seen.clear()
+        if len(self.ctx.reads) > 500:
+            self.ctx.reads.clear()
+            seen = self.ctx.reads.setdefault(session.session_id, set())
+        detail = query if count is None else (f"{query}; {count} found" if query
+                                              else f"{count} found")
+        self.audit(session, action, record_type=record_type, record_id=record_id,
+                   patient_id=patient_id, detail=detail or None)
+        seen.add(key)
 
     def changed(
         self,
