@@ -417,10 +417,10 @@ class SqliteAudit(AuditRepo):
         # BEGIN IMMEDIATE (the unit of work's): no other writer until this one commits,
         # so the newest entry read here is still the newest at the insert
         with self.db.transaction():
-            last = self.db.execute("SELECT seq, doc FROM audit WHERE seq IS NOT NULL "
-                                   "ORDER BY seq DESC LIMIT 1").fetchone()
+            last = self.db.execute("SELECT seq, json_extract(doc, '$.hash') FROM audit "
+                                   "WHERE seq IS NOT NULL ORDER BY seq DESC LIMIT 1").fetchone()
             seq = last[0] + 1 if last else 1
-            prev = decode(last[1]).get("hash", "") if last else GENESIS
+            prev = str(last[1] or "") if last else GENESIS
             stored["prev"] = prev
             stored["hash"] = seal.seal(stored, seq, prev)
             self.db.execute(
