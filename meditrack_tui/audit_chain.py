@@ -309,7 +309,7 @@ def verify(source: ChainSource, key: AuditKey, *, batch: int = 1000) -> Report:
                 report.add(Problem(INSERTED, seq, "it is not sealed by this trail's key and "
                                    "no entry links to it (added behind the app's back)"
                                    if not genuine else "a second entry at this place", entry))
-        if len(holding) > 1:  # two sealed entries at one place: keep the linked one
+        if len(holding) > 1:  # two sealed entries at one place: the first holds it
             for extra in holding[1:]:
                 report.add(Problem(INSERTED, seq, "a second entry at this place", extra))
             holding = holding[:1]
@@ -330,7 +330,17 @@ def verify(source: ChainSource, key: AuditKey, *, batch: int = 1000) -> Report:
             expected = seq + 1
         before = holding
 
-    for group in _groups(_entries(source, batch)):
+    def placed(entries: Iterable[dict[str, Any]]) -> Iterator[dict[str, Any]]:
+        for entry in entries:  # a place that is no positive whole number: not the app's
+            seq = entry.get("seq")
+            if isinstance(seq, int) and not isinstance(seq, bool) and seq > 0:
+                yield entry
+            else:
+                report.entries += 1
+                report.add(Problem(INSERTED, None, "its place in the chain is not a valid "
+                                   "number (added behind the app's back)", entry))
+
+    for group in _groups(placed(_entries(source, batch))):
         if pending is not None:
             place(pending, group)
         pending = group

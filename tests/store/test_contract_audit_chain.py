@@ -155,6 +155,17 @@ def test_an_unsealed_entry_after_the_chain_began_is_inserted(trail):
     assert f"entry without seq (id {forged_id}" in report.lines()[1]
 
 
+@pytest.mark.parametrize("seq", [0, -3, "seven"])
+def test_an_entry_with_a_place_outside_the_chain_is_inserted(trail, seq):
+    tamper = Tamper(trail.store)
+    last = tamper.entry(tamper.last_seq())
+    forged_id = new_id()
+    tamper.insert({"id": forged_id, "seq": seq, "prev": last["hash"], "hash": "d" * 64,
+                   "ts": last["ts"] + timedelta(minutes=5), "username": "ch.admin",
+                   "action": "login", "outcome": "ok"})
+    assert problems(trail.audit.verify_chain()) == [(INSERTED, None, forged_id)]
+
+
 def test_appending_goes_on_after_verify(trail):
     before = Tamper(trail.store).last_seq()
     trail.auth.login("ch.admin", PASSWORD)

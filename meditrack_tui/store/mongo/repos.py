@@ -560,11 +560,12 @@ class Audit(Repo, AuditRepo):
                             session=self.s)
 
     def chain(self, after: tuple[int, str] | None, limit: int) -> list[Doc]:
+        placed: Doc = {"seq": {"$type": "number", "$gt": 0}}
         if after is None:
-            filt: Doc = {"seq": {"$gt": 0}}
+            filt: Doc = placed
         else:
-            filt = {"$or": [{"seq": {"$gt": int(after[0])}},
-                            {"seq": int(after[0]), "_id": {"$gt": after[1]}}]}
+            filt = {**placed, "$or": [{"seq": {"$gt": int(after[0])}},
+                                      {"seq": int(after[0]), "_id": {"$gt": after[1]}}]}
         return self.list(filt, [("seq", 1), ("_id", 1)], int(limit))
 
     def head(self) -> Doc | None:
@@ -574,10 +575,12 @@ class Audit(Repo, AuditRepo):
         return {"seq": doc.get("seq"), "hash": doc.get("hash"), "seal": doc.get("seal")}
 
     def unsealed(self, after: datetime | None, limit: int) -> tuple[int, int, list[Doc]]:
-        total = self.count_matching({"seq": None})
+        # no seq, or not a positive number
+        off_chain: Doc = {"$nor": [{"seq": {"$type": "number", "$gt": 0}}]}
+        total = self.count_matching(off_chain)
         if after is None or not total:
             return total, 0, []
-        filt = {"seq": None, "ts": {"$gt": clean(after)}}
+        filt = {**off_chain, "ts": {"$gt": clean(after)}}
         return total, self.count_matching(filt), self.list(filt, [("ts", 1), ("_id", 1)],
                                                           int(limit))
 

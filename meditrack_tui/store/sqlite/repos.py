@@ -402,6 +402,12 @@ class SqliteReports(JsonRecords, ReportRepo):
             self.db.execute("DELETE FROM report_files WHERE file_id = ?", (file_id,))
 
 
+# entries with a place in the chain (a positive integer: text sorts above every number in
+# SQLite, so a forged text seq falls outside), and the others
+_IN_CHAIN = "seq BETWEEN 1 AND 9223372036854775807"
+_OFF_CHAIN = f"(seq IS NULL OR NOT ({_IN_CHAIN}))"
+
+
 class SqliteAudit(AuditRepo):
     """The audit trail: JSON entries with their filter columns; never changed. The chain's
     ``seq`` is a unique column (not in the JSON); ``prev`` and ``hash`` are in the JSON."""
@@ -461,11 +467,11 @@ class SqliteAudit(AuditRepo):
 
     def chain(self, after: tuple[int, str] | None, limit: int) -> list[Doc]:
         if after is None:
-            rows = self.db.execute("SELECT doc, seq FROM audit WHERE seq IS NOT NULL "
+            rows = self.db.execute(f"SELECT doc, seq FROM audit WHERE {_IN_CHAIN} "
                                    "ORDER BY seq, id LIMIT ?", (int(limit),))
         else:
-            rows = self.db.execute("SELECT doc, seq FROM audit WHERE (seq, id) > (?, ?) "
-                                   "ORDER BY seq, id LIMIT ?",
+            rows = self.db.execute(f"SELECT doc, seq FROM audit WHERE {_IN_CHAIN} AND "
+                                   "(seq, id) > (?, ?) ORDER BY seq, id LIMIT ?",
                                    (int(after[0]), after[1], int(limit)))
         return [self._entry(doc, seq) for doc, seq in rows.fetchall()]
 
@@ -474,12 +480,12 @@ class SqliteAudit(AuditRepo):
         return None if row is None else {"seq": row[0], "hash": row[1], "seal": row[2]}
 
     def unsealed(self, after: datetime | None, limit: int) -> tuple[int, int, list[Doc]]:
-        total = self.db.one("SELECT count(*) FROM audit WHERE seq IS NULL")
+        total = self.db.one(f"SELECT count(*) FROM audit WHERE {_OFF_CHAIN}")
         if after is None or not total:
             return total, 0, []
-        later = self.db.one("SELECT count(*) FROM audit WHERE seq IS NULL AND ts > ?",
+        later = self.db.one(f"SELECT count(*) FROM audit WHERE {_OFF_CHAIN} AND ts > ?",
                             (iso(after),))
-        rows = self.db.execute("SELECT doc FROM audit WHERE seq IS NULL AND ts > ? "
+        rows = self.db.execute(f"SELECT doc FROM audit WHERE {_OFF_CHAIN} AND ts > ? "
                                "ORDER BY ts, id LIMIT ?", (iso(after), int(limit))).fetchall()
         return total, later, [self._entry(r[0], None) for r in rows]
 
