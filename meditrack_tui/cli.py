@@ -55,6 +55,9 @@ examples:
                                    demo.doctor, demo.patient; password meditrack-demo)
   meditrack seed --patients 10000  add synthetic patients for scale work
   meditrack create-admin           create the first administrator from the shell
+  meditrack audit verify           check that no audit entry was edited, removed or
+                                   inserted behind the app's back (exit 0: intact,
+                                   1: not intact, 2: could not check)
 """
 
 
@@ -92,6 +95,12 @@ def build_parser() -> argparse.ArgumentParser:
     common(admin, argparse.SUPPRESS)
     admin.add_argument("--username", help="the admin's username (asked for when missing)")
     admin.add_argument("--full-name", help="the admin's full name (asked for when missing)")
+    audit = sub.add_parser("audit", help="check the audit trail")
+    audit_sub = audit.add_subparsers(dest="audit_command", metavar="ACTION", required=True)
+    verify = audit_sub.add_parser(
+        "verify", help="check that no entry was edited, removed or inserted behind the "
+                       "app's back (exit 0: intact, 1: not intact, 2: could not check)")
+    common(verify, argparse.SUPPRESS)
     sub.add_parser("run", help="start the app (the default)")
     return parser
 
@@ -193,6 +202,32 @@ def cmd_create_admin(args: argparse.Namespace, config: Config) -> int:
     return 0
 
 
+def cmd_audit_verify(args: argparse.Namespace, config: Config) -> int:
+    """``meditrack audit verify``: 0 intact, 1 not intact (each problem listed), 2 when the
+    trail could not be checked (no key, no store)."""
+    from .runtime import Backend
+
+    secret_file = Path(config.data_dir) / "secret.key"  # Config.signing_secret()'s file
+    if not config.secret and not secret_file.is_file():
+        print(f"meditrack: cannot check the audit trail: the signing secret it is sealed "
+              f"with was not found ({ENV_SECRET} is not set and there is no "
+              f"{secret_file}). Run this as the account that runs "
+              "MediTrack, with the same settings.", file=sys.stderr)
+        return 2
+    backend = Backend(config)
+    try:
+        backend.open()
+        report = backend.call(lambda s: s.audit.verify_chain())
+    except MediTrackError as exc:
+        print(f"meditrack: cannot check the audit trail: {exc.message}", file=sys.stderr)
+        return 2
+    finally:
+        backend.close()
+    for line in report.lines():
+        print(line)
+    return 0 if report.intact else 1
+
+
 def cmd_run(args: argparse.Namespace, config: Config) -> int:
     from .runtime import Backend
 
@@ -244,6 +279,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return cmd_seed(args, config)
         if args.command == "create-admin":
             return cmd_create_admin(args, config)
+        if args.command == "audit":
+            return cmd_audit_verify(args, config)
         return cmd_run(args, config)
     except MediTrackError as exc:
         print(f"meditrack: {exc.message}", file=sys.stderr)

@@ -210,7 +210,7 @@ def load_demo(services: Services, folder: Path | None = None,
         store.audit.append({"ts": now, "user_id": None, "username": "seed", "role": "-",
                             "action": "seed.demo", "record_type": None, "record_id": None,
                             "patient_id": None, "outcome": "ok",
-                            "detail": "demo clinic loaded"})
+                            "detail": "demo clinic loaded"}, services.audit.audit_key)
     return {"users": len(users), "patients": len(patients), "vitals": len(vitals),
             "appointments": len(appointments), "prescriptions": len(prescriptions),
             "reports": reports}

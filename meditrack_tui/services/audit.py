@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
+from ..audit_chain import Report, verify
 from ..store import AuditQuery
 from ..validation import Checker, page_args
 from .base import Page, Service, Session, public
@@ -37,3 +38,11 @@ class AuditService(Service):
             if end else None,
             skip=(page_no - 1) * size, limit=size))
         return Page([public(d) or {} for d in found.items], found.total or 0, page_no, size)
+
+    def verify_chain(self, *, batch: int = 1000) -> Report:
+        """Check the whole trail against its chain (``meditrack audit verify``; see
+        meditrack_tui.audit_chain.verify for what it reports and what it cannot see).
+
+        Takes no session: it runs from the server's shell, by the account that owns the
+        store (and can read every entry anyway); it changes nothing and writes no entry."""
+        return verify(self.store.audit, self.audit_key, batch=batch)

@@ -14,6 +14,7 @@ from contextlib import AbstractContextManager
 from typing import TYPE_CHECKING, Any, Callable, Generic, TypeVar
 
 from .. import policy
+from ..audit_chain import AuditKey, key_for
 from ..config import Config
 from ..errors import NotFound, PermissionDenied
 from ..live import CHANGE_LOG_KEEP, PRUNE_EVERY, utcnow
@@ -166,7 +167,9 @@ class Service:
     ) -> None:
         """Append an audit entry (who, role, action, record, when, outcome). Never edited.
 
-        Written in the caller's unit of work when there is one (else in its own)."""
+        Written in the caller's unit of work when there is one (else in its own), sealed
+        into the audit chain (meditrack_tui.audit_chain) with the key from the signing
+        secret."""
         with self.uow():
             self.store.audit.append(
                 {
@@ -180,7 +183,8 @@ class Service:
                     "patient_id": str(patient_id) if patient_id is not None else None,
                     "outcome": outcome,
                     "detail": detail,
-                }
+                },
+                self.audit_key,
             )
             self.changed("audit", "insert", None)
 
@@ -208,6 +212,11 @@ class Service:
         self.audit(session, action, record_type=record_type, record_id=record_id,
                    patient_id=patient_id, detail=detail or None)
         seen.add(key)
+
+    @property
+    def audit_key(self) -> AuditKey:
+        """The audit chain's key (derived from the signing secret; never stored)."""
+        return key_for(self.ctx.config.signing_secret())
 
     def changed(
         self,

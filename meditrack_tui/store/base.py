@@ -32,7 +32,11 @@ from abc import ABC, abstractmethod
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Generic, Iterable, Iterator, Sequence, TypedDict, TypeVar
+from typing import (TYPE_CHECKING, Any, Generic, Iterable, Iterator, Sequence, TypedDict,
+                    TypeVar)
+
+if TYPE_CHECKING:
+    from ..audit_chain import AuditSeal
 
 Doc = dict[str, Any]
 
@@ -41,7 +45,7 @@ EMBEDDED = "embedded"
 MONGODB = "mongodb"
 
 # The store's schema version (both stores record it at open and refuse a newer one).
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 
 
 class StoreError(Exception):
@@ -260,6 +264,18 @@ class AuditRow(TypedDict, total=False):
     patient_id: str | None
     outcome: str                # ok, denied, failed
     detail: str | None
+    # the chain (meditrack_tui.audit_chain); missing on entries older than the chain
+    seq: int                    # 1, 2, 3, ... without gaps; unique
+    prev: str                   # the hash of the entry before
+    hash: str                   # the keyed seal of this entry's content, seq and prev
+
+
+class AuditHead(TypedDict):
+    """Where the audit chain ends: the newest entry's seq and hash, and their seal."""
+
+    seq: int
+    hash: str
+    seal: str
 
 
 R = TypeVar("R")
@@ -505,13 +521,36 @@ class Corrupt(StoreError):
 
 
 class AuditRepo(ABC):
-    """The audit trail: appended, never changed."""
+    """The audit trail: appended, never changed, chained (meditrack_tui.audit_chain).
+
+    ``append`` gives the entry the next ``seq``, links it (``prev``) to the newest entry's
+    hash and asks ``seal`` (which holds the key; the store never sees it) for its
+    ``hash``, then moves the head record on, all in the caller's unit of work. Concurrent
+    appends never share a seq: SQLite serialises writers; MongoDB's unique index on seq
+    refuses the second (retried on a standalone server, StoreBusy in a transaction).
+    """
 
     @abstractmethod
-    def append(self, entry: AuditRow) -> AuditRow: ...
+    def append(self, entry: AuditRow, seal: AuditSeal) -> AuditRow: ...
 
     @abstractmethod
     def find(self, query: AuditQuery) -> Found[AuditRow]: ...
+
+    @abstractmethod
+    def chain(self, after: tuple[int, str] | None, limit: int) -> list[AuditRow]:
+        """Sealed entries after ``(seq, id)`` (from the start with None), in (seq, id)
+        order, at most ``limit``."""
+
+    @abstractmethod
+    def head(self) -> AuditHead | None:
+        """The head record (None before the first sealed entry)."""
+
+    @abstractmethod
+    def unsealed(self, after: datetime | None, limit: int
+                 ) -> tuple[int, int, list[AuditRow]]:
+        """Entries without a seq (written before the chain existed): how many in all, how
+        many dated after ``after`` (None: none count as after), and the first ``limit``
+        of those, oldest first."""
 
 
 @dataclass(frozen=True)

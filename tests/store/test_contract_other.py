@@ -8,9 +8,11 @@ from datetime import datetime, timedelta
 
 import pytest
 
+from meditrack_tui.audit_chain import AuditKey
 from meditrack_tui.store.base import AuditQuery, UserQuery
 
 T0 = datetime(2026, 3, 4, 10, 0)
+AUDIT_KEY = AuditKey("test-audit-key")  # the chain key audit.append seals with
 
 
 # --- users and sessions ---
@@ -147,7 +149,7 @@ def trail(store):
             (2, "ann", "patient.update", "ok", "p1"), (3, "bob", "patient.read", "denied", "p2"),
             (4, "carol", "login", "failed", None), (4, "ann", "report.read", "ok", "p2")]
     return [store.audit.append({"ts": T0 + timedelta(minutes=m), "username": u, "action": a,
-                                "outcome": o, "patient_id": p})["id"]
+                                "outcome": o, "patient_id": p}, AUDIT_KEY)["id"]
             for m, u, a, o, p in rows]
 
 
@@ -238,7 +240,8 @@ def test_counters(store):
 def test_unit_of_work_commits_everything_together(store):
     with store.unit_of_work():
         pid = store.patients.add({"mrn": "MRN-1", "last_key": "lee", "archived": False})["id"]
-        store.audit.append({"ts": T0, "username": "ann", "action": "patient.create"})
+        store.audit.append({"ts": T0, "username": "ann", "action": "patient.create"},
+                           AUDIT_KEY)
         store.changes.append("patients", "insert", ts=T0, record_id=pid, patient_id=pid)
     assert store.patients.get(pid) is not None
     assert store.audit.find(AuditQuery()).total == 1
@@ -260,7 +263,8 @@ def test_an_exception_rolls_back_record_audit_and_change(store):
         pid = store.patients.add({"mrn": "MRN-1", "last_key": "lee",
                                   "archived": False})["id"]
         store.patients.update(kept, {"last_key": "changed"})
-        store.audit.append({"ts": T0, "username": "ann", "action": "patient.create"})
+        store.audit.append({"ts": T0, "username": "ann", "action": "patient.create"},
+                           AUDIT_KEY)
         store.changes.append("patients", "insert", ts=T0, record_id=pid, patient_id=pid)
         store.counters.next("mrn")
         raise RuntimeError("boom")

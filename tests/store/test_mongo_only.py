@@ -14,8 +14,11 @@ from pathlib import Path
 
 import pytest
 
+from meditrack_tui.audit_chain import AuditKey
 from tests.conftest import make_config
 from tests.store.conftest import MONGO_URI
+
+AUDIT_KEY = AuditKey("test-audit-key")  # the chain key audit.append seals with
 
 needs_server = [
     pytest.mark.mongo,
@@ -205,7 +208,7 @@ class TestWithServer:
         with pytest.raises(RuntimeError), mstore.unit_of_work():
             user = mstore.users.add({"username": "ana", "username_lc": "ana"})
             with mstore.unit_of_work():  # joins
-                entry = mstore.audit.append({"ts": utcnow(), "action": "x"})
+                entry = mstore.audit.append({"ts": utcnow(), "action": "x"}, AUDIT_KEY)
             seq = mstore.changes.append("users", "insert", ts=utcnow(),
                                         record_id=user["id"])
             raise RuntimeError("after the writes")
@@ -301,7 +304,7 @@ class TestTransactionsOverTheWire:
         with txn_store.unit_of_work():
             pid = txn_store.patients.add({"mrn": "M1", "last_key": "lee"})["id"]
             assert txn_store.patients.get(pid) is not None  # reads its own writes
-            txn_store.audit.append({"ts": utcnow(), "action": "patient.create"})
+            txn_store.audit.append({"ts": utcnow(), "action": "patient.create"}, AUDIT_KEY)
             seq = txn_store.changes.append("patients", "insert", ts=utcnow(), record_id=pid)
         assert txn_store.patients.get(pid) is not None
         assert [r.record_id for r in txn_store.changes.after(seq - 1)] == [pid]
@@ -315,7 +318,7 @@ class TestTransactionsOverTheWire:
             pid = txn_store.patients.add({"mrn": "M1", "last_key": "lee"})["id"]
             with txn_store.unit_of_work():  # joins
                 txn_store.patients.update(kept, {"last_key": "changed"})
-            txn_store.audit.append({"ts": utcnow(), "action": "x"})
+            txn_store.audit.append({"ts": utcnow(), "action": "x"}, AUDIT_KEY)
             txn_store.changes.append("patients", "insert", ts=utcnow(), record_id=pid)
             txn_store.counters.next("mrn")
             raise RuntimeError("boom")

@@ -10,9 +10,13 @@ import threading
 import pytest
 from pymongo.errors import OperationFailure
 
+from meditrack_tui.audit_chain import AuditKey
 from meditrack_tui.errors import StoreBusy
 from meditrack_tui.store.base import MONGODB, StoreInfo
 from meditrack_tui.store.mongo.store import MongoStore
+
+
+KEY = AuditKey("test-audit-key")
 
 
 def labelled(label: str, code: int = 112) -> OperationFailure:
@@ -46,6 +50,7 @@ class FakeSession:
 class FakeResult:
     inserted_id = None
     deleted_count = 1
+    matched_count = 0
 
 
 class FakeCollection:
@@ -56,6 +61,14 @@ class FakeCollection:
         self.calls.append((self.name, "insert_one", session))
         if self.fail is not None:
             raise self.fail
+        return FakeResult()
+
+    def find_one(self, filt, projection=None, session=None, **kwargs):
+        self.calls.append((self.name, "find_one", session))
+        return None
+
+    def update_one(self, filt, change, session=None, **kwargs):
+        self.calls.append((self.name, "update_one", session))
         return FakeResult()
 
     def find_one_and_update(self, filt, change, session=None, **kwargs):
@@ -93,11 +106,15 @@ def test_every_call_in_a_unit_of_work_uses_its_transaction_and_inner_units_join(
     with store.unit_of_work():
         store.users.add({"username_lc": "ana"})
         with store.unit_of_work():
-            store.audit.append({"action": "x"})
+            store.audit.append({"action": "x"}, KEY)
             store.counters.next("mrn")
         assert store.session() is session
     assert session.log == ["start", "commit", "end"]
-    assert [call[2] for call in store.db.calls] == [session, session, session]
+    calls = store.db.calls
+    assert [c[:2] for c in calls if c[1] != "find_one"] == [
+        ("users", "insert_one"), ("audit", "insert_one"), ("meta", "update_one"),
+        ("meta", "insert_one"), ("counters", "find_one_and_update")]
+    assert all(call[2] is session for call in calls)
     assert store.session() is None
 
 
@@ -122,7 +139,7 @@ def test_a_write_conflict_inside_is_reported_as_store_busy():
     store = replica_store(FakeClient(session), FakeDB(fail=labelled("TransientTransactionError")))
     with pytest.raises(StoreBusy, match="try again"), store.unit_of_work():
         store.users.add({"username_lc": "ana"})
-        store.audit.append({"action": "x"})  # conflicts
+        store.audit.append({"action": "x"}, KEY)  # conflicts
     assert session.log == ["start", "abort", "end"]
 
 

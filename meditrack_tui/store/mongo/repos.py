@@ -490,12 +490,101 @@ class Reports(RecordRepo, ReportRepo):
             delete()
 
 
+AUDIT_HEAD = "audit_head"   # the chain's head record, in the meta collection
+SEQ_CLASH_TRIES = 100       # appends that lost the race for a seq, before giving up
+
+
+def _seq_clash(exc: Any) -> bool:
+    """Whether a DuplicateKeyError is about the audit chain's seq (another appender took
+    it first), not the id."""
+    details = getattr(exc, "details", None) or {}
+    keys = details.get("keyPattern") or details.get("keyValue") or {}
+    if keys:
+        return "seq" in keys
+    return "uniq_seq" in str(exc) or "seq" in str(exc)
+
+
 class Audit(Repo, AuditRepo):
-    def append(self, entry: Doc) -> Doc:
-        stored = clean({key: value for key, value in entry.items() if key not in ("id", "_id")})
+    """The audit trail. Chain: the newest entry is the one with the highest ``seq`` (a
+    sparse unique index, so entries older than the chain need none); an append that
+    finds its seq taken read a stale newest entry: on a standalone server it reads again
+    and retries, in a transaction (which the clash aborts) it is StoreBusy. The head
+    record only moves forward and is written after the entry, so a crash between them
+    leaves it one behind, never ahead of what is stored."""
+
+    def append(self, entry: Doc, seal: Any) -> Doc:
+        from pymongo.errors import DuplicateKeyError
+
+        from ...audit_chain import GENESIS
+        from ...errors import StoreBusy
+
+        stored = clean({key: value for key, value in entry.items()
+                        if key not in ("id", "_id", "seq", "prev", "hash")})
         record_id = entry.get("id") or new_id()
-        self.coll.insert_one({"_id": record_id, **stored}, session=self.s)
-        return {"id": record_id, **stored}
+        content = {"id": record_id, **stored}
+        for _ in range(SEQ_CLASH_TRIES):
+            last = self.coll.find_one({"seq": {"$gt": 0}}, {"seq": 1, "hash": 1},
+                                      sort=[("seq", -1)], session=self.s)
+            seq = int(last["seq"]) + 1 if last else 1
+            prev = str(last.get("hash", "")) if last else GENESIS
+            digest = seal.seal(content, seq, prev)
+            try:
+                self.coll.insert_one({"_id": record_id, **stored, "seq": seq, "prev": prev,
+                                      "hash": digest}, session=self.s)
+                break
+            except DuplicateKeyError as exc:
+                if not _seq_clash(exc):
+                    raise duplicate(exc) from exc
+                if self.s is not None:  # the clash aborted the transaction
+                    raise StoreBusy("Someone else wrote to the audit trail at the same "
+                                    "moment, so nothing was saved. Please try again.") from exc
+        else:
+            raise StoreBusy("The audit trail is too busy to take this entry right now, so "
+                            "nothing more was saved. Please try again.")
+        self._move_head(seq, digest, seal.seal_head(seq, digest))
+        return {**content, "seq": seq, "prev": prev, "hash": digest}
+
+    def _move_head(self, seq: int, digest: str, head_seal: str) -> None:
+        from pymongo.errors import DuplicateKeyError
+
+        meta = self.store.db["meta"]
+        values = {"seq": seq, "hash": digest, "seal": head_seal}
+        moved = meta.update_one({"_id": AUDIT_HEAD, "seq": {"$lt": seq}}, {"$set": values},
+                                session=self.s)
+        if moved.matched_count:
+            return
+        if meta.find_one({"_id": AUDIT_HEAD}, {"_id": 1}, session=self.s) is not None:
+            return  # a later entry's head is already there
+        try:
+            meta.insert_one({"_id": AUDIT_HEAD, **values}, session=self.s)
+        except DuplicateKeyError:  # a concurrent first append made it; move it on
+            meta.update_one({"_id": AUDIT_HEAD, "seq": {"$lt": seq}}, {"$set": values},
+                            session=self.s)
+
+    def chain(self, after: tuple[int, str] | None, limit: int) -> list[Doc]:
+        placed: Doc = {"seq": {"$type": "number", "$gt": 0}}
+        if after is None:
+            filt: Doc = placed
+        else:
+            filt = {**placed, "$or": [{"seq": {"$gt": int(after[0])}},
+                                      {"seq": int(after[0]), "_id": {"$gt": after[1]}}]}
+        return self.list(filt, [("seq", 1), ("_id", 1)], int(limit))
+
+    def head(self) -> Doc | None:
+        doc = self.store.db["meta"].find_one({"_id": AUDIT_HEAD}, session=self.s)
+        if doc is None:
+            return None
+        return {"seq": doc.get("seq"), "hash": doc.get("hash"), "seal": doc.get("seal")}
+
+    def unsealed(self, after: datetime | None, limit: int) -> tuple[int, int, list[Doc]]:
+        # no seq, or not a positive number
+        off_chain: Doc = {"$nor": [{"seq": {"$type": "number", "$gt": 0}}]}
+        total = self.count_matching(off_chain)
+        if after is None or not total:
+            return total, 0, []
+        filt = {**off_chain, "ts": {"$gt": clean(after)}}
+        return total, self.count_matching(filt), self.list(filt, [("ts", 1), ("_id", 1)],
+                                                          int(limit))
 
     def find(self, query: AuditQuery) -> Found:
         filt: Doc = {}

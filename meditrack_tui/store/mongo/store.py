@@ -52,6 +52,9 @@ INDEXES: list[tuple[str, list[tuple[str, int]], dict[str, Any]]] = [
     ("audit", [("username", 1), ("ts", -1)], {"name": "user_ts"}),
     ("audit", [("action", 1), ("ts", -1)], {"name": "action_ts"}),
     ("audit", [("patient_id", 1), ("ts", -1)], {"name": "patient_ts"}),
+    # the audit chain's place numbers: sparse, so entries older than the chain (schema
+    # version < 4, no seq) need none
+    ("audit", [("seq", 1)], {"unique": True, "sparse": True, "name": "uniq_seq"}),
     # change events: read by sequence number, pruned by time (ChangeRepo.prune; no TTL
     # index: the server would delete events by its own clock, behind the readers' backs)
     ("changes", [("seq", 1)], {"name": "seq"}),
@@ -350,6 +353,8 @@ def check_schema(db: Any, where: str) -> int:
                 db["appointments"].update_one(
                     {"_id": doc["_id"]}, {"$set": {"reason_words": name_words(doc.get("reason"))},
                                           "$unset": {"reason_lc": ""}})
+        # version 4, the audit chain: older entries keep no seq (the index is sparse) and
+        # `meditrack audit verify` counts them as predating the chain
         if version < SCHEMA_VERSION:
             db[META].update_one({"_id": SCHEMA_DOC}, {"$set": {"version": SCHEMA_VERSION}})
         return max(version, SCHEMA_VERSION)

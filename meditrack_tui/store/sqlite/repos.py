@@ -11,7 +11,9 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any, ClassVar
 
+from ...audit_chain import GENESIS, AuditSeal
 from ...live import PATIENT_SCOPED
+from ..base import AuditHead
 from ..base import (APPOINTMENT_SORTS, PATIENT_SORTS, AppointmentQuery, AppointmentRepo,
                     AuditQuery, AuditRepo, ChangeRepo, ChangeRow, CounterRepo, Corrupt, Doc,
                     Found, NameSearch, PatientQuery, PatientRepo, PrescriptionRepo, ReportRepo,
@@ -403,23 +405,53 @@ class SqliteReports(JsonRecords, ReportRepo):
             self.db.execute("DELETE FROM report_files WHERE file_id = ?", (file_id,))
 
 
+# entries with a place in the chain (a positive integer: text sorts above every number in
+# SQLite, so a forged text seq falls outside), and the others
+_IN_CHAIN = "seq BETWEEN 1 AND 9223372036854775807"
+_OFF_CHAIN = f"(seq IS NULL OR NOT ({_IN_CHAIN}))"
+
+
 class SqliteAudit(AuditRepo):
-    """The audit trail: JSON entries with their filter columns; never changed."""
+    """The audit trail: JSON entries with their filter columns; never changed. The chain's
+    ``seq`` is a unique column (not in the JSON); ``prev`` and ``hash`` are in the JSON."""
 
     def __init__(self, db: Database) -> None:
         self.db = db
 
-    def append(self, entry: Doc) -> Doc:
-        stored = decode(encode(entry))
+    def append(self, entry: Doc, seal: AuditSeal) -> Doc:
+        stored = decode(encode({k: v for k, v in entry.items()
+                                if k not in ("seq", "prev", "hash")}))
         if stored.get("id") is None:
             stored["id"] = new_id()
+        # BEGIN IMMEDIATE (the unit of work's): no other writer until this one commits,
+        # so the newest entry read here is still the newest at the insert
         with self.db.transaction():
+            last = self.db.execute("SELECT seq, json_extract(doc, '$.hash') FROM audit "
+                                   "WHERE seq IS NOT NULL ORDER BY seq DESC LIMIT 1").fetchone()
+            seq = last[0] + 1 if last else 1
+            prev = str(last[1] or "") if last else GENESIS
+            stored["prev"] = prev
+            stored["hash"] = seal.seal(stored, seq, prev)
             self.db.execute(
-                "INSERT INTO audit (id, doc, ts, username, action, outcome, patient_id) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?)",
+                "INSERT INTO audit (id, doc, ts, username, action, outcome, patient_id, seq) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                 (stored["id"], encode(stored), *(column(stored.get(k)) for k in (
-                    "ts", "username", "action", "outcome", "patient_id"))))
+                    "ts", "username", "action", "outcome", "patient_id")), seq))
+            self.db.execute(
+                "INSERT INTO audit_head (id, seq, hash, seal) VALUES (1, ?, ?, ?) "
+                "ON CONFLICT (id) DO UPDATE SET seq = excluded.seq, hash = excluded.hash, "
+                "seal = excluded.seal",
+                (seq, stored["hash"], seal.seal_head(seq, stored["hash"])))
+        stored["seq"] = seq
         return stored
+
+    @staticmethod
+    def _entry(doc: str, seq: Any) -> Doc:
+        entry = decode(doc)
+        entry.pop("seq", None)
+        if seq is not None:
+            entry["seq"] = seq
+        return entry
 
     def find(self, query: AuditQuery) -> Found:
         clauses, params = _equal(query, ("username", "outcome", "patient_id"))
@@ -430,10 +462,35 @@ class SqliteAudit(AuditRepo):
         _window("ts", query.ts_from, query.ts_before, clauses, params)
         cond = where(clauses)
         tail, page = paging(query.skip, query.limit)
-        rows = self.db.execute(f"SELECT doc FROM audit{cond} ORDER BY ts DESC, id DESC{tail}",
-                               params + page).fetchall()
+        rows = self.db.execute(
+            f"SELECT doc, seq FROM audit{cond} ORDER BY ts DESC, id DESC{tail}",
+            params + page).fetchall()
         total = self.db.one(f"SELECT count(*) FROM audit{cond}", params) if query.count else None
-        return Found([decode(r[0]) for r in rows], total)
+        return Found([self._entry(r[0], r[1]) for r in rows], total)
+
+    def chain(self, after: tuple[int, str] | None, limit: int) -> list[Doc]:
+        if after is None:
+            rows = self.db.execute(f"SELECT doc, seq FROM audit WHERE {_IN_CHAIN} "
+                                   "ORDER BY seq, id LIMIT ?", (int(limit),))
+        else:
+            rows = self.db.execute(f"SELECT doc, seq FROM audit WHERE {_IN_CHAIN} AND "
+                                   "(seq, id) > (?, ?) ORDER BY seq, id LIMIT ?",
+                                   (int(after[0]), after[1], int(limit)))
+        return [self._entry(doc, seq) for doc, seq in rows.fetchall()]
+
+    def head(self) -> AuditHead | None:
+        row = self.db.execute("SELECT seq, hash, seal FROM audit_head WHERE id = 1").fetchone()
+        return None if row is None else {"seq": row[0], "hash": row[1], "seal": row[2]}
+
+    def unsealed(self, after: datetime | None, limit: int) -> tuple[int, int, list[Doc]]:
+        total = self.db.one(f"SELECT count(*) FROM audit WHERE {_OFF_CHAIN}")
+        if after is None or not total:
+            return total, 0, []
+        later = self.db.one(f"SELECT count(*) FROM audit WHERE {_OFF_CHAIN} AND ts > ?",
+                            (iso(after),))
+        rows = self.db.execute(f"SELECT doc FROM audit WHERE {_OFF_CHAIN} AND ts > ? "
+                               "ORDER BY ts, id LIMIT ?", (iso(after), int(limit))).fetchall()
+        return total, later, [self._entry(r[0], None) for r in rows]
 
 
 class SqliteChanges(ChangeRepo):

@@ -119,7 +119,7 @@ CREATE TABLE counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL);
 # Tables whose rows drop_all deletes (children first).
 DATA_TABLES = ("users", "sessions", "patient_conditions", "patients", "appointment_keys",
                "appointments", "prescriptions", "vitals", "reports", "report_chunks",
-               "report_files", "audit", "changes", "counters")
+               "report_files", "audit", "audit_head", "changes", "counters")
 
 Migration = Callable[[sqlite3.Connection], None]
 
@@ -155,8 +155,21 @@ def _v3(conn: sqlite3.Connection) -> None:
                       for key in sorted(_text_keys(decode(doc)))))
 
 
+def _v4(conn: sqlite3.Connection) -> None:
+    """The audit chain (meditrack_tui.audit_chain): each new entry's place in the chain as
+    a unique ``seq`` column (NULL on the entries written before, which stay as they are),
+    and the head record of where the chain ends."""
+    for statement in (
+        "ALTER TABLE audit ADD COLUMN seq INTEGER",
+        "CREATE UNIQUE INDEX audit_seq ON audit (seq)",
+        "CREATE TABLE audit_head (id INTEGER PRIMARY KEY CHECK (id = 1), "
+        "seq INTEGER NOT NULL, hash TEXT NOT NULL, seal TEXT NOT NULL)",
+    ):
+        conn.execute(statement)
+
+
 # version -> the step from the version before it (a fresh database runs them all)
-MIGRATIONS: dict[int, Migration] = {2: _create_v2, 3: _v3}
+MIGRATIONS: dict[int, Migration] = {2: _create_v2, 3: _v3, 4: _v4}
 
 
 def migrate(conn: sqlite3.Connection, where: Path, *,
