@@ -79,7 +79,7 @@ def error_line(screen: Widget, exc: BaseException) -> None:
 
 
 def error_static(name: str) -> Static:
-    err = Static("", id=f"err-{name}", classes="rp-error")
+    err = Static("", id=f"err-{name}", classes="rp-error", markup=False)
     err.display = False
     return err
 
@@ -189,7 +189,8 @@ class SaveCopyScreen(ServiceMixin, ModalScreen[str | None]):
 
     def compose(self) -> ComposeResult:
         with Vertical():
-            yield Static(f"Save a copy of {self.report['filename']}", classes="rp-title")
+            yield Static(f"Save a copy of {self.report['filename']}", classes="rp-title",
+                         markup=False)
             yield Label("Save to (a file, or a folder to keep the name)")
             with Horizontal(classes="rp-path-row"):
                 yield Input(default_destination(self.report["filename"]),
@@ -287,9 +288,9 @@ class PreviewScreen(ModalScreen[None]):
     def compose(self) -> ComposeResult:
         with Vertical():
             title = f"{self.report['filename']} · {self.report.get('kind', '')}"
-            yield Static(title, classes="rp-title")
+            yield Static(title, classes="rp-title", markup=False)
             if self.report.get("note"):
-                yield Static(self.report["note"], classes="rp-hint")
+                yield Static(self.report["note"], classes="rp-hint", markup=False)
             if self.is_csv:
                 yield Table(id="preview-table", zebra_stripes=True, cursor_type="row")
             else:
@@ -302,10 +303,12 @@ class PreviewScreen(ModalScreen[None]):
             rows = [row for row in rows if any(cell.strip() for cell in row)]
             table = self.query_one("#preview-table", DataTable)
             if rows:
+                # cells and headers as Text: a DataTable reads str cells as markup
                 width = max(len(row) for row in rows)
                 header = rows[0] + [""] * (width - len(rows[0]))
-                table.add_columns(*header)
-                table.add_rows([row + [""] * (width - len(row)) for row in rows[1:]])
+                table.add_columns(*(Text(cell) for cell in header))
+                table.add_rows([[Text(cell) for cell in row + [""] * (width - len(row))]
+                                for row in rows[1:]])
             table.focus()
         else:
             self.query_one("#preview-text", TextArea).focus()
@@ -479,7 +482,7 @@ class ReportsPane(ServiceMixin, Widget):
         if report is None:
             return
         self.app.notify(f"{report['filename']} uploaded ({type_label(report['content_type'])}).",
-                        title="Reports")
+                        title="Reports", markup=False)
         self.select_next = report["id"]
         self.reload()
 
@@ -492,7 +495,7 @@ class ReportsPane(ServiceMixin, Widget):
             return
         if report.get("content_type") not in PREVIEWABLE:
             self.app.notify(f"{type_label(report.get('content_type'))} files cannot be shown "
-                            "here; save a copy (s) to open it.", title="Preview")
+                            "here; save a copy (s) to open it.", title="Preview", markup=False)
             return
         session, rid = self.app.session, report["id"]
         self.call_service(lambda s: s.reports.preview(session, rid),
@@ -508,7 +511,7 @@ class ReportsPane(ServiceMixin, Widget):
 
     def saved(self, path: str | None) -> None:
         if path:
-            self.app.notify(f"Saved a copy to {path}.", title="Reports")
+            self.app.notify(f"Saved a copy to {path}.", title="Reports", markup=False)
 
     @on(Button.Pressed, "#reports-delete")
     def action_delete(self) -> None:
@@ -535,7 +538,7 @@ class ReportsPane(ServiceMixin, Widget):
         session, rid = self.app.session, report["id"]
 
         def done(_result: Any) -> None:
-            self.app.notify(f"{report['filename']} deleted.", title="Reports")
+            self.app.notify(f"{report['filename']} deleted.", title="Reports", markup=False)
             self.reload()
 
         self.call_service(lambda s: s.reports.delete(session, rid), done, group="reports-delete")
