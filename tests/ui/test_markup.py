@@ -43,7 +43,7 @@ PATIENT_LOGIN = {"username": "eve.hostile", "full_name": "[b]Eve[/b] [/] [$x]"}
 PENDING = {"username": "dr.pending", "full_name": "[/][b]Pending[/b]",
            "specialty": "[@click=app.quit]x"}
 REASON = "[@click=app.quit]cough [/]"
-RX = {"drug": "[b]Zed[/b]", "dose": "[/]5 mg", "route": "oral",
+RX = {"drug": "[b]Zed[/b]", "dose": "[/]5 \\[mg", "route": "oral",
       "frequency": "[@click=app.quit]daily", "notes": "[link=file:///etc/passwd]n[/link]"}
 TXT_NAME = "[@click=app.quit]lab.txt"
 TXT_NOTE = "[b]note[/b] [/]"
@@ -88,12 +88,12 @@ def _shown(widget: Widget) -> bool:
                if isinstance(node, Widget)) and bool(widget.outer_size.area)
 
 
-def drawn(app: Any) -> tuple[str, list[tuple[str, str]]]:
-    """The current screen as drawn: its text (a line per widget), and every segment
-    that carries a link or a click action (widget class, text)."""
+def drawn(app: Any, within: str = "*") -> tuple[str, list[tuple[str, str]]]:
+    """The current screen (or the widgets ``within`` selects) as drawn: the text, a line
+    per widget, and every segment that carries a link or a click action."""
     texts: list[str] = []
     actions: list[tuple[str, str]] = []
-    for widget in app.screen.query("*"):
+    for widget in app.screen.query(within):
         if not _shown(widget):
             continue
         lines = widget.render_lines(Region(0, 0, *widget.outer_size))
@@ -107,10 +107,11 @@ def drawn(app: Any) -> tuple[str, list[tuple[str, str]]]:
     return "\n".join(texts), actions
 
 
-def assert_literal(app: Any, *expected: str) -> None:
-    """Each expected string is on the screen as typed; nothing there is a link or an action."""
+def assert_literal(app: Any, *expected: str, within: str = "*") -> None:
+    """Each expected string is on the screen (in ``within``) as typed; nothing there is a
+    link or an action."""
     assert app.is_running, "the app ended"
-    text, actions = drawn(app)
+    text, actions = drawn(app, within)
     where = type(app.screen).__name__
     for value in expected:
         assert " ".join(value.split()) in text, f"{value!r} is not shown literally on {where}"
@@ -307,6 +308,8 @@ async def test_admin_dashboard_users_and_audit(make_app, demo_backend):
         select_row(users.table, DOCTOR["username"])
         await settle(app, pilot)
         assert_literal(app, DOCTOR["full_name"])
+        assert_literal(app, DOCTOR["username"], f"Name {DOCTOR['full_name']}",
+                       within="#user-detail")
         await pilot.press("enter")
         await wait_screen(app, pilot, ActionMenu)
         assert_literal(app, f"{DOCTOR['username']} · {DOCTOR['full_name']}")
@@ -316,7 +319,8 @@ async def test_admin_dashboard_users_and_audit(make_app, demo_backend):
         await pilot.resize_terminal(100, 40)
         await settle(app, pilot)
         await pilot.pause(0.1)
-        assert_literal(app, f"{DOCTOR['username']} · {DOCTOR['full_name']}")
+        assert_literal(app, f"{DOCTOR['username']} · {DOCTOR['full_name']}",
+                       within="#user-detail")
         await pilot.resize_terminal(*SIZE)
         await settle(app, pilot)
 
@@ -344,6 +348,7 @@ async def test_admin_dashboard_users_and_audit(make_app, demo_backend):
         select_row(audit.table, f"{RX['drug']} {RX['dose']}")
         await settle(app, pilot)
         assert_literal(app, f"{RX['drug']} {RX['dose']}")
+        assert_literal(app, f"{RX['drug']} {RX['dose']}", within="#audit-detail")
 
 
 @sync
