@@ -53,8 +53,9 @@ BAD_MRN = "[/]mrn-1 [$x]"  # an MRN nobody has (the refusal quotes it)
 SEARCH = "[$x]zz"  # typed search text that matches nobody (echoed back in messages)
 
 
-def make_hostile_clinic(backend: Any) -> dict[str, Any]:
-    """Create the hostile records through the services; returns their ids."""
+def make_hostile_clinic(backend: Any, day: str = "2026-03-04") -> dict[str, Any]:
+    """Create the hostile records through the services (the visit on ``day`` at 15:00);
+    returns them."""
 
     def build(s: Any) -> dict[str, Any]:
         admin = s.auth.login("demo.admin", "meditrack-demo")
@@ -68,7 +69,7 @@ def make_hostile_clinic(backend: Any) -> dict[str, Any]:
                        role="patient", full_name=PATIENT_LOGIN["full_name"],
                        patient_id=patient["id"])
         appointment = s.appointments.book(me, {
-            "patient_id": patient["id"], "doctor_id": doctor["id"], "date": "2026-03-04",
+            "patient_id": patient["id"], "doctor_id": doctor["id"], "date": day,
             "time": "15:00", "duration_min": 20, "reason": REASON})
         rx = s.prescriptions.add(me, patient["id"], dict(RX))
         s.reports.upload_bytes(me, patient["id"], TXT_NAME, b"Cholesterol 5.1 mmol/L\n",
