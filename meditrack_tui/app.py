@@ -218,11 +218,11 @@ class MediTrackApp(App):
         self.feed_ok = False
         self.notify("Live updates are interrupted: other users' changes may not show until "
                     "they resume. Retrying…", title="Live updates", severity="warning",
-                    timeout=8)
+                    timeout=8, markup=False)
 
     def _feed_resumed(self) -> None:
         self.feed_ok = True
-        self.notify("Live updates have resumed.", title="Live updates", timeout=4)
+        self.notify("Live updates have resumed.", title="Live updates", timeout=4, markup=False)
 
     def dispatch_changes(self, events: list[Any]) -> None:
         """Turn feed events into DataChanged messages for every open screen (role-filtered)."""
@@ -266,7 +266,7 @@ class MediTrackApp(App):
         self.last_activity = time.monotonic()
         self.refresh_bindings()
         self.goto("dashboard")
-        self.notify(f"Welcome, {session.full_name}.", timeout=3)
+        self.notify(f"Welcome, {session.full_name}.", timeout=3, markup=False)
         self.set_timer(1.0, lambda: self._warm_up(session))
 
     @work(thread=True, exit_on_error=False, group="warm-up")
@@ -355,7 +355,7 @@ class MediTrackApp(App):
         if self.session is None or self.locked:
             return
         if not self.area_allowed(area):
-            self.notify("Your role cannot open that screen.", severity="warning")
+            self.notify("Your role cannot open that screen.", severity="warning", markup=False)
             return
         self.leave(lambda: self._open_area(area, options))
 

@@ -13,6 +13,7 @@ from textual import on
 from textual.app import ComposeResult, SystemCommand
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
+from textual.content import Content
 from textual.markup import escape
 from textual.screen import ModalScreen
 from textual.timer import Timer
@@ -245,7 +246,7 @@ class UsersScreen(AdminListScreen):
 
     def compose(self) -> ComposeResult:
         yield Static(self.title_text, id="users-title", classes="screen-title", markup=False)
-        yield Static("", classes="denied")
+        yield Static("", classes="denied", markup=False)
         with Horizontal(classes="filters admin-content"):
             yield Label("Role", classes="filter-label")
             yield Select([("Any", "")] + [(label, role) for role, label in ROLE_LABELS.items()],
@@ -287,7 +288,7 @@ class UsersScreen(AdminListScreen):
         if isinstance(exc, PermissionDenied):
             self.denied(exc)
         else:
-            self.notify(error_text(exc), title="Users", severity="error", timeout=8)
+            self.notify(error_text(exc), title="Users", severity="error", timeout=8, markup=False)
 
     def show_page(self, result: tuple[Any, int]) -> None:
         page, waiting = result
@@ -321,20 +322,20 @@ class UsersScreen(AdminListScreen):
         self.refresh_bindings()
 
     @staticmethod
-    def detail_narrow(user: dict[str, Any], actions: list[str]) -> str:
-        """Three lines under the table."""
+    def detail_narrow(user: dict[str, Any], actions: list[str]) -> Content:
+        """Three lines under the table (the account's fields are template variables:
+        inserted as plain text, never read as markup)."""
         keys = " · ".join(f"{USER_ACTIONS[a][0]} {USER_ACTIONS[a][1]}" for a in actions)
-        return "\n".join([
-            (f"[b]{escape(user['username'])}[/b] · {escape(user.get('full_name') or '')}"
-             f" · {ROLE_LABELS.get(user.get('role', ''), '')}"),
-            (f"{escape(user.get('email') or 'no email')} · "
-             f"last login {stamp(user.get('last_login'))}"
-             + (" · [b]locked[/b]" if user.get("locked") else "")),
-            f"Enter: actions · {keys}" if keys else "Enter: actions · none apply",
-        ])
+        locked = " · [b]locked[/b]" if user.get("locked") else ""
+        return Content.from_markup(
+            f"[b]$username[/b] · $name · $role\n$email · last login $login{locked}\n$keys",
+            username=user["username"], name=user.get("full_name") or "",
+            role=ROLE_LABELS.get(user.get("role", ""), ""),
+            email=user.get("email") or "no email", login=stamp(user.get("last_login")),
+            keys=f"Enter: actions · {keys}" if keys else "Enter: actions · none apply")
 
     @staticmethod
-    def detail_wide(user: dict[str, Any], actions: list[str]) -> str:
+    def detail_wide(user: dict[str, Any], actions: list[str]) -> Content:
         """A panel beside the table: one fact a line, then the actions with their keys."""
         rows = [
             ("Name", user.get("full_name") or ""),
@@ -346,14 +347,17 @@ class UsersScreen(AdminListScreen):
             ("Last login", stamp(user.get("last_login"))),
             ("Created", stamp(user.get("created_at"))),
         ]
-        lines = [f"[b]{escape(user['username'])}[/b]", ""]
-        for label, value in rows:
+        lines = ["[b]$username[/b]", ""]
+        values = {"username": user["username"]}  # inserted as plain text, never markup
+        for index, (label, value) in enumerate(rows):
             if value:  # a long value (an email) goes under its label instead of wrapping
                 gap = "\n  " if len(str(value)) > 30 else " " * (11 - len(label))
-                lines.append(f"{label}{gap}{escape(str(value))}")
+                lines.append(f"{label}{gap}$value{index}")
+                values[f"value{index}"] = str(value)
         lines += ["", "[b]Actions[/b] (Enter for the menu)"]
-        lines += [f"  {USER_ACTIONS[a][0]}  {USER_ACTIONS[a][2]}" for a in actions] or ["  none apply"]
-        return "\n".join(lines)
+        lines += [f"  {USER_ACTIONS[a][0]}  {USER_ACTIONS[a][2]}" for a in actions] \
+            or ["  none apply"]
+        return Content.from_markup("\n".join(lines), **values)
 
     def on_resize(self) -> None:
         self.call_after_refresh(self.show_detail)  # the layout may have changed breakpoint
@@ -419,7 +423,7 @@ class UsersScreen(AdminListScreen):
             return
         actions = user_actions(user, self.session.user_id)
         if not actions:
-            self.notify(f"No actions apply to {user['username']} now.", title="Users")
+            self.notify(f"No actions apply to {user['username']} now.", title="Users", markup=False)
             return
 
         def chosen(action: str | None) -> None:
@@ -435,14 +439,14 @@ class UsersScreen(AdminListScreen):
         """Call the service for one account, then tell the admin and re-fetch."""
 
         def failed(exc: BaseException) -> None:
-            self.notify(error_text(exc), title="Users", severity="error", timeout=8)
+            self.notify(error_text(exc), title="Users", severity="error", timeout=8, markup=False)
             self.reload()
 
         self.call_service(fn, lambda _result: self.run_done(message), error=failed,
                           group="users-action", exclusive=False)
 
     def run_done(self, message: str) -> None:
-        self.notify(message, title="Users")
+        self.notify(message, title="Users", markup=False)
         self.reload()
 
     def action_approve(self) -> None:
@@ -501,7 +505,7 @@ class UsersScreen(AdminListScreen):
         def changed(result: dict[str, Any] | None) -> None:
             if result:
                 self.notify(f"{result['username']} is now {ROLE_LABELS[result['role']]}; "
-                            "their open sessions were ended.", title="Users")
+                            "their open sessions were ended.", title="Users", markup=False)
                 self.reload()
 
         self.app.push_screen(RoleScreen(user), changed)
@@ -520,7 +524,8 @@ class UsersScreen(AdminListScreen):
                 if isinstance(exc, ValidationError):
                     self.action_reset_password(error=error_text(exc))
                 else:
-                    self.notify(error_text(exc), title="Users", severity="error", timeout=8)
+                    self.notify(error_text(exc), title="Users", severity="error", timeout=8,
+                                markup=False)
 
             self.call_service(lambda s: s.users.reset_password(session, uid, password),
                               lambda _r: self.run_done(
@@ -539,7 +544,7 @@ class UsersScreen(AdminListScreen):
         def created(user: dict[str, Any] | None) -> None:
             if user:
                 self.notify(f"Account {user['username']} created "
-                            f"({ROLE_LABELS[user['role']]}).", title="Users")
+                            f"({ROLE_LABELS[user['role']]}).", title="Users", markup=False)
                 self.reload()
 
         self.app.push_screen(NewUserScreen(), created)
@@ -556,7 +561,7 @@ class UsersScreen(AdminListScreen):
         if user is not None:
             for action in user_actions(user, self.session.user_id):
                 key, _short, label = USER_ACTIONS[action]
-                yield SystemCommand(f"{label} of {user['username']}", f"Key: {key}",
+                yield SystemCommand(f"{label} of {escape(user['username'])}", f"Key: {key}",
                                     getattr(self, f"action_{action}"))
 
 
@@ -604,7 +609,7 @@ def form_row(label: str, widget: Any, name: str) -> ComposeResult:
     with Horizontal(classes="form-row"):
         yield Label(label, classes="form-label")
         yield widget
-    err = Static("", id=f"err-{name}", classes="field-error")
+    err = Static("", id=f"err-{name}", classes="field-error", markup=False)
     err.display = False
     yield err
 
@@ -642,7 +647,7 @@ class NewUserScreen(ServiceMixin, ModalScreen[dict[str, Any] | None]):
                                 "password")
             yield from form_row("Repeat", Input(id="new-password2", password=True,
                                                 compact=True), "password2")
-            err = Static("", id="err-form", classes="field-error")
+            err = Static("", id="err-form", classes="field-error", markup=False)
             err.display = False
             yield err
             with Horizontal(classes="buttons"):
@@ -729,7 +734,7 @@ class RoleScreen(ServiceMixin, ModalScreen[dict[str, Any] | None]):
                          "end when the role changes.", classes="muted", markup=False)
             yield Select([(label, role) for role, label in ROLE_LABELS.items()],
                          value=user["role"], allow_blank=False, id="role-select")
-            err = Static("", id="err-role", classes="field-error")
+            err = Static("", id="err-role", classes="field-error", markup=False)
             err.display = False
             yield err
             with Horizontal(classes="buttons"):
@@ -810,7 +815,7 @@ class AuditScreen(AdminListScreen):
 
     def compose(self) -> ComposeResult:
         yield Static(self.title_text, id="audit-title", classes="screen-title", markup=False)
-        yield Static("", classes="denied")
+        yield Static("", classes="denied", markup=False)
         with Horizontal(classes="filters admin-content"):
             yield Input(placeholder="user", compact=True, id="filter-username")
             yield Input(placeholder="action starts…", compact=True, id="filter-action")
@@ -822,7 +827,7 @@ class AuditScreen(AdminListScreen):
                         max_length=10)
         with Vertical(id="audit-errors", classes="admin-content"):
             for name in ("username", "action", "date_from", "date_to"):
-                err = Static("", id=f"err-{name}", classes="field-error")
+                err = Static("", id=f"err-{name}", classes="field-error", markup=False)
                 err.display = False
                 yield err
         with Horizontal(classes="body admin-content"):
@@ -855,7 +860,8 @@ class AuditScreen(AdminListScreen):
         if isinstance(exc, PermissionDenied):
             self.denied(exc)
         elif not show_field_errors(self.query_one("#audit-errors"), exc):
-            self.notify(error_text(exc), title="Audit log", severity="error", timeout=8)
+            self.notify(error_text(exc), title="Audit log", severity="error", timeout=8,
+                        markup=False)
 
     def show_page(self, page: Any) -> None:
         self.page_no, self.pages = page.page, page.pages
@@ -899,19 +905,23 @@ class AuditScreen(AdminListScreen):
             if entry.get("record_id"):
                 record += f" {entry['record_id']}"
             lines = [
-                (f"{stamp(entry.get('ts'), seconds=True)} · "
-                 f"[b]{escape(str(entry.get('username')))}[/b] "
-                 f"({escape(str(entry.get('role')))}) · {escape(str(entry.get('action')))} · "
-                 f"{OUTCOME_LABELS.get(entry.get('outcome', ''), entry.get('outcome', ''))}"),
-                (f"Record: {escape(record.strip())}" if record.strip() else "No record")
-                + (f" · patient {entry['patient_id']}"
+                "$when · [b]$username[/b] ($role) · $action · $outcome",
+                ("Record: $record" if record.strip() else "No record")
+                + (" · patient $patient"
                    if entry.get("patient_id") and entry["patient_id"] != entry.get("record_id")
                    else "")
                 + (" · p: this patient's entries" if entry.get("patient_id") else ""),
             ]
             if entry.get("detail"):
-                lines.append(escape(str(entry["detail"])))
-            detail.update("\n".join(lines))
+                lines.append("$detail")
+            outcome = entry.get("outcome", "")
+            # the entry's fields are template variables: inserted as plain text, never markup
+            detail.update(Content.from_markup(
+                "\n".join(lines), when=stamp(entry.get("ts"), seconds=True),
+                username=str(entry.get("username")), role=str(entry.get("role")),
+                action=str(entry.get("action")), outcome=OUTCOME_LABELS.get(outcome, outcome),
+                record=record.strip(), patient=str(entry.get("patient_id")),
+                detail=str(entry.get("detail"))))
         self.refresh_bindings()
 
     # --- filters ---

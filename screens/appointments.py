@@ -21,7 +21,6 @@ from textual.app import ComposeResult, SystemCommand
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.coordinate import Coordinate
-from textual.markup import escape
 from textual.message import Message
 from textual.screen import ModalScreen
 from textual.widget import Widget
@@ -278,7 +277,7 @@ class AppointmentTable(ServiceMixin, RecordTable):
     def _chosen(self) -> dict[str, Any] | None:
         appt = self.selected
         if appt is None:
-            self.app.notify("Select an appointment first.", severity="warning")
+            self.app.notify("Select an appointment first.", severity="warning", markup=False)
         return appt
 
     def set_status(self, status: str) -> None:
@@ -290,14 +289,14 @@ class AppointmentTable(ServiceMixin, RecordTable):
         if appt["status"] not in sources:
             current = STATUS_LABELS.get(appt["status"], appt["status"]).lower()
             self.app.notify(f"This appointment is {current}; it cannot be {verb}.",
-                            severity="warning")
+                            severity="warning", markup=False)
             return
         session, aid, version = self.app.session, appt["id"], appt.get("version")
         name = appt.get("patient_name", "The patient")
 
         def done(result: dict[str, Any]) -> None:
             self.replace(result)
-            self.app.notify(f"{name} ({result['start']:%H:%M}) {verb}.", timeout=3)
+            self.app.notify(f"{name} ({result['start']:%H:%M}) {verb}.", timeout=3, markup=False)
             self.post_message(self.AppointmentChanged(self, result))
 
         self.call_service(
@@ -306,7 +305,7 @@ class AppointmentTable(ServiceMixin, RecordTable):
 
     def _failed(self, exc: BaseException) -> None:
         self.app.notify(error_text(exc), title=getattr(exc, "title", "Error"),
-                        severity="error", timeout=8)
+                        severity="error", timeout=8, markup=False)
         self.post_message(self.AppointmentChanged(self, None))
 
     def action_check_in(self) -> None:
@@ -325,7 +324,7 @@ class AppointmentTable(ServiceMixin, RecordTable):
         if appt["status"] not in TRANSITIONS["cancelled"][0]:
             current = STATUS_LABELS.get(appt["status"], appt["status"]).lower()
             self.app.notify(f"This appointment is {current}; it cannot be cancelled.",
-                            severity="warning")
+                            severity="warning", markup=False)
             return
         who = appt.get("patient_name", "this patient")
         question = (f"Cancel the appointment of {who} on {when_text(appt)} "
@@ -344,13 +343,13 @@ class AppointmentTable(ServiceMixin, RecordTable):
         if appt["status"] not in ("scheduled", "checked-in"):
             current = STATUS_LABELS.get(appt["status"], appt["status"]).lower()
             self.app.notify(f"This appointment is {current} and cannot be moved.",
-                            severity="warning")
+                            severity="warning", markup=False)
             return
 
         def saved(result: dict[str, Any] | None) -> None:
             if result:
                 self.app.notify(f"Moved to {when_text(result)}.", title="Rescheduled",
-                                timeout=4)
+                                timeout=4, markup=False)
                 self.post_message(self.AppointmentChanged(self, result))
 
         self.app.push_screen(AppointmentForm(appointment=appt), saved)
@@ -360,14 +359,14 @@ def book_appointment(owner: Widget, done: Callable[[dict[str, Any]], None],
                      **defaults: Any) -> None:
     """Open the booking form; ``done(appointment)`` runs after a booking was saved."""
     if not may(owner.app, "appointment.book"):
-        owner.app.notify("Your role cannot book appointments.", severity="warning")
+        owner.app.notify("Your role cannot book appointments.", severity="warning", markup=False)
         return
 
     def saved(result: dict[str, Any] | None) -> None:
         if result:
             owner.app.notify(f"{result.get('patient_name', 'Patient')}, {when_text(result)} "
                              f"with {result.get('doctor_name', 'the doctor')}.",
-                             title="Appointment booked", timeout=4)
+                             title="Appointment booked", timeout=4, markup=False)
             done(result)
 
     owner.app.push_screen(AppointmentForm(**defaults), saved)
@@ -376,7 +375,7 @@ def book_appointment(owner: Widget, done: Callable[[dict[str, Any]], None],
 # --- the booking / reschedule form -----------------------------------------------------------
 
 def _error_line(field_name: str) -> Static:
-    err = Static("", id=f"err-{field_name}", classes="field-error")
+    err = Static("", id=f"err-{field_name}", classes="field-error", markup=False)
     err.display = False
     return err
 
@@ -483,7 +482,7 @@ class AppointmentForm(ServiceMixin, ModalScreen[dict | None]):
 
     def _doctors_loaded(self, doctors: list[dict[str, Any]]) -> None:
         select = self.query_one("#doctor", Select)
-        options = [(d["full_name"] + (f" ({d['specialty']})" if d.get("specialty") else ""),
+        options = [(Text(d["full_name"] + (f" ({d['specialty']})" if d.get("specialty") else "")),
                     d["id"]) for d in doctors]
         select.set_options(options)
         default = self.default_doctor
@@ -594,7 +593,7 @@ class AppointmentForm(ServiceMixin, ModalScreen[dict | None]):
     def _pick_highlighted(self) -> None:
         """Pick the highlighted match (the first by default), or say that none matched."""
         if not self.matches:
-            typed = escape(self.matched_query or "")
+            typed = self.matched_query or ""
             self.show_error("patient_id", f"No patient matches “{typed}”. Check the spelling, "
                                           "or type the MRN.")
             return
@@ -829,13 +828,15 @@ class AppointmentsScreen(BaseScreen):
 
     def _doctors_loaded(self, doctors: list[dict[str, Any]]) -> None:
         self.doctors = doctors
-        options = [(d["full_name"], d["id"]) for d in doctors]
-        self.query_one("#f-doctor", Select).set_options(options)
+        def options() -> list[tuple[Text, str]]:  # names as Text: never read as markup
+            return [(Text(d["full_name"]), d["id"]) for d in doctors]
+
+        self.query_one("#f-doctor", Select).set_options(options())
         if self.staff:
             if self.agenda_doctor is None and doctors:
                 self.agenda_doctor = doctors[0]["id"]
             select = self.query_one("#agenda-doctor", Select)
-            select.set_options(options)
+            select.set_options(options())
             if self.agenda_doctor and any(d["id"] == self.agenda_doctor for d in doctors):
                 select.value = self.agenda_doctor
         self.reload()
@@ -902,7 +903,7 @@ class AppointmentsScreen(BaseScreen):
             day = parse_day(text)
             if day is None:
                 self.app.notify("Enter the date as YYYY-MM-DD, e.g. 2026-03-18.",
-                                severity="warning")
+                                severity="warning", markup=False)
                 return
             self.set_day(day)
 
@@ -994,14 +995,14 @@ class AppointmentsScreen(BaseScreen):
             self.page += 1
             self.load_list()
         else:
-            self.app.notify("This is the last page.", timeout=2)
+            self.app.notify("This is the last page.", timeout=2, markup=False)
 
     def action_prev_page(self) -> None:
         if self.page > 1:
             self.page -= 1
             self.load_list()
         else:
-            self.app.notify("This is the first page.", timeout=2)
+            self.app.notify("This is the first page.", timeout=2, markup=False)
 
     # --- changes ---
 

@@ -86,7 +86,8 @@ class ServiceMixin:
         if not isinstance(exc, MediTrackError):
             self.app.log.error(f"service call failed: {exc!r}")
         title = exc.title if isinstance(exc, MediTrackError) else "Error"
-        self.app.notify(error_text(exc), title=title, severity="error", timeout=8)
+        self.app.notify(error_text(exc), title=title, severity="error", timeout=8,
+                        markup=False)
 
 
 class BaseScreen(ServiceMixin, Screen):
@@ -126,7 +127,7 @@ def show_field_errors(container: Widget, exc: BaseException, prefix: str = "err-
             label = container.query_one(f"#{prefix}{key}", Static)
         except Exception:
             continue
-        label.update(text)
+        label.update(Text(text))  # messages may quote what was typed: never markup
         label.display = True
         shown = True
     return shown

@@ -11,7 +11,10 @@ from textual.widgets import Button, Input, Static
 
 
 class ConfirmScreen(ModalScreen[bool]):
-    """Ask a yes/no question; dismissed with True (y/Enter on Yes) or False (n/Escape)."""
+    """Ask a yes/no question; dismissed with True (y/Enter on Yes) or False (n/Escape).
+
+    The question is plain text, never markup: it quotes names, file names and drugs.
+    """
 
     DEFAULT_CSS = """
     ConfirmScreen { align: center middle; }
@@ -34,7 +37,7 @@ class ConfirmScreen(ModalScreen[bool]):
 
     def compose(self) -> ComposeResult:
         with Vertical():
-            yield Static(self.question, classes="question")
+            yield Static(self.question, classes="question", markup=False)
             with Horizontal():
                 yield Button(f"{self.yes} (y)", id="yes", variant="warning")
                 yield Button(f"{self.no} (n)", id="no")
@@ -51,7 +54,10 @@ class ConfirmScreen(ModalScreen[bool]):
 
 
 class PromptScreen(ModalScreen[str | None]):
-    """Ask for one line of text (a reason, a path); None when cancelled with Escape."""
+    """Ask for one line of text (a reason, a path); None when cancelled with Escape.
+
+    The question and the error line are plain text, never markup.
+    """
 
     DEFAULT_CSS = """
     PromptScreen { align: center middle; }
@@ -71,10 +77,10 @@ class PromptScreen(ModalScreen[str | None]):
 
     def compose(self) -> ComposeResult:
         with Vertical():
-            yield Static(self.question)
+            yield Static(self.question, markup=False)
             yield Input(self.value, placeholder=self.placeholder, password=self.password,
                         id="prompt-input")
-            yield Static("", classes="error", id="prompt-error")
+            yield Static("", classes="error", id="prompt-error", markup=False)
             yield Static("Enter to confirm, Escape to cancel.", classes="muted")
 
     @on(Input.Submitted)

@@ -267,7 +267,7 @@ class DashboardScreen(BaseScreen):
             return  # typed on since
         self.query_one("#search-results", RecordTable).show(items)
         if not items:
-            self.notify(f"No patient matches “{query}”.", timeout=2)
+            self.notify(f"No patient matches “{query}”.", timeout=2, markup=False)
 
     @on(Input.Submitted, "#patient-search")
     def search_submitted(self) -> None:
@@ -359,7 +359,7 @@ class DashboardScreen(BaseScreen):
     def _selected_pending(self) -> dict[str, Any] | None:
         user = self.query_one("#pending", RecordTable).selected
         if user is None:
-            self.notify("No sign-up is selected.", severity="warning")
+            self.notify("No sign-up is selected.", severity="warning", markup=False)
         return user
 
     def action_approve(self) -> None:
@@ -389,7 +389,7 @@ class DashboardScreen(BaseScreen):
 
     def _decided(self, user: dict[str, Any], verb: str) -> None:
         self.notify(f"{user.get('full_name') or user['username']} ({user['username']}) {verb}.",
-                    title="Sign-up", timeout=4)
+                    title="Sign-up", timeout=4, markup=False)
         self.reload()
 
     # --- keys and commands ---

@@ -23,7 +23,7 @@ class LockScreen(BaseScreen):
             with Vertical(id="lock-box", classes="card"):
                 yield Static("🔒 MediTrack is locked", classes="title")
                 yield Static(f"Locked for {self.app.session.full_name}. Type your password to "
-                             "continue, or F10 to log out.", classes="hint")
+                             "continue, or F10 to log out.", classes="hint", markup=False)
                 yield Input(id="unlock-password", password=True, placeholder="password")
                 yield Static("", id="unlock-message")
                 yield Button("Unlock", id="unlock", variant="primary")

@@ -20,7 +20,7 @@ def field(label: str, input_id: str, **kwargs: Any) -> ComposeResult:
     """A labelled input with an inline error line under it (``#err-<id>``)."""
     yield Label(label, classes="field-label")
     yield Input(id=input_id, **kwargs)
-    err = Static("", id=f"err-{input_id}", classes="field-error")
+    err = Static("", id=f"err-{input_id}", classes="field-error", markup=False)
     err.display = False
     yield err
 
@@ -47,14 +47,15 @@ class LoginScreen(BaseScreen):
                 yield from field("Username", "username", placeholder="your username")
                 yield from field("Password", "password", password=True,
                                  placeholder="your password")
-                yield Static("", id="login-message")
+                yield Static("", id="login-message", markup=False)
                 with Horizontal(classes="buttons"):
                     yield Button("Log in", id="login", variant="primary")
                     yield Button("Sign up (F5)", id="signup")
-                yield Static("", id="store-status")
+                yield Static("", id="store-status", markup=False)
                 if self.app.demo_logins:
                     names, password = self.app.demo_logins
-                    yield Static(f"Demo: {', '.join(names)} / {password}", id="demo-hint")
+                    yield Static(f"Demo: {', '.join(names)} / {password}", id="demo-hint",
+                                 markup=False)
         yield Footer()
 
     def on_mount(self) -> None:
@@ -126,7 +127,7 @@ class SignupScreen(BaseScreen):
                 yield from field("Full name", "full_name", placeholder="Dr. …")
                 yield from field("Specialty", "specialty")
             yield from field("Email", "email")
-            err = Static("", id="err-form", classes="field-error")
+            err = Static("", id="err-form", classes="field-error", markup=False)
             err.display = False
             yield err
             with Horizontal(classes="buttons"):
@@ -184,7 +185,7 @@ class SignupScreen(BaseScreen):
             text = "Request sent. You can log in once an administrator approves it."
         else:
             text = f"Account {user['username']} created. You can log in now."
-        self.app.notify(text, title="Sign-up")
+        self.app.notify(text, title="Sign-up", markup=False)
         if isinstance(self.app.screen, LoginScreen):
             self.app.screen.query_one("#login-message", Static).update(text)
             self.app.screen.query_one("#username", Input).value = user["username"]
@@ -236,7 +237,7 @@ class SetupScreen(BaseScreen):
                 yield from field("Full name", "full_name")
                 yield from field("Password (at least 10 characters)", "password", password=True)
                 yield from field("Repeat password", "password2", password=True)
-                err = Static("", id="err-form", classes="field-error")
+                err = Static("", id="err-form", classes="field-error", markup=False)
                 err.display = False
                 yield err
                 yield Button("Create administrator", id="create", variant="primary")
@@ -257,7 +258,7 @@ class SetupScreen(BaseScreen):
             lambda user: self.created(user, values["password"]), error=self.failed)
 
     def created(self, user: dict, password: str) -> None:
-        self.app.notify(f"Administrator {user['username']} created.", title="Setup")
+        self.app.notify(f"Administrator {user['username']} created.", title="Setup", markup=False)
         self.call_service(lambda s: s.auth.login(user["username"], password), self.app.logged_in)
 
     def failed(self, exc: BaseException) -> None:

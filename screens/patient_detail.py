@@ -357,7 +357,7 @@ class PatientScreen(BaseScreen):
     def _saved(self, record: dict | None) -> None:
         if record:
             self.show_record(record)
-            self.app.notify("The record is saved.", title="Saved", timeout=4)
+            self.app.notify("The record is saved.", title="Saved", timeout=4, markup=False)
 
     def action_archive(self) -> None:
         if self.record is None:
@@ -384,7 +384,7 @@ class PatientScreen(BaseScreen):
         def done(record: dict) -> None:
             self.show_record(record)
             word = "archived" if archived else "restored"
-            self.app.notify(f"{record['name']}'s record is {word}.", timeout=4)
+            self.app.notify(f"{record['name']}'s record is {word}.", timeout=4, markup=False)
 
         self.call_service(fn, done, group="pd-archive")
 

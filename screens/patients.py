@@ -90,10 +90,10 @@ def form_field(name: str, label: str, widget: Widget) -> ComposeResult:
     with Horizontal(classes="form-row", id=f"row-{name}"):
         yield Label(label, classes="form-label")
         yield widget
-    err = Static("", id=f"err-{name}", classes="field-error")
+    err = Static("", id=f"err-{name}", classes="field-error", markup=False)
     err.display = False
     yield err
-    latest = Static("", id=f"latest-{name}", classes="field-latest")
+    latest = Static("", id=f"latest-{name}", classes="field-latest", markup=False)
     latest.display = False
     yield latest
 
@@ -151,14 +151,14 @@ class PatientFormScreen(ServiceMixin, ModalScreen[dict | None]):
 
     def compose(self) -> ComposeResult:
         with Vertical(id="form-box"):
-            yield Static(self.heading, classes="form-title")
+            yield Static(self.heading, classes="form-title", markup=False)
             with VerticalScroll(id="form-fields"):
                 for name in self.fields:
                     yield from form_field(name, PATIENT_FIELDS[name][0], self._control(name))
-            err = Static("", id="err-form", classes="field-error")
+            err = Static("", id="err-form", classes="field-error", markup=False)
             err.display = False
             yield err
-            conflict = Static("", id="conflict", classes="conflict")
+            conflict = Static("", id="conflict", classes="conflict", markup=False)
             conflict.display = False
             yield conflict
             with Horizontal(classes="form-buttons"):
@@ -176,10 +176,10 @@ class PatientFormScreen(ServiceMixin, ModalScreen[dict | None]):
             return Select(SEX_OPTIONS, prompt="Choose…", id=wid, compact=True,
                           value=value if value else Select.NULL)
         if kind == "doctor":
-            options = [(d["full_name"], d["id"]) for d in self.doctors]
+            options = [(Text(d["full_name"]), d["id"]) for d in self.doctors]
             if value and value not in {d["id"] for d in self.doctors}:
-                options.append(((self.patient or {}).get("primary_doctor_name") or "Current doctor",
-                                value))
+                current = (self.patient or {}).get("primary_doctor_name") or "Current doctor"
+                options.append((Text(current), value))
             return Select(options, prompt="None", id=wid, compact=True,
                           value=value if value else Select.NULL)
         text = ", ".join(value) if kind == "list" else (value or "")
@@ -458,7 +458,7 @@ class PatientListScreen(BaseScreen):
     def _got_doctors(self, doctors: list[dict]) -> None:
         self.doctors = doctors
         self.query_one("#flt-doctor", Select).set_options(
-            [(d["full_name"], d["id"]) for d in doctors])
+            [(Text(d["full_name"]), d["id"]) for d in doctors])
 
     def _set_columns(self) -> None:
         table = self.query_one("#pl-table", DataTable)
@@ -560,16 +560,17 @@ class PatientListScreen(BaseScreen):
                 mark = " (arch.)"
                 name = Text(clip(item.get("name") or "", self.widths["name"] - len(mark)) + mark,
                             style="italic")
+            # every cell a Text: a DataTable reads str cells as markup
             cells = {
-                "mrn": item.get("mrn", ""),
+                "mrn": Text(item.get("mrn", "")),
                 "name": name,
-                "age": "" if item.get("age") is None else str(item["age"]),
-                "sex": item.get("sex") or "",
-                "phone": item.get("phone") or "",
-                "doctor": clip(short_doctor(item.get("primary_doctor_name")),
-                               self.widths["doctor"]),
-                "conditions": clip(", ".join(item.get("conditions") or []),
-                                   self.widths["conditions"]),
+                "age": Text("" if item.get("age") is None else str(item["age"])),
+                "sex": Text(item.get("sex") or ""),
+                "phone": Text(item.get("phone") or ""),
+                "doctor": Text(clip(short_doctor(item.get("primary_doctor_name")),
+                                    self.widths["doctor"])),
+                "conditions": Text(clip(", ".join(item.get("conditions") or []),
+                                        self.widths["conditions"])),
             }
             table.add_row(*(cells[k] for k in keys), key=item["id"])
         refilled(table, scroll_y)
@@ -666,7 +667,8 @@ class PatientListScreen(BaseScreen):
         if self.query_one("#pl-table", DataTable).row_count:
             self.open_patient(self._cursor_id())
         else:
-            self.notify("No patient matches that search.", severity="warning", timeout=3)
+            self.notify("No patient matches that search.", severity="warning", timeout=3,
+                        markup=False)
 
     @on(Input.Submitted, "#pl-filters Input")
     def filter_submitted(self) -> None:
@@ -766,7 +768,8 @@ class PatientListScreen(BaseScreen):
     def _created(self, record: dict | None) -> None:
         if not record:
             return
-        self.app.notify(f"Created {record['name']} ({record['mrn']}).", title="New patient")
+        self.app.notify(f"Created {record['name']} ({record['mrn']}).", title="New patient",
+                        markup=False)
         self.reload()
         self.open_patient(record["id"])
 

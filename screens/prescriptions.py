@@ -73,7 +73,7 @@ class PrescriptionFormScreen(ServiceMixin, ModalScreen[dict | None]):
             title = f"New prescription for {self.patient_name}" if self.patient_name \
                 else "New prescription"
         with Vertical(id="form-box"):
-            yield Static(title, classes="form-title")
+            yield Static(title, classes="form-title", markup=False)
             with VerticalScroll(id="form-fields"):
                 for name in self.fields:
                     label, placeholder = RX_FIELDS[name]
@@ -417,7 +417,7 @@ class PrescriptionsPane(ServiceMixin, Widget):
         if rx:
             self._select_next = rx["id"]
             self.app.notify(f"Saved {rx['drug']} {rx.get('dose', '')}.", title="Prescriptions",
-                            timeout=4)
+                            timeout=4, markup=False)
             self.reload()
 
     def action_stop(self) -> None:
@@ -434,7 +434,8 @@ class PrescriptionsPane(ServiceMixin, Widget):
         session, rx_id, version = self.app.session, rx["id"], rx.get("version")
 
         def failed(exc: MediTrackError) -> None:
-            self.app.notify(error_text(exc), title=exc.title, severity="error", timeout=8)
+            self.app.notify(error_text(exc), title=exc.title, severity="error", timeout=8,
+                            markup=False)
             self.reload()
 
         self.call_service(lambda s: s.prescriptions.stop(session, rx_id, reason,
@@ -442,7 +443,7 @@ class PrescriptionsPane(ServiceMixin, Widget):
                           self._stopped, error=failed, group="rx-stop")
 
     def _stopped(self, rx: dict) -> None:
-        self.app.notify(f"Stopped {rx['drug']}.", title="Prescriptions", timeout=4)
+        self.app.notify(f"Stopped {rx['drug']}.", title="Prescriptions", timeout=4, markup=False)
         self.reload()
 
 

@@ -6,6 +6,7 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
+from rich.text import Text
 from textual import on
 from textual.app import ComposeResult, SystemCommand
 from textual.binding import Binding
@@ -85,11 +86,11 @@ class ProfileScreen(BaseScreen):
         editing = self.details_dirty
         self.profile = profile
         role = ROLE_NAMES.get(profile.get("role", ""), profile.get("role", ""))
-        self.query_one("#account-info", Static).update(
+        self.query_one("#account-info", Static).update(Text(
             f"Username    {profile['username']}\n"
             f"Role        {role}\n"
             f"Last login  {when(profile.get('last_login'))}"
-        )
+        ))
         if not editing:
             self.query_one("#full_name", Input).value = profile.get("full_name") or ""
             self.query_one("#email", Input).value = profile.get("email") or ""
@@ -137,7 +138,7 @@ class ProfileScreen(BaseScreen):
     def details_saved(self, profile: dict[str, Any]) -> None:
         self.profile = None  # not editing any more: show what was stored
         self.show_profile(profile)
-        self.app.notify("Your details are saved.", title="Profile")
+        self.app.notify("Your details are saved.", title="Profile", markup=False)
 
     # --- password ---
 
@@ -175,7 +176,7 @@ class ProfileScreen(BaseScreen):
         for name in PASSWORD_FIELDS:
             self.query_one(f"#{name}", Input).value = ""
         self.app.notify("Your password is changed. Other sessions of yours were logged out.",
-                        title="Profile")
+                        title="Profile", markup=False)
 
     # --- errors ---
 
@@ -214,6 +215,6 @@ class ProfileScreen(BaseScreen):
 
 
 def _form_error(form: str) -> ComposeResult:
-    err = Static("", id=f"err-form-{form}", classes="field-error")
+    err = Static("", id=f"err-form-{form}", classes="field-error", markup=False)
     err.display = False
     yield err

@@ -68,7 +68,7 @@ def error_line(screen: Widget, exc: BaseException) -> None:
 
 
 def error_static(name: str) -> Static:
-    err = Static("", id=f"err-{name}", classes="rp-error")
+    err = Static("", id=f"err-{name}", classes="rp-error", markup=False)
     err.display = False
     return err
 
@@ -314,9 +314,9 @@ class PreviewScreen(ModalScreen[None]):
     def compose(self) -> ComposeResult:
         with Vertical():
             title = f"{self.report['filename']} · {self.report.get('kind', '')}"
-            yield Static(title, classes="rp-title")
+            yield Static(title, classes="rp-title", markup=False)
             if self.report.get("note"):
-                yield Static(self.report["note"], classes="rp-hint")
+                yield Static(self.report["note"], classes="rp-hint", markup=False)
             if self.is_csv:
                 yield Table(id="preview-table", zebra_stripes=True, cursor_type="row")
             else:
@@ -329,10 +329,12 @@ class PreviewScreen(ModalScreen[None]):
             rows = [row for row in rows if any(cell.strip() for cell in row)]
             table = self.query_one("#preview-table", DataTable)
             if rows:
+                # cells and headers as Text: a DataTable reads str cells as markup
                 width = max(len(row) for row in rows)
                 header = rows[0] + [""] * (width - len(rows[0]))
-                table.add_columns(*header)
-                table.add_rows([row + [""] * (width - len(row)) for row in rows[1:]])
+                table.add_columns(*(Text(cell) for cell in header))
+                table.add_rows([[Text(cell) for cell in row + [""] * (width - len(row))]
+                                for row in rows[1:]])
             table.focus()
         else:
             self.query_one("#preview-text", TextArea).focus()
@@ -524,7 +526,7 @@ class ReportsPane(ServiceMixin, Widget):
             return
         if report.get("content_type") not in PREVIEWABLE:
             self.app.notify(f"{type_label(report.get('content_type'))} files cannot be shown "
-                            "here; save a copy (s) to open it.", title="Preview")
+                            "here; save a copy (s) to open it.", title="Preview", markup=False)
             return
         session, rid = self.app.session, report["id"]
         self.call_service(lambda s: s.reports.preview(session, rid),

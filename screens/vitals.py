@@ -477,10 +477,11 @@ class AddReadingScreen(ServiceMixin, ModalScreen[dict | None]):
                                 yield Label(label)
                                 yield Input(id=f"in-{name}", type=kind, placeholder=placeholder,
                                             compact=True, max_length=300 if name == "note" else 20)
-                            err = Static("", id=f"err-{name}", classes="vt-error")
+                            err = Static("", id=f"err-{name}", classes="vt-error",
+                                         markup=False)
                             err.display = False
                             yield err
-            err = Static("", id="err-form", classes="vt-error")
+            err = Static("", id="err-form", classes="vt-error", markup=False)
             err.display = False
             yield err
             with Horizontal(classes="vt-buttons"):
@@ -941,5 +942,6 @@ class VitalsPane(ServiceMixin, Widget):
             return
         flags = [f["label"] for f in reading.get("flags", ()) if f["level"] > 0]
         text = "Reading saved." + (f" Out of range: {', '.join(flags)}." if flags else "")
-        self.app.notify(text, title="Vitals", severity="warning" if flags else "information")
+        self.app.notify(text, title="Vitals", severity="warning" if flags else "information",
+                        markup=False)
         self.reload()
