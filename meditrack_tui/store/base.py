@@ -41,7 +41,7 @@ EMBEDDED = "embedded"
 MONGODB = "mongodb"
 
 # The store's schema version (both stores record it at open and refuse a newer one).
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 5  # 4 is the audit chain's (another branch); 5 the clinic settings
 
 
 class StoreError(Exception):
@@ -255,6 +255,20 @@ class AuditRow(TypedDict, total=False):
     patient_id: str | None
     outcome: str                # ok, denied, failed
     detail: str | None
+
+
+class SettingsRow(TypedDict, total=False):
+    """The clinic's settings (one record, id ``"clinic"``); services/settings.py validates
+    them and fills in defaults for what was never saved."""
+
+    id: str
+    hours: dict[str, list[str] | None]    # weekday ("mon".."sun") -> [open, close] or None
+    max_upcoming: int                     # upcoming appointments a patient may hold
+    self_signup: bool                     # patients may sign themselves up
+    signups_per_hour: int
+    updated_by: str
+    updated_at: datetime
+    version: int
 
 
 R = TypeVar("R")
@@ -561,6 +575,20 @@ class CounterRepo(ABC):
         time with count 1)."""
 
 
+class SettingsRepo(ABC):
+    """The clinic's settings: one versioned record, absent until an admin first saves it."""
+
+    @abstractmethod
+    def get(self) -> SettingsRow | None:
+        """The stored settings (None when never saved)."""
+
+    @abstractmethod
+    def save(self, fields: Doc, *, version: int) -> SettingsRow | None:
+        """Replace the settings with ``fields`` while the stored version is ``version`` (0:
+        none stored yet); the stored record gets ``version + 1`` and id ``"clinic"``.
+        Returns it, or None when the stored version differs (someone saved first)."""
+
+
 class Store(ABC):
     """An open store: its repositories, units of work, and housekeeping."""
 
@@ -575,6 +603,7 @@ class Store(ABC):
     audit: AuditRepo
     changes: ChangeRepo
     counters: CounterRepo
+    settings: SettingsRepo
 
     @abstractmethod
     def unit_of_work(self) -> AbstractContextManager[None]:

@@ -16,7 +16,7 @@ from ..base import EMBEDDED, SCHEMA_VERSION, Store, StoreInfo
 from .engine import Database, create_private
 from .repos import (SqliteAppointments, SqliteAudit, SqliteChanges, SqliteCounters,
                     SqlitePatients, SqlitePrescriptions, SqliteReports, SqliteSessions,
-                    SqliteUsers, SqliteVitals)
+                    SqliteSettings, SqliteUsers, SqliteVitals)
 from .schema import DATA_TABLES, MIGRATIONS, Migration, migrate
 
 if TYPE_CHECKING:
@@ -66,6 +66,7 @@ class SqliteStore(Store):
         self.audit = SqliteAudit(self.db)
         self.changes = SqliteChanges(self.db)
         self.counters = SqliteCounters(self.db)
+        self.settings = SqliteSettings(self.db)
 
     def unit_of_work(self) -> AbstractContextManager[None]:
         """``BEGIN IMMEDIATE`` .. ``COMMIT`` on this thread's connection; nested ones join."""
