@@ -105,6 +105,7 @@ class UserRow(TypedDict, total=False):
     email: str | None
     specialty: str | None
     patient_id: str | None      # a patient account's own record
+    working_hours: dict[str, list[str] | None] | None  # a doctor's own (None: the clinic's)
     failed_logins: int
     locked_until: datetime | None
     last_login: datetime
