@@ -39,6 +39,7 @@ POLICY: dict[str, dict[str, str]] = {
     "dashboard.admin": {ADMIN: ANY},
     "dashboard.doctor": {DOCTOR: ANY},
     "dashboard.patient": {PATIENT: OWN},
+    "settings.manage": {ADMIN: ANY},
 }
 
 # What a patient may change on their own record (the rest is clinical data).
@@ -66,6 +67,7 @@ _DESCRIPTIONS = {
     "dashboard.admin": "open the admin dashboard",
     "dashboard.doctor": "open the doctor dashboard",
     "dashboard.patient": "open the patient dashboard",
+    "settings.manage": "change the clinic settings",
 }
 
 

@@ -17,6 +17,7 @@ from typing import Any, Callable
 from . import policy
 from .services import Services
 from .services.patients import format_mrn, search_keys
+from .services.settings import DEFAULT_HOURS, fits
 from .services.vitals import alert_fields
 from .store import new_id
 from .validation import Checker
@@ -164,12 +165,15 @@ def load_demo(services: Services, folder: Path | None = None,
 
     say("appointments")
     appointments = []
+    placed: dict[str, list[tuple[datetime, datetime]]] = {}  # doctor -> booked spans
     for item in data["appointments"]:
         patient, doctor = patients[item["patient"]], users[item["doctor"]]
         hours, minutes = (int(x) for x in item["time"].split(":"))
         start = datetime.combine(today + timedelta(days=item["days_from_today"]),
                                  datetime.min.time()).replace(hour=hours, minute=minutes)
         duration = int(item.get("duration_min", 20))
+        start = _open_day(start, duration, item["days_from_today"] < 0,
+                          placed.setdefault(doctor["id"], []))
         name = f"{patient['first_name']} {patient['last_name']}"
         appointments.append({
             "patient_id": patient["id"], "patient_name": name, "patient_name_key": name.lower(),
@@ -214,6 +218,23 @@ def load_demo(services: Services, folder: Path | None = None,
     return {"users": len(users), "patients": len(patients), "vitals": len(vitals),
             "appointments": len(appointments), "prescriptions": len(prescriptions),
             "reports": reports}
+
+
+def _open_day(start: datetime, duration: int, past: bool,
+              taken: list[tuple[datetime, datetime]]) -> datetime:
+    """The demo's appointments are days from today, so some would fall on a weekend:
+    each moves (back for past visits, on for the rest) to the nearest day whose default
+    opening hours hold it and where its doctor is free, and the span is noted in
+    ``taken``."""
+    step = timedelta(days=-1 if past else 1)
+    for _ in range(14):
+        end = start + timedelta(minutes=duration)
+        if fits(DEFAULT_HOURS, start, end) and not any(
+                s < end and start < e for s, e in taken):
+            break
+        start += step
+    taken.append((start, start + timedelta(minutes=duration)))
+    return start
 
 
 def _demo_reports(services: Services, folder: Path, data: dict[str, Any],

@@ -6,11 +6,54 @@ injection (``{"$gt": ""}``) is impossible; search text is regex-escaped.
 
 from __future__ import annotations
 
+import math
 import re
-from datetime import date, datetime, time
+import unicodedata
+from datetime import date, datetime, time, timedelta
 from typing import Any, Iterable
 
 from .errors import ValidationError
+
+# Bidirectional controls: they reorder what a screen shows ("Trojan Source"), so a name or
+# note could display as something other than what is stored. Refused in every text field.
+BIDI_CONTROLS = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069"
+                          "\u200e\u200f\u061c")
+# Control characters a multi-line text may hold; every other one (escape sequences
+# included) is refused.
+ALLOWED_CONTROLS = frozenset("\n\r\t")
+
+# The widest window any date a user types may fall in (callers narrow it): dates outside
+# it are typing mistakes, and keeping to it means date arithmetic never overflows.
+EARLIEST_DATE = date(1900, 1, 1)
+LATEST_DATE = date(2100, 12, 31)
+# A number typed as text longer than this is not a value anyone means.
+MAX_NUMBER_TEXT = 40
+
+
+def visible_text(text: str) -> str:
+    """``text`` without whitespace and invisible characters (Unicode format characters,
+    category Cf: zero-width spaces and joiners, bidi marks, soft hyphens, ...)."""
+    return "".join(ch for ch in text
+                   if not ch.isspace() and unicodedata.category(ch) != "Cf")
+
+
+def text_problem(text: str) -> str | None:
+    """Why ``text`` cannot be stored (a phrase completing "<Field> ..."), or None."""
+    if any(ch in BIDI_CONTROLS for ch in text):
+        return "contains direction-changing characters that are not allowed"
+    if any(unicodedata.category(ch) == "Cc" and ch not in ALLOWED_CONTROLS for ch in text):
+        return "contains control characters that are not allowed"
+    if not visible_text(text):
+        return "contains only invisible characters"
+    return None
+
+
+def add_safely(moment: datetime, delta: timedelta) -> datetime | None:
+    """``moment + delta``, or None where the calendar ends (year 1 or 9999)."""
+    try:
+        return moment + delta
+    except OverflowError:
+        return None
 
 
 class Checker:
@@ -51,11 +94,16 @@ class Checker:
             if required:
                 self.fail(field, f"{name.capitalize()} is required.")
             return None
-        if "\x00" in value:
-            self.fail(field, f"{name.capitalize()} contains characters that are not allowed.")
-            return None
         if len(value) > max_len:
             self.fail(field, f"{name.capitalize()} is too long (at most {max_len} characters).")
+            return None
+        problem = text_problem(value)
+        if problem is not None:
+            if required and not visible_text(value) and problem.endswith("invisible characters"):
+                self.fail(field, f"{name.capitalize()} is required (invisible characters alone "
+                                 "do not count).")
+            else:
+                self.fail(field, f"{name.capitalize()} {problem}.")
             return None
         if len(value) < min_len:
             self.fail(field, f"{name.capitalize()} must be at least {min_len} characters.")
@@ -87,7 +135,12 @@ class Checker:
         label: str | None = None,
         unit: str = "",
     ) -> float | int | None:
+        """A number within [low, high]: an int or float, or text holding one. Infinity, NaN,
+        huge values and over-long text are refused with the field's range, never an
+        OverflowError."""
         name = label or field.replace("_", " ")
+        suffix = f" {unit}" if unit else ""
+        expected = f"{_fmt(low)} to {_fmt(high)}{suffix}"
         if value is None or (isinstance(value, str) and not value.strip()):
             if required:
                 self.fail(field, f"{name.capitalize()} is required.")
@@ -96,44 +149,57 @@ class Checker:
             self.fail(field, f"{name.capitalize()} must be a number.")
             return None
         if isinstance(value, str):
+            text = value.strip()
             try:
-                value = float(value.strip())
+                if len(text) > MAX_NUMBER_TEXT:
+                    raise ValueError(text)
+                value = int(text) if re.fullmatch(r"[+-]?\d+", text) else float(text)
             except ValueError:
-                self.fail(field, f"{name.capitalize()} must be a number.")
+                self.fail(field, f"{name.capitalize()} must be a number "
+                                 f"(expected {expected}).")
                 return None
-        if not isinstance(value, (int, float)) or value != value:  # NaN check
-            self.fail(field, f"{name.capitalize()} must be a number.")
+        if not isinstance(value, (int, float)) or (
+                isinstance(value, float) and not math.isfinite(value)):
+            self.fail(field, f"{name.capitalize()} must be a number (expected {expected}).")
+            return None
+        # Compared before any conversion: an int of any size compares exactly with a float.
+        if not (low <= value <= high):
+            shown = f" of {_fmt(value)}{suffix}" if abs(value) < 1e12 else ""
+            self.fail(field, f"{name.capitalize()}{shown} is not possible "
+                             f"(expected {expected}).")
             return None
         if integer and float(value) != int(value):
             self.fail(field, f"{name.capitalize()} must be a whole number.")
             return None
-        if not (low <= value <= high):
-            suffix = f" {unit}" if unit else ""
-            self.fail(
-                field,
-                f"{name.capitalize()} of {_fmt(value)}{suffix} is not possible "
-                f"(expected {_fmt(low)} to {_fmt(high)}{suffix}).",
-            )
-            return None
         return int(value) if integer else float(value)
 
-    def day(self, field: str, value: Any, *, required: bool = False) -> date | None:
-        name = field.replace("_", " ")
+    def day(self, field: str, value: Any, *, required: bool = False,
+            low: date = EARLIEST_DATE, high: date = LATEST_DATE, label: str | None = None,
+            window: str | None = None) -> date | None:
+        """A date from ``low`` to ``high`` (``window`` words the range for the message)."""
+        name = label or field.replace("_", " ")
         if value is None or value == "":
             if required:
                 self.fail(field, f"{name.capitalize()} is required.")
             return None
+        found: date | None = None
         if isinstance(value, datetime):
-            return value.date()
-        if isinstance(value, date):
-            return value
-        if isinstance(value, str):
+            found = value.date()
+        elif isinstance(value, date):
+            found = value
+        elif isinstance(value, str) and len(value) <= 40:
             try:
-                return date.fromisoformat(value.strip())
+                found = date.fromisoformat(value.strip())
             except ValueError:
                 pass
-        self.fail(field, f"{name.capitalize()} must be a date like 2024-03-31.")
-        return None
+        if found is None:
+            self.fail(field, f"{name.capitalize()} must be a date like 2024-03-31.")
+            return None
+        if not (low <= found <= high):
+            self.fail(field, f"{name.capitalize()} must be "
+                             f"{window or f'from {low.isoformat()} to {high.isoformat()}'}.")
+            return None
+        return found
 
     def clock(self, field: str, value: Any, *, required: bool = False) -> time | None:
         name = field.replace("_", " ")
@@ -150,21 +216,32 @@ class Checker:
         self.fail(field, f"{name.capitalize()} must be a time like 09:30 (24-hour clock).")
         return None
 
-    def moment(self, field: str, value: Any, *, required: bool = False) -> datetime | None:
-        name = field.replace("_", " ")
+    def moment(self, field: str, value: Any, *, required: bool = False,
+               low: date = EARLIEST_DATE, high: date = LATEST_DATE,
+               label: str | None = None) -> datetime | None:
+        """A date and time whose date is from ``low`` to ``high``."""
+        name = label or field.replace("_", " ")
         if value is None or value == "":
             if required:
                 self.fail(field, f"{name.capitalize()} is required.")
             return None
+        found: datetime | None = None
         if isinstance(value, datetime):
-            return value.replace(tzinfo=None, microsecond=0)
-        if isinstance(value, str):
+            found = value.replace(tzinfo=None, microsecond=0)
+        elif isinstance(value, str) and len(value) <= 40:
             try:
-                return datetime.fromisoformat(value.strip()).replace(tzinfo=None)
+                found = datetime.fromisoformat(value.strip()).replace(tzinfo=None)
             except ValueError:
                 pass
-        self.fail(field, f"{name.capitalize()} must be a date and time like 2024-03-31 09:30.")
-        return None
+        if found is None:
+            self.fail(field, f"{name.capitalize()} must be a date and time like "
+                             "2024-03-31 09:30.")
+            return None
+        if not (low <= found.date() <= high):
+            self.fail(field, f"{name.capitalize()} must be from {low.isoformat()} to "
+                             f"{high.isoformat()}.")
+            return None
+        return found
 
     def string_list(self, field: str, value: Any, *, max_items: int = 50) -> list[str] | None:
         name = field.replace("_", " ")
@@ -172,6 +249,9 @@ class Checker:
             return []
         if isinstance(value, str):
             value = [part for part in re.split(r"[,;\n]", value)]
+        if isinstance(value, (list, tuple)) and len(value) > 4 * max_items:
+            self.fail(field, f"{name.capitalize()} can hold at most {max_items} entries.")
+            return None
         if not isinstance(value, (list, tuple)) or not all(isinstance(v, str) for v in value):
             self.fail(field, f"{name.capitalize()} must be a list of words.")
             return None
@@ -181,6 +261,10 @@ class Checker:
             if item and item.lower() not in (i.lower() for i in items):
                 if len(item) > 100:
                     self.fail(field, f"Each entry in {name} must be at most 100 characters.")
+                    return None
+                problem = text_problem(item)
+                if problem is not None:
+                    self.fail(field, f"An entry in {name} {problem}.")
                     return None
                 items.append(item)
         if len(items) > max_items:
@@ -202,10 +286,13 @@ def require_text(value: Any, field: str, **kwargs: Any) -> str:
     return result
 
 
+MAX_PAGE = 1_000_000
+
+
 def page_args(page: Any, page_size: Any, *, max_size: int = 500) -> tuple[int, int]:
     """Validate pagination arguments: page from 1, page size 1..max_size."""
     check = Checker()
-    p = check.number("page", page, low=1, high=10**9, integer=True, required=True)
+    p = check.number("page", page, low=1, high=MAX_PAGE, integer=True, required=True)
     s = check.number("page_size", page_size, low=1, high=max_size, integer=True, required=True)
     check.done()
     return int(p or 1), int(s or 25)

@@ -235,6 +235,7 @@ class UsersScreen(AdminListScreen):
         Binding("d", "deactivate", "Deactivate", id="users-deactivate"),
         Binding("e", "reactivate", "Reactivate", id="users-reactivate"),
         Binding("slash", "search", "Search", id="users-search"),
+        Binding("ctrl+g", "clinic_settings", "Clinic settings", id="users-settings"),
         Binding("pageup", "page(-1)", "Prev page", id="users-prev-page", priority=True),
         Binding("pagedown", "page(1)", "Next page", id="users-next-page", priority=True),
         Binding("escape", "focus_table", "Table", id="users-focus-table", show=False),
@@ -392,6 +393,12 @@ class UsersScreen(AdminListScreen):
     def action_search(self) -> None:
         self.query_one("#filter-query", Input).focus()
 
+    def action_clinic_settings(self) -> None:
+        """Opening hours, doctors' hours, the appointment limit, sign-up (screens.settings)."""
+        from .settings import SettingsScreen
+
+        self.app.push_screen(SettingsScreen())
+
     def show_status(self, status: str) -> None:
         """Filter by status (e.g. the sign-ups waiting for approval)."""
         self.table.focus()
@@ -405,7 +412,7 @@ class UsersScreen(AdminListScreen):
             if user is None:
                 return False
             return action in user_actions(user, self.session.user_id)
-        if action in ("new_user", "search"):
+        if action in ("new_user", "search", "clinic_settings"):
             return self.permitted
         return super().check_action(action, parameters)
 

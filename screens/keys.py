@@ -49,6 +49,7 @@ FOOTER_SHORT: dict[str, str] = {
     "appt-view": "View", "agenda-prev": "Prev", "agenda-next": "Next", "agenda-goto": "Date",
     "list-prev": "Prev", "list-next": "Next",
     "users-new": "New", "users-next-page": "Next", "users-prev-page": "Prev",
+    "users-settings": "Settings",
     "audit-by-user": "User", "audit-by-action": "Action", "audit-by-patient": "Patient",
     "audit-clear": "Clear", "profile-save": "Save", "profile-password": "Password",
 }

@@ -12,7 +12,7 @@ from tests.peek import Peek
 
 NOW = datetime(2026, 3, 4, 10, 0)  # the conftest clock
 FREE_DAY = "2026-04-13"  # nobody has appointments this day in the demo data
-TODAY = "2026-03-04"  # demo.doctor is free before 08:30 and from 16:00
+TODAY = "2026-03-04"  # demo.doctor is free 08:00-08:30 and from 16:00 (clinic: 08:00-18:00)
 
 
 @pytest.fixture
@@ -84,8 +84,19 @@ def test_same_time_with_another_doctor_is_fine(s, who):
 
 
 def test_clash_across_midnight(s, who):
+    """Opening hours end by 23:59, so no booking crosses midnight any more; one recorded
+    before there were hours (in the store as it was) still blocks the next morning."""
     doctor = who["demo.doctor"]
-    book(s, doctor, doctor, day="2026-04-13", time="23:30", duration=60)
+    admin = who["demo.admin"]
+    s.settings.update(admin, {"hours": {day: ["00:00", "23:59"] for day in
+                                        ("mon", "tue", "wed", "thu", "fri", "sat", "sun")}},
+                      version=0)
+    with pytest.raises(ValidationError, match="outside those hours"):
+        book(s, doctor, doctor, day="2026-04-13", time="23:30", duration=60)
+    late = s.store.appointments.get(book(s, doctor, doctor, day="2026-04-13", time="23:30",
+                                         duration=20)["id"])
+    late.update(end=datetime(2026, 4, 14, 0, 30), duration_min=60)
+    s.store.appointments.update(late["id"], {"end": late["end"], "duration_min": 60})
     with pytest.raises(ValidationError, match="23:30-00:30"):
         book(s, doctor, doctor, mrn="MRN-000003", day="2026-04-14", time="00:10", duration=20)
     book(s, doctor, doctor, mrn="MRN-000003", day="2026-04-14", time="00:30", duration=20)
@@ -150,11 +161,11 @@ def test_status_flow(s, who):
     with pytest.raises(ValidationError) as info:
         s.appointments.set_status(doctor, appt["id"], "teleported", version=3)
     assert "status" in info.value.fields
-    noshow = book(s, doctor, doctor, day=TODAY, time="07:00")
+    noshow = book(s, doctor, doctor, day=TODAY, time="08:00", duration=20)
     assert s.appointments.set_status(doctor, noshow["id"], "no-show", version=1)["status"] == \
         "no-show"
     # A no-show is closed, so its time can be booked again.
-    book(s, doctor, doctor, mrn="MRN-000003", day=TODAY, time="07:00")
+    book(s, doctor, doctor, mrn="MRN-000003", day=TODAY, time="08:00", duration=20)
     actions = [e["action"] for e in Peek(s.store).find("audit", record_type="appointment")]
     assert actions == ["appointment.book", "appointment.checked-in", "appointment.completed",
                        "appointment.book", "appointment.no-show", "appointment.book"]

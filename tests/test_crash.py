@@ -203,6 +203,11 @@ def _seed(data_dir: Path, patients: int) -> tuple[str, list[str]]:
         ids = [services.patients.create(session, {
             "first_name": f"Pat{n}", "last_name": "Seed", "dob": "1970-02-03", "sex": "M"})["id"]
             for n in range(patients)]
+        # The writers book every day from 08:00 and many times per patient: a clinic open
+        # all week with the highest appointment limit.
+        store.settings.save({"hours": {day: ["07:00", "20:00"] for day in
+                                       ("mon", "tue", "wed", "thu", "fri", "sat", "sun")},
+                             "max_upcoming": 50}, version=0)
     finally:
         store.close()
     return doctor_id, ids

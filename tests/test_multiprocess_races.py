@@ -51,6 +51,12 @@ WORKER = textwrap.dedent("""
             services.patients.update(session, patient_id, {"phone": "555 01" + name.zfill(2)},
                                      version=1)
             out["ok"] += 1
+        elif mode == "limit":  # one patient, each process its own free slot
+            services.appointments.book(session, {
+                "patient_id": patient_id, "doctor_id": doctor_id, "date": "2027-01-05",
+                "time": "%02d:00" % (9 + int(name)), "duration_min": 20,
+                "reason": "limit " + name})
+            out["ok"] += 1
         elif mode == "book":
             services.appointments.book(session, {
                 "patient_id": patient_id, "doctor_id": doctor_id, "date": "2027-01-05",
@@ -146,5 +152,29 @@ def test_concurrent_bookings_of_one_slot_book_it_once(race_dir):
         from meditrack_tui.store import AppointmentQuery
 
         assert store.appointments.find(AppointmentQuery(day="2027-01-05")).total == 1
+    finally:
+        store.close()
+
+
+@pytest.mark.parametrize("limit", [1, 2])
+def test_concurrent_bookings_for_one_patient_keep_to_the_limit(race_dir, limit):
+    """Each process books a free slot for the same patient at the same moment: exactly
+    ``limit`` get through (the patient's booking counter makes them collide)."""
+    data_dir, patient_id, doctor_id = race_dir
+    store, _ = services_on(data_dir)
+    try:
+        store.settings.save({"max_upcoming": limit}, version=0)
+    finally:
+        store.close()
+    results = race(data_dir, "limit", patient_id, doctor_id)
+    assert sum(r["ok"] for r in results) == limit
+    refusals = [m for r in results for m in r["refused"]]
+    assert len(refusals) == WRITERS - limit
+    assert all(f"already has {limit} upcoming appointment" in m for m in refusals)
+    store, _ = services_on(data_dir)
+    try:
+        from meditrack_tui.store import AppointmentQuery
+
+        assert store.appointments.find(AppointmentQuery(patient_id=patient_id)).total == limit
     finally:
         store.close()

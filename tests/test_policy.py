@@ -79,8 +79,8 @@ def _book(w: World, s: Session) -> Any:
 
 
 def _reschedule(w: World, s: Session) -> Any:
-    appt = w.upcoming_p01()  # moved to 06:30 that day, when nobody has appointments
-    return w.s.appointments.reschedule(s, appt["id"], {"time": "06:30"},
+    appt = w.upcoming_p01()  # moved to 17:00 that day, when nobody has appointments
+    return w.s.appointments.reschedule(s, appt["id"], {"time": "17:00"},
                                        version=appt["version"])
 
 
@@ -130,6 +130,8 @@ ACTIONS: dict[str, Callable[[World, Session], Any]] = {
     "dashboard.admin": lambda w, s: w.s.dashboard.admin(s),
     "dashboard.doctor": lambda w, s: w.s.dashboard.doctor(s),
     "dashboard.patient": lambda w, s: w.s.dashboard.patient(s),
+    "settings.manage": lambda w, s: w.s.settings.update(
+        s, {"max_upcoming": 4}, version=w.s.settings.get(s)["version"]),
 }
 
 

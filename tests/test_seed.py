@@ -138,3 +138,33 @@ def test_generated_vitals_are_plausible(services):
         if reading.get("systolic") is not None:
             assert reading["systolic"] > reading["diastolic"]
 
+
+
+@pytest.mark.parametrize("day", range(4, 11))  # seeded on each weekday, Wed 4 .. Tue 10 Mar
+def test_demo_appointments_fall_inside_the_default_opening_hours(tmp_path, day):
+    """Demo appointments are days from the seeding day; any that would fall on a weekend
+    moves to an open day, never onto another of its doctor's appointments."""
+    from datetime import datetime
+
+    from meditrack_tui.services import Services
+    from meditrack_tui.services.settings import DEFAULT_HOURS, fits
+    from meditrack_tui.store import connect
+    from tests.conftest import Clock, make_config
+
+    cfg = make_config(tmp_path / f"seed-{day}")
+    store = connect(cfg)
+    try:
+        seed.load_demo(Services(store, cfg, clock=Clock(datetime(2026, 3, day, 10, 0))))
+        appts = Peek(store).all("appointments")
+        assert len(appts) == 83
+        outside = [(a["start"], a["end"]) for a in appts
+                   if not fits(DEFAULT_HOURS, a["start"], a["end"])]
+        assert outside == []
+        by_doctor = defaultdict(list)
+        for a in appts:
+            by_doctor[a["doctor_id"]].append((a["start"], a["end"]))
+        for spans in by_doctor.values():
+            spans.sort()
+            assert all(b[0] >= a[1] for a, b in zip(spans, spans[1:]))
+    finally:
+        store.close()

@@ -18,6 +18,7 @@ from .dashboard import DashboardService
 from .patients import PatientService
 from .prescriptions import PrescriptionService
 from .reports import ReportService
+from .settings import SettingsService
 from .users import UserService
 from .vitals import VitalsService
 
@@ -41,6 +42,7 @@ class Services:
         self.reports = ReportService(self.ctx)
         self.audit = AuditService(self.ctx)
         self.dashboard = DashboardService(self.ctx)
+        self.settings = SettingsService(self.ctx)
 
     def warm_up(self, session: Session) -> None:
         """Read what the first screens need once in the background after login, so the

@@ -8,9 +8,10 @@ from typing import Any
 from .. import policy
 from ..errors import Conflict, NotFound, ValidationError
 from ..store import AppointmentQuery
-from ..validation import Checker, page_args
+from ..validation import Checker, add_safely, page_args
 from .base import Page, Service, Session, public, ref
 from .patients import PatientService
+from .settings import clinic_settings, doctor_hours, fits, format_hours
 
 STATUSES = ("scheduled", "checked-in", "completed", "cancelled", "no-show")
 OPEN_STATUSES = ("scheduled", "checked-in")
@@ -29,7 +30,12 @@ def _by_whom(doc: dict[str, Any]) -> str:
     return f" (by {who}" + (f" at {when:%H:%M on %d %b %Y})" if when else ")")
 SORTS = {"start": "start", "patient": "patient_name", "doctor": "doctor_name",
          "status": "status", "reason": "reason"}
+MIN_DURATION = 5
 MAX_DURATION = 240
+# Bookings reach at most two years ahead. Staff may also record a visit that already
+# happened (a walk-in written up afterwards) up to a week back; patients book from now.
+BOOK_DAYS_AHEAD = 730
+RECORD_DAYS_BACK = 7
 
 
 class AppointmentService(Service):
@@ -52,20 +58,71 @@ class AppointmentService(Service):
         return doc
 
     def _when(self, check: Checker, data: dict[str, Any]) -> tuple[datetime | None, int | None]:
-        day = check.day("date", data.get("date"), required=True)
+        today = self.ctx.now().date()
+        first = today - timedelta(days=RECORD_DAYS_BACK)
+        last = today + timedelta(days=BOOK_DAYS_AHEAD)
+        day = check.day("date", data.get("date"), required=True, low=first, high=last,
+                        window=f"from {first:%d %b %Y} to {last:%d %b %Y} (appointments are "
+                               "booked up to two years ahead)")
         at = check.clock("time", data.get("time"), required=True)
-        duration = check.number("duration_min", data.get("duration_min", 20), low=5,
+        duration = check.number("duration_min", data.get("duration_min", 20), low=MIN_DURATION,
                                 high=MAX_DURATION, integer=True, required=True,
                                 label="duration (minutes)")
         if day is None or at is None:
             return None, None
         return datetime.combine(day, at), int(duration) if duration is not None else None
 
+    def _check_hours(self, doctor: dict[str, Any], start: datetime, end: datetime) -> None:
+        """Refuse a slot that is not wholly inside the clinic's opening hours and the
+        doctor's working hours, naming the hours."""
+        clinic = clinic_settings(self.store)
+        slot = f"{start:%a %d %b %Y} {start:%H:%M}-{end:%H:%M}"
+        if not fits(clinic["hours"], start, end):
+            raise ValidationError({"time": f"The clinic is open {format_hours(clinic['hours'])}; "
+                                           f"{slot} is outside those hours."})
+        hours = doctor_hours(doctor, clinic)
+        if not fits(hours, start, end):
+            name = doctor.get("full_name") or doctor.get("username") or "The doctor"
+            raise ValidationError({"time": f"{name} works {format_hours(hours)}; {slot} is "
+                                           "outside those hours."})
+
+    def _upcoming(self, patient_id: str, exclude: str | None = None) -> list[dict[str, Any]]:
+        """A patient's upcoming appointments (open, not yet started), oldest booking first."""
+        found = self.store.appointments.find(AppointmentQuery(
+            patient_id=patient_id, statuses=OPEN_STATUSES, start_from=self.ctx.now(),
+            limit=None, count=False))
+        return sorted((d for d in found.items if d["id"] != exclude), key=lambda d: d["id"])
+
+    def _limit_error(self, session: Session, name: str, limit: int) -> ValidationError:
+        plural = "s" if limit != 1 else ""
+        if session.role == policy.PATIENT:
+            text = (f"You already have {limit} upcoming appointment{plural}, the most a "
+                    "patient may hold at once. Cancel one, or wait until one has taken "
+                    "place, before booking another.")
+        else:
+            text = (f"{name} already has {limit} upcoming appointment{plural}, the most a "
+                    "patient may hold at once; the limit applies to bookings made by staff "
+                    "too. Cancel or complete one of them first.")
+        return ValidationError({"patient_id": text})
+
+    def _check_limit(self, session: Session, patient_id: str, name: str, start: datetime,
+                     exclude: str | None = None) -> None:
+        """In the booking's unit of work: refuse when the patient already holds the most
+        upcoming appointments the clinic allows. Writing the patient's booking counter
+        first makes concurrent bookings for one patient collide (as for a doctor)."""
+        if start < self.ctx.now():
+            return  # recording a visit that already happened holds no future slot
+        self.store.counters.next("patient-bookings:" + patient_id)
+        limit = int(clinic_settings(self.store)["max_upcoming"])
+        if len(self._upcoming(patient_id, exclude)) >= limit:
+            raise self._limit_error(session, name, limit)
+
     def _clash(self, doctor_id: str, start: datetime, end: datetime,
                exclude: str | None = None) -> dict[str, Any] | None:
         """An open appointment of the same doctor overlapping [start, end), if any."""
+        earlier = add_safely(start, timedelta(minutes=-MAX_DURATION)) or start
         days = {start.date().isoformat(), (end - timedelta(seconds=1)).date().isoformat(),
-                (start - timedelta(minutes=MAX_DURATION)).date().isoformat()}
+                earlier.date().isoformat()}
         found = self.store.appointments.find(AppointmentQuery(
             doctor_id=doctor_id, days=tuple(sorted(days)), statuses=OPEN_STATUSES,
             limit=None, count=False))
@@ -98,6 +155,7 @@ class AppointmentService(Service):
         check.done()
         assert start and duration and doctor
         end = start + timedelta(minutes=duration)
+        self._check_hours(doctor, start, end)
         name, mrn = patients.name_of(pid)
         now = self.ctx.now()
         doc = {
@@ -114,11 +172,13 @@ class AppointmentService(Service):
         # doctor's booking counter first makes two racing bookings conflict (one is retried
         # or refused). On a standalone mongod both can pass the check, so each re-checks
         # after its insert and the later one (by id) withdraws.
+        # The patient's limit is kept the same way (their own counter, then the count).
         with self.uow():
             self._claim(doctor["id"])
             other = self._clash(doctor["id"], start, end)
             if other:
                 raise self._clash_error(other)
+            self._check_limit(session, pid, name, start)
             doc = self.store.appointments.add(doc)
             if self.store.info.transactions:
                 self._booked(session, doc)
@@ -127,6 +187,12 @@ class AppointmentService(Service):
             if other is not None and other["id"] < doc["id"]:
                 self.store.appointments.delete(doc["id"])
                 raise self._clash_error(other)
+            if start >= now:
+                limit = int(clinic_settings(self.store)["max_upcoming"])
+                held = [d["id"] for d in self._upcoming(pid)]
+                if doc["id"] in held and held.index(doc["id"]) >= limit:
+                    self.store.appointments.delete(doc["id"])
+                    raise self._limit_error(session, name, limit)
             self._booked(session, doc)
         return public(doc) or {}
 
@@ -188,11 +254,15 @@ class AppointmentService(Service):
         check.done()
         assert start and duration and doctor
         end = start + timedelta(minutes=duration)
-        with self.uow():  # the overlap check and the move as one step
+        self._check_hours(doctor, start, end)
+        with self.uow():  # the overlap and limit checks and the move as one step
             self._claim(doctor["id"])
             other = self._clash(doctor["id"], start, end, exclude=doc["id"])
             if other:
                 raise self._clash_error(other)
+            if doc["start"] < self.ctx.now():  # a past visit moved ahead takes a slot
+                self._check_limit(session, doc["patient_id"], doc.get("patient_name") or
+                                  "This patient", start, exclude=doc["id"])
             return self._update(session, doc, version, {
                 "start": start, "end": end, "day": start.date().isoformat(),
                 "duration_min": duration, "doctor_id": doctor["id"],

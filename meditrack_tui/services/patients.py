@@ -21,6 +21,8 @@ SORTS = PATIENT_SORTS
 # Fields kept on a record for searching, never shown.
 SEARCH_KEYS = frozenset({"first_key", "last_key", "full_key", "phone_digits", "phone_rev",
                          "conditions_lc"})
+# Dates of birth are accepted from this day to today.
+EARLIEST_DOB = date(1900, 1, 1)
 MRN_RE = re.compile(r"^(?:mrn[-\s]?)?(\d{1,8})$", re.IGNORECASE)
 
 
@@ -63,13 +65,12 @@ def build_patient_doc(check: Checker, data: dict[str, Any], *, today: date,
         out["last_name"] = check.text("last_name", data.get("last_name"), required=True,
                                       max_len=60)
     if given("dob"):
-        born = check.day("dob", data.get("dob"), required=True)
-        if born is not None:
-            if born > today:
-                check.fail("dob", "Date of birth cannot be in the future.")
-            elif today.year - born.year > 125:
-                check.fail("dob", "Date of birth is more than 125 years ago.")
-            out["dob"] = born.isoformat()
+        born = check.day("dob", data.get("dob"), required=True, low=EARLIEST_DOB,
+                         label="date of birth",
+                         window=f"from {EARLIEST_DOB.isoformat()} to today ({today.isoformat()})")
+        if born is not None and born > today:
+            check.fail("dob", "Date of birth cannot be in the future.")
+        out["dob"] = born.isoformat() if born is not None else None
     if given("sex"):
         out["sex"] = check.choice("sex", data.get("sex"), SEXES)
     if given("phone"):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import date, timedelta
 from typing import Any
 
 from .. import policy
@@ -15,7 +16,23 @@ ROUTES = ("oral", "inhaled", "topical", "subcutaneous", "intramuscular", "intrav
           "sublingual", "rectal", "ophthalmic", "nasal", "transdermal", "other")
 
 
-def _fields(check: Checker, data: dict[str, Any], partial: bool = False) -> dict[str, Any]:
+# A start date may record a medicine begun up to ten years ago (a long-term prescription
+# written elsewhere) or plan one up to a year ahead; anything outside is a typing mistake.
+START_YEARS_BACK = 10
+START_DAYS_AHEAD = 366
+
+
+def start_window(today: date) -> tuple[date, date]:
+    """The first and last start date a prescription written ``today`` may have."""
+    try:
+        first = today.replace(year=today.year - START_YEARS_BACK)
+    except ValueError:  # 29 February
+        first = today.replace(year=today.year - START_YEARS_BACK, day=28)
+    return first, today + timedelta(days=START_DAYS_AHEAD)
+
+
+def _fields(check: Checker, data: dict[str, Any], today: date,
+            partial: bool = False) -> dict[str, Any]:
     out: dict[str, Any] = {}
 
     def given(name: str) -> bool:
@@ -31,7 +48,10 @@ def _fields(check: Checker, data: dict[str, Any], partial: bool = False) -> dict
         out["frequency"] = check.text("frequency", data.get("frequency"), required=True,
                                       max_len=80)
     if given("start_date"):
-        start = check.day("start_date", data.get("start_date"))
+        first, last = start_window(today)
+        start = check.day("start_date", data.get("start_date"), low=first, high=last,
+                          window=f"from {first.isoformat()} to {last.isoformat()} (at most "
+                                 f"{START_YEARS_BACK} years back or a year ahead)")
         out["start_date"] = start.isoformat() if start else None
     if given("notes"):
         out["notes"] = check.text("notes", data.get("notes"), max_len=500)
@@ -82,7 +102,7 @@ class PrescriptionService(Service):
         if not isinstance(data, dict):
             raise ValidationError("Prescription details must be a set of fields.")
         check = Checker()
-        fields = _fields(check, data)
+        fields = _fields(check, data, self.ctx.now().date())
         check.done()
         override = self._check_allergy(session, pid, fields["drug"], override_reason)
         now = self.ctx.now()
@@ -120,7 +140,7 @@ class PrescriptionService(Service):
         if not isinstance(changes, dict) or not changes:
             raise ValidationError("Nothing to change.")
         check = Checker()
-        fields = _fields(check, changes, partial=True)
+        fields = _fields(check, changes, self.ctx.now().date(), partial=True)
         check.done()
         if "drug" in fields and fields["drug"] != doc["drug"]:
             override = self._check_allergy(session, doc["patient_id"], fields["drug"],

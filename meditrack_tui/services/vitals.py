@@ -48,7 +48,7 @@ def clean_reading(data: dict[str, Any], now: datetime) -> dict[str, Any]:
         check.fail("glucose_fasting", "Fasting must be yes or no.")
     if "glucose_mg_dl" in out:
         out["glucose_fasting"] = bool(fasting)
-    taken = check.moment("taken_at", data.get("taken_at")) or now
+    taken = check.moment("taken_at", data.get("taken_at"), label="time taken") or now
     if taken > now + timedelta(minutes=5):
         check.fail("taken_at", "A reading cannot be in the future.")
     elif taken.year < EARLIEST_READING_YEAR:

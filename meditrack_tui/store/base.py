@@ -45,7 +45,7 @@ EMBEDDED = "embedded"
 MONGODB = "mongodb"
 
 # The store's schema version (both stores record it at open and refuse a newer one).
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5  # 4: the audit chain; 5: the clinic settings
 
 
 class StoreError(Exception):
@@ -109,6 +109,7 @@ class UserRow(TypedDict, total=False):
     email: str | None
     specialty: str | None
     patient_id: str | None      # a patient account's own record
+    working_hours: dict[str, list[str] | None] | None  # a doctor's own (None: the clinic's)
     failed_logins: int
     locked_until: datetime | None
     last_login: datetime
@@ -276,6 +277,20 @@ class AuditHead(TypedDict):
     seq: int
     hash: str
     seal: str
+
+
+class SettingsRow(TypedDict, total=False):
+    """The clinic's settings (one record, id ``"clinic"``); services/settings.py validates
+    them and fills in defaults for what was never saved."""
+
+    id: str
+    hours: dict[str, list[str] | None]    # weekday ("mon".."sun") -> [open, close] or None
+    max_upcoming: int                     # upcoming appointments a patient may hold
+    self_signup: bool                     # patients may sign themselves up
+    signups_per_hour: int
+    updated_by: str
+    updated_at: datetime
+    version: int
 
 
 R = TypeVar("R")
@@ -606,6 +621,20 @@ class CounterRepo(ABC):
         time with count 1)."""
 
 
+class SettingsRepo(ABC):
+    """The clinic's settings: one versioned record, absent until an admin first saves it."""
+
+    @abstractmethod
+    def get(self) -> SettingsRow | None:
+        """The stored settings (None when never saved)."""
+
+    @abstractmethod
+    def save(self, fields: Doc, *, version: int) -> SettingsRow | None:
+        """Replace the settings with ``fields`` while the stored version is ``version`` (0:
+        none stored yet); the stored record gets ``version + 1`` and id ``"clinic"``.
+        Returns it, or None when the stored version differs (someone saved first)."""
+
+
 class Store(ABC):
     """An open store: its repositories, units of work, and housekeeping."""
 
@@ -620,6 +649,7 @@ class Store(ABC):
     audit: AuditRepo
     changes: ChangeRepo
     counters: CounterRepo
+    settings: SettingsRepo
 
     @abstractmethod
     def unit_of_work(self) -> AbstractContextManager[None]:

@@ -137,3 +137,28 @@ def test_audit_and_change_events_follow_each_operation(clinic):
                                                      for e in events]
     page = services.audit.list(admin, action="patient.update")
     assert page.total == 1 and page.items[0]["username"] == "st.doctor"
+
+
+def test_clinic_settings_hours_and_the_patient_limit(clinic):
+    """Settings saved by an admin drive bookings on every store: the hours (a Sunday is
+    closed), and the limit of upcoming appointments (the one over it is withdrawn)."""
+    services, admin, doctor, patient = clinic
+    with pytest.raises(ValidationError) as info:
+        services.appointments.book(doctor, {"patient_id": patient["id"],
+                                            "doctor_id": doctor.user_id, "date": "2026-03-08",
+                                            "time": "03:00", "reason": "Sunday"})
+    assert "The clinic is open" in info.value.fields["time"]
+    saved = services.settings.update(admin, {"max_upcoming": 2}, version=0)
+    assert saved["version"] == 1
+    with pytest.raises(Conflict):
+        services.settings.update(admin, {"max_upcoming": 4}, version=0)
+    for time in ("10:00", "11:00"):
+        services.appointments.book(doctor, {"patient_id": patient["id"],
+                                            "doctor_id": doctor.user_id, "date": "2026-03-10",
+                                            "time": time, "reason": "Check"})
+    with pytest.raises(ValidationError) as info:
+        services.appointments.book(doctor, {"patient_id": patient["id"],
+                                            "doctor_id": doctor.user_id, "date": "2026-03-10",
+                                            "time": "12:00", "reason": "Third"})
+    assert "already has 2 upcoming appointments" in info.value.fields["patient_id"]
+    assert services.appointments.list(doctor, patient_id=patient["id"]).total == 2

@@ -23,13 +23,14 @@ ROOT = Path(__file__).resolve().parents[2]
 
 WRITER = """
 import json, sys
+from datetime import datetime
 from meditrack_tui.config import Config
 from meditrack_tui.store import connect
 from meditrack_tui.services import Services
-data_dir, secret, username, script = sys.argv[1:5]
+data_dir, secret, username, script, now = sys.argv[1:6]
 cfg = Config(data_dir=data_dir, secret=secret)
 store = connect(cfg)
-s = Services(store, cfg)
+s = Services(store, cfg, clock=lambda: datetime.fromisoformat(now))  # the tests' clock
 me = s.auth.login(username, "meditrack-demo")
 out = []
 for op, args in json.loads(script):
@@ -50,7 +51,8 @@ def other_process(app: MediTrackApp, username: str, script: list) -> subprocess.
     """Start a second process that performs ``script`` on the same data directory."""
     cfg = app.backend.config
     return subprocess.Popen([sys.executable, "-c", WRITER, str(cfg.data_dir), cfg.secret or "",
-                             username, json.dumps(script)], cwd=ROOT, stdout=subprocess.PIPE,
+                             username, json.dumps(script), FIXED_NOW.isoformat()], cwd=ROOT,
+                            stdout=subprocess.PIPE,
                             text=True)
 
 

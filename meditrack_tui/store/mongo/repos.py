@@ -18,8 +18,8 @@ from ...live import PATIENT_SCOPED
 from ..base import (APPOINTMENT_SORTS, PATIENT_SORTS, AppointmentQuery, AppointmentRepo,
                     AuditQuery, AuditRepo, ChangeRepo, ChangeRow, Corrupt, CounterRepo, Doc,
                     Duplicate, Found, NameSearch, PatientQuery, PatientRepo, PrescriptionRepo,
-                    Records, ReportRepo, SessionRepo, UserQuery, UserRepo, VitalsRepo, chunks,
-                    new_id)
+                    Records, ReportRepo, SessionRepo, SettingsRepo, UserQuery, UserRepo,
+                    VitalsRepo, chunks, new_id)
 
 if TYPE_CHECKING:
     from .store import MongoStore
@@ -661,3 +661,30 @@ class Changes(Repo, ChangeRepo):
         # Housekeeping outside the unit of work's transaction: two processes pruning at
         # once must not make a user's save fail with a write conflict.
         return self.coll.delete_many({"ts": {"$lt": clean(before)}}).deleted_count
+
+
+class Settings(Repo, SettingsRepo):
+    """The clinic's settings: one document (``_id`` "clinic") of the ``settings``
+    collection; a save matches on the stored version."""
+
+    ID = "clinic"
+
+    def get(self) -> Doc | None:
+        return self.out(self.coll.find_one({"_id": self.ID}, session=self.s))
+
+    def save(self, fields: Doc, *, version: int) -> Doc | None:
+        from pymongo import ReturnDocument
+        from pymongo.errors import DuplicateKeyError
+
+        body = clean({k: v for k, v in fields.items() if k not in ("id", "_id", "version")})
+        body["version"] = int(version) + 1
+        if version == 0:
+            try:
+                self.coll.insert_one({"_id": self.ID, **body}, session=self.s)
+            except DuplicateKeyError:  # someone saved them first
+                return None
+            return self.out({"_id": self.ID, **body})
+        doc = self.coll.find_one_and_replace({"_id": self.ID, "version": int(version)}, body,
+                                             session=self.s,
+                                             return_document=ReturnDocument.AFTER)
+        return self.out(doc)

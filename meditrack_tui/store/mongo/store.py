@@ -62,7 +62,7 @@ INDEXES: list[tuple[str, list[tuple[str, int]], dict[str, Any]]] = [
 ]
 
 COLLECTIONS = ("users", "sessions", "patients", "appointments", "prescriptions", "vitals",
-               "reports", "audit", "changes", "counters")
+               "reports", "audit", "changes", "counters", "settings")
 META = "meta"
 SCHEMA_DOC = "schema"
 
@@ -189,6 +189,7 @@ class MongoStore(Store):
         self.audit = repos.Audit(self, "audit")
         self.changes = repos.Changes(self, "changes")
         self.counters = repos.Counters(self, "counters")
+        self.settings = repos.Settings(self, "settings")
 
     def translate_error(self, exc: BaseException) -> MediTrackError | None:
         """The MediTrack error (a sentence naming the server) for a pymongo error."""

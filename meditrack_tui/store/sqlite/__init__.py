@@ -19,7 +19,7 @@ from .engine import (DB_NAME, Database, create_private, free_space, human_size,
                      read_only_reason)
 from .repos import (SqliteAppointments, SqliteAudit, SqliteChanges, SqliteCounters,
                     SqlitePatients, SqlitePrescriptions, SqliteReports, SqliteSessions,
-                    SqliteUsers, SqliteVitals)
+                    SqliteSettings, SqliteUsers, SqliteVitals)
 from .schema import DATA_TABLES, MIGRATIONS, Migration, migrate
 
 if TYPE_CHECKING:
@@ -83,6 +83,7 @@ class SqliteStore(Store):
         self.audit = SqliteAudit(self.db)
         self.changes = SqliteChanges(self.db)
         self.counters = SqliteCounters(self.db)
+        self.settings = SqliteSettings(self.db)
 
     def _recorded_version(self) -> int | None:
         """The schema version recorded in the file (None: a new file, no schema yet)."""

@@ -17,7 +17,8 @@ from ..base import AuditHead
 from ..base import (APPOINTMENT_SORTS, PATIENT_SORTS, AppointmentQuery, AppointmentRepo,
                     AuditQuery, AuditRepo, ChangeRepo, ChangeRow, CounterRepo, Corrupt, Doc,
                     Found, NameSearch, PatientQuery, PatientRepo, PrescriptionRepo, ReportRepo,
-                    SessionRepo, UserQuery, UserRepo, VitalsRepo, new_id, prefix_end)
+                    SessionRepo, SettingsRepo, UserQuery, UserRepo, VitalsRepo, new_id,
+                    prefix_end)
 from .engine import Database, column, decode, encode, iso
 from .records import Extract, JsonRecords, field, order, paging, where
 
@@ -552,3 +553,31 @@ class SqliteCounters(CounterRepo):
                 "DO UPDATE SET value = value + excluded.value RETURNING value",
                 (name, int(count))).fetchall()
         return int(rows[0][0])
+
+
+class SqliteSettings(SettingsRepo):
+    """The clinic's settings: one row of the ``settings`` table."""
+
+    ID = "clinic"
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    def get(self) -> Doc | None:
+        text = self.db.one("SELECT doc FROM settings WHERE id = ?", (self.ID,))
+        return None if text is None else decode(text)
+
+    def save(self, fields: Doc, *, version: int) -> Doc | None:
+        record = {**fields, "id": self.ID, "version": int(version) + 1}
+        text = encode(record)
+        with self.db.transaction():
+            if version == 0:
+                row = self.db.execute(
+                    "INSERT INTO settings (id, version, doc) VALUES (?, 1, ?) "
+                    "ON CONFLICT (id) DO NOTHING RETURNING id", (self.ID, text)).fetchone()
+            else:
+                row = self.db.execute(
+                    "UPDATE settings SET version = version + 1, doc = ? "
+                    "WHERE id = ? AND version = ? RETURNING id",
+                    (text, self.ID, int(version))).fetchone()
+        return None if row is None else decode(text)

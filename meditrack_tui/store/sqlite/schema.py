@@ -119,7 +119,7 @@ CREATE TABLE counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL);
 # Tables whose rows drop_all deletes (children first).
 DATA_TABLES = ("users", "sessions", "patient_conditions", "patients", "appointment_keys",
                "appointments", "prescriptions", "vitals", "reports", "report_chunks",
-               "report_files", "audit", "audit_head", "changes", "counters")
+               "report_files", "audit", "audit_head", "changes", "counters", "settings")
 
 Migration = Callable[[sqlite3.Connection], None]
 
@@ -168,8 +168,16 @@ def _v4(conn: sqlite3.Connection) -> None:
         conn.execute(statement)
 
 
+def _v5(conn: sqlite3.Connection) -> None:
+    """The clinic's settings (opening hours, appointment limit, sign-up switches): one
+    versioned JSON record. Needs nothing of version 4 (the audit chain), so it applies
+    whichever of the two a database received first."""
+    conn.execute("CREATE TABLE IF NOT EXISTS settings ("
+                 "id TEXT PRIMARY KEY, version INTEGER NOT NULL, doc TEXT NOT NULL)")
+
+
 # version -> the step from the version before it (a fresh database runs them all)
-MIGRATIONS: dict[int, Migration] = {2: _create_v2, 3: _v3, 4: _v4}
+MIGRATIONS: dict[int, Migration] = {2: _create_v2, 3: _v3, 4: _v4, 5: _v5}
 
 
 def migrate(conn: sqlite3.Connection, where: Path, *,

@@ -1,0 +1,236 @@
+"""The clinic settings screen (admins, from the users screen by Ctrl+G), a doctor's working
+hours, and the booking form showing the new refusals (hours, limit) inline."""
+
+from __future__ import annotations
+
+from textual.widgets import Input, Select, Static
+
+from screens.admin import UsersScreen
+from screens.confirm import ConfirmScreen
+from screens.settings import DoctorHoursScreen, SettingsScreen
+from tests.conftest import login_as, settle, sync
+from tests.ui.test_appointments import (call_as, fill, open_appointments, open_form,
+                                        pick_patient, text_of)
+
+
+async def open_settings(app, pilot) -> SettingsScreen:
+    await login_as(app, pilot, "demo.admin")
+    await pilot.press("f7")
+    await settle(app, pilot)
+    assert isinstance(app.screen, UsersScreen)
+    footer = " ".join(b.binding.description for b in app.screen.active_bindings.values()
+                      if b.binding.show and b.enabled)
+    assert "Clinic settings" in footer  # the key is offered in the footer
+    await pilot.press("ctrl+g")
+    await settle(app, pilot)
+    assert isinstance(app.screen, SettingsScreen)
+    return app.screen
+
+
+async def until(app, pilot, predicate, timeout: float = 5.0) -> None:
+    await settle(app, pilot)
+    for _ in range(int(timeout / 0.05)):
+        if predicate():
+            return
+        await pilot.pause(0.05)
+    assert predicate()
+
+
+def settings_as(backend, username: str = "demo.admin") -> dict:
+    return call_as(backend, username, lambda s, me: s.settings.get(me))
+
+
+@sync
+async def test_settings_show_the_defaults_and_refuse_bad_hours_inline(make_app, demo_backend):
+    app = make_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await open_settings(app, pilot)
+        assert screen.query_one("#hours-mon", Input).value == "08:00-18:00"
+        assert screen.query_one("#hours-sat", Input).value == "09:00-13:00"
+        assert screen.query_one("#hours-sun", Input).value == "closed"
+        assert screen.query_one("#max_upcoming", Input).value == "3"
+        assert screen.query_one("#signups_per_hour", Input).value == "5"
+        assert screen.query_one("#self_signup", Select).value is True
+        assert screen.focused is screen.query_one("#hours-mon")
+        # keyboard only: type over Monday, Enter saves; the refusal shows under it
+        screen.query_one("#hours-mon", Input).value = ""
+        await pilot.press(*"18:00-08:00")
+        await pilot.press("enter")
+        await settle(app, pilot)
+        err = screen.query_one("#err-hours_mon", Static)
+        assert err.display and "opening time must be before the closing time" in text_of(err)
+        assert screen.focused is screen.query_one("#hours-mon")
+        # several fields at once, each with its own message
+        screen.query_one("#hours-mon", Input).value = "08:00-18:00"
+        screen.query_one("#max_upcoming", Input).value = "1e309"
+        screen.query_one("#signups_per_hour", Input).value = "0"
+        screen.query_one("#max_upcoming", Input).focus()
+        await pilot.press("enter")
+        await settle(app, pilot)
+        assert not screen.query_one("#err-hours_mon", Static).display
+        assert "expected 1 to 50" in text_of(screen.query_one("#err-max_upcoming", Static))
+        assert "expected 1 to 1000" in text_of(screen.query_one("#err-signups_per_hour",
+                                                                 Static))
+        assert settings_as(demo_backend)["version"] == 0  # nothing was saved
+
+
+@sync
+async def test_settings_save_and_leaving_asks_first(make_app, demo_backend):
+    app = make_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        screen = await open_settings(app, pilot)
+        assert screen.has_class("-wide")
+        screen.query_one("#hours-sat", Input).value = "closed"
+        screen.query_one("#hours-sun", Input).value = "10:00-12:00"
+        screen.query_one("#max_upcoming", Input).value = "5"
+        screen.query_one("#self_signup", Select).value = False
+        await pilot.press("ctrl+o")
+        await until(app, pilot, lambda: settings_as(demo_backend)["version"] == 1)
+        saved = settings_as(demo_backend)
+        assert saved["hours"]["sat"] is None and saved["hours"]["sun"] == ["10:00", "12:00"]
+        assert saved["max_upcoming"] == 5 and saved["self_signup"] is False
+        await settle(app, pilot)
+        assert "Last changed by demo.admin" in text_of(screen.query_one("#settings-status",
+                                                                        Static))
+        assert not screen.has_unsaved_changes
+        # unsaved typing: Esc asks before discarding
+        screen.query_one("#max_upcoming", Input).value = "7"
+        await pilot.press("escape")
+        await settle(app, pilot)
+        assert isinstance(app.screen, ConfirmScreen)
+        await pilot.press("y")
+        await settle(app, pilot)
+        assert isinstance(app.screen, UsersScreen)
+        assert settings_as(demo_backend)["max_upcoming"] == 5
+
+
+@sync
+async def test_a_doctors_hours_from_the_settings_screen(make_app, demo_backend):
+    app = make_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await open_settings(app, pilot)
+        await pilot.press("ctrl+t")
+        await settle(app, pilot)
+        dialog = app.screen
+        assert isinstance(dialog, DoctorHoursScreen)
+        await until(app, pilot, lambda: bool(dialog.doctors))
+        hartwell = next(d for d in dialog.doctors.values()
+                        if d["full_name"] == "Dr. Maya Hartwell")
+        dialog.query_one("#doctor", Select).value = hartwell["id"]
+        await settle(app, pilot)
+        assert dialog.query_one("#dh-mon", Input).value == "08:00-18:00"
+        assert "the clinic's hours" in text_of(dialog.query_one("#doctor-hours-now", Static))
+        dialog.query_one("#dh-tue", Input).value = "9 to 5"
+        dialog.query_one("#dh-tue", Input).focus()
+        await pilot.press("enter")
+        await settle(app, pilot)
+        assert "Tue: write the hours like 08:00-18:00" in text_of(
+            dialog.query_one("#err-hours_tue", Static))
+        for day in ("mon", "tue", "wed", "thu", "fri"):
+            dialog.query_one(f"#dh-{day}", Input).value = "09:00-17:00"
+        dialog.query_one("#dh-sat", Input).value = "closed"
+        await pilot.press("ctrl+o")
+        await until(app, pilot, lambda: "their own hours" in text_of(
+            dialog.query_one("#doctor-hours-now", Static)))
+        assert "Mon-Fri 09:00-17:00; closed Sat, Sun" in text_of(
+            dialog.query_one("#doctor-hours-now", Static))
+        await pilot.press("escape")
+        await settle(app, pilot)
+        assert isinstance(app.screen, SettingsScreen)
+
+    # the booking form shows the doctor's hours when a booking falls outside them
+    app = make_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await open_appointments(app, pilot, "demo.doctor")
+        form = await open_form(app, pilot)
+        await pick_patient(app, pilot, form, "whitaker")
+        await fill(pilot, form, time="17:20", reason="After hours")
+        form.query_one("#reason", Input).focus()
+        await pilot.press("enter")
+        await settle(app, pilot)
+        assert app.screen is form
+        error = text_of(form.query_one("#err-time", Static))
+        assert error.startswith("Dr. Maya Hartwell works Mon-Fri 09:00-17:00")
+        assert form.focused is form.query_one("#time")
+
+
+@sync
+async def test_other_roles_cannot_change_the_settings(make_app, demo_backend):
+    app = make_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await login_as(app, pilot, "demo.doctor")
+        app.push_screen(SettingsScreen())
+        await settle(app, pilot)
+        screen = app.screen
+        assert screen.query_one("#max_upcoming", Input).value == "3"  # reads are open
+        screen.query_one("#max_upcoming", Input).value = "9"
+        await pilot.press("ctrl+o")
+        await settle(app, pilot)
+        denied = screen.query_one("#settings-denied", Static)
+        assert denied.display and "not allowed to change the clinic settings" in \
+            text_of(denied)
+        assert settings_as(demo_backend)["max_upcoming"] == 3
+
+
+@sync
+async def test_booking_form_shows_the_clinic_hours_and_the_limit_inline(make_app,
+                                                                         demo_backend):
+    app = make_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await open_appointments(app, pilot, "demo.doctor")
+        form = await open_form(app, pilot)
+        await pick_patient(app, pilot, form, "whitaker")
+        await fill(pilot, form, date="2026-03-08", time="03:00", reason="Sunday night")
+        form.query_one("#reason", Input).focus()
+        await pilot.press("enter")
+        await settle(app, pilot)
+        assert app.screen is form
+        error = text_of(form.query_one("#err-time", Static))
+        assert error.startswith("The clinic is open Mon-Fri 08:00-18:00, Sat 09:00-13:00; "
+                                "closed Sun")
+        await fill(pilot, form, date="9999-12-31", time="23:50")
+        form.query_one("#reason", Input).focus()
+        await pilot.press("enter")
+        await settle(app, pilot)
+        assert "up to two years ahead" in text_of(form.query_one("#err-date", Static))
+
+
+@sync
+async def test_vitals_form_shows_the_range_message_for_infinite_values(make_app):
+    """A whole-number field given 1e309 (infinity) used to end in "Something went wrong"."""
+    from tests.ui.test_vitals import fill_reading, open_vitals
+
+    app = make_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await open_vitals(app, pilot, "demo.doctor", "Reyes")
+        form = await fill_reading(app, pilot, heart_rate="1e309")
+        assert app.screen is form  # still open, nothing saved
+        err = form.query_one("#err-heart_rate", Static)
+        assert err.display and "Heart rate must be a number (expected 20 to 300 bpm)" in \
+            text_of(err)
+
+
+@sync
+async def test_patient_form_shows_invisible_names_and_old_births_inline(make_app):
+    from screens.patients import PatientFormScreen
+    from tests.ui.test_patients import open_list
+
+    app = make_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await open_list(app, pilot)
+        await pilot.press("ctrl+n")
+        await settle(app, pilot)
+        form = app.screen
+        assert isinstance(form, PatientFormScreen)
+        form.query_one("#f-first_name", Input).value = "\u200b\u200b"
+        form.query_one("#f-last_name", Input).value = "Lind\u202egren"
+        form.query_one("#f-dob", Input).value = "0001-01-01"
+        form.query_one("#f-sex", Select).value = "F"
+        form.query_one("#f-first_name", Input).focus()
+        await pilot.press("enter")
+        await settle(app, pilot)
+        assert app.screen is form and screen is not form
+        assert "invisible characters alone do not count" in text_of(
+            form.query_one("#err-first_name", Static))
+        assert "direction-changing" in text_of(form.query_one("#err-last_name", Static))
+        assert "from 1900-01-01 to today" in text_of(form.query_one("#err-dob", Static))
