@@ -49,6 +49,8 @@ class MediTrackApp(App):
         self.demo_logins = demo_logins
         self.session: Any = None
         self.store_status = "Connecting to the database…"
+        #: whether people may sign themselves up here (the clinic's switch; known once connected)
+        self.signup_open = True
         self.idle_lock_seconds = 60 * (idle_lock_minutes or backend.config.idle_lock_minutes)
         self.last_activity = time.monotonic()
         self.locked = False
@@ -82,8 +84,9 @@ class MediTrackApp(App):
         """Open the store while the login screen is already drawn."""
         try:
             info = self.backend.open()
-            first_run, has_admin = self.backend.call(
-                lambda s: (s.auth.needs_first_admin(), s.auth.has_admin()))
+            first_run, has_admin, signup_open = self.backend.call(
+                lambda s: (s.auth.needs_first_admin(), s.auth.has_admin(),
+                           s.auth.signup_open()))
         except Exception as exc:  # noqa: BLE001 - shown to the user, never a traceback
             from screens.base import error_text
 
@@ -93,6 +96,7 @@ class MediTrackApp(App):
         if not first_run and not has_admin:
             where += (" · no administrator: create one on the server with "
                       "'meditrack create-admin'")
+        self.signup_open = signup_open
         self.call_from_thread(self._connected, where, first_run)
 
     def _set_store_status(self, text: str) -> None:

@@ -111,6 +111,12 @@ class SessionExpired(MediTrackError):
     title = "Session ended"
 
 
+class RateLimited(MediTrackError):
+    """Too many of something (sign-ups) in too short a time; try again later."""
+
+    title = "Please wait"
+
+
 class StoreUnavailable(MediTrackError):
     """The database cannot be reached or opened."""
 

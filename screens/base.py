@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Callable, NamedTuple
 
@@ -21,6 +22,17 @@ from .messages import DataChanged
 
 if TYPE_CHECKING:
     from meditrack_tui.app import MediTrackApp
+
+
+@contextmanager
+def live_refresh(app: Any) -> Iterator[None]:
+    """Service calls started inside re-fetch what a screen shows after someone's change:
+    a read the audit already holds for this session is not recorded again."""
+    app.live_refresh = True
+    try:
+        yield
+    finally:
+        app.live_refresh = False
 
 
 def error_text(exc: BaseException) -> str:
@@ -52,15 +64,17 @@ class ServiceMixin:
     ) -> None:
         if busy is not None:
             busy.loading = True
-        self._service_worker(fn, done, error, busy, group, exclusive)
+        live = bool(getattr(self.app, "live_refresh", False))
+        self._service_worker(fn, done, error, busy, group, exclusive, live)
 
-    def _service_worker(self, fn, done, error, busy, group: str, exclusive: bool) -> None:
+    def _service_worker(self, fn, done, error, busy, group: str, exclusive: bool,
+                        live: bool = False) -> None:
         widget: Any = self
 
         @work(thread=True, exclusive=exclusive, exit_on_error=False, group=group)
         def runner(target: Any) -> None:
             try:
-                result = target.app.backend.call(fn)
+                result = target.app.backend.call(fn, live=live)
             except BaseException as exc:  # noqa: BLE001 - every failure becomes a message
                 target.app.call_from_thread(target._service_failed, exc, error, busy)
                 return
@@ -108,7 +122,8 @@ class BaseScreen(ServiceMixin, Screen):
 
     def on_data_changed(self, message: DataChanged) -> None:
         if self.WATCHES & message.collections and self.is_relevant(message):
-            self.reload()
+            with live_refresh(self.app):
+                self.reload()
 
     def is_relevant(self, message: DataChanged) -> bool:
         return True

@@ -65,6 +65,14 @@ class LoginScreen(BaseScreen):
 
     def show_store_status(self, text: str) -> None:
         self.query_one("#store-status", Static).update(Text(text))
+        # sign-up is offered only where the clinic allows it (known once connected)
+        self.query_one("#signup", Button).display = self.app.signup_open
+        self.refresh_bindings()
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "signup":
+            return self.app.signup_open
+        return True
 
     @on(Input.Submitted, "#username")
     def next_field(self) -> None:

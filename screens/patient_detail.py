@@ -17,7 +17,7 @@ from meditrack_tui import policy
 from meditrack_tui.errors import MediTrackError
 
 from .appointments import PatientAppointmentsPane
-from .base import AppFooter, BaseScreen, error_text
+from .base import AppFooter, BaseScreen, error_text, live_refresh
 from .confirm import ConfirmScreen
 from .messages import DataChanged
 from .patients import PATIENT_FIELDS, SEX_OPTIONS, PatientFormScreen
@@ -138,15 +138,13 @@ class PatientScreen(BaseScreen):
         self.query_one("#ov-groups").set_class(self.size.width >= WIDE, "-wide")
 
     def reload(self) -> None:
-        """Fetch the record for the header and the overview.
-
-        Only the first fetch is audited as an opening; later ones (live refreshes) are not.
-        """
+        """Fetch the record for the header and the overview (the service audits the
+        opening; a live re-fetch of a record already opened is not recorded again)."""
         session, pid = self.session, self.patient_id
         if session is None:
             return
         opening = self.record is None
-        self.call_service(lambda s: s.patients.get(session, pid, audit_open=opening),
+        self.call_service(lambda s: s.patients.get(session, pid),
                           self.show_record, error=self._load_failed, group="pd-record")
         self.reload_medication()
         if opening:
@@ -248,6 +246,10 @@ class PatientScreen(BaseScreen):
     def on_data_changed(self, message: DataChanged) -> None:
         """Re-fetch the record and every pane whose data changed for this patient."""
         message.prevent_default()
+        with live_refresh(self.app):
+            self.refresh_for(message)
+
+    def refresh_for(self, message: DataChanged) -> None:
         if message.touches("vitals", self.patient_id) and "vitals" not in self.panes:
             self.prefetch_vitals()  # what was fetched ahead is out of date
         if message.touches("patients", self.patient_id):

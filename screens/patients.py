@@ -25,8 +25,8 @@ from meditrack_tui import policy
 from meditrack_tui.errors import Conflict, MediTrackError
 
 from .base import (
-    AppFooter, BaseScreen, ServiceMixin, Table, clear_field_errors, error_text, refilled,
-    short_doctor, show_field_errors,
+    AppFooter, BaseScreen, ServiceMixin, Table, clear_field_errors, error_text, live_refresh,
+    refilled, short_doctor, show_field_errors,
 )
 from .confirm import ConfirmScreen
 from .messages import DataChanged
@@ -626,7 +626,8 @@ class PatientListScreen(BaseScreen):
     def on_data_changed(self, message: DataChanged) -> None:
         message.prevent_default()  # handled here (keeps the cursor); not again by BaseScreen
         if message.touches("patients"):
-            self.reload()
+            with live_refresh(self.app):
+                self.reload()
 
     # --- searching and filtering ---
 

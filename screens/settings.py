@@ -115,7 +115,8 @@ class SettingsScreen(BaseScreen):
                           group="settings-load")
 
     def load_failed(self, exc: BaseException) -> None:
-        self.notify(error_text(exc), title="Clinic settings", severity="error", timeout=8)
+        self.notify(error_text(exc), title="Clinic settings", severity="error", timeout=8,
+                    markup=False)
 
     def show_settings(self, settings: dict[str, Any]) -> None:
         """Fill the form (a live change by someone else refills only an untouched form)."""
@@ -172,7 +173,7 @@ class SettingsScreen(BaseScreen):
         self.query_one("#save", Button).disabled = False
         self.loaded = None  # refill from what was stored
         self.show_settings(settings)
-        self.notify("The clinic settings are saved.", title="Clinic settings")
+        self.notify("The clinic settings are saved.", title="Clinic settings", markup=False)
 
     def failed(self, exc: BaseException) -> None:
         self.query_one("#save", Button).disabled = False
@@ -309,7 +310,7 @@ class DoctorHoursScreen(ServiceMixin, ModalScreen[None]):
 
         def done(result: dict[str, Any]) -> None:
             self.notify(f"{result['full_name']}: {result['hours_text']}.",
-                        title="Working hours saved")
+                        title="Working hours saved", markup=False)
             self.load(keep=doctor_id)
 
         self.call_service(save, done, error=self.failed, group="doctor-hours-save")

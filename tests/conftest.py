@@ -104,6 +104,18 @@ def demo_services(demo_dir: Path, clock: Clock):
 
 
 @pytest.fixture
+def s(demo_sessions):
+    """The demo clinic's services (with logged-in sessions in ``who``)."""
+    return demo_sessions[0]
+
+
+@pytest.fixture
+def who(demo_sessions):
+    """The demo clinic's logged-in sessions by username."""
+    return demo_sessions[1]
+
+
+@pytest.fixture
 def demo_backend(demo_dir: Path, clock: Clock):
     """A Backend (store thread) on a private copy of the demo clinic, for app tests."""
     from meditrack_tui.runtime import Backend

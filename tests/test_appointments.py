@@ -15,16 +15,6 @@ FREE_DAY = "2026-04-13"  # nobody has appointments this day in the demo data
 TODAY = "2026-03-04"  # demo.doctor is free 08:00-08:30 and from 16:00 (clinic: 08:00-18:00)
 
 
-@pytest.fixture
-def s(demo_sessions):
-    return demo_sessions[0]
-
-
-@pytest.fixture
-def who(demo_sessions):
-    return demo_sessions[1]
-
-
 def pid(s, mrn: str) -> str:
     return Peek(s.store).patient_id(mrn)
 

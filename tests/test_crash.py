@@ -111,7 +111,7 @@ WRITER = textwrap.dedent("""
                 "frequency": "twice daily"})
             say(kind="prescription", id=doc["id"])
         else:
-            current = services.patients.get(session, pid, audit_open=False)
+            current = services.patients.get(session, pid)
             doc = services.patients.update(session, pid, {
                 "phone": "555 01%02d" % rng.randint(0, 99)}, version=current["version"])
             say(kind="patient.update", id=pid, version=doc["version"])

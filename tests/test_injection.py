@@ -20,16 +20,6 @@ REGEX_TEXT = [".*", "^", "(", "[a-z]+", "\\", "a|b", ".", "+", "*", "?", "$", ")
               "\\d", "(?i)a"]
 
 
-@pytest.fixture
-def s(demo_sessions):
-    return demo_sessions[0]
-
-
-@pytest.fixture
-def who(demo_sessions):
-    return demo_sessions[1]
-
-
 @pytest.mark.parametrize("value", HOSTILE, ids=repr)
 def test_login_with_hostile_values_fails(s, value):
     for username, password in ((value, DEMO_PASSWORD), ("demo.doctor", value), (value, value)):

@@ -134,3 +134,17 @@ def test_importing_the_cli_stays_light():
 def test_building_the_parser_stays_light():
     loaded = _loaded_after("meditrack_tui.cli.build_parser().format_help()")
     assert loaded == []
+
+
+def test_screens_use_only_the_services_public_calls():
+    """What the audit records cannot be bypassed from the UI: screens call services only
+    through their public methods (no ``s.<service>._...``, no ``ctx``, no store)."""
+    import re
+
+    private = re.compile(r"\bs\.(?:\w+\.)?(?:_\w+|ctx|store)\b")
+    offenders = []
+    for path in (Path(__file__).resolve().parents[1] / "screens").glob("*.py"):
+        for number, line in enumerate(path.read_text("utf-8").splitlines(), 1):
+            if private.search(line):
+                offenders.append(f"{path.name}:{number}: {line.strip()}")
+    assert offenders == []

@@ -14,16 +14,6 @@ from tests.peek import Peek
 RX = {"dose": "500 mg", "frequency": "three times daily"}
 
 
-@pytest.fixture
-def s(demo_sessions):
-    return demo_sessions[0]
-
-
-@pytest.fixture
-def who(demo_sessions):
-    return demo_sessions[1]
-
-
 def pid(s, mrn: str) -> str:
     return Peek(s.store).patient_id(mrn)
 

@@ -18,16 +18,6 @@ EXPECTED_TYPES = {".csv": "text/csv", ".jpg": "image/jpeg", ".pdf": "application
                   ".png": "image/png", ".txt": "text/plain"}
 
 
-@pytest.fixture
-def s(demo_sessions):
-    return demo_sessions[0]
-
-
-@pytest.fixture
-def who(demo_sessions):
-    return demo_sessions[1]
-
-
 def pid(s, mrn: str) -> str:
     return Peek(s.store).patient_id(mrn)
 

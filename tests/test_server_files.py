@@ -27,16 +27,6 @@ REPORTS = sample_data_dir() / "reports"
 PDF = REPORTS / "p05_thyroid_function.pdf"
 
 
-@pytest.fixture
-def s(demo_sessions):
-    return demo_sessions[0]
-
-
-@pytest.fixture
-def who(demo_sessions):
-    return demo_sessions[1]
-
-
 def inbox(s, session) -> Path:
     return next(f.path for f in s.reports.folders(session) if f.key == "inbox")
 

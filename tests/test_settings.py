@@ -21,16 +21,6 @@ SATURDAY = "2026-04-18"
 SUNDAY = "2026-04-19"
 
 
-@pytest.fixture
-def s(demo_sessions):
-    return demo_sessions[0]
-
-
-@pytest.fixture
-def who(demo_sessions):
-    return demo_sessions[1]
-
-
 def book(s, session, patient_id, doctor, day=MONDAY, time="10:00", duration=20):
     return s.appointments.book(session, {"patient_id": patient_id, "doctor_id": doctor.user_id,
                                          "date": day, "time": time, "duration_min": duration,

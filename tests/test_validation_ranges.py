@@ -24,16 +24,6 @@ BIDI = ["Ann\u202eeveR", "\u2066Bob\u2069", "Li\u200fz", "Mo\u061cna", "\u202aX"
 NEW_PATIENT = {"first_name": "Vera", "last_name": "Range", "dob": "1980-01-02", "sex": "F"}
 
 
-@pytest.fixture
-def s(demo_sessions):
-    return demo_sessions[0]
-
-
-@pytest.fixture
-def who(demo_sessions):
-    return demo_sessions[1]
-
-
 def fields_of(call) -> dict[str, str]:
     with pytest.raises(ValidationError) as info:
         call()

@@ -15,16 +15,6 @@ NOW = datetime(2026, 3, 4, 10, 0)
 
 
 @pytest.fixture
-def s(demo_sessions):
-    return demo_sessions[0]
-
-
-@pytest.fixture
-def who(demo_sessions):
-    return demo_sessions[1]
-
-
-@pytest.fixture
 def patient_id(s, who) -> str:
     """A fresh patient with no readings yet."""
     return s.patients.create(who["demo.doctor"], {"first_name": "Vera", "last_name": "Vitals",

@@ -9,7 +9,7 @@ from .. import policy
 from ..errors import Conflict, NotFound, ValidationError
 from ..store import AppointmentQuery
 from ..validation import Checker, add_safely, page_args
-from .base import Page, Service, Session, public, ref
+from .base import Page, Service, Session, describe, public, ref
 from .patients import PatientService
 from .settings import clinic_settings, doctor_hours, fits, format_hours
 
@@ -302,6 +302,8 @@ class AppointmentService(Service):
         doc = self._get(appointment_id)
         self.authorize(session, "appointment.read", patient_id=doc["patient_id"],
                        record_type="appointment", record_id=doc["id"])
+        self.audit_read(session, "appointment.read", record_type="appointment",
+                        record_id=doc["id"], patient_id=doc["patient_id"])
         return public(doc) or {}
 
     def day_agenda(self, session: Session, doctor_id: Any, day: Any) -> list[dict[str, Any]]:
@@ -310,9 +312,15 @@ class AppointmentService(Service):
         check = Checker()
         when = check.day("date", day, required=True)
         check.done()
-        found = self.store.appointments.find(AppointmentQuery(
-            doctor_id=ref(doctor_id, "doctor"), day=when.isoformat(),
-            patient_id=self.own_patient(session, scope), limit=None, count=False))
+        doctor = ref(doctor_id, "doctor")
+        own = self.own_patient(session, scope)
+        with self.uow():
+            found = self.store.appointments.find(AppointmentQuery(
+                doctor_id=doctor, day=when.isoformat(), patient_id=own, limit=None,
+                count=False))
+            self.audit_read(session, "appointment.agenda", record_type="appointment",
+                            patient_id=own or None, count=len(found.items),
+                            query=describe(doctor_id=doctor, day=when.isoformat()))
         return [public(d) or {} for d in found.items]
 
     def list(
@@ -367,9 +375,17 @@ class AppointmentService(Service):
             spec["text"] = text.lower()
         sort_key = check.choice("sort", sort, SORTS)
         check.done()
-        found = self.store.appointments.find(AppointmentQuery(
-            sort=SORTS[sort_key or "start"], descending=bool(descending),
-            skip=(page_no - 1) * size, limit=size, **spec))
+        with self.uow():
+            found = self.store.appointments.find(AppointmentQuery(
+                sort=SORTS[sort_key or "start"], descending=bool(descending),
+                skip=(page_no - 1) * size, limit=size, **spec))
+            self.audit_read(session, "appointment.list", record_type="appointment",
+                            patient_id=spec.get("patient_id"), count=found.total or 0,
+                            query=describe(patient_id=spec.get("patient_id"),
+                                           doctor_id=spec.get("doctor_id"), status=status,
+                                           date_from=date_from, date_to=date_to,
+                                           upcoming=upcoming, query=text, sort=sort_key,
+                                           descending=descending, page=page_no))
         return Page([public(d) or {} for d in found.items], found.total or 0, page_no, size)
 
 

@@ -24,6 +24,8 @@ from ..errors import (
     AccountPending,
     AuthenticationFailed,
     Conflict,
+    PermissionDenied,
+    RateLimited,
     SessionExpired,
     ValidationError,
 )
@@ -31,6 +33,7 @@ from ..validation import EMAIL_RE, Checker
 from .base import Context, Service, Session, public
 
 ALGORITHM = "HS256"
+SIGNUPS_PER_TERMINAL = 2  # per hour: enough for a person and a family member
 WRONG = "Wrong username or password."
 ACTIVE, PENDING, REJECTED, INACTIVE = "active", "pending", "rejected", "inactive"
 USERNAME_CHARS = set("abcdefghijklmnopqrstuvwxyz0123456789._-")
@@ -70,6 +73,8 @@ class AuthService(Service):
         # token -> its checked claims: a token's signature is checked once per process
         # (a token never changes); expiry and the session row are checked on every call
         self._claims: dict[str, dict[str, Any]] = {}
+        #: when this terminal (process) signed accounts up, for the per-terminal limit
+        self._signups: list[datetime] = []
 
     # --- passwords ---
 
@@ -447,13 +452,16 @@ class AuthService(Service):
         full = f"{patient['first_name']} {patient['last_name']}"
         doc = self.new_user_doc(name, password, policy.PATIENT, full_name=full,
                                 email=patient.get("email"))
+        self._signup_allowed(name)
         with self.uow():  # the record and the account together, or neither
+            self._count_signup(name)
             created = patients.insert_new(patient, by=name)
             doc["patient_id"] = created["id"]
             doc = self.insert_user(doc)
             self.audit(None, "signup.patient", record_type="user", record_id=doc["id"],
                        patient_id=created["id"], username=name, role=policy.PATIENT)
             self.changed("patients", "insert", created["id"], patient_id=created["id"])
+        self._signups.append(self.ctx.now())
         return user_public(doc)
 
     def signup_doctor(self, username: Any, password: Any, *, full_name: Any, email: Any = None,
@@ -474,12 +482,49 @@ class AuthService(Service):
         assert name and full
         doc = self.new_user_doc(name, password, policy.DOCTOR, full_name=full, email=mail,
                                 status=PENDING, extra={"specialty": spec})
+        self._signup_allowed(name)
         with self.uow():
+            self._count_signup(name)
             doc = self.insert_user(doc)
             self.audit(None, "signup.doctor", record_type="user", record_id=doc["id"],
                        username=name, role=policy.DOCTOR, detail="awaiting approval")
             self.changed("users", "insert", doc["id"])
+        self._signups.append(self.ctx.now())
         return user_public(doc)
+
+    def signup_open(self) -> bool:
+        """True when people may sign themselves up here (an administrator's switch)."""
+        from .settings import clinic_settings
+
+        return bool(clinic_settings(self.store)["self_signup"])
+
+    def _signup_allowed(self, name: str) -> None:
+        """Refuse a sign-up when the clinic switched self sign-up off, or when this terminal
+        (this process: one SSH or browser session) already made its share this hour."""
+        if not self.signup_open():
+            self.audit(None, "signup", outcome="denied", detail="self sign-up is off",
+                       username=self.unknown_name(name))
+            raise PermissionDenied("Signing up here is switched off at this clinic. Ask the "
+                                   "reception to create your account.")
+        hour_ago = self.ctx.now() - timedelta(hours=1)
+        self._signups = [t for t in self._signups if t > hour_ago]
+        if len(self._signups) >= SIGNUPS_PER_TERMINAL:
+            self.audit(None, "signup", outcome="denied",
+                       detail="too many sign-ups from one terminal",
+                       username=self.unknown_name(name))
+            raise RateLimited("This terminal has already been used to sign up "
+                              f"{len(self._signups)} accounts in the last hour. Ask the "
+                              "clinic's reception for help.")
+
+    def _count_signup(self, name: str) -> None:
+        """Count the sign-up against the clinic's hourly limit, inside its unit of work (an
+        atomic counter per clock hour: concurrent sign-ups from every terminal count)."""
+        from .settings import clinic_settings
+
+        limit = int(clinic_settings(self.store)["signups_per_hour"])
+        if self.store.counters.next(f"signups:{self.ctx.now():%Y%m%d%H}") > limit:
+            raise RateLimited("Too many accounts were signed up at this clinic in the last "
+                              "hour. Please try again later or ask the reception.")
 
     def _patients(self) -> Any:
         from .patients import PatientService

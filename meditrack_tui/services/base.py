@@ -10,8 +10,8 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from contextlib import AbstractContextManager
-from typing import TYPE_CHECKING, Any, Callable, Generic, TypeVar
+from contextlib import AbstractContextManager, contextmanager
+from typing import TYPE_CHECKING, Any, Callable, Generic, Iterator, TypeVar
 
 from .. import policy
 from ..audit_chain import AuditKey, key_for
@@ -69,6 +69,8 @@ class Context:
     live: bool = False
     #: session id -> the reads audited for it in this process (see Service.audit_read)
     reads: dict[str, set[tuple[Any, ...]]] = field(default_factory=dict)
+    #: > 0 while a service gathers reads it audits as one (a dashboard)
+    gathering: int = 0
 
     def now(self) -> datetime:
         return self.clock()
@@ -198,6 +200,8 @@ class Service:
         change, run by the backend with ``live=True``) of exactly the same read already
         audited for the same session in this process: the person saw it and it is on
         record. A first read is always audited, whatever the caller says."""
+        if self.ctx.gathering:
+            return  # the gathering service writes one entry for all of it
         key = (action, str(patient_id), str(record_id), query)
         seen = self.ctx.reads.setdefault(session.session_id, set())
         if self.ctx.live and key in seen:
@@ -217,6 +221,15 @@ class Service:
     def audit_key(self) -> AuditKey:
         """The audit chain's key (derived from the signing secret; never stored)."""
         return key_for(self.ctx.config.signing_secret())
+
+    @contextmanager
+    def _gathered_read(self) -> Iterator[None]:
+        """Reads made inside are audited by the caller as one entry (a dashboard)."""
+        self.ctx.gathering += 1
+        try:
+            yield
+        finally:
+            self.ctx.gathering -= 1
 
     def changed(
         self,
@@ -242,6 +255,13 @@ class Service:
                                               < PRUNE_EVERY):
             self.ctx.pruned_at = now
             self.store.changes.prune(now - CHANGE_LOG_KEEP)
+
+
+def describe(**filters: Any) -> str:
+    """A list's query as the audit records it: the filters that were set."""
+    text = ", ".join(f"{name}={value!r}" for name, value in filters.items()
+                     if value not in (None, "", False))
+    return text[:300]
 
 
 def public(doc: dict[str, Any] | None) -> dict[str, Any] | None:

@@ -6,7 +6,7 @@ from datetime import datetime
 from typing import Any
 
 from .. import policy
-from .base import Service, Session, public
+from .base import Service, Session, describe, public
 
 
 class DashboardService(Service):
@@ -18,10 +18,15 @@ class DashboardService(Service):
 
         self.authorize(session, "dashboard.doctor")
         today = day or self.ctx.now().date().isoformat()
-        agenda = AppointmentService(self.ctx).day_agenda(session, session.user_id, today)
         keep = ("id", "mrn", "first_name", "last_name", "vitals_alert_label",
                 "vitals_alert_at", "primary_doctor_id")
-        alerts = [{k: d.get(k) for k in keep} for d in self.store.patients.alerts(30)]
+        with self.uow():
+            with self._gathered_read():
+                agenda = AppointmentService(self.ctx).day_agenda(session, session.user_id,
+                                                                 today)
+                alerts = [{k: d.get(k) for k in keep} for d in self.store.patients.alerts(30)]
+            self.audit_read(session, "dashboard.doctor", query=describe(day=today),
+                            count=len(agenda) + len(alerts))
         return {"day": today, "agenda": agenda, "alerts": alerts}
 
     def patient(self, session: Session) -> dict[str, Any]:
@@ -35,11 +40,15 @@ class DashboardService(Service):
         pid = session.patient_id
         if not pid:
             return {"upcoming": [], "prescriptions": [], "reports": [], "vitals": []}
-        upcoming = AppointmentService(self.ctx).list(session, patient_id=pid, upcoming=True,
-                                                     page_size=10).items
-        rx = PrescriptionService(self.ctx).list(session, pid, active_only=True)
-        reports = ReportService(self.ctx).list(session, pid)[:5]
-        vitals = VitalsService(self.ctx).latest(session, pid, count=30)
+        with self.uow():
+            with self._gathered_read():
+                upcoming = AppointmentService(self.ctx).list(session, patient_id=pid,
+                                                             upcoming=True, page_size=10).items
+                rx = PrescriptionService(self.ctx).list(session, pid, active_only=True)
+                reports = ReportService(self.ctx).list(session, pid)[:5]
+                vitals = VitalsService(self.ctx).latest(session, pid, count=30)
+            self.audit_read(session, "dashboard.patient", patient_id=pid,
+                            count=len(upcoming) + len(rx) + len(reports) + len(vitals))
         return {"upcoming": upcoming, "prescriptions": rx, "reports": reports, "vitals": vitals}
 
     def admin(self, session: Session) -> dict[str, Any]:
@@ -56,6 +65,7 @@ class DashboardService(Service):
         pending = [user_public(d) for d in sorted(waiting, key=_requested)]
         recent = [public(d) for d in
                   store.audit.find(AuditQuery(limit=12, count=False)).items]
+        self.audit_read(session, "dashboard.admin", count=len(recent) + len(pending))
         return {
             "patients": store.patients.count(archived=False),
             "archived_patients": store.patients.count(archived=True),

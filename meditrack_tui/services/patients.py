@@ -11,7 +11,7 @@ from ..errors import Conflict, NotFound, PermissionDenied, ValidationError
 from ..store import Duplicate, NameSearch, PatientQuery
 from ..store.base import PATIENT_SORTS
 from ..validation import EMAIL_RE, PHONE_RE, Checker, page_args
-from .base import Page, Service, Session, ref
+from .base import Page, Service, Session, describe, ref
 
 SEXES = ("F", "M", "X")
 SEX_LABELS = {"F": "Female", "M": "Male", "X": "Other / not stated"}
@@ -168,21 +168,18 @@ class PatientService(Service):
             self.changed("patients", "insert", doc["id"], patient_id=doc["id"], session=session)
         return self._present(doc)
 
-    def get(self, session: Session, patient_id: Any, *, audit_open: bool = True) -> dict[str, Any]:
-        """Open a patient's record (audited as an opening).
-
-        ``audit_open=False`` is for re-reading a record that is already open (a live
-        refresh after someone else's change): the opening was audited when it happened.
-        """
+    def get(self, session: Session, patient_id: Any) -> dict[str, Any]:
+        """Open a patient's record (audited as an opening; a screen's live re-read of a
+        record it already opened in this session is not audited again)."""
         pid = ref(patient_id, "patient")
         self.authorize(session, "patient.read", patient_id=pid, record_type="patient",
                        record_id=pid)
-        doc = self._get(pid)
-        if doc.get("archived") and session.role == policy.PATIENT:
-            raise NotFound("That patient record does not exist.")
-        if audit_open is not False:
-            self.audit(session, "patient.open", record_type="patient", record_id=pid,
-                       patient_id=pid)
+        with self.uow():
+            doc = self._get(pid)
+            if doc.get("archived") and session.role == policy.PATIENT:
+                raise NotFound("That patient record does not exist.")
+            self.audit_read(session, "patient.open", record_type="patient", record_id=pid,
+                            patient_id=pid)
         return self._present(doc)
 
     def update(self, session: Session, patient_id: Any, changes: dict[str, Any],
@@ -350,9 +347,16 @@ class PatientService(Service):
         if not isinstance(descending, bool):
             check.fail("descending", "Sort direction must be true or false.")
         check.done()
-        found = self.store.patients.find(PatientQuery(
-            sort=sort_key, descending=bool(descending), skip=(page_no - 1) * size, limit=size,
-            **spec))
+        with self.uow():
+            found = self.store.patients.find(PatientQuery(
+                sort=sort_key, descending=bool(descending), skip=(page_no - 1) * size,
+                limit=size, **spec))
+            self.audit_read(session, "patient.search", record_type="patient",
+                            count=found.total or 0, query=describe(
+                                query=query, sex=sex, age_min=age_min, age_max=age_max,
+                                primary_doctor_id=primary_doctor_id, condition=condition,
+                                archived=state, sort=sort_key, descending=descending,
+                                page=page_no))
         items = [self._present(doc, today) for doc in found.items]
         return Page(items=items, total=found.total or 0, page=page_no, page_size=size)
 

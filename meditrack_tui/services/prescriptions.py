@@ -9,7 +9,7 @@ from .. import policy
 from ..drugs import allergy_conflict
 from ..errors import AllergyConflict, Conflict, NotFound, ValidationError
 from ..validation import Checker
-from .base import Service, Session, public, ref
+from .base import Service, Session, describe, public, ref
 from .patients import PatientService
 
 ROUTES = ("oral", "inhaled", "topical", "subcutaneous", "intramuscular", "intravenous",
@@ -188,8 +188,12 @@ class PrescriptionService(Service):
              ) -> list[dict[str, Any]]:
         """A patient's prescriptions, active first, newest first."""
         pid = PatientService(self.ctx).require_visible(session, patient_id, "prescription.read")
-        docs = self.store.prescriptions.for_patient(pid,
-                                                    status="active" if active_only else None)
+        with self.uow():
+            docs = self.store.prescriptions.for_patient(
+                pid, status="active" if active_only else None)
+            self.audit_read(session, "prescription.list", record_type="prescription",
+                            patient_id=pid, count=len(docs),
+                            query=describe(active_only=active_only))
         docs.sort(key=lambda d: d["status"] != "active")
         return [public(d) or {} for d in docs]
 

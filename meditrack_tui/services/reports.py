@@ -13,7 +13,7 @@ from ..errors import NotFound, ValidationError
 from ..files import Folder, IncomingFile
 from ..validation import Checker
 from ..store import Corrupt
-from .base import Service, Session, public, ref
+from .base import Service, Session, describe, public, ref
 from .patients import PatientService
 
 KINDS = ("lab result", "test report", "prescription", "imaging", "other")
@@ -234,7 +234,11 @@ class ReportService(Service):
             check = Checker()
             kind_v = check.choice("kind", kind, KINDS)
             check.done()
-        return [public(d) or {} for d in self.store.reports.for_patient(pid, kind=kind_v)]
+        with self.uow():
+            rows = self.store.reports.for_patient(pid, kind=kind_v)
+            self.audit_read(session, "report.list", record_type="report", patient_id=pid,
+                            count=len(rows), query=describe(kind=kind_v))
+        return [public(d) or {} for d in rows]
 
     def read(self, session: Session, report_id: Any) -> tuple[dict[str, Any], bytes]:
         """The report's details and content (audited as a download)."""
@@ -299,9 +303,10 @@ class ReportService(Service):
         """A patient's deleted reports, for an administrator deciding what to restore."""
         pid = ref(patient_id, "patient")
         self.authorize(session, "report.restore", patient_id=pid, record_type="report")
-        rows = [public(d) or {} for d in self.store.reports.for_patient(pid, deleted=True)]
-        self.audit(session, "report.list-deleted", record_type="report", patient_id=pid,
-                   detail=f"{len(rows)} deleted reports")
+        with self.uow():
+            rows = [public(d) or {} for d in self.store.reports.for_patient(pid, deleted=True)]
+            self.audit_read(session, "report.list-deleted", record_type="report",
+                            patient_id=pid, count=len(rows))
         return rows
 
     def restore(self, session: Session, report_id: Any) -> dict[str, Any]:

@@ -8,7 +8,7 @@ from typing import Any
 from .. import policy, reference
 from ..errors import ValidationError
 from ..validation import Checker
-from .base import Service, Session, public
+from .base import Service, Session, describe, public
 from .patients import PatientService
 
 METRICS = ("systolic", "diastolic", "heart_rate", "glucose_mg_dl", "weight_kg",
@@ -122,13 +122,21 @@ class VitalsService(Service):
         start = check.moment("since", since)
         end = check.moment("until", until)
         check.done()
-        return [present(r, pid) for r in self._readings(pid, start, end)]
+        with self.uow():
+            readings = self._readings(pid, start, end)
+            self.audit_read(session, "vitals.read", record_type="vitals", patient_id=pid,
+                            count=len(readings), query=describe(since=since, until=until))
+        return [present(r, pid) for r in readings]
 
     def latest(self, session: Session, patient_id: Any, count: int = 10) -> list[dict[str, Any]]:
         """The most recent readings, newest first."""
         patients = PatientService(self.ctx)
         pid = patients.require_visible(session, patient_id, "vitals.read")
-        return [present(r, pid) for r in self.store.vitals.latest(pid, count)]
+        with self.uow():
+            readings = self.store.vitals.latest(pid, count)
+            self.audit_read(session, "vitals.read", record_type="vitals", patient_id=pid,
+                            count=len(readings), query=describe(latest=count))
+        return [present(r, pid) for r in readings]
 
     def delete(self, session: Session, patient_id: Any, reading_id: Any) -> None:
         """Remove a reading entered in error (doctors; patients their own home readings)."""

@@ -12,6 +12,8 @@ from datetime import datetime, timedelta
 
 import pytest
 
+from meditrack_tui.store.base import SCHEMA_VERSION
+
 from meditrack_tui.audit_chain import INSERTED, AuditKey, verify
 from tests.conftest import make_config
 from tests.store.conftest import MONGO_URI
@@ -91,7 +93,7 @@ def test_a_database_from_before_the_chain_opens_and_its_entries_predate_it(tmp_p
                            for n in range(3)])
     store = open_store(tmp_path, db_name)
     try:
-        assert raw.meta.find_one({"_id": "schema"})["version"] == 4
+        assert raw.meta.find_one({"_id": "schema"})["version"] == SCHEMA_VERSION
         for n in range(2):
             store.audit.append({"ts": T0 + timedelta(minutes=n), "username": "bob",
                                 "action": "login", "outcome": "ok"}, KEY)

@@ -25,6 +25,15 @@ def message(app) -> str:
     return str(app.screen.query_one("#login-message", Static).render())
 
 
+async def connected(app, pilot) -> None:
+    """Wait until the app has connected to the store (the login screen says so)."""
+    for _ in range(100):
+        if "Connected" in app.store_status:
+            break
+        await pilot.pause(0.05)
+    await settle(app, pilot)
+
+
 async def try_login(app, pilot, username: str, password: str) -> None:
     await settle(app, pilot)
     app.screen.query_one("#username", Input).value = username
@@ -65,11 +74,7 @@ async def test_a_store_with_data_but_no_admin_does_not_offer_setup(tmp_path):
     app = MediTrackApp(backend, live=False)
     try:
         async with app.run_test(size=(80, 24)) as pilot:
-            for _ in range(100):
-                if "Connected" in app.store_status:
-                    break
-                await pilot.pause(0.05)
-            await settle(app, pilot)
+            await connected(app, pilot)
             assert isinstance(app.screen, LoginScreen)
             assert "meditrack create-admin" in app.store_status
     finally:
@@ -130,6 +135,23 @@ async def test_patient_signup_then_login(make_app):
         assert "created" in message(app)
         await try_login(app, pilot, "jo.patient", "my-secret-pass")
         assert app.session.role == "patient" and app.session.patient_id
+
+
+@sync
+async def test_sign_up_is_not_offered_when_the_clinic_switched_it_off(make_app, demo_backend):
+    def switch_off(s):
+        admin = s.auth.login("demo.admin", PASSWORD)
+        s.settings.update(admin, {"self_signup": False},
+                          version=s.settings.get(admin)["version"])
+
+    demo_backend.call(switch_off)
+    app = make_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await connected(app, pilot)
+        assert not app.screen.query_one("#signup").display
+        await pilot.press("f5")
+        await settle(app, pilot)
+        assert isinstance(app.screen, LoginScreen)
 
 
 @sync
