@@ -33,6 +33,11 @@ class LoginScreen(BaseScreen):
     BINDINGS = [
         Binding("f5", "signup", "Sign up", id="signup"),
         Binding("ctrl+q", "app.quit", "Quit", id="quit"),
+        # Enter and Tab in the username box move to the password box at once, before the
+        # next key is delivered: handled as the keys arrive (priority), not after the
+        # input's Submitted message, so a fast typist's password never lands in the
+        # username box (where it would be shown, and audited as a failed login's name).
+        Binding("enter,tab", "to_password", show=False, priority=True, id="to-password"),
     ]
 
     def __init__(self, message: str | None = None) -> None:
@@ -72,11 +77,12 @@ class LoginScreen(BaseScreen):
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action == "signup":
             return self.app.signup_open
+        if action == "to_password":
+            return self.focused is not None and self.focused.id == "username"
         return True
 
-    @on(Input.Submitted, "#username")
-    def next_field(self) -> None:
-        self.query_one("#password", Input).focus()
+    def action_to_password(self) -> None:
+        self.set_focus(self.query_one("#password", Input))
 
     @on(Input.Submitted, "#password")
     @on(Button.Pressed, "#login")

@@ -6,6 +6,7 @@ from __future__ import annotations
 from tests.conftest import sync
 
 
+from textual import events
 from textual.widgets import Input, Static
 
 from meditrack_tui.app import MediTrackApp
@@ -42,6 +43,23 @@ async def try_login(app, pilot, username: str, password: str) -> None:
     box.focus()
     await pilot.press("enter")
     await settle(app, pilot)
+
+
+@sync
+async def test_a_fast_typed_password_never_lands_in_the_username_box(make_app):
+    """Keys typed right after Enter in the username box reached it before the focus
+    moved: the password showed there in clear and was audited as a login name."""
+    app = make_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await connected(app, pilot)
+        app.screen.query_one("#username", Input).focus()
+        await pilot.pause()
+        app.post_message(events.Key("enter", None))
+        for ch in "pw-typed-fast":
+            app.post_message(events.Key(ch, ch))
+        await settle(app, pilot)
+        assert app.screen.query_one("#username", Input).value == ""
+        assert app.screen.query_one("#password", Input).value == "pw-typed-fast"
 
 
 @sync
