@@ -11,15 +11,10 @@ from ..store import AppointmentQuery
 from ..validation import Checker, add_safely, page_args
 from .base import Page, Service, Session, describe, public, ref
 from .patients import PatientService
+from ..domain import APPOINTMENT_STATUSES, OPEN_STATUSES, may_follow
 from .settings import clinic_settings, doctor_hours, fits, format_hours
 
-STATUSES = ("scheduled", "checked-in", "completed", "cancelled", "no-show")
-OPEN_STATUSES = ("scheduled", "checked-in")
-# Which status may follow which (a checked-in patient is not sent back to 'scheduled').
-TRANSITIONS = {
-    "scheduled": ("checked-in", "completed", "cancelled", "no-show"),
-    "checked-in": ("completed", "cancelled"),
-}
+STATUSES = APPOINTMENT_STATUSES
 
 
 def _by_whom(doc: dict[str, Any]) -> str:
@@ -282,7 +277,7 @@ class AppointmentService(Service):
         if doc["status"] in ("cancelled", "completed", "no-show") or new == doc["status"]:
             raise Conflict(f"This appointment is already {doc['status']}"
                            f"{_by_whom(doc)}.")
-        if new not in TRANSITIONS.get(doc["status"], ()):
+        if not may_follow(doc["status"], new):
             raise Conflict(f"A {doc['status']} appointment cannot be marked {new}.")
         now = self.ctx.now()
         if new in ("checked-in", "completed") and doc["start"].date() > now.date():

@@ -29,13 +29,14 @@ from ..errors import (
     SessionExpired,
     ValidationError,
 )
+from ..domain import AccountStatus
 from ..validation import EMAIL_RE, Checker
 from .base import Context, Service, Session, public
 
 ALGORITHM = "HS256"
 SIGNUPS_PER_TERMINAL = 2  # per hour: enough for a person and a family member
 WRONG = "Wrong username or password."
-ACTIVE, PENDING, REJECTED, INACTIVE = "active", "pending", "rejected", "inactive"
+ACTIVE, PENDING, REJECTED, INACTIVE = (s.value for s in AccountStatus)
 USERNAME_CHARS = set("abcdefghijklmnopqrstuvwxyz0123456789._-")
 
 

@@ -14,6 +14,7 @@ from contextlib import AbstractContextManager, contextmanager
 from typing import TYPE_CHECKING, Any, Callable, Generic, Iterator, TypeVar
 
 from .. import policy
+from ..domain import Permissions
 from ..audit_chain import AuditKey, key_for
 from ..config import Config
 from ..errors import NotFound, PermissionDenied
@@ -130,14 +131,14 @@ class Service:
         Returns the scope. A denial is audited and raised as PermissionDenied.
         """
         self.verify(session, action)
-        scope = policy.scope_for(session.role, action)
+        may = Permissions.of(session)
+        scope = may.scope(action)
         if scope is None:
             self._deny(session, action, record_type, record_id, patient_id,
                        f"Your role ({session.role}) is not allowed to {policy.describe(action)}.")
-        if scope == policy.OWN and patient_id is not None:
-            if session.patient_id is None or str(patient_id) != session.patient_id:
-                self._deny(session, action, record_type, record_id, patient_id,
-                           "You can only see and change your own records.")
+        if patient_id is not None and not may.may(action, patient_id=str(patient_id)):
+            self._deny(session, action, record_type, record_id, patient_id,
+                       "You can only see and change your own records.")
         return scope  # type: ignore[return-value]
 
     def _deny(self, session: Session, action: str, record_type: str | None,

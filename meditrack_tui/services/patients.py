@@ -7,14 +7,14 @@ from datetime import date
 from typing import Any
 
 from .. import policy
+from ..domain import SEX_LABELS, SEXES
 from ..errors import Conflict, NotFound, PermissionDenied, ValidationError
 from ..store import Duplicate, NameSearch, PatientQuery
 from ..store.base import PATIENT_SORTS
 from ..validation import EMAIL_RE, PHONE_RE, Checker, page_args
 from .base import Page, Service, Session, describe, ref
 
-SEXES = ("F", "M", "X")
-SEX_LABELS = {"F": "Female", "M": "Male", "X": "Other / not stated"}
+
 EDITABLE = ("first_name", "last_name", "dob", "sex", "phone", "email", "address",
             "allergies", "conditions", "primary_doctor_id")
 SORTS = PATIENT_SORTS

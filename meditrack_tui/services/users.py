@@ -6,13 +6,14 @@ from __future__ import annotations
 from typing import Any
 
 from .. import policy
+from ..domain import ACCOUNT_STATUSES
 from ..errors import Conflict, NotFound, ValidationError
 from ..store import UserQuery
 from ..validation import EMAIL_RE, Checker, page_args
 from .auth import ACTIVE, INACTIVE, PENDING, REJECTED, check_password_rules, check_username, user_public
 from .base import Page, Service, Session, ref
 
-STATUSES = (ACTIVE, PENDING, REJECTED, INACTIVE)
+STATUSES = ACCOUNT_STATUSES
 
 
 class UserService(Service):

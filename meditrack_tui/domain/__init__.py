@@ -1,0 +1,16 @@
+"""Domain rules, defined once: record statuses with their transitions and labels, the
+values a field may take with their labels, and what a role may do (a permissions object
+built from the session). Services enforce these; screens show them. No Textual, no store.
+"""
+
+from __future__ import annotations
+
+from .appointments import (APPOINTMENT_STATUSES, OPEN_STATUSES, AppointmentStatus,
+                           may_follow, sources_of)
+from .people import ACCOUNT_STATUSES, SEX_LABELS, SEXES, AccountStatus, sex_label
+from .permissions import Permissions
+
+__all__ = [
+    "APPOINTMENT_STATUSES", "OPEN_STATUSES", "AppointmentStatus", "may_follow", "sources_of",
+    "ACCOUNT_STATUSES", "SEX_LABELS", "SEXES", "AccountStatus", "sex_label", "Permissions",
+]
