@@ -222,90 +222,6 @@ def thin(xs: list[float], ys: list[float], buckets: int) -> tuple[list[float], l
     return [xs[i] for i in keep], [ys[i] for i in keep]
 
 
-def _fast_hd_group(x: list[Any], y: list[Any], xf: list[int], yf: list[int]) -> Any:
-    """plotext's hd_group (which packs line points into braille cells), in one pass.
-
-    The same result as plotext's for the integer points plotext passes when every marker
-    has the same cell size (a chart of braille lines); anything else goes to plotext's.
-    plotext's builds a fresh list-of-lists per point before grouping, which made it the
-    largest single cost of drawing two years of readings.
-    """
-    xfm, yfm = max(xf), max(yf)
-    if (min(xf) != xfm or min(yf) != yfm
-            or not all(type(v) is int for v in x) or not all(type(v) is int for v in y)):
-        return _PLOTEXT_HD_GROUP(x, y, xf, yf)
-    cells: dict[tuple[int, int], list[list[int]]] = {}
-    for xi, yi in zip(x, y):
-        key = (xi // xfm, yi // yfm)
-        bits = cells.get(key)
-        if bits is None:
-            bits = cells[key] = [[0] * xfm for _ in range(yfm)]
-        bits[yi % yfm][xi % xfm] = 1
-    xs = [key[0] for key in cells]
-    ys = [key[1] for key in cells]
-    return xs, ys, [tuple(v for row in reversed(bits) for v in row) for bits in cells.values()]
-
-
-def _use_fast_hd_group() -> Any:
-    import plotext._utility as pu
-
-    original = pu.hd_group
-    if getattr(original, "__name__", "") == "hd_group":  # plotext's own, not already ours
-        pu.hd_group = _fast_hd_group
-    return original
-
-
-_PLOTEXT_HD_GROUP = _use_fast_hd_group()
-
-_STYLES: dict[tuple[Any, Any, Any], Any] = {}
-
-
-def _cell_style(colors: tuple[Any, Any, Any]) -> Any:
-    """The Rich style of a plotext cell's (foreground, style, background), as plotext's own
-    escape codes mean it (worked out once per combination)."""
-    key = tuple(tuple(v) if isinstance(v, list) else v for v in colors)
-    style = _STYLES.get(key)
-    if style is None:
-        import plotext._utility as pu
-        from rich.style import Style
-
-        spans = Text.from_ansi(pu.colors_to_ansi(*colors) + "x").spans
-        style = _STYLES[key] = spans[0].style if spans else Style.null()
-    return style
-
-
-def plot_text(plt: Any) -> Text:
-    """Build the figure and turn plotext's character matrix straight into Rich text.
-
-    The same result as ``Text.from_ansi(plt.build())`` (what textual-plotext renders) for
-    a fraction of the time: plotext would write every cell's colours as escape codes and
-    Rich would parse them back (together about 30 ms of a 70 ms chart at 120x40). Here
-    each run of cells with the same colours becomes one span of a single Text.
-    """
-    from rich.text import Span
-
-    plt._set_sizes()
-    plt._build_matrix()
-    matrix = plt.monitor.matrix
-    rows: list[str] = []
-    spans: list[Span] = []
-    offset = 0
-    for row in reversed(matrix.Rows):
-        markers = matrix.marker[row]
-        cells = list(zip(matrix.fullground[row], matrix.style[row], matrix.background[row]))
-        start = 0
-        for col in range(1, len(cells) + 1):
-            if col == len(cells) or cells[col] != cells[start]:
-                style = _cell_style(cells[start])
-                if style:
-                    spans.append(Span(offset + start, offset + col, style))
-                start = col
-        line = "".join(markers)
-        rows.append(line)
-        offset += len(line) + 1
-    return Text("\n".join(rows), spans=spans, end="")
-
-
 class TrendPlot(PlotextPlot):
     """A PlotextPlot that builds its chart when it renders, for its laid-out size, and
     builds it again only when the data, the size or the theme change."""
@@ -342,15 +258,9 @@ class TrendPlot(PlotextPlot):
             self._cache_key = key
         return self._cache
 
-    def _build(self) -> Text:
-        """What PlotextPlot.render does (size, theme), with the faster plot_text()."""
-        plot = self.plt
-        plot.plotsize(self.size.width, self.size.height)
-        plot._set_size(self.size.width, self.size.height)  # see PlotextPlot.render
-        plot.theme(self._get_plotext_theme_name(self.app.theme))
-        if getattr(plot, "monitor", None) is None or plot.monitor.fast_plot:
-            return super().render()  # pragma: no cover - another plotext
-        return plot_text(plot)
+    def _build(self) -> Any:
+        """What PlotextPlot.render gives (plotext's output for this size and theme)."""
+        return super().render()
 
 
 def draw_chart(plt: Any, metric: Metric, readings: list[dict[str, Any]],

@@ -514,10 +514,10 @@ async def test_enter_before_the_patient_search_answers_picks_when_it_does(make_a
     gate.set()
     real_call = demo_backend.call
 
-    def gated_call(fn):
+    def gated_call(fn, **kwargs):
         if threading.current_thread() is not threading.main_thread():
             gate.wait(10)  # service workers wait while the gate is closed
-        return real_call(fn)
+        return real_call(fn, **kwargs)
 
     demo_backend.call = gated_call
     app = make_app()

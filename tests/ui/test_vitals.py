@@ -375,61 +375,6 @@ async def test_add_reading_form_asks_before_global_keys_discard_it(make_app):
         assert app.session is None and type(app.screen).__name__ == "LoginScreen"
 
 
-def test_chart_text_is_what_plotext_would_print():
-    """plot_text() turns plotext's matrix straight into Rich text; cell for cell it is what
-    textual-plotext's Text.from_ansi(plt.build()) gives (minus plotext's trailing newline)."""
-    from datetime import datetime, timedelta
-
-    from plotext._figure import _figure_class
-    from rich.console import Console
-    from rich.text import Text
-
-    from screens.vitals import METRIC_BY_KEY, ChartColors, draw_chart, plot_text
-
-    start = datetime(2025, 3, 1)
-    readings = [{"taken_at": start + timedelta(days=d), "systolic": 118 + (d * 7) % 45,
-                 "diastolic": 72 + (d * 5) % 30, "heart_rate": 70} for d in range(0, 360, 2)]
-    colors = ChartColors(series=((200, 200, 255), (255, 166, 43)), band=(78, 191, 113),
-                         mild=(255, 166, 43), high=(186, 60, 91))
-    console = Console(width=200, color_system="truecolor", force_terminal=True)
-
-    def cells(text: Text) -> list[tuple[str, object]]:
-        return [(ch, seg.style) for seg in console.render(text) for ch in seg.text if ch != "\n"]
-
-    for width, height in ((66, 34), (78, 10)):
-        built = []
-        for _ in range(2):
-            plt = _figure_class()
-            draw_chart(plt, METRIC_BY_KEY["bp"], readings, start, start + timedelta(days=365),
-                       colors, height=height, width=width)
-            plt.plotsize(width, height)  # as TrendPlot does, after drawing
-            plt._set_size(width, height)
-            plt.theme("dark")
-            built.append(plt)
-        expected = Text.from_ansi(built[0].build())
-        ours = plot_text(built[1])
-        assert ours.plain == expected.plain.rstrip("\n")
-        assert len(ours.plain.split("\n")) == height
-        assert cells(ours) == cells(expected)
-
-
-def test_fast_braille_grouping_matches_plotexts():
-    import random
-
-    from screens.vitals import _PLOTEXT_HD_GROUP, _fast_hd_group
-
-    rng = random.Random(9)
-    for _ in range(200):
-        n = rng.randrange(1, 300)
-        x = [rng.randrange(0, 140) for _ in range(n)]
-        y = [rng.randrange(0, 160) for _ in range(n)]
-        xf, yf = [2] * n, [4] * n
-        assert _fast_hd_group(x, y, xf, yf) == _PLOTEXT_HD_GROUP(x, y, xf, yf)
-    # mixed cell sizes and non-integer points: plotext's own answer
-    assert _fast_hd_group([1, 2.5], [3, 4], [2, 2], [4, 3]) == \
-        _PLOTEXT_HD_GROUP([1, 2.5], [3, 4], [2, 2], [4, 3])
-
-
 @sync
 async def test_vitals_tab_draws_from_the_prefetch_without_asking_the_store_again(make_app):
     """The patient screen fetches the Vitals tab's first range while the overview is read;
@@ -440,9 +385,9 @@ async def test_vitals_tab_draws_from_the_prefetch_without_asking_the_store_again
     calls: list[str] = []
     original = app.backend.call
 
-    def counting(fn):
+    def counting(fn, **kwargs):
         calls.append(getattr(fn, "__qualname__", ""))
-        return original(fn)
+        return original(fn, **kwargs)
 
     app.backend.call = counting
     async with app.run_test(size=(80, 24)) as pilot:
