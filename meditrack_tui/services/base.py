@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from contextlib import AbstractContextManager, contextmanager
 from typing import TYPE_CHECKING, Any, Callable, Generic, Iterator, TypeVar
 
@@ -260,7 +260,14 @@ class Service:
 
 def describe(**filters: Any) -> str:
     """A list's query as the audit records it: the filters that were set."""
-    text = ", ".join(f"{name}={value!r}" for name, value in filters.items()
+    def shown(value: Any) -> str:
+        if isinstance(value, datetime):
+            return value.strftime("%Y-%m-%d %H:%M")
+        if isinstance(value, date):
+            return value.isoformat()
+        return repr(value) if isinstance(value, str) else str(value)
+
+    text = ", ".join(f"{name}={shown(value)}" for name, value in filters.items()
                      if value not in (None, "", False))
     return text[:300]
 

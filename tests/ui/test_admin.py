@@ -374,8 +374,9 @@ async def test_audit_log_lists_and_filters(make_app, demo_backend):
         screen = await open_area(app, pilot, "f8", AuditScreen)
         entries = list(screen.rows.values())
         assert entries, "the audit log shows entries"
-        newest = entries[0]
-        assert newest["username"] == "demo.admin" and newest["action"] == "login"
+        newest = entries[0]  # the admin's dashboard (a read of its own), after the login
+        assert (newest["username"], newest["action"]) == ("demo.admin", "dashboard.admin")
+        assert (entries[1]["username"], entries[1]["action"]) == ("demo.admin", "login")
         assert [e["ts"] for e in entries] == sorted((e["ts"] for e in entries), reverse=True)
 
         user = screen.query_one("#filter-username", Input)
