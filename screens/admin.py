@@ -22,6 +22,7 @@ from textual.widgets.option_list import Option
 
 from meditrack_tui import policy
 from meditrack_tui.errors import MediTrackError, PermissionDenied, ValidationError
+from meditrack_tui.validation import date_problem
 
 from .base import (
     AppFooter, BaseScreen, Fit, ServiceMixin, Short, Table, clear_field_errors, error_text,
@@ -781,10 +782,9 @@ def check_day(text: str) -> str | None:
         return None
     if not DAY_RE.match(text):
         return "Use YYYY-MM-DD, e.g. 2026-03-04."
-    try:
-        date.fromisoformat(text)
-    except ValueError:
-        return "That day does not exist."
+    problem = date_problem(text)
+    if problem:
+        return f"{text}: {problem}."
     return None
 
 
