@@ -837,8 +837,18 @@ class AppointmentsScreen(BaseScreen):
         if self.session is None:
             return
         if self.doctors is None:
-            session = self.session
-            self.call_service(lambda s: s.users.doctors(session), self._doctors_loaded,
+            session, today = self.session, self.app.now().date().isoformat()
+            pick = self.staff and self.agenda_doctor is None
+
+            def fetch(s: Any) -> tuple[list[dict[str, Any]], str | None]:
+                """The doctors, and (for the agenda) the first with appointments today."""
+                doctors = s.users.doctors(session)
+                busy = s.appointments.list(session, date_from=today, date_to=today,
+                                           status="scheduled", sort="doctor",
+                                           page_size=1).items if pick else []
+                return doctors, (str(busy[0]["doctor_id"]) if busy else None)
+
+            self.call_service(fetch, lambda found: self._doctors_loaded(*found),
                               group="appt-doctors")
             return
         if self.staff:
@@ -848,8 +858,12 @@ class AppointmentsScreen(BaseScreen):
     def action_refresh(self) -> None:
         self.reload()
 
-    def _doctors_loaded(self, doctors: list[dict[str, Any]]) -> None:
+    def _doctors_loaded(self, doctors: list[dict[str, Any]],
+                        busy_today: str | None = None) -> None:
         self.doctors = doctors
+        if self.staff and self.agenda_doctor is None and busy_today \
+                and any(d["id"] == busy_today for d in doctors):
+            self.agenda_doctor = busy_today  # open on a doctor who has patients today
         def options() -> list[tuple[Text, str]]:  # names as Text: never read as markup
             return [(Text(d["full_name"]), d["id"]) for d in doctors]
 

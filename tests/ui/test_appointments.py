@@ -140,16 +140,31 @@ async def test_doctor_agenda_today_and_day_navigation(make_app, demo_backend):
 async def test_go_to_date_and_admin_doctor_selector(make_app, demo_backend):
     doctors = call_as(demo_backend, "demo.admin", lambda s, me: s.users.doctors(me))
     hartwell = next(d["id"] for d in doctors if d["username"] == "demo.doctor")
+    # the doctors before Dr. Hartwell (by name) have nothing open today: their visits
+    # today are cancelled
+    before = [d for d in doctors[:[d["id"] for d in doctors].index(hartwell)]]
+    for doctor in before:
+        for appt in call_as(demo_backend, "demo.admin", lambda s, me: s.appointments.day_agenda(
+                me, doctor["id"], "2026-03-04")):
+            if appt["status"] == "scheduled":
+                call_as(demo_backend, "demo.admin", lambda s, me: s.appointments.cancel(
+                    me, appt["id"], version=appt["version"]))
+    assert before, "the demo clinic lists another doctor before Dr. Hartwell"
     app = make_app()
     async with app.run_test(size=(80, 24)) as pilot:
         screen = await open_appointments(app, pilot, "demo.admin")
         select = screen.query_one("#agenda-doctor", Select)
-        assert screen.agenda_doctor == doctors[0]["id"] == select.value
-        select.value = hartwell
-        await settle(app, pilot)
         table = screen.query_one("#agenda-table", AppointmentTable)
+        # the agenda opens on a doctor with appointments today (not the first by name)
+        assert screen.agenda_doctor == select.value == hartwell
         assert len(rows(table)) == 7
         assert {r["doctor_name"] for r in rows(table)} == {"Dr. Maya Hartwell"}
+        select.value = doctors[0]["id"]
+        await settle(app, pilot)
+        assert {r["doctor_name"] for r in rows(table)} <= {doctors[0]["full_name"]}
+        select.value = hartwell
+        await settle(app, pilot)
+        assert len(rows(table)) == 7
 
         await pilot.press("g")
         await settle(app, pilot)
