@@ -66,7 +66,7 @@ def test_text_exported_in_older_encodings_is_accepted_and_previewed(s, who, tmp_
 @pytest.mark.parametrize("name", sorted(p.name for p in REPORTS.iterdir()))
 def test_upload_each_allowed_type(s, who, name, monkeypatch):
     doctor = who["demo.doctor"]
-    p02 = pid(s, "MRN-000002")
+    p02 = pid(s, "MRN-000030")  # no reports yet: the demo's own files are new to them
     path = REPORTS / name
     content = path.read_bytes()
     stored = spy_put_file(s, monkeypatch)
@@ -174,7 +174,7 @@ def test_preview_only_for_text(s, who):
 
 def test_save_copy_goes_to_the_outbox_and_never_overwrites(s, who, tmp_path):
     doctor = who["demo.doctor"]
-    p02 = pid(s, "MRN-000002")
+    p02 = pid(s, "MRN-000030")  # no reports yet
     source = REPORTS / "p02_hba1c_metabolic_panel.pdf"
     report = s.reports.upload(doctor, p02, drop(s, doctor, source.name, source),
                               kind="lab result")
@@ -271,3 +271,29 @@ def test_delete_is_soft_with_a_reason_and_an_admin_restores(s, who):
                     outcome="ok")["detail"] == "ecg.txt: wrong patient"
     assert peek.one("audit", action="report.restore", record_id=report["id"],
                     outcome="ok")["username"] == "demo.admin"
+
+
+def test_the_same_file_twice_for_a_patient_is_refused_naming_the_first(s, who, clock):
+    doctor, patient = who["demo.doctor"], who["demo.patient"]
+    p02 = pid(s, "MRN-000002")
+    first = s.reports.upload_bytes(doctor, p02, "potassium.txt", b"Potassium 4.1 mmol/L\n",
+                                   kind="lab result")
+    clock.advance(hours=2)
+    before = len(s.reports.list(doctor, p02))
+    with pytest.raises(ValidationError) as info:
+        s.reports.upload_bytes(doctor, p02, "renamed-copy.txt", b"Potassium 4.1 mmol/L\n",
+                               kind="other")
+    message = info.value.fields["file"]
+    assert "“potassium.txt” (lab result), uploaded on 04 Mar 2026 at 10:00 by demo.doctor" \
+        in message and "Nothing was uploaded" in message
+    assert len(s.reports.list(doctor, p02)) == before
+    # other content, or the same content for another patient, is fine
+    s.reports.upload_bytes(doctor, p02, "potassium.txt", b"Potassium 4.3 mmol/L\n",
+                           kind="lab result")
+    s.reports.upload_bytes(patient, patient.patient_id, "potassium.txt",
+                           b"Potassium 4.1 mmol/L\n", kind="lab result")
+    # once the first is deleted, the file may be uploaded again
+    s.reports.delete(doctor, first["id"], "wrong patient")
+    again = s.reports.upload_bytes(doctor, p02, "potassium.txt", b"Potassium 4.1 mmol/L\n",
+                                   kind="lab result")
+    assert again["sha256"] == first["sha256"]

@@ -6,6 +6,7 @@ import csv
 import hashlib
 import io
 import os
+from datetime import datetime
 from typing import Any
 
 from .. import files, policy
@@ -211,6 +212,12 @@ class ReportService(Service):
         digest = hashlib.sha256(data).hexdigest()
         now = self.ctx.now()
         with self.uow():
+            # the same content (SHA-256) already on this patient's record is refused,
+            # naming the earlier upload (a deleted one may be uploaded again)
+            same = next((d for d in self.store.reports.for_patient(pid, limit=100000)
+                         if d.get("sha256") == digest), None)
+            if same is not None:
+                raise ValidationError({"file": self._duplicate_text(same)})
             file_id = self.store.reports.put_file(
                 name, data,
                 {"sha256": digest, "size": len(data), "content_type": mime,
@@ -224,6 +231,15 @@ class ReportService(Service):
                        patient_id=pid, detail=f"{name} ({mime}, {len(data)} bytes)")
             self.changed("reports", "insert", doc["id"], patient_id=pid, session=session)
         return public(doc) or {}
+
+    @staticmethod
+    def _duplicate_text(earlier: dict[str, Any]) -> str:
+        when = earlier.get("uploaded_at")
+        at = f" on {when:%d %b %Y at %H:%M}" if isinstance(when, datetime) else ""
+        return (f"This file is already on the patient's record: “{earlier.get('filename')}” "
+                f"({earlier.get('kind') or 'report'}), uploaded{at} by "
+                f"{earlier.get('uploaded_by') or 'someone'}, has the same content. "
+                "Nothing was uploaded; open that report instead.")
 
     def list(self, session: Session, patient_id: Any, *, kind: Any = None
              ) -> list[dict[str, Any]]:

@@ -323,3 +323,27 @@ async def test_upload_form_asks_before_global_keys_discard_it(make_app, tmp_path
         await pilot.press("y")
         await settle(app, pilot)
         assert type(app.screen).__name__ == "DashboardScreen"
+
+
+@sync
+async def test_the_same_file_uploaded_twice_is_refused_inline_naming_the_first(make_app,
+                                                                                tmp_path):
+    app = make_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        pane = await open_reports(app, pilot, "demo.doctor")
+        first = tmp_path / "home_bp_log.csv"
+        first.write_text("date,systolic,diastolic\n2026-03-01,128,82\n")
+        await upload(app, pilot, first, kind="test report")
+        await settle(app, pilot)
+        assert files(pane)[0] == "home_bp_log.csv"
+        count = len(files(pane))
+        again = tmp_path / "bp-copy.csv"
+        again.write_bytes(first.read_bytes())
+        form = await upload(app, pilot, again, kind="other")
+        assert app.screen is form
+        error = shown(form.query_one("#err-file"))
+        assert "already on the patient's record: “home_bp_log.csv” (test report)" in error
+        assert "by demo.doctor" in error and "Nothing was uploaded" in error
+        await app.pop_screen()
+        await settle(app, pilot)
+        assert len(files(pane)) == count
