@@ -52,6 +52,22 @@ def test_sample_reports_cover_every_allowed_type():
     assert {p.suffix for p in REPORTS.iterdir()} == set(EXPECTED_TYPES)
 
 
+def test_a_pdf_without_text_or_that_cannot_be_read_is_said_as_such():
+    from meditrack_tui.services.reports import pdf_summary
+    from pypdf import PdfWriter
+    import io
+
+    out = io.BytesIO()
+    writer = PdfWriter()
+    writer.add_blank_page(200, 200)
+    writer.add_blank_page(200, 200)
+    writer.write(out)
+    text = pdf_summary(out.getvalue())
+    assert text.startswith("PDF document · 2 pages · no title")
+    assert "Page 1 has no text to show" in text
+    assert "cannot be read here" in pdf_summary(b"%PDF-1.4 not really")
+
+
 @pytest.mark.parametrize("encoding", ["cp1252", "utf-16", "utf-8-sig"])
 def test_text_exported_in_older_encodings_is_accepted_and_previewed(s, who, tmp_path, encoding):
     """Lab systems still export Windows-1252 or UTF-16 text; it is text, not a binary."""
@@ -159,14 +175,21 @@ def test_checksum_is_verified_on_read(s, who):
         s.reports.read(doctor, report["id"])
 
 
-def test_preview_only_for_text(s, who):
+def test_preview_of_text_csv_and_what_a_pdf_can_show(s, who):
     doctor = who["demo.doctor"]
     p02 = pid(s, "MRN-000002")
     pdf = s.reports.upload(doctor, p02, drop(s, doctor, "thyroid.pdf",
                                              REPORTS / "p05_thyroid_function.pdf"),
                            kind="lab result")
+    summary = s.reports.preview(doctor, pdf["id"]).splitlines()
+    assert summary[0] == ("PDF document · 1 page · title: Riverton Clinical Laboratory - "
+                          "Endocrinology Report")
+    assert "save a copy" in summary[2]
+    assert any(line.startswith("TSH") and "7.9" in line for line in summary)
+    image = s.reports.upload(doctor, p02, drop(s, doctor, "ecg.png", REPORTS / "p04_ecg_strip.png"),
+                             kind="other")
     with pytest.raises(ValidationError, match="save a copy"):
-        s.reports.preview(doctor, pdf["id"])
+        s.reports.preview(doctor, image["id"])
     cbc = drop(s, doctor, "cbc.csv", REPORTS / "p14_cbc.csv")
     csv_report = s.reports.upload(doctor, p02, cbc, kind="lab result")
     assert s.reports.preview(doctor, csv_report["id"]).startswith("test,value,unit")

@@ -347,3 +347,26 @@ async def test_the_same_file_uploaded_twice_is_refused_inline_naming_the_first(m
         await app.pop_screen()
         await settle(app, pilot)
         assert len(files(pane)) == count
+
+
+@sync
+async def test_preview_of_a_pdf_shows_pages_title_and_first_page_text(make_app):
+    from meditrack_tui.seed import sample_data_dir
+
+    app = make_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        pane = await open_reports(app, pilot, "demo.doctor")
+        await upload(app, pilot, sample_data_dir() / "reports" / "p05_thyroid_function.pdf")
+        await settle(app, pilot)
+        assert files(pane)[0] == "p05_thyroid_function.pdf"
+        pane.query_one("#reports-table", DataTable).move_cursor(row=0)
+        await pilot.pause()
+        assert not pane.query_one("#reports-preview", Button).disabled
+        pane.query_one("#reports-table", DataTable).focus()
+        await pilot.press("p")
+        await settle(app, pilot)
+        preview = app.screen
+        assert isinstance(preview, PreviewScreen)
+        text = preview.query_one("#preview-text", TextArea).text
+        assert text.startswith("PDF document · 1 page · title: Riverton Clinical Laboratory")
+        assert "TSH" in text and "save a copy" in text
