@@ -1,4 +1,5 @@
-"""The Reports pane: a patient's report files, upload, preview (text, CSV; what a PDF can show), save a copy, delete."""
+"""The Reports pane: a patient's report files, upload, preview (text, CSV; of a PDF what
+the app can show), save a copy, delete."""
 
 from __future__ import annotations
 
