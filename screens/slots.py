@@ -177,7 +177,7 @@ class SlotPicker(ServiceMixin, Widget):
         labels = [f"{t:%H:%M}" for t in free.times]
         times.highlighted = labels.index(time) if time in labels else 0
         self.query_one("#slot-hours", Static).update(
-            f"sees patients {free.hours}" if free.hours else "")
+            f"hours {free.hours}" if free.hours else "")
 
     @on(Select.Changed, "#day")
     def _day_changed(self, event: Select.Changed) -> None:
