@@ -18,6 +18,39 @@ class MediTrackError(Exception):
         return self.message
 
 
+# How a field is named in a message (anything not listed: its name with spaces for "_").
+FIELD_LABELS = {
+    "dob": "date of birth",
+    "mrn": "MRN",
+    "patient_mrn": "patient's MRN",
+    "patient_id": "patient",
+    "doctor_id": "doctor",
+    "primary_doctor_id": "primary doctor",
+    "duration_min": "duration (minutes)",
+    "date_from": "from date",
+    "date_to": "to date",
+    "start_date": "start date",
+    "taken_at": "time taken",
+    "age_min": "minimum age",
+    "age_max": "maximum age",
+    "glucose_fasting": "fasting",
+    "spo2": "SpO2",
+    "password2": "repeated password",
+    "full_name": "full name",
+}
+
+
+def field_label(name: str) -> str:
+    """The words for a field in a message, lower-case: 'dob' -> 'date of birth'."""
+    return FIELD_LABELS.get(name, name.replace("_", " "))
+
+
+def sentence_label(name: str) -> str:
+    """A field's label starting a sentence: 'Date of birth', 'MRN'."""
+    label = field_label(name)
+    return label[:1].upper() + label[1:]
+
+
 class ValidationError(MediTrackError):
     """Input was refused; ``fields`` maps each field name to what is wrong with it."""
 
@@ -28,11 +61,18 @@ class ValidationError(MediTrackError):
             fields = {"_": fields}
         self.fields = dict(fields)
         if message is None:
-            message = "; ".join(
-                text if name == "_" else f"{name.replace('_', ' ')}: {text}"
-                for name, text in self.fields.items()
-            )
+            message = " ".join(_field_sentence(name, text) for name, text in self.fields.items())
         super().__init__(message)
+
+
+def _field_sentence(name: str, text: str) -> str:
+    """One field's message as a sentence that names the field (once)."""
+    text = text.strip()
+    if not text.endswith((".", "?", "!")):
+        text += "."
+    if name == "_" or text.lower().startswith(field_label(name).lower()):
+        return text
+    return f"{sentence_label(name)}: {text}"
 
 
 class PermissionDenied(MediTrackError):

@@ -6,13 +6,14 @@ injection (``{"$gt": ""}``) is impossible; search text is regex-escaped.
 
 from __future__ import annotations
 
+import calendar
 import math
 import re
 import unicodedata
 from datetime import date, datetime, time, timedelta
 from typing import Any, Iterable
 
-from .errors import ValidationError
+from .errors import ValidationError, field_label
 
 # Bidirectional controls: they reorder what a screen shows ("Trojan Source"), so a name or
 # note could display as something other than what is stored. Refused in every text field.
@@ -45,6 +46,33 @@ def text_problem(text: str) -> str | None:
         return "contains control characters that are not allowed"
     if not visible_text(text):
         return "contains only invisible characters"
+    return None
+
+
+def _cap(text: str) -> str:
+    """``text`` starting with a capital, the rest as written ('MRN', 'SpO2' stay so)."""
+    return text[:1].upper() + text[1:]
+
+
+DATE_SHAPE = re.compile(r"^\s*(\d{4})-(\d{1,2})-(\d{1,2})")
+MONTHS = ("January", "February", "March", "April", "May", "June", "July", "August",
+          "September", "October", "November", "December")
+
+
+def date_problem(text: str) -> str | None:
+    """Why a date written like 2026-02-30 is not a real day ('that day does not exist:
+    February 2026 has 28 days'), or None when it is one or is not written that way."""
+    match = DATE_SHAPE.match(text)
+    if not match:
+        return None
+    year, month, day = (int(part) for part in match.groups())
+    if not 1 <= month <= 12:
+        return f"that day does not exist (there is no month {month:02d})"
+    if year < 1:
+        return "that day does not exist (years start at 0001)"
+    last = calendar.monthrange(year, month)[1]
+    if not 1 <= day <= last:
+        return f"that day does not exist ({MONTHS[month - 1]} {year} has {last} days)"
     return None
 
 
@@ -81,32 +109,32 @@ class Checker:
         min_len: int = 0,
         label: str | None = None,
     ) -> str | None:
-        name = label or field.replace("_", " ")
+        name = label or field_label(field)
         if value is None:
             if required:
-                self.fail(field, f"{name.capitalize()} is required.")
+                self.fail(field, f"{_cap(name)} is required.")
             return None
         if not isinstance(value, str):
-            self.fail(field, f"{name.capitalize()} must be text.")
+            self.fail(field, f"{_cap(name)} must be text.")
             return None
         value = value.strip()
         if not value:
             if required:
-                self.fail(field, f"{name.capitalize()} is required.")
+                self.fail(field, f"{_cap(name)} is required.")
             return None
         if len(value) > max_len:
-            self.fail(field, f"{name.capitalize()} is too long (at most {max_len} characters).")
+            self.fail(field, f"{_cap(name)} is too long (at most {max_len} characters).")
             return None
         problem = text_problem(value)
         if problem is not None:
             if required and not visible_text(value) and problem.endswith("invisible characters"):
-                self.fail(field, f"{name.capitalize()} is required (invisible characters alone "
+                self.fail(field, f"{_cap(name)} is required (invisible characters alone "
                                  "do not count).")
             else:
-                self.fail(field, f"{name.capitalize()} {problem}.")
+                self.fail(field, f"{_cap(name)} {problem}.")
             return None
         if len(value) < min_len:
-            self.fail(field, f"{name.capitalize()} must be at least {min_len} characters.")
+            self.fail(field, f"{_cap(name)} must be at least {min_len} characters.")
             return None
         return value
 
@@ -138,15 +166,15 @@ class Checker:
         """A number within [low, high]: an int or float, or text holding one. Infinity, NaN,
         huge values and over-long text are refused with the field's range, never an
         OverflowError."""
-        name = label or field.replace("_", " ")
+        name = label or field_label(field)
         suffix = f" {unit}" if unit else ""
         expected = f"{_fmt(low)} to {_fmt(high)}{suffix}"
         if value is None or (isinstance(value, str) and not value.strip()):
             if required:
-                self.fail(field, f"{name.capitalize()} is required.")
+                self.fail(field, f"{_cap(name)} is required.")
             return None
         if isinstance(value, bool):
-            self.fail(field, f"{name.capitalize()} must be a number.")
+            self.fail(field, f"{_cap(name)} must be a number.")
             return None
         if isinstance(value, str):
             text = value.strip()
@@ -155,21 +183,21 @@ class Checker:
                     raise ValueError(text)
                 value = int(text) if re.fullmatch(r"[+-]?\d+", text) else float(text)
             except ValueError:
-                self.fail(field, f"{name.capitalize()} must be a number "
+                self.fail(field, f"{_cap(name)} must be a number "
                                  f"(expected {expected}).")
                 return None
         if not isinstance(value, (int, float)) or (
                 isinstance(value, float) and not math.isfinite(value)):
-            self.fail(field, f"{name.capitalize()} must be a number (expected {expected}).")
+            self.fail(field, f"{_cap(name)} must be a number (expected {expected}).")
             return None
         # Compared before any conversion: an int of any size compares exactly with a float.
         if not (low <= value <= high):
             shown = f" of {_fmt(value)}{suffix}" if abs(value) < 1e12 else ""
-            self.fail(field, f"{name.capitalize()}{shown} is not possible "
+            self.fail(field, f"{_cap(name)}{shown} is not possible "
                              f"(expected {expected}).")
             return None
         if integer and float(value) != int(value):
-            self.fail(field, f"{name.capitalize()} must be a whole number.")
+            self.fail(field, f"{_cap(name)} must be a whole number.")
             return None
         return int(value) if integer else float(value)
 
@@ -177,10 +205,10 @@ class Checker:
             low: date = EARLIEST_DATE, high: date = LATEST_DATE, label: str | None = None,
             window: str | None = None) -> date | None:
         """A date from ``low`` to ``high`` (``window`` words the range for the message)."""
-        name = label or field.replace("_", " ")
+        name = label or field_label(field)
         if value is None or value == "":
             if required:
-                self.fail(field, f"{name.capitalize()} is required.")
+                self.fail(field, f"{_cap(name)} is required.")
             return None
         found: date | None = None
         if isinstance(value, datetime):
@@ -193,19 +221,22 @@ class Checker:
             except ValueError:
                 pass
         if found is None:
-            self.fail(field, f"{name.capitalize()} must be a date like 2024-03-31.")
+            problem = date_problem(value) if isinstance(value, str) and len(value) <= 40 \
+                else None
+            self.fail(field, f"{_cap(name)} {value.strip()}: {problem}." if problem
+                      else f"{_cap(name)} must be a date like 2024-03-31.")
             return None
         if not (low <= found <= high):
-            self.fail(field, f"{name.capitalize()} must be "
+            self.fail(field, f"{_cap(name)} must be "
                              f"{window or f'from {low.isoformat()} to {high.isoformat()}'}.")
             return None
         return found
 
     def clock(self, field: str, value: Any, *, required: bool = False) -> time | None:
-        name = field.replace("_", " ")
+        name = field_label(field)
         if value is None or value == "":
             if required:
-                self.fail(field, f"{name.capitalize()} is required.")
+                self.fail(field, f"{_cap(name)} is required.")
             return None
         if isinstance(value, time):
             return value
@@ -213,17 +244,17 @@ class Checker:
             hours, minutes = (int(part) for part in value.strip().split(":"))
             if 0 <= hours < 24 and 0 <= minutes < 60:
                 return time(hours, minutes)
-        self.fail(field, f"{name.capitalize()} must be a time like 09:30 (24-hour clock).")
+        self.fail(field, f"{_cap(name)} must be a time like 09:30 (24-hour clock).")
         return None
 
     def moment(self, field: str, value: Any, *, required: bool = False,
                low: date = EARLIEST_DATE, high: date = LATEST_DATE,
                label: str | None = None) -> datetime | None:
         """A date and time whose date is from ``low`` to ``high``."""
-        name = label or field.replace("_", " ")
+        name = label or field_label(field)
         if value is None or value == "":
             if required:
-                self.fail(field, f"{name.capitalize()} is required.")
+                self.fail(field, f"{_cap(name)} is required.")
             return None
         found: datetime | None = None
         if isinstance(value, datetime):
@@ -234,26 +265,28 @@ class Checker:
             except ValueError:
                 pass
         if found is None:
-            self.fail(field, f"{name.capitalize()} must be a date and time like "
-                             "2024-03-31 09:30.")
+            problem = date_problem(value) if isinstance(value, str) and len(value) <= 40 \
+                else None
+            self.fail(field, f"{_cap(name)} {value.strip()}: {problem}." if problem
+                      else f"{_cap(name)} must be a date and time like 2024-03-31 09:30.")
             return None
         if not (low <= found.date() <= high):
-            self.fail(field, f"{name.capitalize()} must be from {low.isoformat()} to "
+            self.fail(field, f"{_cap(name)} must be from {low.isoformat()} to "
                              f"{high.isoformat()}.")
             return None
         return found
 
     def string_list(self, field: str, value: Any, *, max_items: int = 50) -> list[str] | None:
-        name = field.replace("_", " ")
+        name = field_label(field)
         if value is None:
             return []
         if isinstance(value, str):
             value = [part for part in re.split(r"[,;\n]", value)]
         if isinstance(value, (list, tuple)) and len(value) > 4 * max_items:
-            self.fail(field, f"{name.capitalize()} can hold at most {max_items} entries.")
+            self.fail(field, f"{_cap(name)} can hold at most {max_items} entries.")
             return None
         if not isinstance(value, (list, tuple)) or not all(isinstance(v, str) for v in value):
-            self.fail(field, f"{name.capitalize()} must be a list of words.")
+            self.fail(field, f"{_cap(name)} must be a list of words.")
             return None
         items: list[str] = []
         for item in value:
@@ -268,7 +301,7 @@ class Checker:
                     return None
                 items.append(item)
         if len(items) > max_items:
-            self.fail(field, f"{name.capitalize()} can hold at most {max_items} entries.")
+            self.fail(field, f"{_cap(name)} can hold at most {max_items} entries.")
             return None
         return items
 

@@ -22,6 +22,7 @@ from textual.widgets.option_list import Option
 
 from meditrack_tui import policy
 from meditrack_tui.errors import MediTrackError, PermissionDenied, ValidationError
+from meditrack_tui.validation import date_problem
 
 from .base import (
     AppFooter, BaseScreen, Fit, ServiceMixin, Short, Table, clear_field_errors, error_text,
@@ -47,11 +48,20 @@ def stamp(value: Any, seconds: bool = False) -> str:
     return "—" if value in (None, "") else str(value)
 
 
-def patient_ref(patient_id: Any) -> str:
-    """A patient id in a few characters for the audit table ('…8c93f6'); the detail line
-    under the table and the p key (this patient's entries) use the whole id. (The audit
-    service returns the id only, not the patient's name or MRN.)"""
-    return f"…{str(patient_id)[-6:]}" if patient_id else ""
+def patient_ref(entry: dict[str, Any]) -> str:
+    """The patient an audit entry is about: 'Grace Whitaker (MRN-000002)' as the audit
+    service names it, or, for a record that no longer exists, the id's last characters."""
+    if entry.get("patient_name"):
+        return f"{entry['patient_name']} ({entry.get('patient_mrn') or '?'})"
+    patient_id = entry.get("patient_id")
+    return f"record …{str(patient_id)[-6:]}" if patient_id else ""
+
+
+def patient_short(entry: dict[str, Any]) -> Short | Text:
+    """The audit table's patient cell: name and MRN, the name alone when narrow."""
+    if entry.get("patient_name"):
+        return Short(Text(patient_ref(entry)), Text(str(entry["patient_name"])))
+    return Text(patient_ref(entry))
 
 
 def clip(text: Any, width: int) -> str:
@@ -781,10 +791,9 @@ def check_day(text: str) -> str | None:
         return None
     if not DAY_RE.match(text):
         return "Use YYYY-MM-DD, e.g. 2026-03-04."
-    try:
-        date.fromisoformat(text)
-    except ValueError:
-        return "That day does not exist."
+    problem = date_problem(text)
+    if problem:
+        return f"{text}: {problem}."
     return None
 
 
@@ -818,6 +827,7 @@ class AuditScreen(AdminListScreen):
         self.filters: dict[str, str] = {"username": "", "action": "", "outcome": "",
                                         "date_from": "", "date_to": "", "patient_id": ""}
         self.patient_filter = ""  # the p key's patient id (there is no box to type it in)
+        self.patient_label = ""  # how the title names that patient
         self.items: list[dict[str, Any]] = []
 
     def compose(self) -> ComposeResult:
@@ -879,7 +889,7 @@ class AuditScreen(AdminListScreen):
         if any(self.filters.values()):
             text += " (filtered)"
         if self.filters["patient_id"]:
-            text += f" · patient {patient_ref(self.filters['patient_id'])}"
+            text += f" · {self.patient_label or 'one patient'}"
         if self.pages > 1:
             text += f" · page {self.page_no} of {self.pages} (PgDn older, PgUp newer)"
         self.set_title(text)
@@ -893,7 +903,7 @@ class AuditScreen(AdminListScreen):
             if isinstance(ts, datetime) else Text(stamp(ts))
         return (when, Text(clip(entry.get("username"), 16)),
                 Text(str(entry.get("role") or "")), Text(str(entry.get("action") or "")),
-                Text(patient_ref(entry.get("patient_id"))),
+                patient_short(entry),
                 Text(OUTCOME_LABELS.get(outcome, outcome), style="" if outcome == "ok" else "bold"),
                 Text(entry.get("detail") or ""))
 
@@ -909,7 +919,10 @@ class AuditScreen(AdminListScreen):
             detail.update("No entries match these filters." if not self.rows else "")
         else:
             record = entry.get("record_type") or ""
-            if entry.get("record_id"):
+            if entry.get("record_id") and entry["record_id"] == entry.get("patient_id") \
+                    and entry.get("patient_name"):
+                record = f"patient {patient_ref(entry)}"
+            elif entry.get("record_id"):
                 record += f" {entry['record_id']}"
             lines = [
                 "$when · [b]$username[/b] ($role) · $action · $outcome",
@@ -927,7 +940,7 @@ class AuditScreen(AdminListScreen):
                 "\n".join(lines), when=stamp(entry.get("ts"), seconds=True),
                 username=str(entry.get("username")), role=str(entry.get("role")),
                 action=str(entry.get("action")), outcome=OUTCOME_LABELS.get(outcome, outcome),
-                record=record.strip(), patient=str(entry.get("patient_id")),
+                record=record.strip(), patient=patient_ref(entry),
                 detail=str(entry.get("detail"))))
         self.refresh_bindings()
 
@@ -1007,6 +1020,7 @@ class AuditScreen(AdminListScreen):
         entry = self.selected
         if entry and entry.get("patient_id"):
             self.patient_filter = str(entry["patient_id"])
+            self.patient_label = patient_ref(entry)
             self.apply_filters(strict=True)
 
     def action_clear_filters(self) -> None:

@@ -46,6 +46,7 @@ from .base import (
 )
 from .confirm import ConfirmScreen, PromptScreen
 from .messages import DataChanged
+from .slots import SlotPicker
 
 STATUS_LABELS = {
     "scheduled": "Scheduled",
@@ -64,7 +65,6 @@ TRANSITIONS = {
     "cancelled": (("scheduled", "checked-in"), "cancelled"),
 }
 DATE_RE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
-TIME_RE = re.compile(r"^(\d{1,2}):(\d{2})$")
 LIST_PAGE_SIZE = 50
 PANE_PAGE_SIZE = 20
 
@@ -80,17 +80,6 @@ def parse_day(text: str) -> date | None:
         return date.fromisoformat(text)
     except ValueError:
         return None
-
-
-def parse_clock(text: str) -> str | None:
-    """A 24-hour HH:MM time normalised to two digits each, or None."""
-    match = TIME_RE.match(text.strip())
-    if not match:
-        return None
-    hour, minute = int(match.group(1)), int(match.group(2))
-    if hour > 23 or minute > 59:
-        return None
-    return f"{hour:02d}:{minute:02d}"
 
 
 def day_text(day: date) -> str:
@@ -441,20 +430,16 @@ class AppointmentForm(ServiceMixin, ModalScreen[dict | None]):
             with Horizontal(classes="form-row"):
                 yield Label("Doctor", classes="form-label")
                 yield Select([], prompt="Choose a doctor", id="doctor", compact=True)
-            yield _error_line("doctor_id")
-            with Horizontal(classes="form-row"):
-                yield Label("Date", classes="form-label")
-                yield Input(self.default_day.isoformat() if self.default_day else "",
-                            placeholder="YYYY-MM-DD", id="date", max_length=10, compact=True)
-                yield Label("Time", classes="form-label-inline")
-                yield Input(self.default_time, placeholder="HH:MM", id="time", max_length=5,
-                            compact=True)
                 yield Label("Minutes", classes="form-label-inline")
                 yield Input(str(self.appointment["duration_min"]) if self.appointment else "20",
                             id="duration_min", max_length=3, compact=True)
+            yield _error_line("doctor_id")
+            yield _error_line("duration_min")
+            yield SlotPicker(day=self.default_day, time=self.default_time or None,
+                             exclude=self.appointment["id"] if self.appointment else None,
+                             id="slots")
             yield _error_line("date")
             yield _error_line("time")
-            yield _error_line("duration_min")
             with Horizontal(classes="form-row"):
                 yield Label("Reason", classes="form-label")
                 yield Input(self.appointment.get("reason", "") if self.appointment else "",
@@ -472,7 +457,7 @@ class AppointmentForm(ServiceMixin, ModalScreen[dict | None]):
             first = "#patient-search"
         elif self.default_doctor or (self.session is not None
                                      and self.session.role == policy.DOCTOR):
-            first = "#date"
+            first = "#slot"
         else:
             first = "#doctor"
         self.query_one(first).focus()
@@ -491,6 +476,38 @@ class AppointmentForm(ServiceMixin, ModalScreen[dict | None]):
         if default and any(d["id"] == default for d in doctors):
             select.value = default
         self.initial = self.values()
+        self.load_slots()
+
+    # --- free times ---
+
+    def duration(self) -> int | None:
+        minutes = self.text("duration_min").strip()
+        return int(minutes) if minutes.isdigit() and 5 <= int(minutes) <= 240 else None
+
+    def load_slots(self) -> None:
+        """Ask for the chosen doctor's free times for the visit's length."""
+        doctor = self.query_one("#doctor", Select)
+        duration = self.duration()
+        if duration is None:
+            return
+        picker = self.query_one(SlotPicker)
+        doctor_id = None if doctor.is_blank() else str(doctor.value)
+        if (doctor_id, duration) != (picker.doctor_id, picker.duration) or picker.key is None:
+            picker.request(doctor_id, duration)
+
+    @on(Select.Changed, "#doctor")
+    def doctor_changed(self) -> None:
+        if self.initial is not None:
+            self.load_slots()
+
+    @on(Input.Changed, "#duration_min")
+    def duration_changed(self) -> None:
+        if self.initial is not None:
+            self.load_slots()
+
+    @on(OptionList.OptionSelected, "#slot")
+    def slot_selected(self) -> None:
+        self.query_one("#reason", Input).focus()
 
     # --- values and dirtiness ---
 
@@ -505,8 +522,9 @@ class AppointmentForm(ServiceMixin, ModalScreen[dict | None]):
     def values(self) -> tuple[Any, ...]:
         doctor = self.query_one("#doctor", Select)
         search = "" if self.fixed_patient_id else self.text("patient-search")
+        picker = self.query_one(SlotPicker)
         return (self.patient_id(), search, None if doctor.is_blank() else doctor.value,
-                self.text("date"), self.text("time"), self.text("duration_min"),
+                picker.chosen if picker.touched else None, self.text("duration_min"),
                 self.text("reason"))
 
     @property
@@ -615,7 +633,7 @@ class AppointmentForm(ServiceMixin, ModalScreen[dict | None]):
     def show_error(self, field_name: str, text: str) -> None:
         show_field_errors(self, ValidationError({field_name: text}))
 
-    @on(Input.Submitted, "#date, #time, #duration_min, #reason")
+    @on(Input.Submitted, "#duration_min, #reason")
     @on(Button.Pressed, "#save")
     def submit(self) -> None:
         clear_field_errors(self)
@@ -626,15 +644,13 @@ class AppointmentForm(ServiceMixin, ModalScreen[dict | None]):
         doctor = self.query_one("#doctor", Select)
         if doctor.is_blank():
             errors["doctor_id"] = "Choose a doctor."
-        day = parse_day(self.text("date"))
-        if day is None:
-            errors["date"] = "Enter the date as YYYY-MM-DD, e.g. 2026-03-18."
-        clock = parse_clock(self.text("time"))
-        if clock is None:
-            errors["time"] = "Enter the time as HH:MM (24-hour), e.g. 14:30."
         minutes = self.text("duration_min").strip()
         if not minutes.isdigit() or not 5 <= int(minutes) <= 240:
             errors["duration_min"] = "Minutes must be a whole number from 5 to 240."
+        chosen = self.query_one(SlotPicker).chosen
+        if chosen is None and "doctor_id" not in errors and "duration_min" not in errors:
+            errors["time"] = ("Choose one of the doctor's free times: pick a day, then a time "
+                              "(Up and Down).")
         reason = self.text("reason").strip()
         if not reason:
             errors["reason"] = "Enter the reason for the visit."
@@ -642,7 +658,8 @@ class AppointmentForm(ServiceMixin, ModalScreen[dict | None]):
             show_field_errors(self, ValidationError(errors))
             self._focus_first(errors)
             return
-        assert day is not None and clock is not None
+        assert chosen is not None
+        day, clock = chosen
         data: dict[str, Any] = {"doctor_id": str(doctor.value), "date": day.isoformat(),
                                 "time": clock, "duration_min": int(minutes), "reason": reason}
         session = self.session
@@ -657,8 +674,9 @@ class AppointmentForm(ServiceMixin, ModalScreen[dict | None]):
         self.call_service(fn, self._saved, error=self._failed, group="form-save")
 
     def _focus_first(self, errors: dict[str, str]) -> None:
-        order = [("patient_id", "#patient-search"), ("doctor_id", "#doctor"), ("date", "#date"),
-                 ("time", "#time"), ("duration_min", "#duration_min"), ("reason", "#reason")]
+        order = [("patient_id", "#patient-search"), ("doctor_id", "#doctor"),
+                 ("duration_min", "#duration_min"), ("date", "#day"), ("time", "#slot"),
+                 ("reason", "#reason")]
         for name, selector in order:
             if name in errors:
                 found = self.query(selector)
@@ -671,6 +689,10 @@ class AppointmentForm(ServiceMixin, ModalScreen[dict | None]):
 
     def _failed(self, exc: BaseException) -> None:
         self.query_one("#save", Button).disabled = False
+        if isinstance(exc, ValidationError) and {"date", "time"} & set(exc.fields):
+            picker = self.query_one(SlotPicker)
+            picker.key = None  # the time was taken meanwhile: offer what is free now
+            self.load_slots()
         if isinstance(exc, ValidationError) and show_field_errors(self, exc):
             self._focus_first(exc.fields)
             return
@@ -815,8 +837,18 @@ class AppointmentsScreen(BaseScreen):
         if self.session is None:
             return
         if self.doctors is None:
-            session = self.session
-            self.call_service(lambda s: s.users.doctors(session), self._doctors_loaded,
+            session, today = self.session, self.app.now().date().isoformat()
+            pick = self.staff and self.agenda_doctor is None
+
+            def fetch(s: Any) -> tuple[list[dict[str, Any]], str | None]:
+                """The doctors, and (for the agenda) the first with appointments today."""
+                doctors = s.users.doctors(session)
+                busy = s.appointments.list(session, date_from=today, date_to=today,
+                                           status="scheduled", sort="doctor",
+                                           page_size=1).items if pick else []
+                return doctors, (str(busy[0]["doctor_id"]) if busy else None)
+
+            self.call_service(fetch, lambda found: self._doctors_loaded(*found),
                               group="appt-doctors")
             return
         if self.staff:
@@ -826,8 +858,12 @@ class AppointmentsScreen(BaseScreen):
     def action_refresh(self) -> None:
         self.reload()
 
-    def _doctors_loaded(self, doctors: list[dict[str, Any]]) -> None:
+    def _doctors_loaded(self, doctors: list[dict[str, Any]],
+                        busy_today: str | None = None) -> None:
         self.doctors = doctors
+        if self.staff and self.agenda_doctor is None and busy_today \
+                and any(d["id"] == busy_today for d in doctors):
+            self.agenda_doctor = busy_today  # open on a doctor who has patients today
         def options() -> list[tuple[Text, str]]:  # names as Text: never read as markup
             return [(Text(d["full_name"]), d["id"]) for d in doctors]
 

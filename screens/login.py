@@ -9,11 +9,13 @@ from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Center, Horizontal, Vertical, VerticalScroll
-from textual.widgets import Button, Footer, Input, Label, RadioButton, RadioSet, Static
+from textual.widgets import (Button, Footer, Input, Label, RadioButton, RadioSet, Select,
+                             Static)
 
 from meditrack_tui.errors import MediTrackError, ValidationError
 
 from .base import BaseScreen, clear_field_errors, show_field_errors
+from .confirm import ConfirmScreen
 
 
 def field(label: str, input_id: str, **kwargs: Any) -> ComposeResult:
@@ -120,9 +122,12 @@ class SignupScreen(BaseScreen):
 
     CSS_PATH = "login.tcss"
     AUTO_FOCUS = "#su-role"
-    BINDINGS = [Binding("escape", "app.pop_screen", "Back", id="back")]
+    BINDINGS = [Binding("escape", "back", "Back", id="back")]
 
     def compose(self) -> ComposeResult:
+        from meditrack_tui.services.patients import SEX_LABELS  # not needed to draw the login
+
+
         with VerticalScroll(id="signup-box", classes="card"):
             yield Static("Create an account", classes="title")
             with RadioSet(id="su-role"):
@@ -135,7 +140,12 @@ class SignupScreen(BaseScreen):
                 yield from field("First name", "first_name")
                 yield from field("Last name", "last_name")
                 yield from field("Date of birth (YYYY-MM-DD)", "dob", placeholder="1980-04-30")
-                yield from field("Sex (F, M or X)", "sex", max_length=1)
+                yield Label("Sex", classes="field-label")
+                yield Select([(label, code) for code, label in SEX_LABELS.items()],
+                             prompt="Choose…", id="sex")
+                err = Static("", id="err-sex", classes="field-error", markup=False)
+                err.display = False
+                yield err
                 yield from field("Phone", "phone")
             with Vertical(id="doctor-fields"):
                 yield from field("Full name", "full_name", placeholder="Dr. …")
@@ -161,9 +171,24 @@ class SignupScreen(BaseScreen):
         self.query_one("#doctor-fields").display = self.as_doctor
         self.query_one("#patient-fields").display = not self.as_doctor
 
+    @property
+    def has_unsaved_changes(self) -> bool:
+        """True when going back would lose something typed or chosen (asks first)."""
+        return (any(box.value for box in self.query(Input))
+                or not self.query_one("#sex", Select).is_blank())
+
     @on(Button.Pressed, "#back")
-    def back(self) -> None:
-        self.app.pop_screen()
+    def action_back(self) -> None:
+        if not self.has_unsaved_changes:
+            self.app.pop_screen()
+            return
+
+        def answered(discard: bool | None) -> None:
+            if discard:
+                self.app.pop_screen()
+
+        self.app.push_screen(ConfirmScreen("Discard what you typed for the new account?",
+                                           yes="Discard", no="Keep editing"), answered)
 
     def value(self, name: str) -> str:
         return self.query_one(f"#{name}", Input).value
@@ -184,7 +209,8 @@ class SignupScreen(BaseScreen):
                                                 email=email or None, specialty=specialty or None)
         else:
             data = {k: self.value(k) for k in ("first_name", "last_name", "dob", "phone", "email")}
-            sex = self.value("sex").upper()
+            choice = self.query_one("#sex", Select)
+            sex = "" if choice.is_blank() else str(choice.value)
             fn = lambda s: s.auth.signup_patient(username, password, sex=sex,  # noqa: E731
                                                  first_name=data["first_name"],
                                                  last_name=data["last_name"], dob=data["dob"],
@@ -221,7 +247,7 @@ class SignupScreen(BaseScreen):
     def show_first_error(self) -> None:
         """Focus the first field (top to bottom) whose error is showing, centred in view."""
         box = self.query_one("#signup-box", VerticalScroll)
-        for field_input in self.query(Input):
+        for field_input in self.query("Input, Select"):
             if self.query_one(f"#err-{field_input.id}", Static).display:
                 field_input.focus(scroll_visible=False)
                 box.scroll_to_center(field_input, animate=False)

@@ -1,4 +1,5 @@
-"""The Reports pane: a patient's report files, upload, preview (text, CSV), save a copy, delete."""
+"""The Reports pane: a patient's report files, upload, preview (text, CSV; of a PDF what
+the app can show), save a copy, delete."""
 
 from __future__ import annotations
 
@@ -520,7 +521,7 @@ class ReportsPane(ServiceMixin, Widget):
     @on(DataTable.RowSelected, "#reports-table")
     @on(Button.Pressed, "#reports-preview")
     def action_preview(self) -> None:
-        """Show a text or CSV report inside the app."""
+        """Show a text or CSV report inside the app (of a PDF: pages, title, first page)."""
         report = self.selected
         if report is None:
             return

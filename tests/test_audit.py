@@ -172,3 +172,25 @@ def test_audit_count_only_grows(s, who):
     with pytest.raises(PermissionDenied):
         s.audit.list(doctor)
     assert audit_count(s) == counts[-1] + 1
+
+
+def test_audit_entries_name_their_patient_by_name_and_mrn(s, who):
+    """The log names each entry's patient ("Grace Whitaker", MRN), resolved for the whole
+    page at once; an entry about a record that no longer exists keeps only its id."""
+    from tests.peek import Peek
+
+    doctor, admin = who["demo.doctor"], who["demo.admin"]
+    grace = Peek(s.store).patient_id("MRN-000002")
+    s.patients.get(doctor, grace)
+    calls = []
+    real = s.store.patients.get_many
+    s.store.patients.get_many = lambda ids: calls.append(list(ids)) or real(ids)
+    page = s.audit.list(admin, patient_id=grace, page_size=20)
+    assert page.items and {e["patient_name"] for e in page.items} == {"Grace Whitaker"}
+    assert {e["patient_mrn"] for e in page.items} == {"MRN-000002"}
+    assert calls == [[grace]]  # one query for the page
+    everything = s.audit.list(admin, page_size=200)
+    named = [e for e in everything.items if e.get("patient_id")]
+    assert named and all(e.get("patient_name") and e.get("patient_mrn") for e in named)
+    assert len(calls) == 2
+    assert all("patient_name" not in e for e in everything.items if not e.get("patient_id"))

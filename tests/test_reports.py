@@ -52,6 +52,22 @@ def test_sample_reports_cover_every_allowed_type():
     assert {p.suffix for p in REPORTS.iterdir()} == set(EXPECTED_TYPES)
 
 
+def test_a_pdf_without_text_or_that_cannot_be_read_is_said_as_such():
+    from meditrack_tui.services.reports import pdf_summary
+    from pypdf import PdfWriter
+    import io
+
+    out = io.BytesIO()
+    writer = PdfWriter()
+    writer.add_blank_page(200, 200)
+    writer.add_blank_page(200, 200)
+    writer.write(out)
+    text = pdf_summary(out.getvalue())
+    assert text.startswith("PDF document · 2 pages · no title")
+    assert "Page 1 has no text to show" in text
+    assert "cannot be read here" in pdf_summary(b"%PDF-1.4 not really")
+
+
 @pytest.mark.parametrize("encoding", ["cp1252", "utf-16", "utf-8-sig"])
 def test_text_exported_in_older_encodings_is_accepted_and_previewed(s, who, tmp_path, encoding):
     """Lab systems still export Windows-1252 or UTF-16 text; it is text, not a binary."""
@@ -66,7 +82,7 @@ def test_text_exported_in_older_encodings_is_accepted_and_previewed(s, who, tmp_
 @pytest.mark.parametrize("name", sorted(p.name for p in REPORTS.iterdir()))
 def test_upload_each_allowed_type(s, who, name, monkeypatch):
     doctor = who["demo.doctor"]
-    p02 = pid(s, "MRN-000002")
+    p02 = pid(s, "MRN-000030")  # no reports yet: the demo's own files are new to them
     path = REPORTS / name
     content = path.read_bytes()
     stored = spy_put_file(s, monkeypatch)
@@ -159,14 +175,21 @@ def test_checksum_is_verified_on_read(s, who):
         s.reports.read(doctor, report["id"])
 
 
-def test_preview_only_for_text(s, who):
+def test_preview_of_text_csv_and_what_a_pdf_can_show(s, who):
     doctor = who["demo.doctor"]
     p02 = pid(s, "MRN-000002")
     pdf = s.reports.upload(doctor, p02, drop(s, doctor, "thyroid.pdf",
                                              REPORTS / "p05_thyroid_function.pdf"),
                            kind="lab result")
+    summary = s.reports.preview(doctor, pdf["id"]).splitlines()
+    assert summary[0] == ("PDF document · 1 page · title: Riverton Clinical Laboratory - "
+                          "Endocrinology Report")
+    assert "save a copy" in summary[2]
+    assert any(line.startswith("TSH") and "7.9" in line for line in summary)
+    image = s.reports.upload(doctor, p02, drop(s, doctor, "ecg.png", REPORTS / "p04_ecg_strip.png"),
+                             kind="other")
     with pytest.raises(ValidationError, match="save a copy"):
-        s.reports.preview(doctor, pdf["id"])
+        s.reports.preview(doctor, image["id"])
     cbc = drop(s, doctor, "cbc.csv", REPORTS / "p14_cbc.csv")
     csv_report = s.reports.upload(doctor, p02, cbc, kind="lab result")
     assert s.reports.preview(doctor, csv_report["id"]).startswith("test,value,unit")
@@ -174,7 +197,7 @@ def test_preview_only_for_text(s, who):
 
 def test_save_copy_goes_to_the_outbox_and_never_overwrites(s, who, tmp_path):
     doctor = who["demo.doctor"]
-    p02 = pid(s, "MRN-000002")
+    p02 = pid(s, "MRN-000030")  # no reports yet
     source = REPORTS / "p02_hba1c_metabolic_panel.pdf"
     report = s.reports.upload(doctor, p02, drop(s, doctor, source.name, source),
                               kind="lab result")
@@ -271,3 +294,29 @@ def test_delete_is_soft_with_a_reason_and_an_admin_restores(s, who):
                     outcome="ok")["detail"] == "ecg.txt: wrong patient"
     assert peek.one("audit", action="report.restore", record_id=report["id"],
                     outcome="ok")["username"] == "demo.admin"
+
+
+def test_the_same_file_twice_for_a_patient_is_refused_naming_the_first(s, who, clock):
+    doctor, patient = who["demo.doctor"], who["demo.patient"]
+    p02 = pid(s, "MRN-000002")
+    first = s.reports.upload_bytes(doctor, p02, "potassium.txt", b"Potassium 4.1 mmol/L\n",
+                                   kind="lab result")
+    clock.advance(hours=2)
+    before = len(s.reports.list(doctor, p02))
+    with pytest.raises(ValidationError) as info:
+        s.reports.upload_bytes(doctor, p02, "renamed-copy.txt", b"Potassium 4.1 mmol/L\n",
+                               kind="other")
+    message = info.value.fields["file"]
+    assert "“potassium.txt” (lab result), uploaded on 04 Mar 2026 at 10:00 by demo.doctor" \
+        in message and "Nothing was uploaded" in message
+    assert len(s.reports.list(doctor, p02)) == before
+    # other content, or the same content for another patient, is fine
+    s.reports.upload_bytes(doctor, p02, "potassium.txt", b"Potassium 4.3 mmol/L\n",
+                           kind="lab result")
+    s.reports.upload_bytes(patient, patient.patient_id, "potassium.txt",
+                           b"Potassium 4.1 mmol/L\n", kind="lab result")
+    # once the first is deleted, the file may be uploaded again
+    s.reports.delete(doctor, first["id"], "wrong patient")
+    again = s.reports.upload_bytes(doctor, p02, "potassium.txt", b"Potassium 4.1 mmol/L\n",
+                                   kind="lab result")
+    assert again["sha256"] == first["sha256"]

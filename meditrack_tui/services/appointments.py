@@ -13,6 +13,7 @@ from .base import Page, Service, Session, describe, public, ref
 from .patients import PatientService
 from ..domain import APPOINTMENT_STATUSES, OPEN_STATUSES, may_follow
 from .settings import clinic_settings, doctor_hours, fits, format_hours
+from .slots import DEFAULT_STEP, MAX_DAYS, FreeDay, free_days
 
 STATUSES = APPOINTMENT_STATUSES
 
@@ -293,6 +294,48 @@ class AppointmentService(Service):
     def cancel(self, session: Session, appointment_id: Any, *, version: Any) -> dict[str, Any]:
         return self.set_status(session, appointment_id, "cancelled", version=version)
 
+    def free_slots(self, session: Session, doctor_id: Any, *, day: Any = None, days: Any = 1,
+                   duration_min: Any = 20, step_min: Any = DEFAULT_STEP,
+                   exclude: Any = None) -> list[FreeDay]:
+        """A doctor's free start times for ``days`` days from ``day`` (default today):
+        inside the clinic's and the doctor's hours, long enough for ``duration_min``, clear
+        of open bookings (``exclude``: the appointment being moved), never in the past.
+        Booking a time still goes through :meth:`book`, which checks everything again."""
+        if exclude not in (None, ""):
+            moving = self._get(exclude)
+            self.authorize(session, "appointment.update", patient_id=moving["patient_id"],
+                           record_type="appointment", record_id=moving["id"])
+            exclude = moving["id"]
+        else:
+            self.authorize(session, "appointment.book", record_type="appointment")
+            exclude = None
+        now = self.ctx.now()
+        last = now.date() + timedelta(days=BOOK_DAYS_AHEAD)
+        check = Checker()
+        first = check.day("date", day if day not in (None, "") else now.date(), low=now.date(),
+                          high=last, window=f"from today to {last:%d %b %Y}")
+        count = check.number("days", days, low=1, high=MAX_DAYS, integer=True, required=True,
+                             label="number of days")
+        duration = check.number("duration_min", duration_min, low=MIN_DURATION,
+                                high=MAX_DURATION, integer=True, required=True)
+        step = check.number("step_min", step_min, low=5, high=60, integer=True, required=True,
+                            label="minutes between times")
+        doctor = self._doctor(doctor_id, check)
+        check.done()
+        assert first and count and duration and step and doctor
+        count = min(int(count), (last - first).days + 1)
+        begin = datetime.combine(first, datetime.min.time())
+        end = begin + timedelta(days=count)
+        with self.uow():
+            clinic = clinic_settings(self.store)
+            found = self.store.appointments.find(AppointmentQuery(
+                doctor_id=doctor["id"], statuses=OPEN_STATUSES, limit=None, count=False,
+                start_from=begin - timedelta(minutes=MAX_DURATION), start_before=end))
+        busy = [(d["start"], d["end"]) for d in found.items if d["id"] != exclude]
+        return free_days(first, count, clinic_hours=clinic["hours"],
+                         doctor_hours=doctor_hours(doctor, clinic), busy=busy,
+                         duration=int(duration), step=int(step), now=now)
+
     def get(self, session: Session, appointment_id: Any) -> dict[str, Any]:
         doc = self._get(appointment_id)
         self.authorize(session, "appointment.read", patient_id=doc["patient_id"],
@@ -388,4 +431,4 @@ def today_str(now: datetime) -> str:
     return now.date().isoformat()
 
 
-__all__ = ["AppointmentService", "STATUSES", "date"]
+__all__ = ["AppointmentService", "FreeDay", "STATUSES", "date"]

@@ -11,6 +11,11 @@ from ..validation import Checker, page_args
 from .base import Page, Service, Session, public
 
 
+def _name(patient: dict[str, Any]) -> str:
+    return " ".join(p for p in (patient.get("first_name"), patient.get("last_name")) if p) \
+        or "(no name)"
+
+
 class AuditService(Service):
     """Read-only access to the audit trail."""
 
@@ -30,14 +35,26 @@ class AuditService(Service):
         end = check.day("date_to", date_to)
         pid = check.text("patient_id", patient_id, max_len=40)
         check.done()
-        found = self.store.audit.find(AuditQuery(
-            username=user or None, action_prefix=act or None, outcome=result,
-            patient_id=pid or None,
-            ts_from=datetime.combine(start, datetime.min.time()) if start else None,
-            ts_before=datetime.combine(end + timedelta(days=1), datetime.min.time())
-            if end else None,
-            skip=(page_no - 1) * size, limit=size))
-        return Page([public(d) or {} for d in found.items], found.total or 0, page_no, size)
+        with self.uow():
+            found = self.store.audit.find(AuditQuery(
+                username=user or None, action_prefix=act or None, outcome=result,
+                patient_id=pid or None,
+                ts_from=datetime.combine(start, datetime.min.time()) if start else None,
+                ts_before=datetime.combine(end + timedelta(days=1), datetime.min.time())
+                if end else None,
+                skip=(page_no - 1) * size, limit=size))
+            # the page's patients in one query: each entry names its patient
+            ids = {str(d["patient_id"]) for d in found.items if d.get("patient_id")}
+            patients = self.store.patients.get_many(sorted(ids)) if ids else {}
+        items = []
+        for entry in found.items:
+            item = public(entry) or {}
+            patient = patients.get(str(entry.get("patient_id") or ""))
+            if patient is not None:
+                item["patient_name"] = _name(patient)
+                item["patient_mrn"] = patient.get("mrn")
+            items.append(item)
+        return Page(items, found.total or 0, page_no, size)
 
     def verify_chain(self, *, batch: int = 1000) -> Report:
         """Check the whole trail against its chain (``meditrack audit verify``; see

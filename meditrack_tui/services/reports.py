@@ -6,6 +6,7 @@ import csv
 import hashlib
 import io
 import os
+from datetime import datetime
 from typing import Any
 
 from .. import files, policy
@@ -25,7 +26,7 @@ ALLOWED = {
     "text/plain": ("plain text", (".txt", ".text", ".log", ".md", "")),
     "text/csv": ("CSV table", (".csv",)),
 }
-PREVIEWABLE = ("text/plain", "text/csv")
+PREVIEWABLE = ("text/plain", "text/csv", "application/pdf")  # a PDF: a summary
 
 
 def _looks_like_csv(text: str) -> bool:
@@ -112,6 +113,36 @@ def check_pdf(data: bytes) -> None:
         # pypdf reports a malformed file with its own errors and, deep inside a broken
         # object graph, with plain Python ones
         raise refused from None
+
+
+def pdf_summary(data: bytes) -> str:
+    """What the app can show of a PDF: its page count, title and the text of its first
+    page (the layout, images and later pages need a PDF viewer: save a copy)."""
+    import logging
+
+    import pypdf
+
+    logging.getLogger("pypdf").setLevel(logging.CRITICAL)
+    try:
+        reader = pypdf.PdfReader(io.BytesIO(data))
+        pages = len(reader.pages)
+        title = (reader.metadata.title if reader.metadata is not None else None) or ""
+        first = (reader.pages[0].extract_text() or "").strip() if pages else ""
+    except Exception:  # noqa: BLE001 - a damaged file is said as such, never a traceback
+        return ("This PDF cannot be read here (it may be damaged). Save a copy to open it "
+                "in a PDF viewer.")
+    plural = "page" if pages == 1 else "pages"
+    lines = [f"PDF document · {pages} {plural}"
+             + (f" · title: {' '.join(str(title).split())}" if str(title).strip() else
+                " · no title")]
+    if first:
+        lines += ["", "Text of page 1 (the layout, images"
+                  + (", the other pages" if pages > 1 else "")
+                  + " and the rest need a PDF viewer: save a copy with s):", "", first]
+    else:
+        lines += ["", "Page 1 has no text to show (it is probably a scanned image). Save a "
+                      "copy with s to see it in a PDF viewer."]
+    return "\n".join(lines)
 
 
 def check_file(filename: str, data: bytes, max_bytes: int) -> str:
@@ -211,6 +242,12 @@ class ReportService(Service):
         digest = hashlib.sha256(data).hexdigest()
         now = self.ctx.now()
         with self.uow():
+            # the same content (SHA-256) already on this patient's record is refused,
+            # naming the earlier upload (a deleted one may be uploaded again)
+            same = next((d for d in self.store.reports.for_patient(pid, limit=100000)
+                         if d.get("sha256") == digest), None)
+            if same is not None:
+                raise ValidationError({"file": self._duplicate_text(same)})
             file_id = self.store.reports.put_file(
                 name, data,
                 {"sha256": digest, "size": len(data), "content_type": mime,
@@ -224,6 +261,15 @@ class ReportService(Service):
                        patient_id=pid, detail=f"{name} ({mime}, {len(data)} bytes)")
             self.changed("reports", "insert", doc["id"], patient_id=pid, session=session)
         return public(doc) or {}
+
+    @staticmethod
+    def _duplicate_text(earlier: dict[str, Any]) -> str:
+        when = earlier.get("uploaded_at")
+        at = f" on {when:%d %b %Y at %H:%M}" if isinstance(when, datetime) else ""
+        return (f"This file is already on the patient's record: “{earlier.get('filename')}” "
+                f"({earlier.get('kind') or 'report'}), uploaded{at} by "
+                f"{earlier.get('uploaded_by') or 'someone'}, has the same content. "
+                "Nothing was uploaded; open that report instead.")
 
     def list(self, session: Session, patient_id: Any, *, kind: Any = None
              ) -> list[dict[str, Any]]:
@@ -259,8 +305,10 @@ class ReportService(Service):
         """The text of a text or CSV report, for showing inside the app."""
         info, data = self.read(session, report_id)
         if info["content_type"] not in PREVIEWABLE:
-            raise ValidationError({"file": "Only text and CSV reports can be previewed here; "
-                                           "save a copy to open it."})
+            raise ValidationError({"file": "Only text, CSV and PDF reports can be previewed "
+                                           "here; save a copy to open it."})
+        if info["content_type"] == "application/pdf":
+            return pdf_summary(data)[:max_chars]
         return (decode_text(data) or data.decode("utf-8", errors="replace"))[:max_chars]
 
     def save_copy(self, session: Session, report_id: Any) -> str:

@@ -419,6 +419,11 @@ class Records(ABC, Generic[R]):
     def get(self, record_id: str) -> R | None: ...
 
     @abstractmethod
+    def get_many(self, record_ids: Sequence[str]) -> dict[str, R]:
+        """The records with these ids that exist, by id, in one query (ids that are not
+        strings, or not found, are left out)."""
+
+    @abstractmethod
     def add(self, doc: R) -> R: ...
 
     @abstractmethod

@@ -118,3 +118,18 @@ def test_is_empty(store):
     assert store.is_empty()
     store.patients.add(dict(SAMPLES["patients"]))
     assert not store.is_empty()
+
+
+@pytest.mark.parametrize("name", REPOS)
+def test_get_many_returns_the_existing_records_by_id(store, name):
+    repo = getattr(store, name)
+    first = repo.add({**SAMPLES[name], "version": 1})
+    second = repo.add({**SAMPLES[name], "version": 1, "id": "given-id"}) \
+        if name not in ("users", "patients") else None
+    ids = [first["id"], "0" * 24, {"$ne": ""}] + ([second["id"]] if second else [])
+    found = repo.get_many(ids)
+    assert found == {first["id"]: first, **({second["id"]: second} if second else {})}
+    assert repo.get_many([]) == {}
+    many = [repo.add({**SAMPLES[name], "version": 1})["id"] for _ in range(3)] \
+        if name not in ("users", "patients") else []
+    assert set(repo.get_many(many + [first["id"]])) == set(many) | {first["id"]}

@@ -374,9 +374,9 @@ async def test_audit_log_lists_and_filters(make_app, demo_backend):
         screen = await open_area(app, pilot, "f8", AuditScreen)
         entries = list(screen.rows.values())
         assert entries, "the audit log shows entries"
-        newest = entries[0]  # the admin's dashboard (a read of its own), after the login
-        assert (newest["username"], newest["action"]) == ("demo.admin", "dashboard.admin")
-        assert (entries[1]["username"], entries[1]["action"]) == ("demo.admin", "login")
+        # the newest: the admin's login and the dashboard it opened (audited reads)
+        assert [(e["username"], e["action"]) for e in entries[:2]] == [
+            ("demo.admin", "dashboard.admin"), ("demo.admin", "login")]
         assert [e["ts"] for e in entries] == sorted((e["ts"] for e in entries), reverse=True)
 
         user = screen.query_one("#filter-username", Input)
@@ -518,3 +518,32 @@ def test_snapshot_audit(make_app, demo_backend, snap_compare):
     app = make_app()
     assert snap_compare(app, terminal_size=(80, 24),
                         run_before=lambda pilot: _admin_at(app, pilot, "audit"))
+
+
+@sync
+async def test_audit_log_names_the_patient_and_mrn(make_app, demo_backend):
+    """Entries about a patient show "Grace Whitaker (MRN-000002)", not an id's tail."""
+    doctor = demo_backend.call(lambda s: s.auth.login("demo.doctor", PASSWORD))
+    grace = demo_backend.call(
+        lambda s: s.patients.list(doctor, query="whitaker", page_size=1).items[0]["id"])
+    demo_backend.call(lambda s: s.patients.get(doctor, grace))
+    for size in ((120, 40), (80, 24)):
+        app = make_app()
+        async with app.run_test(size=size) as pilot:
+            screen = await open_area(app, pilot, "f8", AuditScreen)
+            table = screen.query_one("#audit-table", DataTable)
+            row = next(i for i, e in enumerate(screen.rows.values())
+                       if e.get("patient_id") == grace)
+            table.move_cursor(row=row)
+            await settle(app, pilot)
+            cells = [str(c) for c in table.get_row_at(row)]
+            # the MRN too where the table has room (the detail line always names both)
+            assert {"Grace Whitaker", "Grace Whitaker (MRN-000002)"} & set(cells)
+            assert not any(c.startswith("…") for c in cells)
+            detail = text_of(screen.query_one("#audit-detail", Static))
+            assert "patient Grace Whitaker (MRN-000002)" in detail
+            await pilot.press("p")
+            await settle(app, pilot)
+            title = text_of(screen.query_one("#audit-title", Static))
+            assert "Grace Whitaker (MRN-000002)" in title
+            assert {e["patient_id"] for e in screen.rows.values()} == {grace}

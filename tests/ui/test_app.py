@@ -7,7 +7,7 @@ from tests.conftest import sync
 
 
 from textual import events
-from textual.widgets import Input, Static
+from textual.widgets import Input, Select, Static
 
 from meditrack_tui.app import MediTrackApp
 from meditrack_tui.runtime import Backend
@@ -143,9 +143,10 @@ async def test_patient_signup_then_login(make_app):
         assert isinstance(app.screen, SignupScreen)
         values = {"username": "jo.patient", "password": "my-secret-pass",
                   "password2": "my-secret-pass", "first_name": "Jo", "last_name": "Marsh",
-                  "dob": "1988-02-29", "sex": "F", "phone": "+1 555 0177"}
+                  "dob": "1988-02-29", "phone": "+1 555 0177"}
         for name, value in values.items():
             app.screen.query_one(f"#{name}", Input).value = value
+        app.screen.query_one("#sex", Select).value = "F"
         app.screen.query_one("#phone", Input).focus()
         await pilot.press("enter")
         await settle(app, pilot)
@@ -182,8 +183,9 @@ async def test_signup_shows_every_error_at_once_and_goes_to_the_first(make_app):
         screen = app.screen
         assert isinstance(screen, SignupScreen)
         for name, value in {"username": "jo.patient", "password": "short",
-                            "password2": "short", "dob": "1988-02-29", "sex": "F"}.items():
+                            "password2": "short", "dob": "1988-02-29"}.items():
             screen.query_one(f"#{name}", Input).value = value
+        screen.query_one("#sex", Select).value = "F"
         screen.query_one("#create").focus()  # the button at the bottom of the form
         await pilot.press("enter")
         await settle(app, pilot)
@@ -208,6 +210,46 @@ async def test_signup_shows_every_error_at_once_and_goes_to_the_first(make_app):
         assert errors() == {"password2", "first_name", "last_name"}
         assert screen.focused is screen.query_one("#password2", Input)
         assert app.backend.call(lambda s: s.auth.find_user("jo.patient")) is None
+
+
+@sync
+async def test_signup_sex_is_a_choice_and_escape_asks_before_discarding(make_app):
+    app = make_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(app, pilot)
+        login = app.screen
+        # nothing typed: Escape goes straight back
+        await pilot.press("f5")
+        await settle(app, pilot)
+        assert isinstance(app.screen, SignupScreen)
+        await pilot.press("escape")
+        await settle(app, pilot)
+        assert app.screen is login
+
+        await pilot.press("f5")
+        await settle(app, pilot)
+        screen = app.screen
+        sex = screen.query_one("#sex", Select)
+        assert sex.is_blank()  # nothing chosen for the person
+        # by keyboard (Female, Male, Other / not stated, as on the patient form): focus the choice, open it, pick the second entry
+        sex.focus()
+        await pilot.press("enter", "down", "down", "enter")
+        await settle(app, pilot)
+        assert sex.value == "M"
+        screen.query_one("#first_name", Input).value = "Jo"
+        screen.query_one("#first_name", Input).focus()
+        await pilot.press("escape")
+        await settle(app, pilot)
+        assert isinstance(app.screen, ConfirmScreen)
+        assert "Discard what you typed" in str(app.screen.query_one(".question").render())
+        await pilot.press("n")
+        await settle(app, pilot)
+        assert app.screen is screen and screen.query_one("#first_name", Input).value == "Jo"
+        await pilot.press("escape")
+        await settle(app, pilot)
+        await pilot.press("y")
+        await settle(app, pilot)
+        assert app.screen is login
 
 
 @sync

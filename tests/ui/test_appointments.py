@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from tests.conftest import sync
 
-from datetime import date
+from datetime import date, datetime
 
 from textual.screen import Screen
 from textual.widgets import Input, Select, Static
@@ -71,6 +71,16 @@ async def fill(pilot, form: AppointmentForm, **values: str) -> None:
     await pilot.pause()
 
 
+async def choose(app, pilot, form: AppointmentForm, day: str, time: str) -> None:
+    """Choose a free time in the form's slot picker (it must be offered)."""
+    from screens.slots import SlotPicker
+
+    await settle(app, pilot)
+    assert form.query_one(SlotPicker).choose(date.fromisoformat(day), time), \
+        f"{day} {time} is not offered"
+    await pilot.pause()
+
+
 async def pick_patient(app, pilot, form: AppointmentForm, query: str) -> None:
     form.query_one("#patient-search", Input).focus()
     await pilot.press(*query)
@@ -130,16 +140,31 @@ async def test_doctor_agenda_today_and_day_navigation(make_app, demo_backend):
 async def test_go_to_date_and_admin_doctor_selector(make_app, demo_backend):
     doctors = call_as(demo_backend, "demo.admin", lambda s, me: s.users.doctors(me))
     hartwell = next(d["id"] for d in doctors if d["username"] == "demo.doctor")
+    # the doctors before Dr. Hartwell (by name) have nothing open today: their visits
+    # today are cancelled
+    before = [d for d in doctors[:[d["id"] for d in doctors].index(hartwell)]]
+    for doctor in before:
+        for appt in call_as(demo_backend, "demo.admin", lambda s, me: s.appointments.day_agenda(
+                me, doctor["id"], "2026-03-04")):
+            if appt["status"] == "scheduled":
+                call_as(demo_backend, "demo.admin", lambda s, me: s.appointments.cancel(
+                    me, appt["id"], version=appt["version"]))
+    assert before, "the demo clinic lists another doctor before Dr. Hartwell"
     app = make_app()
     async with app.run_test(size=(80, 24)) as pilot:
         screen = await open_appointments(app, pilot, "demo.admin")
         select = screen.query_one("#agenda-doctor", Select)
-        assert screen.agenda_doctor == doctors[0]["id"] == select.value
-        select.value = hartwell
-        await settle(app, pilot)
         table = screen.query_one("#agenda-table", AppointmentTable)
+        # the agenda opens on a doctor with appointments today (not the first by name)
+        assert screen.agenda_doctor == select.value == hartwell
         assert len(rows(table)) == 7
         assert {r["doctor_name"] for r in rows(table)} == {"Dr. Maya Hartwell"}
+        select.value = doctors[0]["id"]
+        await settle(app, pilot)
+        assert {r["doctor_name"] for r in rows(table)} <= {doctors[0]["full_name"]}
+        select.value = hartwell
+        await settle(app, pilot)
+        assert len(rows(table)) == 7
 
         await pilot.press("g")
         await settle(app, pilot)
@@ -254,10 +279,10 @@ async def test_book_through_the_form(make_app, demo_backend):
         form = await open_form(app, pilot)
         # the agenda's doctor and day are the defaults
         assert form.query_one("#doctor", Select).value == app.session.user_id
-        assert form.query_one("#date", Input).value == "2026-03-04"
         await pick_patient(app, pilot, form, "whitaker")
         assert form.picked["name"] == "Grace Whitaker"
-        await fill(pilot, form, time="16:30", reason="Foot check")
+        await choose(app, pilot, form, "2026-03-04", "16:30")
+        await fill(pilot, form, reason="Foot check")
         form.query_one("#reason", Input).focus()
         await pilot.press("enter")
         await settle(app, pilot)
@@ -273,23 +298,76 @@ async def test_book_through_the_form(make_app, demo_backend):
 
 
 @sync
+async def test_the_form_offers_free_times_and_books_one_by_keyboard(make_app, demo_backend):
+    """The booking form lists the doctor's free times of the chosen day (no typing of dates
+    or times): the agenda's bookings are not offered, and Down, Enter pick a time."""
+    from screens.slots import SlotPicker
+
+    app = make_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await open_appointments(app, pilot, "demo.doctor")
+        form = await open_form(app, pilot)
+        assert not form.query("#date") and not form.query("#time")  # nothing to type
+        await pick_patient(app, pilot, form, "whitaker")
+        await settle(app, pilot)
+        picker = form.query_one(SlotPicker)
+        today = picker.days[TODAY]
+        offered = [f"{t:%H:%M}" for t in today.times]
+        # 10:00 is now; 10:20-10:40 and 11:15-11:35 are booked
+        assert offered[:4] == ["10:00", "10:45", "11:45", "12:00"]
+        assert picker.chosen == (TODAY, "10:00")
+        # a longer visit: the times are asked for again
+        form.query_one("#duration_min", Input).value = "45"
+        await settle(app, pilot)
+        assert [f"{t:%H:%M}" for t in picker.days[TODAY].times][:2] == ["11:45", "12:00"]
+        form.query_one("#duration_min", Input).value = "20"
+        await settle(app, pilot)
+        assert picker.chosen == (TODAY, "11:45")  # the time in view stays chosen
+        # keyboard: the list of times, Down twice, Enter goes on to the reason
+        form.query_one("#slot").focus()
+        await pilot.press("down", "down", "enter")
+        await pilot.pause()
+        assert picker.chosen == (TODAY, "12:15")
+        assert form.focused is form.query_one("#reason")
+        await pilot.press(*"Knee", "enter")
+        await settle(app, pilot)
+        assert app.screen is screen
+        stored = call_as(demo_backend, "demo.doctor",
+                         lambda s, me: s.appointments.day_agenda(me, me.user_id, "2026-03-04"))
+        new = [a for a in stored if a["reason"] == "Knee"]
+        assert len(new) == 1 and f"{new[0]['start']:%H:%M}" == "12:15"
+
+
+@sync
 async def test_double_booking_is_refused_inline(make_app, demo_backend):
+    """A time taken by someone else while the form was open is refused by the service,
+    inline, and the form then offers only what is still free."""
+    from screens.slots import SlotPicker
+
     app = make_app()
     async with app.run_test(size=(80, 24)) as pilot:
         await open_appointments(app, pilot, "demo.doctor")
         form = await open_form(app, pilot)
         await pick_patient(app, pilot, form, "whitaker")
-        await fill(pilot, form, time="09:15", reason="Extra")
+        await choose(app, pilot, form, "2026-03-04", "16:30")
+        await fill(pilot, form, reason="Extra")
+        other = patient_id(demo_backend, "reyes")
+        call_as(demo_backend, "demo.admin",
+                lambda s, me: s.appointments.book(me, {
+                    "patient_id": other, "doctor_id": app.session.user_id,
+                    "date": "2026-03-04", "time": "16:30", "reason": "Booked elsewhere"}))
         form.query_one("#reason", Input).focus()
         await pilot.press("enter")
         await settle(app, pilot)
         assert app.screen is form
         error = text_of(form.query_one("#err-time", Static))
-        assert "already has an appointment 09:10-09:40" in error
-        assert form.focused is form.query_one("#time")
+        assert "already has an appointment 16:30-16:50" in error
+        assert form.focused is form.query_one("#slot")
+        offered = [f"{t:%H:%M}" for t in form.query_one(SlotPicker).days[TODAY].times]
+        assert "16:30" not in offered and "16:15" not in offered and "16:45" not in offered
         stored = call_as(demo_backend, "demo.doctor",
                          lambda s, me: s.appointments.day_agenda(me, me.user_id, "2026-03-04"))
-        assert len(stored) == 7
+        assert [a["reason"] for a in stored].count("Extra") == 0
 
 
 @sync
@@ -298,13 +376,11 @@ async def test_form_checks_formats_and_guards_unsaved_changes(make_app, demo_bac
     async with app.run_test(size=(80, 24)) as pilot:
         screen = await open_appointments(app, pilot, "demo.doctor")
         form = await open_form(app, pilot)
-        await fill(pilot, form, date="4/3/2026", time="9am", duration_min="2")
-        form.query_one("#time", Input).focus()
+        await fill(pilot, form, duration_min="2")
+        form.query_one("#duration_min", Input).focus()
         await pilot.press("enter")
         await settle(app, pilot)
         assert "Pick a patient" in text_of(form.query_one("#err-patient_id", Static))
-        assert "YYYY-MM-DD" in text_of(form.query_one("#err-date", Static))
-        assert "HH:MM" in text_of(form.query_one("#err-time", Static))
         assert "5 to 240" in text_of(form.query_one("#err-duration_min", Static))
         assert "reason" in text_of(form.query_one("#err-reason", Static))
         assert form.focused is form.query_one("#patient-search")
@@ -317,7 +393,7 @@ async def test_form_checks_formats_and_guards_unsaved_changes(make_app, demo_bac
         assert "Discard your changes?" in text_of(app.screen.query_one(".question", Static))
         await pilot.press("n")
         await settle(app, pilot)
-        assert app.screen is form and form.query_one("#time", Input).value == "9am"
+        assert app.screen is form and form.query_one("#duration_min", Input).value == "2"
         await pilot.press("escape")
         await settle(app, pilot)
         await pilot.press("y")
@@ -341,9 +417,13 @@ async def test_reschedule_and_a_stale_version_conflict(make_app, demo_backend):
         form = app.screen
         assert isinstance(form, AppointmentForm)
         assert str(form.query_one("#patient-fixed", Static).render()) == first["patient_name"]
-        assert form.query_one("#time", Input).value == f"{first['start']:%H:%M}"
-        await fill(pilot, form, time="16:00")
-        form.query_one("#time", Input).focus()
+        await settle(app, pilot)
+        from screens.slots import SlotPicker
+        assert form.query_one(SlotPicker).chosen == (TODAY, f"{first['start']:%H:%M}") \
+            or first["start"] < datetime(2026, 3, 4, 10, 0)  # a past time is not offered
+        await choose(app, pilot, form, "2026-03-04", "16:00")
+        assert form.has_unsaved_changes
+        form.query_one("#reason", Input).focus()
         await pilot.press("enter")
         await settle(app, pilot)
         assert app.screen is screen
@@ -361,8 +441,8 @@ async def test_reschedule_and_a_stale_version_conflict(make_app, demo_backend):
         call_as(demo_backend, "demo.admin",
                 lambda s, me: s.appointments.set_status(me, second["id"], "checked-in",
                                                         version=second["version"]))
-        await fill(pilot, form, time="17:00")
-        form.query_one("#time", Input).focus()
+        await choose(app, pilot, form, "2026-03-04", "17:00")
+        form.query_one("#reason", Input).focus()
         await pilot.press("enter")
         await settle(app, pilot)
         assert app.screen is form
@@ -416,7 +496,9 @@ async def test_patient_books_and_cancels_own_but_not_for_another(make_app, demo_
         assert not form.query("#patient-search")
         assert str(form.query_one("#patient-fixed", Static).render()) == "Daniel Reyes"
         form.query_one("#doctor", Select).value = doctors[0]["id"]
-        await fill(pilot, form, date="2026-03-20", time="11:00", reason="Repeat prescription")
+        await settle(app, pilot)
+        await choose(app, pilot, form, "2026-03-20", "11:00")
+        await fill(pilot, form, reason="Repeat prescription")
         form.query_one("#reason", Input).focus()
         await pilot.press("enter")
         await settle(app, pilot)
@@ -438,7 +520,9 @@ async def test_patient_books_and_cancels_own_but_not_for_another(make_app, demo_
         form = await open_form(app, pilot)
         form.fixed_patient_id = other
         form.query_one("#doctor", Select).value = doctors[0]["id"]
-        await fill(pilot, form, date="2026-03-21", time="11:00", reason="Not mine")
+        await settle(app, pilot)
+        await choose(app, pilot, form, "2026-03-21", "11:00")
+        await fill(pilot, form, reason="Not mine")
         form.query_one("#reason", Input).focus()
         await pilot.press("enter")
         await settle(app, pilot)
@@ -482,7 +566,8 @@ async def test_patient_appointments_pane(make_app, demo_backend):
         table.focus()
         form = await open_form(app, pilot)
         assert str(form.query_one("#patient-fixed", Static).render()) == "Grace Whitaker"
-        await fill(pilot, form, date="2026-03-10", time="12:00", reason="Pane booking")
+        await choose(app, pilot, form, "2026-03-10", "12:00")
+        await fill(pilot, form, reason="Pane booking")
         form.query_one("#reason", Input).focus()
         await pilot.press("enter")
         await settle(app, pilot)

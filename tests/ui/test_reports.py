@@ -323,3 +323,50 @@ async def test_upload_form_asks_before_global_keys_discard_it(make_app, tmp_path
         await pilot.press("y")
         await settle(app, pilot)
         assert type(app.screen).__name__ == "DashboardScreen"
+
+
+@sync
+async def test_the_same_file_uploaded_twice_is_refused_inline_naming_the_first(make_app,
+                                                                                tmp_path):
+    app = make_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        pane = await open_reports(app, pilot, "demo.doctor")
+        first = tmp_path / "home_bp_log.csv"
+        first.write_text("date,systolic,diastolic\n2026-03-01,128,82\n")
+        await upload(app, pilot, first, kind="test report")
+        await settle(app, pilot)
+        assert files(pane)[0] == "home_bp_log.csv"
+        count = len(files(pane))
+        again = tmp_path / "bp-copy.csv"
+        again.write_bytes(first.read_bytes())
+        form = await upload(app, pilot, again, kind="other")
+        assert app.screen is form
+        error = shown(form.query_one("#err-file"))
+        assert "already on the patient's record: “home_bp_log.csv” (test report)" in error
+        assert "by demo.doctor" in error and "Nothing was uploaded" in error
+        await app.pop_screen()
+        await settle(app, pilot)
+        assert len(files(pane)) == count
+
+
+@sync
+async def test_preview_of_a_pdf_shows_pages_title_and_first_page_text(make_app):
+    from meditrack_tui.seed import sample_data_dir
+
+    app = make_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        pane = await open_reports(app, pilot, "demo.doctor")
+        await upload(app, pilot, sample_data_dir() / "reports" / "p05_thyroid_function.pdf")
+        await settle(app, pilot)
+        assert files(pane)[0] == "p05_thyroid_function.pdf"
+        pane.query_one("#reports-table", DataTable).move_cursor(row=0)
+        await pilot.pause()
+        assert not pane.query_one("#reports-preview", Button).disabled
+        pane.query_one("#reports-table", DataTable).focus()
+        await pilot.press("p")
+        await settle(app, pilot)
+        preview = app.screen
+        assert isinstance(preview, PreviewScreen)
+        text = preview.query_one("#preview-text", TextArea).text
+        assert text.startswith("PDF document · 1 page · title: Riverton Clinical Laboratory")
+        assert "TSH" in text and "save a copy" in text

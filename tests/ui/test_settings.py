@@ -3,11 +3,14 @@ hours, and the booking form showing the new refusals (hours, limit) inline."""
 
 from __future__ import annotations
 
+from datetime import date
+
 from textual.widgets import Input, Select, Static
 
 from screens.admin import UsersScreen
 from screens.confirm import ConfirmScreen
 from screens.settings import DoctorHoursScreen, SettingsScreen
+from screens.slots import SlotPicker
 from tests.conftest import login_as, settle, sync
 from tests.ui.test_appointments import (call_as, fill, open_appointments, open_form,
                                         pick_patient, text_of)
@@ -138,20 +141,19 @@ async def test_a_doctors_hours_from_the_settings_screen(make_app, demo_backend):
         await settle(app, pilot)
         assert isinstance(app.screen, SettingsScreen)
 
-    # the booking form shows the doctor's hours when a booking falls outside them
+    # the booking form offers only times inside the doctor's new hours, and says them
     app = make_app()
     async with app.run_test(size=(80, 24)) as pilot:
         await open_appointments(app, pilot, "demo.doctor")
         form = await open_form(app, pilot)
-        await pick_patient(app, pilot, form, "whitaker")
-        await fill(pilot, form, time="17:20", reason="After hours")
-        form.query_one("#reason", Input).focus()
-        await pilot.press("enter")
         await settle(app, pilot)
-        assert app.screen is form
-        error = text_of(form.query_one("#err-time", Static))
-        assert error.startswith("Dr. Maya Hartwell works Mon-Fri 09:00-17:00")
-        assert form.focused is form.query_one("#time")
+        picker = form.query_one(SlotPicker)
+        free = picker.days[date(2026, 3, 4)]
+        assert free.hours == "09:00-17:00" and free.times
+        assert max(free.times).strftime("%H:%M") == "16:30"  # 20 minutes end by 17:00
+        assert "hours 09:00-17:00" in text_of(form.query_one("#slot-hours", Static))
+        assert not picker.choose(date(2026, 3, 4), "17:20")
+        assert date(2026, 3, 7) not in [d for d, f in picker.days.items() if f.times]  # Sat
 
 
 @sync
@@ -180,19 +182,31 @@ async def test_booking_form_shows_the_clinic_hours_and_the_limit_inline(make_app
         await open_appointments(app, pilot, "demo.doctor")
         form = await open_form(app, pilot)
         await pick_patient(app, pilot, form, "whitaker")
-        await fill(pilot, form, date="2026-03-08", time="03:00", reason="Sunday night")
+        await settle(app, pilot)
+        picker = form.query_one(SlotPicker)
+        # the form offers only the clinic's hours: nothing on a Sunday or at night, and
+        # Saturday from 09:00 with the last visit ending by 13:00
+        assert not picker.choose(date(2026, 3, 8), "03:00")
+        assert not picker.days[date(2026, 3, 8)].times
+        saturday = picker.days[date(2026, 3, 7)]
+        assert saturday.hours == "09:00-13:00"
+        assert [f"{saturday.times[0]:%H:%M}", f"{saturday.times[-1]:%H:%M}"] == ["09:00",
+                                                                                 "12:30"]
+        assert picker.choose(date(2026, 3, 7), "12:30")
+        await fill(pilot, form, reason="Saturday")
+        # while the form is open the clinic shortens Saturday: the service refuses, inline,
+        # naming the hours, and the form offers what is free now
+        call_as(demo_backend, "demo.admin", lambda s, me: s.settings.update(
+            me, {"hours": {"sat": "09:00-12:00"}}, version=0))
         form.query_one("#reason", Input).focus()
         await pilot.press("enter")
         await settle(app, pilot)
         assert app.screen is form
         error = text_of(form.query_one("#err-time", Static))
-        assert error.startswith("The clinic is open Mon-Fri 08:00-18:00, Sat 09:00-13:00; "
+        assert error.startswith("The clinic is open Mon-Fri 08:00-18:00, Sat 09:00-12:00; "
                                 "closed Sun")
-        await fill(pilot, form, date="9999-12-31", time="23:50")
-        form.query_one("#reason", Input).focus()
-        await pilot.press("enter")
-        await settle(app, pilot)
-        assert "up to two years ahead" in text_of(form.query_one("#err-date", Static))
+        assert form.focused is form.query_one("#slot")
+        assert f"{picker.days[date(2026, 3, 7)].times[-1]:%H:%M}" == "11:30"
 
 
 @sync

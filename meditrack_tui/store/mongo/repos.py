@@ -139,6 +139,16 @@ class RecordRepo(Repo, Records):
             return None
         return self.out(self.coll.find_one({"_id": record_id}, session=self.s))
 
+    def get_many(self, record_ids: Sequence[str]) -> dict[str, Doc]:
+        ids = sorted({i for i in record_ids if isinstance(i, str)})
+        out: dict[str, Doc] = {}
+        for batch in chunks(ids, 500):
+            for raw in self.coll.find({"_id": {"$in": batch}}, session=self.s):
+                doc = self.out(raw)
+                if doc is not None:
+                    out[doc["id"]] = doc
+        return out
+
     def add(self, doc: Doc) -> Doc:
         from pymongo.errors import DuplicateKeyError
 

@@ -11,7 +11,7 @@ import sqlite3
 from collections.abc import Callable, Sequence
 from typing import Any, ClassVar
 
-from ..base import Doc, Duplicate, Records, new_id
+from ..base import Doc, Duplicate, Records, chunks, new_id
 from .engine import Database, column, decode, encode
 
 Extract = Callable[[Doc], Any]
@@ -133,6 +133,15 @@ class JsonRecords(Records):
 
     def get(self, record_id: str) -> Doc | None:
         return self._read(record_id)
+
+    def get_many(self, record_ids: Sequence[str]) -> dict[str, Doc]:
+        ids = sorted({i for i in record_ids if isinstance(i, str)})
+        out: dict[str, Doc] = {}
+        for batch in chunks(ids, 500):  # below SQLite's limit of bound parameters
+            marks = ", ".join("?" * len(batch))
+            for doc in self._docs(f"SELECT doc FROM {self.table} WHERE id IN ({marks})", batch):
+                out[doc["id"]] = doc
+        return out
 
     def add(self, doc: Doc) -> Doc:
         stored, row = self._prepare(doc)
