@@ -43,3 +43,108 @@ def test_stale_edit_that_returns_the_record_is_audited(s, who, name):
         assert [(e["username"], e["outcome"], e["patient_id"]) for e in new] == [
             ("demo.doctor", "failed", p01)], new
         assert "changed" in new[0]["detail"]
+
+
+# --- lockout: an unknown name answers as an account does, over time and in parallel ---
+
+from meditrack_tui.errors import AccountLocked, AuthenticationFailed  # noqa: E402
+from tests.test_accounts_hardening import add_user, cheap_hasher  # noqa: E402
+
+
+@pytest.fixture
+def fast(services):
+    services.auth.hasher = cheap_hasher()
+    services.auth.create_first_admin("boss", "correct-horse-1", "Bo Boss")
+    return services
+
+
+def timeline(services, clock, username: str, steps) -> list[str]:
+    """Wrong passwords at the given minute offsets; each answer as the person sees it."""
+    start, out = clock.now, []
+    for minutes in steps:
+        clock.now = start + __import__("datetime").timedelta(minutes=minutes)
+        try:
+            services.auth.login(username, "wrong-password")
+            out.append("in")
+        except (AuthenticationFailed, AccountLocked) as exc:
+            out.append(exc.message)
+    clock.now = start
+    return out
+
+
+@pytest.mark.parametrize("steps", [
+    pytest.param(range(8), id="one a minute: the lock ends at the same time"),
+    pytest.param([0, 1, 2, 3, 30], id="four, then one after the lockout time"),
+    pytest.param([0, 1, 2, 3, 4, 5, 25, 26, 27, 28, 29, 30], id="locked, expired, locked again"),
+])
+def test_unknown_names_answer_like_accounts_over_time(fast, clock, steps):
+    """An unknown name's lock was counted from a sliding window: its 'try again after'
+    time moved on with every attempt while an account's stayed put (10:15, 10:16, ... vs
+    10:19), and four wrong tries, a pause, and a fifth locked an account but not an
+    unknown name. Either way an attacker could tell which usernames exist."""
+    add_user(fast, "doc.known")
+    known = timeline(fast, clock, "doc.known", steps)
+    unknown = timeline(fast, clock, "nobody.here", steps)
+    assert known == unknown
+    assert any("Try again after" in answer for answer in known)
+
+
+PARALLEL_GUESS = """
+import json, pathlib, sys, time
+from argon2 import PasswordHasher
+from meditrack_tui.config import Config
+from meditrack_tui.errors import AccountLocked, AuthenticationFailed
+from meditrack_tui.services import Services
+from meditrack_tui.store import connect
+
+data_dir, secret, name, together, target = sys.argv[1:6]
+config = Config(data_dir=data_dir, secret=secret)
+store = connect(config)
+services = Services(store, config)
+services.auth.hasher = PasswordHasher(time_cost=1, memory_cost=8, parallelism=1)
+barrier = pathlib.Path(data_dir) / ("barrier-" + target)
+barrier.mkdir(exist_ok=True)
+(barrier / name).touch()
+while len(list(barrier.iterdir())) < int(together):
+    time.sleep(0.002)
+try:
+    services.auth.login(target, "guess-number-" + name)
+    print(json.dumps("in"))
+except (AccountLocked, AuthenticationFailed) as exc:
+    print(json.dumps(type(exc).__name__))
+store.close()
+"""
+
+
+def test_parallel_guessers_get_the_same_answers_for_unknown_names(tmp_path):
+    """8 parallel guesses at an account: 4 'wrong' and 4 'locked'. At a name no account
+    has, each guess read the unknown name's count before any wrote to it: 8 'wrong'."""
+    import subprocess
+    import sys
+
+    from meditrack_tui.config import Config
+    from meditrack_tui.services import Services
+    from meditrack_tui.store import connect
+
+    secret = "attack-secret-" + "b" * 40
+    data_dir = tmp_path / "data"
+    config = Config(data_dir=data_dir, secret=secret)
+    store = connect(config)
+    services = Services(store, config)
+    services.auth.hasher = cheap_hasher()
+    add_user(services, "doc.target")
+    store.close()
+    guessers = 8
+    answers = {}
+    for target in ("doc.target", "nobody.target"):
+        procs = [subprocess.Popen([sys.executable, "-c", PARALLEL_GUESS, str(data_dir), secret,
+                                   str(n), str(guessers), target], stdout=subprocess.PIPE,
+                                  stderr=subprocess.PIPE, text=True) for n in range(guessers)]
+        found = []
+        for proc in procs:
+            out, err = proc.communicate(timeout=120)
+            assert proc.returncode == 0, err
+            found.append(__import__("json").loads(out.strip().splitlines()[-1]))
+        answers[target] = sorted(found)
+    assert answers["doc.target"] == ["AccountLocked"] * 4 + ["AuthenticationFailed"] * 4
+    assert answers["nobody.target"] == answers["doc.target"]

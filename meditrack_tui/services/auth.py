@@ -37,6 +37,16 @@ SIGNUPS_PER_TERMINAL = 2  # per hour: enough for a person and a family member
 WRONG = "Wrong username or password."
 ACTIVE, PENDING, REJECTED, INACTIVE = "active", "pending", "rejected", "inactive"
 USERNAME_CHARS = set("abcdefghijklmnopqrstuvwxyz0123456789._-")
+UNKNOWN = "unknown username"  # the audit detail of a failed login with an unknown name
+
+
+def _locked_until(detail: str) -> datetime | None:
+    """The lock time an unknown name's audit entry records ("... locked until <iso>")."""
+    _, found, when = detail.rpartition("locked until ")
+    try:
+        return datetime.fromisoformat(when) if found else None
+    except ValueError:
+        return None
 
 
 def check_password_rules(password: Any, username: str | None, field: str = "password") -> str:
@@ -228,25 +238,41 @@ class AuthService(Service):
         return f"unknown:{digest.hexdigest()[:12]}"
 
     def _unknown_login(self, username: str, password: str, now: datetime) -> None:
-        """A login with a name no account has: the same answers a real account gives."""
+        """A login with a name no account has: the same answers a real account gives.
+
+        It mirrors an account's counter: wrong attempts count (they do not expire) until
+        the limit locks the name for ``lockout_minutes`` from the attempt that locked it;
+        attempts while it is locked are refused without counting and name the same time.
+        The state is this name's newest audit entries (the locking one records its time),
+        read and appended in one unit of work, so parallel guessers are counted one after
+        another as an account's are."""
         from ..store import AuditQuery
 
         recorded = self.unknown_name(username)
         cfg = self.ctx.config
-        window = timedelta(minutes=cfg.lockout_minutes)
-        recent = self.store.audit.find(AuditQuery(
-            username=recorded, action_prefix="login", outcome="failed", ts_from=now - window,
-            limit=cfg.max_failed_logins, count=False)).items
-        if len(recent) >= cfg.max_failed_logins:
-            until = min(entry["ts"] for entry in recent) + window
-            self.audit(None, "login", outcome="failed", detail="unknown username; locked",
-                       username=recorded)
-            raise AccountLocked(self._locked_message(until), until=until)
-        self._burn_password_check(password)
-        self.audit(None, "login", outcome="failed", detail="unknown username",
-                   username=recorded)
-        if len(recent) + 1 >= cfg.max_failed_logins:
-            until = now + window
+        with self.uow():
+            recent = self.store.audit.find(AuditQuery(
+                username=recorded, action_prefix="login", outcome="failed",
+                limit=cfg.max_failed_logins, count=False)).items
+            counted, until = 0, None
+            for entry in recent:  # newest first: plain failures since the last lock
+                detail = entry.get("detail") or ""
+                if detail != UNKNOWN:
+                    until = _locked_until(detail)
+                    break
+                counted += 1
+            already = until is not None and until > now
+            if already:
+                detail = f"{UNKNOWN}; locked until {until:%Y-%m-%dT%H:%M:%S}"
+            elif counted + 1 >= cfg.max_failed_logins:
+                until = now + timedelta(minutes=cfg.lockout_minutes)
+                detail = f"{UNKNOWN}; account locked until {until:%Y-%m-%dT%H:%M:%S}"
+            else:
+                until, detail = None, UNKNOWN
+            self.audit(None, "login", outcome="failed", detail=detail, username=recorded)
+        if not already:  # an account's password is checked unless it is already locked
+            self._burn_password_check(password)
+        if until is not None:
             raise AccountLocked(self._locked_message(until), until=until)
         raise AuthenticationFailed(WRONG)
 
