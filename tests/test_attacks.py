@@ -148,3 +148,39 @@ def test_parallel_guessers_get_the_same_answers_for_unknown_names(tmp_path):
         answers[target] = sorted(found)
     assert answers["doc.target"] == ["AccountLocked"] * 4 + ["AuthenticationFailed"] * 4
     assert answers["nobody.target"] == answers["doc.target"]
+
+
+# --- the password change is no unlimited password oracle ---
+
+
+def test_wrong_current_passwords_count_with_failed_logins(fast):
+    """A session left open (or one taken over) could try any number of 'current
+    passwords' in the change-password form: 30 wrong, then the right one, and the password
+    was changed; nothing counted or locked. The idle lock was fixed for the same hole."""
+    from meditrack_tui.errors import SessionExpired, ValidationError
+
+    add_user(fast, "doc.open")
+    session = fast.auth.login("doc.open", "correct-horse-1")
+    for _ in range(4):
+        with pytest.raises(ValidationError, match="current password"):
+            fast.users.change_password(session, "wrong-password", "brand-new-pass-1")
+    with pytest.raises(SessionExpired, match="logged out"):
+        fast.users.change_password(session, "wrong-password", "brand-new-pass-1")
+    with pytest.raises(SessionExpired):
+        fast.users.change_password(session, "correct-horse-1", "brand-new-pass-1")
+    with pytest.raises(AccountLocked):
+        fast.auth.login("doc.open", "correct-horse-1")
+    entries = Peek(fast.store).find("audit", action="user.change-password", outcome="failed")
+    assert len(entries) == 5
+
+
+def test_a_right_current_password_resets_the_count(fast):
+    add_user(fast, "doc.typo")
+    session = fast.auth.login("doc.typo", "correct-horse-1")
+    for _ in range(3):
+        with pytest.raises(__import__("meditrack_tui.errors").errors.ValidationError):
+            fast.users.change_password(session, "wrong-password", "brand-new-pass-1")
+    fast.users.change_password(session, "correct-horse-1", "brand-new-pass-1")
+    assert fast.store.users.by_username("doc.typo")["failed_logins"] == 0
+    assert Peek(fast.store).count("audit", action="user.change-password", outcome="ok") == 1
+    fast.auth.login("doc.typo", "brand-new-pass-1")

@@ -361,8 +361,10 @@ class AuthService(Service):
         """Revoke every live session of a user (deactivation, role change, password reset)."""
         self.store.sessions.revoke_user(user_id)
 
-    def confirm_password(self, session: Session, password: Any) -> bool:
-        """Unlock an idle-locked terminal: True when the password is right.
+    def confirm_password(self, session: Session, password: Any, *,
+                         action: str = "unlock-terminal") -> bool:
+        """Unlock an idle-locked terminal (or confirm the current password before changing
+        it, ``action="user.change-password"``): True when the password is right.
 
         Wrong passwords count with failed logins (the same atomic count and limit): at the
         limit the account is locked and this session is logged out (SessionExpired)."""
@@ -377,23 +379,24 @@ class AuthService(Service):
             self._end_locked_session(session, user)
         if isinstance(password, str) and self._check_password(user, password):
             self.store.users.update(user["id"], {"failed_logins": 0}, bump=False)
-            self.audit(session, "unlock-terminal")
+            if action == "unlock-terminal":  # a password change records itself when done
+                self.audit(session, action)
             return True
         if int(user.get("failed_logins") or 0) >= self.ctx.config.max_failed_logins:
             until = now + timedelta(minutes=self.ctx.config.lockout_minutes)
             with self.uow():
                 self.store.users.update(user["id"], {"failed_logins": 0, "locked_until": until},
                                         bump=False)
-                self.audit(session, "unlock-terminal", outcome="failed",
+                self.audit(session, action, outcome="failed",
                            detail="wrong password; account locked")
             self._end_locked_session(session, user)
-        self.audit(session, "unlock-terminal", outcome="failed", detail="wrong password")
+        self.audit(session, action, outcome="failed", detail="wrong password")
         return False
 
     def _end_locked_session(self, session: Session, user: dict[str, Any]) -> None:
         with self.uow():
             self.store.sessions.update(session.session_id, {"revoked": True}, bump=False)
-            self.audit(session, "logout", detail="too many wrong passwords at the idle lock")
+            self.audit(session, "logout", detail="too many wrong passwords")
         raise SessionExpired("Too many wrong passwords: you have been logged out and the "
                              "account is locked for a while.")
 
