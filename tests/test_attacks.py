@@ -184,3 +184,19 @@ def test_a_right_current_password_resets_the_count(fast):
     assert fast.store.users.by_username("doc.typo")["failed_logins"] == 0
     assert Peek(fast.store).count("audit", action="user.change-password", outcome="ok") == 1
     fast.auth.login("doc.typo", "brand-new-pass-1")
+
+
+# --- whole-number arguments of reads are checked like those of writes ---
+
+
+@pytest.mark.parametrize("count", [float("inf"), "1e309", 10**400, -10**30, 1.5, True, -1, 0,
+                                   "99999999999999999999999"])
+def test_latest_vitals_count_is_checked(s, who, count):
+    """vitals.latest(count=inf) raised sqlite's IntegrityError, a huge int OverflowError
+    ('Something went wrong'), and -1 returned every reading (SQLite's LIMIT -1)."""
+    from meditrack_tui.errors import ValidationError
+
+    doctor = who["demo.doctor"]
+    with pytest.raises(ValidationError, match="(?i)number of readings"):
+        s.vitals.latest(doctor, who["demo.patient"].patient_id, count)
+    assert len(s.vitals.latest(doctor, who["demo.patient"].patient_id, "3")) == 3
