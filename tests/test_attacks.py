@@ -200,3 +200,24 @@ def test_latest_vitals_count_is_checked(s, who, count):
     with pytest.raises(ValidationError, match="(?i)number of readings"):
         s.vitals.latest(doctor, who["demo.patient"].patient_id, count)
     assert len(s.vitals.latest(doctor, who["demo.patient"].patient_id, "3")) == 3
+
+
+# --- names that are drawn as nothing ---
+
+
+@pytest.mark.parametrize("value", ["\u3164", "\u2800\u2800", "\u115f\u1160", "\uffa0",
+                                   "\u0301\u0301", " \u3164 \u200b"])
+def test_names_of_blank_letters_are_refused(s, who, value):
+    """U+3164 (Hangul filler) and U+2800 (blank Braille) are letters, not format
+    characters, and were accepted as a patient's whole first name, shown as nothing."""
+    from meditrack_tui.errors import ValidationError
+
+    with pytest.raises(ValidationError) as caught:
+        s.patients.create(who["demo.doctor"], {"first_name": value, "last_name": "Lee",
+                                              "dob": "1980-01-01", "sex": "F"})
+    assert "invisible" in caught.value.fields["first_name"]
+    # a real name with a combining accent is still a name
+    created = s.patients.create(who["demo.doctor"], {"first_name": "Rene\u0301",
+                                                    "last_name": "Lee", "dob": "1980-01-01",
+                                                    "sex": "M"})
+    assert created["first_name"] == "Rene\u0301"
