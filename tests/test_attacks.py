@@ -221,3 +221,23 @@ def test_names_of_blank_letters_are_refused(s, who, value):
                                                     "last_name": "Lee", "dob": "1980-01-01",
                                                     "sex": "M"})
     assert created["first_name"] == "Rene\u0301"
+
+
+# --- sign-up switched off does not answer which usernames exist ---
+
+
+def test_signup_switched_off_does_not_say_a_name_is_taken(s, who):
+    """With self sign-up off, a patient sign-up for an existing name still answered
+    'That username is already taken.' (and for a new one 'switched off'): a way to list
+    the clinic's usernames that no limit counted."""
+    from meditrack_tui.errors import PermissionDenied
+
+    admin = who["demo.admin"]
+    s.settings.update(admin, {"self_signup": False}, version=s.settings.get(admin)["version"])
+    answers = []
+    for name in ("demo.doctor", "fresh.name1"):
+        with pytest.raises(PermissionDenied) as caught:
+            s.auth.signup_patient(name, "long-password-1", first_name="Ann", last_name="Lee",
+                                  dob="1980-01-01", sex="F")
+        answers.append(caught.value.message)
+    assert answers[0] == answers[1] and "switched off" in answers[0]

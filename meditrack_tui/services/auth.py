@@ -474,6 +474,9 @@ class AuthService(Service):
             check.errors.update(exc.fields)
         check.done()
         assert name
+        # refused first when sign-up is off or this terminal's share is used: "taken" would
+        # otherwise tell anyone, without end, which usernames exist
+        self._signup_allowed(name)
         if self.find_user(name):
             raise ValidationError({"username": "That username is already taken."})
         assert self.ctx.auth is not None
@@ -481,7 +484,6 @@ class AuthService(Service):
         full = f"{patient['first_name']} {patient['last_name']}"
         doc = self.new_user_doc(name, password, policy.PATIENT, full_name=full,
                                 email=patient.get("email"))
-        self._signup_allowed(name)
         with self.uow():  # the record and the account together, or neither
             self._count_signup(name)
             created = patients.insert_new(patient, by=name)
