@@ -31,11 +31,18 @@ LATEST_DATE = date(2100, 12, 31)
 MAX_NUMBER_TEXT = 40
 
 
+# Letters and symbols that are drawn as nothing at all: the Hangul fillers and the blank
+# Braille pattern (used to make "empty" names look filled in).
+BLANK_CHARACTERS = frozenset("\u115f\u1160\u3164\uffa0\u2800")
+
+
 def visible_text(text: str) -> str:
     """``text`` without whitespace and invisible characters (Unicode format characters,
-    category Cf: zero-width spaces and joiners, bidi marks, soft hyphens, ...)."""
+    category Cf: zero-width spaces and joiners, bidi marks, soft hyphens, ...; blank
+    letters such as the Hangul filler; combining marks with nothing to combine with)."""
     return "".join(ch for ch in text
-                   if not ch.isspace() and unicodedata.category(ch) != "Cf")
+                   if not ch.isspace() and ch not in BLANK_CHARACTERS
+                   and unicodedata.category(ch) not in ("Cf", "Mn", "Me"))
 
 
 def text_problem(text: str) -> str | None:

@@ -121,7 +121,10 @@ def test_reschedule(s, who):
                                       {"doctor_id": who["dr.okafor"].user_id, "time": "10:00"},
                                       version=2)
     assert other["doctor_name"] == "Dr. Chinedu Okafor"
-    assert Peek(s.store).count("audit", action="appointment.reschedule") == 3
+    assert Peek(s.store).count("audit", action="appointment.reschedule", outcome="ok") == 3
+    # the stale attempt handed the current appointment back: on record as a failed write
+    assert Peek(s.store).count("audit", action="appointment.reschedule",
+                               outcome="failed") == 1
 
 
 def test_cancel_and_rebook_the_slot(s, who):

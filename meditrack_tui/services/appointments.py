@@ -205,7 +205,8 @@ class AppointmentService(Service):
                      session=session, extra={"doctor_id": doc["doctor_id"], "day": doc["day"]})
 
     def _update(self, session: Session, doc: dict[str, Any], version: Any,
-                fields: dict[str, Any], action: str) -> dict[str, Any]:
+                fields: dict[str, Any], action: str, *, audit_stale: bool = True
+                ) -> dict[str, Any]:
         if isinstance(version, bool) or not isinstance(version, int):
             raise ValidationError({"version": "The appointment version is missing; reopen it."})
         fields.update({"updated_by": session.username, "updated_at": self.ctx.now()})
@@ -223,6 +224,8 @@ class AppointmentService(Service):
             who = latest.get("updated_by", "someone else")
             when = latest.get("updated_at")
             at = f" at {when:%H:%M on %d %b %Y}" if when else ""
+            if latest and audit_stale:
+                self.audit_stale(session, action, "appointment", doc["id"], doc["patient_id"])
             raise Conflict(f"{who} changed this appointment{at} after you opened it. "
                            "Reload to see their change.", changed_by=who, changed_at=when,
                            current=public(latest))
@@ -251,19 +254,25 @@ class AppointmentService(Service):
         assert start and duration and doctor
         end = start + timedelta(minutes=duration)
         self._check_hours(doctor, start, end)
-        with self.uow():  # the overlap and limit checks and the move as one step
-            self._claim(doctor["id"])
-            other = self._clash(doctor["id"], start, end, exclude=doc["id"])
-            if other:
-                raise self._clash_error(other)
-            if doc["start"] < self.ctx.now():  # a past visit moved ahead takes a slot
-                self._check_limit(session, doc["patient_id"], doc.get("patient_name") or
-                                  "This patient", start, exclude=doc["id"])
-            return self._update(session, doc, version, {
-                "start": start, "end": end, "day": start.date().isoformat(),
-                "duration_min": duration, "doctor_id": doctor["id"],
-                "doctor_name": doctor.get("full_name"), "reason": reason,
-            }, "appointment.reschedule")
+        try:
+            with self.uow():  # the overlap and limit checks and the move as one step
+                self._claim(doctor["id"])
+                other = self._clash(doctor["id"], start, end, exclude=doc["id"])
+                if other:
+                    raise self._clash_error(other)
+                if doc["start"] < self.ctx.now():  # a past visit moved ahead takes a slot
+                    self._check_limit(session, doc["patient_id"], doc.get("patient_name") or
+                                      "This patient", start, exclude=doc["id"])
+                return self._update(session, doc, version, {
+                    "start": start, "end": end, "day": start.date().isoformat(),
+                    "duration_min": duration, "doctor_id": doctor["id"],
+                    "doctor_name": doctor.get("full_name"), "reason": reason,
+                }, "appointment.reschedule", audit_stale=False)
+        except Conflict as exc:
+            if exc.current:  # recorded after the unit of work the Conflict rolled back
+                self.audit_stale(session, "appointment.reschedule", "appointment", doc["id"],
+                                 doc["patient_id"])
+            raise
 
     def set_status(self, session: Session, appointment_id: Any, status: Any,
                    *, version: Any) -> dict[str, Any]:

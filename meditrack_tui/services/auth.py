@@ -38,6 +38,16 @@ SIGNUPS_PER_TERMINAL = 2  # per hour: enough for a person and a family member
 WRONG = "Wrong username or password."
 ACTIVE, PENDING, REJECTED, INACTIVE = (s.value for s in AccountStatus)
 USERNAME_CHARS = set("abcdefghijklmnopqrstuvwxyz0123456789._-")
+UNKNOWN = "unknown username"  # the audit detail of a failed login with an unknown name
+
+
+def _locked_until(detail: str) -> datetime | None:
+    """The lock time an unknown name's audit entry records ("... locked until <iso>")."""
+    _, found, when = detail.rpartition("locked until ")
+    try:
+        return datetime.fromisoformat(when) if found else None
+    except ValueError:
+        return None
 
 
 def check_password_rules(password: Any, username: str | None, field: str = "password") -> str:
@@ -229,25 +239,41 @@ class AuthService(Service):
         return f"unknown:{digest.hexdigest()[:12]}"
 
     def _unknown_login(self, username: str, password: str, now: datetime) -> None:
-        """A login with a name no account has: the same answers a real account gives."""
+        """A login with a name no account has: the same answers a real account gives.
+
+        It mirrors an account's counter: wrong attempts count (they do not expire) until
+        the limit locks the name for ``lockout_minutes`` from the attempt that locked it;
+        attempts while it is locked are refused without counting and name the same time.
+        The state is this name's newest audit entries (the locking one records its time),
+        read and appended in one unit of work, so parallel guessers are counted one after
+        another as an account's are."""
         from ..store import AuditQuery
 
         recorded = self.unknown_name(username)
         cfg = self.ctx.config
-        window = timedelta(minutes=cfg.lockout_minutes)
-        recent = self.store.audit.find(AuditQuery(
-            username=recorded, action_prefix="login", outcome="failed", ts_from=now - window,
-            limit=cfg.max_failed_logins, count=False)).items
-        if len(recent) >= cfg.max_failed_logins:
-            until = min(entry["ts"] for entry in recent) + window
-            self.audit(None, "login", outcome="failed", detail="unknown username; locked",
-                       username=recorded)
-            raise AccountLocked(self._locked_message(until), until=until)
-        self._burn_password_check(password)
-        self.audit(None, "login", outcome="failed", detail="unknown username",
-                   username=recorded)
-        if len(recent) + 1 >= cfg.max_failed_logins:
-            until = now + window
+        with self.uow():
+            recent = self.store.audit.find(AuditQuery(
+                username=recorded, action_prefix="login", outcome="failed",
+                limit=cfg.max_failed_logins, count=False)).items
+            counted, until = 0, None
+            for entry in recent:  # newest first: plain failures since the last lock
+                detail = entry.get("detail") or ""
+                if detail != UNKNOWN:
+                    until = _locked_until(detail)
+                    break
+                counted += 1
+            already = until is not None and until > now
+            if already:
+                detail = f"{UNKNOWN}; locked until {until:%Y-%m-%dT%H:%M:%S}"
+            elif counted + 1 >= cfg.max_failed_logins:
+                until = now + timedelta(minutes=cfg.lockout_minutes)
+                detail = f"{UNKNOWN}; account locked until {until:%Y-%m-%dT%H:%M:%S}"
+            else:
+                until, detail = None, UNKNOWN
+            self.audit(None, "login", outcome="failed", detail=detail, username=recorded)
+        if not already:  # an account's password is checked unless it is already locked
+            self._burn_password_check(password)
+        if until is not None:
             raise AccountLocked(self._locked_message(until), until=until)
         raise AuthenticationFailed(WRONG)
 
@@ -336,8 +362,10 @@ class AuthService(Service):
         """Revoke every live session of a user (deactivation, role change, password reset)."""
         self.store.sessions.revoke_user(user_id)
 
-    def confirm_password(self, session: Session, password: Any) -> bool:
-        """Unlock an idle-locked terminal: True when the password is right.
+    def confirm_password(self, session: Session, password: Any, *,
+                         action: str = "unlock-terminal") -> bool:
+        """Unlock an idle-locked terminal (or confirm the current password before changing
+        it, ``action="user.change-password"``): True when the password is right.
 
         Wrong passwords count with failed logins (the same atomic count and limit): at the
         limit the account is locked and this session is logged out (SessionExpired)."""
@@ -352,23 +380,24 @@ class AuthService(Service):
             self._end_locked_session(session, user)
         if isinstance(password, str) and self._check_password(user, password):
             self.store.users.update(user["id"], {"failed_logins": 0}, bump=False)
-            self.audit(session, "unlock-terminal")
+            if action == "unlock-terminal":  # a password change records itself when done
+                self.audit(session, action)
             return True
         if int(user.get("failed_logins") or 0) >= self.ctx.config.max_failed_logins:
             until = now + timedelta(minutes=self.ctx.config.lockout_minutes)
             with self.uow():
                 self.store.users.update(user["id"], {"failed_logins": 0, "locked_until": until},
                                         bump=False)
-                self.audit(session, "unlock-terminal", outcome="failed",
+                self.audit(session, action, outcome="failed",
                            detail="wrong password; account locked")
             self._end_locked_session(session, user)
-        self.audit(session, "unlock-terminal", outcome="failed", detail="wrong password")
+        self.audit(session, action, outcome="failed", detail="wrong password")
         return False
 
     def _end_locked_session(self, session: Session, user: dict[str, Any]) -> None:
         with self.uow():
             self.store.sessions.update(session.session_id, {"revoked": True}, bump=False)
-            self.audit(session, "logout", detail="too many wrong passwords at the idle lock")
+            self.audit(session, "logout", detail="too many wrong passwords")
         raise SessionExpired("Too many wrong passwords: you have been logged out and the "
                              "account is locked for a while.")
 
@@ -446,6 +475,9 @@ class AuthService(Service):
             check.errors.update(exc.fields)
         check.done()
         assert name
+        # refused first when sign-up is off or this terminal's share is used: "taken" would
+        # otherwise tell anyone, without end, which usernames exist
+        self._signup_allowed(name)
         if self.find_user(name):
             raise ValidationError({"username": "That username is already taken."})
         assert self.ctx.auth is not None
@@ -453,7 +485,6 @@ class AuthService(Service):
         full = f"{patient['first_name']} {patient['last_name']}"
         doc = self.new_user_doc(name, password, policy.PATIENT, full_name=full,
                                 email=patient.get("email"))
-        self._signup_allowed(name)
         with self.uow():  # the record and the account together, or neither
             self._count_signup(name)
             created = patients.insert_new(patient, by=name)

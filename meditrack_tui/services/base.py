@@ -218,6 +218,16 @@ class Service:
                    patient_id=patient_id, detail=detail or None)
         seen.add(key)
 
+    def audit_stale(self, session: Session, action: str, record_type: str, record_id: Any,
+                    patient_id: Any) -> None:
+        """A stale edit was refused and its Conflict hands the current record back to the
+        caller: that is a read of patient data, and a refused write, so it is on record.
+        Call it outside any unit of work that the Conflict will roll back."""
+        self.audit(session, action, record_type=record_type, record_id=record_id,
+                   patient_id=patient_id, outcome="failed",
+                   detail="changed by someone else since it was opened; the current "
+                          "version was shown")
+
     @property
     def audit_key(self) -> AuditKey:
         """The audit chain's key (derived from the signing secret; never stored)."""

@@ -230,7 +230,10 @@ class PatientService(Service):
                            patient_id=pid, detail=", ".join(sorted(changes)))
                 self.changed("patients", "update", pid, patient_id=pid, session=session)
         if result is None:
-            raise self._conflict(pid)
+            conflict = self._conflict(pid)
+            if conflict.current:
+                self.audit_stale(session, "patient.update", "patient", pid, pid)
+            raise conflict
         return self._present(result)
 
     def _conflict(self, pid: str) -> Conflict:

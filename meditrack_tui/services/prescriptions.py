@@ -179,6 +179,9 @@ class PrescriptionService(Service):
             latest = self.store.prescriptions.get(doc["id"]) or {}
             who, when = latest.get("updated_by", "someone else"), latest.get("updated_at")
             at = f" at {when:%H:%M on %d %b %Y}" if when else ""
+            if latest:
+                self.audit_stale(session, action, "prescription", doc["id"],
+                                 doc["patient_id"])
             raise Conflict(f"{who} changed this prescription{at} after you opened it. "
                            "Reload to see their change.", changed_by=who, changed_at=when,
                            current=public(latest))

@@ -210,9 +210,10 @@ class UserService(Service):
         self.verify(session)
         assert self.ctx.auth is not None
         user = self._get(session.user_id)
-        if not isinstance(current, str) or not self.ctx.auth._check_password(user, current):
-            self.audit(session, "user.change-password", outcome="failed",
-                       detail="wrong current password")
+        # wrong current passwords count with failed logins: at the limit the account is
+        # locked and this session logged out (a session left open is no password oracle)
+        if not self.ctx.auth.confirm_password(session, current,
+                                              action="user.change-password"):
             raise ValidationError({"current_password": "The current password is not right."})
         check_password_rules(new, user["username"], field="new_password")
         if new == current:

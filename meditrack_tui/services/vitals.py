@@ -132,6 +132,11 @@ class VitalsService(Service):
         """The most recent readings, newest first."""
         patients = PatientService(self.ctx)
         pid = patients.require_visible(session, patient_id, "vitals.read")
+        check = Checker()
+        wanted = check.number("count", count, low=1, high=500, integer=True, required=True,
+                              label="number of readings")
+        check.done()
+        count = int(wanted or 10)
         with self.uow():
             readings = self.store.vitals.latest(pid, count)
             self.audit_read(session, "vitals.read", record_type="vitals", patient_id=pid,

@@ -162,3 +162,30 @@ def test_clinic_settings_hours_and_the_patient_limit(clinic):
                                             "time": "12:00", "reason": "Third"})
     assert "already has 2 upcoming appointments" in info.value.fields["patient_id"]
     assert services.appointments.list(doctor, patient_id=patient["id"]).total == 2
+
+
+def test_an_unknown_name_locks_like_an_account(clinic):
+    """The unknown-name lockout reads the name's newest audit entries on each store (the
+    answers an account gives, with the same 'try again after' time, and again after the
+    lock ends)."""
+    from datetime import timedelta
+
+    from meditrack_tui.errors import AccountLocked, AuthenticationFailed
+
+    services = clinic[0]
+    clock = services.ctx.clock
+
+    def answers(username: str) -> list[str]:
+        start, out = clock.now, []
+        for minutes in (0, 1, 2, 3, 4, 5, 25, 26, 27, 28, 29):
+            clock.now = start + timedelta(minutes=minutes)
+            try:
+                services.auth.login(username, "wrong-password")
+            except (AuthenticationFailed, AccountLocked) as exc:
+                out.append(exc.message)
+        clock.now = start
+        return out
+
+    known = answers("st.doctor")
+    assert known == answers("nobody.here")
+    assert sum("Try again after" in answer for answer in known) == 3
