@@ -138,6 +138,7 @@ def key_for(secret: str) -> AuditKey:
 EDITED = "EDITED"
 REMOVED = "REMOVED"
 INSERTED = "INSERTED"
+CHECKPOINT_HEX = 24  # hash characters a checkpoint keeps (96 bits: not guessable)
 
 
 @dataclass(frozen=True)
@@ -180,6 +181,16 @@ class Report:
     predating: int = 0                # unsealed entries written before the chain began
     problems: list[Problem] = field(default_factory=list)
     unlisted: int = 0                 # problems beyond MAX_LISTED, counted only
+    last_hash: str | None = None      # the hash of the chain's last genuine entry
+
+    @property
+    def checkpoint(self) -> str | None:
+        """'<seq>:<hash prefix>' of the chain's end: kept outside the database (printed,
+        mailed, written down), it lets a later ``verify --since`` tell a trail that was
+        cut back to before it, even with an old copy of the head record put back."""
+        if self.last_seq is None or self.last_hash is None:
+            return None
+        return f"{self.last_seq}:{self.last_hash[:CHECKPOINT_HEX]}"
 
     @property
     def intact(self) -> bool:
@@ -204,8 +215,12 @@ class Report:
                 f"{self.entries} sealed entries{older}")
 
     def lines(self) -> list[str]:
-        """The summary, then one line per problem."""
+        """The summary, then one line per problem (or, when intact, the checkpoint)."""
         out = [self.summary(), *(p.describe() for p in self.problems)]
+        if self.intact and self.checkpoint:
+            out.append(f"checkpoint: {self.checkpoint} (keep it away from this server; "
+                       f"'meditrack audit verify --since {self.checkpoint}' later also "
+                       "catches a trail cut back to before it)")
         if self.unlisted:
             out.append(f"... and {self.unlisted} more problems not listed")
         return out
@@ -245,7 +260,18 @@ def _groups(entries: Iterable[dict[str, Any]]) -> Iterator[list[dict[str, Any]]]
         yield group
 
 
-def verify(source: ChainSource, key: AuditKey, *, batch: int = 1000) -> Report:
+def parse_checkpoint(text: str) -> tuple[int, str]:
+    """'<seq>:<hash prefix>' as printed by verify; ValueError when it is not one."""
+    seq, sep, digest = text.strip().partition(":")
+    if not sep or not seq.isdigit() or int(seq) < 1 or len(digest) < 16 or any(
+            ch not in "0123456789abcdef" for ch in digest):
+        raise ValueError(f"{text!r} is not a checkpoint (it looks like 1234:0f3a…, as "
+                         "'meditrack audit verify' prints it)")
+    return int(seq), digest
+
+
+def verify(source: ChainSource, key: AuditKey, *, batch: int = 1000,
+           since: tuple[int, str] | None = None) -> Report:
     """Check a whole trail against its seals, links, numbering and head record.
 
     Reads the sealed entries in ``seq`` order, ``batch`` at a time (never the whole trail
@@ -264,6 +290,10 @@ def verify(source: ChainSource, key: AuditKey, *, batch: int = 1000) -> Report:
     Entries without a seal dated no later than the chain's first one were written before
     the chain existed (an older MediTrack): they are counted, not checked.
 
+    ``since`` is a checkpoint an earlier run printed (:meth:`Report.checkpoint`): the
+    genuine entry at that place must still be there with that hash, or the trail was cut
+    back (REMOVED) or rewritten (EDITED) behind the app's back.
+
     What it cannot detect: anyone holding the key (the signing secret) and write access to
     the database can rewrite the whole trail and its head consistently; entries cut off
     the end together with the head put back from an older copy of the database look like
@@ -278,13 +308,14 @@ def verify(source: ChainSource, key: AuditKey, *, batch: int = 1000) -> Report:
         report.add(Problem(EDITED, None, "its seal does not match: the record of where the "
                            "chain ends was changed, so removed entries at the end may go "
                            "unnoticed"))
+    found_since = False
     expected = 1              # the next place the chain should fill
     before: list[dict[str, Any]] = []   # the previous group's entries that hold their place
     first_ts: datetime | None = None
     pending: list[dict[str, Any]] | None = None
 
     def place(group: list[dict[str, Any]], following: list[dict[str, Any]] | None) -> None:
-        nonlocal expected, before, first_ts
+        nonlocal expected, before, first_ts, found_since
         seq = group[0]["seq"]
         links = {e.get("prev") for e in following or () if e["seq"] == seq + 1}
         holding: list[dict[str, Any]] = []
@@ -316,6 +347,13 @@ def verify(source: ChainSource, key: AuditKey, *, batch: int = 1000) -> Report:
         if not holding:
             return
         entry = holding[0]
+        if id(entry) in genuine_ids:
+            report.last_hash = entry.get("hash")
+            if since is not None and seq == since[0]:
+                found_since = str(entry.get("hash", "")).startswith(since[1])
+                if not found_since:
+                    report.add(Problem(EDITED, seq, "it is not the entry the checkpoint "
+                                       "names: the trail was rewritten from there", entry))
         if seq > expected:
             report.add(Problem(REMOVED, expected, "missing from the numbering", None,
                                seq - 1))
@@ -358,6 +396,11 @@ def verify(source: ChainSource, key: AuditKey, *, batch: int = 1000) -> Report:
     elif head is None and report.entries:
         report.add(Problem(REMOVED, None, "the chain's head record is missing, so entries "
                            "removed from the end cannot be told"))
+    if since is not None and not found_since and (report.last_seq or 0) < since[0]:
+        report.add(Problem(REMOVED, (report.last_seq or 0) + 1, "the trail ends before the "
+                           f"checkpoint (seq {since[0]}): entries were cut off the end and "
+                           "the record of where it ends was put back from an older copy",
+                           None, since[0]))
     total, after, listed = source.unsealed(first_ts, MAX_LISTED)
     for entry in listed:
         report.add(Problem(INSERTED, None, "it has no seal but is dated after the chain "

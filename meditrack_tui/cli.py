@@ -101,6 +101,9 @@ def build_parser() -> argparse.ArgumentParser:
         "verify", help="check that no entry was edited, removed or inserted behind the "
                        "app's back (exit 0: intact, 1: not intact, 2: could not check)")
     common(verify, argparse.SUPPRESS)
+    verify.add_argument("--since", metavar="CHECKPOINT",
+                        help="a checkpoint an earlier run printed (SEQ:HASH): also report a "
+                             "trail cut back or rewritten to before it")
     sub.add_parser("run", help="start the app (the default)")
     return parser
 
@@ -214,10 +217,13 @@ def cmd_audit_verify(args: argparse.Namespace, config: Config) -> int:
               f"{secret_file}). Run this as the account that runs "
               "MediTrack, with the same settings.", file=sys.stderr)
         return 2
+    from .audit_chain import parse_checkpoint
+
+    since = parse_checkpoint(args.since) if getattr(args, "since", None) else None
     backend = Backend(config)
     try:
         backend.open()
-        report = backend.call(lambda s: s.audit.verify_chain())
+        report = backend.call(lambda s: s.audit.verify_chain(since=since))
     except MediTrackError as exc:
         print(f"meditrack: cannot check the audit trail: {exc.message}", file=sys.stderr)
         return 2

@@ -164,14 +164,14 @@ def test_a_failed_append_rolls_back_with_its_unit_of_work(tmp_path):
 
 # --- the command ---
 
-def verify_cli(data_dir: Path, home: Path, *, secret: str | None = SECRET):
+def verify_cli(data_dir: Path, home: Path, *extra: str, secret: str | None = SECRET):
     env = {k: v for k, v in os.environ.items() if not k.startswith("MEDITRACK_")}
     env.update({"HOME": str(home), "XDG_DATA_HOME": str(home / "xdg"),
                 "PYTHONPATH": str(ROOT)})  # this checkout's code, not an installed one
     if secret is not None:
         env["MEDITRACK_SECRET"] = secret
     return subprocess.run([sys.executable, "-m", "meditrack_tui.cli", "audit", "verify",
-                           "--data-dir", str(data_dir)], capture_output=True, text=True,
+                           "--data-dir", str(data_dir), *extra], capture_output=True, text=True,
                           env=env, cwd=home, timeout=120)
 
 
@@ -180,8 +180,14 @@ def test_audit_verify_command_exit_codes_and_output(tmp_path):
     n = clinic(data_dir)
     clean = verify_cli(data_dir, tmp_path)
     assert clean.returncode == 0, clean.stderr
-    assert clean.stdout == f"audit trail intact: {n} entries, chain 1..{n}\n"
+    summary, checkpoint = clean.stdout.splitlines()
+    assert summary == f"audit trail intact: {n} entries, chain 1..{n}"
+    assert checkpoint.startswith(f"checkpoint: {n}:")
     assert clean.stderr == ""
+    since = checkpoint.split()[1]
+    assert verify_cli(data_dir, tmp_path, "--since", since).returncode == 0
+    garbled = verify_cli(data_dir, tmp_path, "--since", "yesterday")
+    assert garbled.returncode == 2 and "is not a checkpoint" in garbled.stderr
 
     s = open_services(data_dir)
     tamper = Tamper(s.store)

@@ -56,10 +56,11 @@ class AuditService(Service):
             items.append(item)
         return Page(items, found.total or 0, page_no, size)
 
-    def verify_chain(self, *, batch: int = 1000) -> Report:
+    def verify_chain(self, *, batch: int = 1000, since: tuple[int, str] | None = None
+                     ) -> Report:
         """Check the whole trail against its chain (``meditrack audit verify``; see
         meditrack_tui.audit_chain.verify for what it reports and what it cannot see).
 
         Takes no session: it runs from the server's shell, by the account that owns the
         store (and can read every entry anyway); it changes nothing and writes no entry."""
-        return verify(self.store.audit, self.audit_key, batch=batch)
+        return verify(self.store.audit, self.audit_key, batch=batch, since=since)

@@ -171,3 +171,41 @@ def test_appending_goes_on_after_verify(trail):
     trail.auth.login("ch.admin", PASSWORD)
     report = trail.audit.verify_chain()
     assert report.intact and report.last_seq == before + 1 == Tamper(trail.store).last_seq()
+
+
+def test_a_rollback_to_an_old_head_is_caught_by_a_checkpoint(trail):
+    """The review's rollback: an older copy of the head record written back after the
+    newer entries were deleted verifies as intact on its own (nothing in the database
+    remembers more); a checkpoint printed earlier and kept elsewhere catches it."""
+    from meditrack_tui.audit_chain import parse_checkpoint
+
+    tamper = Tamper(trail.store)
+    early = tamper.last_seq()
+    old_head = tamper.head()
+    trail.auth.login("ch.admin", PASSWORD)
+    trail.auth.login("ch.admin", PASSWORD)
+    later = trail.audit.verify_chain()
+    checkpoint = later.checkpoint
+    assert later.intact and checkpoint.startswith(f"{early + 2}:")
+    assert any(line.startswith(f"checkpoint: {checkpoint}") for line in later.lines())
+    since = parse_checkpoint(checkpoint)
+    assert trail.audit.verify_chain(since=since).intact
+    # cut back to the earlier end, with the head record as it was then
+    tamper.delete(early + 2)
+    tamper.delete(early + 1)
+    tamper.set_head(**{k: v for k, v in old_head.items() if k not in ("_id", "id")})
+    assert trail.audit.verify_chain().intact  # what cannot be seen without a checkpoint
+    report = trail.audit.verify_chain(since=since)
+    assert [(p.kind, p.seq) for p in report.problems] == [(REMOVED, early + 1)]
+    assert "ends before the checkpoint" in report.lines()[1]
+
+
+def test_a_checkpoint_names_one_entry(trail):
+    from meditrack_tui.audit_chain import parse_checkpoint
+
+    seq, digest = parse_checkpoint(trail.audit.verify_chain().checkpoint)
+    report = trail.audit.verify_chain(since=(seq, "0" * len(digest)))
+    assert [(p.kind, p.seq) for p in report.problems] == [(EDITED, seq)]
+    for bad in ("", "12", "x:abc", "0:" + "a" * 24, "3:" + "g" * 24, "3:abc"):
+        with pytest.raises(ValueError):
+            parse_checkpoint(bad)
