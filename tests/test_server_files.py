@@ -253,3 +253,41 @@ def test_concurrent_first_starts_agree_on_one_secret(tmp_path):
                               text=True) for _ in range(6)]
     secrets = {p.communicate(timeout=60)[0].strip() for p in procs}
     assert len(secrets) == 1 and len(secrets.pop()) >= 32
+
+
+def _pdf_with(build) -> bytes:
+    from pypdf import PdfReader, PdfWriter
+
+    writer = PdfWriter(clone_from=PdfReader(io.BytesIO(PDF.read_bytes())))
+    build(writer)
+    out = io.BytesIO()
+    writer.write(out)
+    return out.getvalue()
+
+
+@pytest.mark.parametrize("what,build", [
+    ("scripts", lambda w: w.add_js("app.alert('hi');")),
+    ("attached files", lambda w: w.add_attachment("page.html", b"<script>x</script>")),
+])
+def test_a_pdf_with_scripts_or_attachments_is_refused(s, who, what, build):
+    import warnings
+
+    doctor = who["demo.doctor"]
+    pid = Peek(s.store).patient_id("MRN-000002")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        data = _pdf_with(build)
+    with pytest.raises(ValidationError, match=f"contains {what}"):
+        s.reports.upload_bytes(doctor, pid, "lab.pdf", data, kind="lab result")
+
+
+def test_a_png_with_an_archive_appended_is_refused(s, who):
+    doctor = who["demo.doctor"]
+    pid = Peek(s.store).patient_id("MRN-000002")
+    png = (sample_data_dir() / "reports" / "p04_ecg_strip.png").read_bytes()
+    archive = io.BytesIO()
+    with zipfile.ZipFile(archive, "w") as zf:
+        zf.writestr("index.html", "<script>alert(1)</script>")
+    with pytest.raises(ValidationError, match="other data appended"):
+        s.reports.upload_bytes(doctor, pid, "ecg.png", png + archive.getvalue(), kind="imaging")
+    assert s.reports.upload_bytes(doctor, pid, "ecg.png", png, kind="imaging")

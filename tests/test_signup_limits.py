@@ -89,3 +89,17 @@ def test_thirty_sign_ups_in_a_row_are_stopped(services, admin):
         except RateLimited:
             pass
     assert made == 2 and Peek(services.store).count("patients") == 2
+
+
+def test_taken_usernames_cannot_be_listed_by_signing_up(services, admin):
+    """'That username is already taken' tells which usernames exist; a terminal gets a
+    handful of such answers an hour, then no more."""
+    from meditrack_tui.errors import ValidationError
+
+    for n in range(10):
+        with pytest.raises(ValidationError, match="already taken"):
+            services.auth.signup_doctor("boss", PASSWORD, full_name=f"Boss {n}")
+    with pytest.raises(RateLimited, match="Too many sign-up attempts"):
+        services.auth.signup_doctor("boss", PASSWORD, full_name="Boss again")
+    with pytest.raises(RateLimited):
+        sign_up(services, 1)  # nor a fresh name from this terminal, this hour

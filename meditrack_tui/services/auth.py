@@ -35,6 +35,7 @@ from .base import Context, Service, Session, public
 
 ALGORITHM = "HS256"
 SIGNUPS_PER_TERMINAL = 2  # per hour: enough for a person and a family member
+TAKEN_PER_TERMINAL = 10   # "username taken" answers per hour and terminal
 WRONG = "Wrong username or password."
 ACTIVE, PENDING, REJECTED, INACTIVE = (s.value for s in AccountStatus)
 USERNAME_CHARS = set("abcdefghijklmnopqrstuvwxyz0123456789._-")
@@ -86,6 +87,7 @@ class AuthService(Service):
         self._claims: dict[str, dict[str, Any]] = {}
         #: when this terminal (process) signed accounts up, for the per-terminal limit
         self._signups: list[datetime] = []
+        self._taken_answers: list[datetime] = []
 
     # --- passwords ---
 
@@ -479,7 +481,7 @@ class AuthService(Service):
         # otherwise tell anyone, without end, which usernames exist
         self._signup_allowed(name)
         if self.find_user(name):
-            raise ValidationError({"username": "That username is already taken."})
+            self._taken()
         assert self.ctx.auth is not None
         patients = self._patients()
         full = f"{patient['first_name']} {patient['last_name']}"
@@ -515,6 +517,8 @@ class AuthService(Service):
         doc = self.new_user_doc(name, password, policy.DOCTOR, full_name=full, email=mail,
                                 status=PENDING, extra={"specialty": spec})
         self._signup_allowed(name)
+        if self.find_user(name):
+            self._taken()
         with self.uow():
             self._count_signup(name)
             doc = self.insert_user(doc)
@@ -540,6 +544,13 @@ class AuthService(Service):
                                    "reception to create your account.")
         hour_ago = self.ctx.now() - timedelta(hours=1)
         self._signups = [t for t in self._signups if t > hour_ago]
+        self._taken_answers = [t for t in self._taken_answers if t > hour_ago]
+        if len(self._taken_answers) >= TAKEN_PER_TERMINAL:
+            self.audit(None, "signup", outcome="denied",
+                       detail="too many taken usernames tried from one terminal",
+                       username=self.unknown_name(name))
+            raise RateLimited("Too many sign-up attempts from this terminal in the last "
+                              "hour. Ask the clinic's reception for help.")
         if len(self._signups) >= SIGNUPS_PER_TERMINAL:
             self.audit(None, "signup", outcome="denied",
                        detail="too many sign-ups from one terminal",
@@ -547,6 +558,12 @@ class AuthService(Service):
             raise RateLimited("This terminal has already been used to sign up "
                               f"{len(self._signups)} accounts in the last hour. Ask the "
                               "clinic's reception for help.")
+
+    def _taken(self) -> None:
+        """'Taken' tells whether a username exists: each such answer counts against this
+        terminal's attempts, so nobody can list the clinic's usernames by signing up."""
+        self._taken_answers.append(self.ctx.now())
+        raise ValidationError({"username": "That username is already taken."})
 
     def _count_signup(self, name: str) -> None:
         """Count the sign-up against the clinic's hourly limit, inside its unit of work (an

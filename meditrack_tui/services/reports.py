@@ -106,6 +106,11 @@ def check_pdf(data: bytes) -> None:
             raise refused
         for page in reader.pages:
             page.get_contents()
+        active = _active_content(reader)
+        if active:
+            raise ValidationError({"file": f"The PDF contains {active}, which a lab result "
+                                           "or report does not need. Print it to a new PDF "
+                                           "(or scan it) and upload that."})
     except ValidationError:
         raise
     except (PyPdfError, ValueError, KeyError, TypeError, AttributeError, IndexError,
@@ -145,6 +150,55 @@ def pdf_summary(data: bytes) -> str:
     return "\n".join(lines)
 
 
+def _active_content(reader: Any) -> str | None:
+    """What in a PDF could act or carry other files: scripts, launch actions, forms that
+    run scripts, attached files. None for a plain document."""
+    if len(reader.attachments):
+        return "attached files"
+    root = reader.trailer["/Root"]
+    names = root.get("/Names")
+    names = names.get_object() if names is not None else {}
+    if "/JavaScript" in names:
+        return "scripts"
+    if "/EmbeddedFiles" in names:
+        return "attached files"
+    acro = root.get("/AcroForm")
+    if acro is not None and "/XFA" in acro.get_object():
+        return "an XFA form"
+    actions = [root.get("/OpenAction"), root.get("/AA")]
+    for page in reader.pages:
+        actions.append(page.get("/AA"))
+        for annot in page.get("/Annots") or ():
+            annot = annot.get_object()
+            actions += [annot.get("/A"), annot.get("/AA")]
+            if annot.get("/Subtype") == "/FileAttachment":
+                return "attached files"
+    for action in actions:
+        kind = _action_kind(action)
+        if kind:
+            return kind
+    return None
+
+
+def _action_kind(action: Any, depth: int = 0) -> str | None:
+    """'scripts' or 'commands' when an action (or a chain of them) runs one."""
+    if action is None or depth > 8:
+        return None
+    action = action.get_object()
+    if not hasattr(action, "get"):
+        return None
+    if action.get("/S") in ("/JavaScript", "/Rendition") or "/JS" in action:
+        return "scripts"
+    if action.get("/S") in ("/Launch", "/ImportData", "/SubmitForm"):
+        return "commands that open programs or send data"
+    if "/S" not in action:  # an additional-actions dictionary: each trigger's action
+        for value in action.values():
+            kind = _action_kind(value, depth + 1)
+            if kind:
+                return kind
+    return _action_kind(action.get("/Next"), depth + 1)
+
+
 def check_file(filename: str, data: bytes, max_bytes: int) -> str:
     """Validate a file's size and content type against its name; return the detected type."""
     if not data:
@@ -160,6 +214,10 @@ def check_file(filename: str, data: bytes, max_bytes: int) -> str:
     label, extensions = ALLOWED[mime]
     if mime == "application/pdf":
         check_pdf(data)
+    if mime == "image/png" and not data.endswith(b"IEND\xaeB`\x82"):
+        # a PNG ends with its IEND chunk; anything after it is another file riding along
+        raise ValidationError({"file": "The PNG image has other data appended to it. Save "
+                                       "the image again and upload that."})
     if ext not in extensions:
         if mime == "text/plain" and ext == ".csv":
             raise ValidationError({"file": "The file is named .csv but is not a table of "
