@@ -278,8 +278,8 @@ class Table(DataTable):
     def on_key(self, event: events.Key) -> None:
         """Text typed here never acts on a row: it goes to the screen's search field
         (see :meth:`BaseScreen.search_field`), which takes the focus and the key."""
-        if not event.is_printable:
-            return
+        if not event.is_printable or event.key in self.screen.active_bindings:
+            return  # a key bound here (e.g. "/" for the search) does what it says
         finder = getattr(self.screen, "search_field", None)
         field = finder(self) if callable(finder) else None
         if field is None:
