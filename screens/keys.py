@@ -110,7 +110,7 @@ class KeyGuard:
     A form focuses its first field as it mounts; an Input selects its text when focused,
     so a key pressed twice (``e`` for "edit") replaced the first name with "e". Every
     key that arrives before the new modal screen has been drawn, or within ``settle``
-    seconds after that, goes nowhere. The App calls :meth:`screen_changed` on Textual's
+    seconds after that, goes nowhere (Escape apart: it only closes). The App calls :meth:`screen_changed` on Textual's
     ``screen_change_signal`` and :meth:`drops` for every key it receives.
     """
 
@@ -130,8 +130,9 @@ class KeyGuard:
 
     def drops(self, event: Any, screen: Any) -> bool:
         """True when ``event`` (a key) must not reach ``screen``."""
-        if not isinstance(event, events.Key) or not isinstance(screen, ModalScreen):
-            return False
+        if not isinstance(event, events.Key) or not isinstance(screen, ModalScreen) \
+                or event.key == "escape":
+            return False  # Escape only ever closes: a quick "oops, no" must work
         if screen is not self.screen:
             self.screen_changed(screen)
         return self.since is None or self.clock() - self.since < self.settle

@@ -295,6 +295,15 @@ async def test_a_key_pressed_again_while_the_edit_form_opens_never_edits_it(make
         await pilot.pause(0.35)  # once it has settled, typing edits as usual
         await pilot.press("end", "x")
         assert first.value == patient["first_name"] + "x"
+        # Escape is never held back: a form opened by mistake closes at once
+        await pilot.press("escape")  # the "discard?" question: Enter (once it settled) discards
+        await pilot.pause(0.35)
+        await pilot.press("enter")
+        await settle(app, pilot)
+        assert isinstance(app.screen, PatientScreen)
+        await pilot.press("ctrl+e", "escape")
+        await settle(app, pilot)
+        assert isinstance(app.screen, PatientScreen)
 
 
 @sync
