@@ -66,7 +66,7 @@ FOOTER_SHORT: dict[str, str] = {
     "settings-save": "Save", "settings-doctors": "Doctors", "settings-back": "Back",
 }
 FOOTER_OPTIONAL: tuple[str, ...] = (
-    "patient-tab-vitals", "dash-refresh", "audit-refresh", "appt-refresh", "appt-open",
+    "patient-tab-vitals", "dash-refresh", "audit-refresh", "appt-refresh", "appt-cancel",
     "agenda-prev", "agenda-next", "list-prev", "list-next", "pane-prev", "pane-next",
     "lock", "profile", "agenda-today", "agenda-goto", "patients-reverse", "patients-sort",
     "audit", "users",
