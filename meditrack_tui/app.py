@@ -16,7 +16,7 @@ from textual.app import App, SystemCommand
 from textual.binding import Binding
 from textual.screen import ModalScreen, Screen
 
-from screens.keys import AREA_ROLES, GLOBAL_KEYS, global_bindings
+from screens.keys import AREA_ROLES, GLOBAL_KEYS, KEY_SETTLE, KeyGuard, global_bindings
 
 from .quiet_gc import QuietCollector
 from .runtime import Backend
@@ -43,8 +43,11 @@ class MediTrackApp(App):
     BINDINGS = [*global_bindings(), Binding("ctrl+q", "quit", "Quit", show=False, id="quit")]
 
     def __init__(self, backend: Backend, *, demo_logins: tuple[Any, str] | None = None,
-                 idle_lock_minutes: float | None = None, live: bool = True) -> None:
+                 idle_lock_minutes: float | None = None, live: bool = True,
+                 key_settle: float = KEY_SETTLE) -> None:
         super().__init__()
+        #: drops the keys that reach a dialog or form while it opens (screens.keys)
+        self.key_guard = KeyGuard(key_settle)
         self.backend = backend
         self.demo_logins = demo_logins
         self.session: Any = None
@@ -67,6 +70,7 @@ class MediTrackApp(App):
     def on_mount(self) -> None:
         from screens.login import LoginScreen
 
+        self.screen_change_signal.subscribe(self, self.key_guard.screen_changed, immediate=True)
         self.push_screen(LoginScreen())
         # Connect once the login screen has been drawn: importing the database driver in
         # a thread would otherwise compete with the first paint for the interpreter.
@@ -428,13 +432,16 @@ class MediTrackApp(App):
 
     # --- idle lock ---
 
-    def on_event(self, event: Any) -> Any:
+    async def on_event(self, event: Any) -> None:
         from textual import events
 
         if isinstance(event, (events.Key, events.MouseDown, events.MouseScrollDown,
                               events.MouseScrollUp)):
             self.last_activity = time.monotonic()
-        return super().on_event(event)
+        if isinstance(event, events.Key) and not event.is_forwarded \
+                and self.key_guard.drops(event, self.screen):
+            return
+        await super().on_event(event)
 
     def check_idle_lock(self) -> None:
         if self.session is None or self.locked:

@@ -17,8 +17,7 @@ from textual.content import Content
 from textual.markup import escape
 from textual.screen import ModalScreen
 from textual.timer import Timer
-from textual.widgets import Button, DataTable, Input, Label, OptionList, Select, Static
-from textual.widgets.option_list import Option
+from textual.widgets import Button, DataTable, Input, Label, Select, Static
 
 from meditrack_tui import policy
 from meditrack_tui.errors import MediTrackError, PermissionDenied, ValidationError
@@ -28,7 +27,7 @@ from .base import (
     AppFooter, BaseScreen, Fit, ServiceMixin, Short, Table, clear_field_errors, error_text,
     refilled, short_day, show_field_errors,
 )
-from .confirm import ConfirmScreen, PromptScreen
+from .confirm import ActionMenu, ConfirmScreen, PromptScreen
 
 ROLE_LABELS = {policy.PATIENT: "Patient", policy.DOCTOR: "Doctor", policy.ADMIN: "Admin"}
 STATUS_LABELS = {"active": "Active", "pending": "Pending", "rejected": "Rejected",
@@ -194,15 +193,17 @@ class AdminListScreen(BaseScreen):
 
 # --- users ---
 
-#: action -> (key, what it does); the order is the order they are offered in
-USER_ACTIONS: dict[str, tuple[str, str, str]] = {
-    "approve": ("a", "approve", "Approve the sign-up"),
-    "reject": ("x", "reject", "Reject the sign-up"),
-    "change_role": ("r", "role", "Change the role"),
-    "reset_password": ("p", "password", "Reset the password"),
-    "unlock": ("u", "unlock", "Unlock after failed logins"),
-    "deactivate": ("d", "deactivate", "Deactivate the account"),
-    "reactivate": ("e", "reactivate", "Reactivate the account"),
+#: action -> (short name, what it does); the order is the order the menu offers them in.
+#: None has a key of its own: the menu (Enter) names the account, and each change that
+#: grants or takes away access asks for a confirmation naming it again.
+USER_ACTIONS: dict[str, tuple[str, str]] = {
+    "approve": ("approve", "Approve the sign-up"),
+    "reject": ("reject", "Reject the sign-up"),
+    "change_role": ("role", "Change the role"),
+    "reset_password": ("password", "Reset the password"),
+    "unlock": ("unlock", "Unlock after failed logins"),
+    "deactivate": ("deactivate", "Deactivate the account"),
+    "reactivate": ("reactivate", "Reactivate the account"),
 }
 
 
@@ -225,7 +226,9 @@ def user_actions(user: dict[str, Any], me: str | None) -> list[str]:
 
 
 class UsersScreen(AdminListScreen):
-    """Accounts with filters and paging; the selected account's actions are keys (or Enter)."""
+    """Accounts with filters and paging; Enter opens the selected account's actions.
+
+    Text typed on the table goes to the search field (no letter acts on an account)."""
 
     CSS_PATH = "admin.tcss"
     WATCHES = frozenset({"users"})
@@ -235,15 +238,9 @@ class UsersScreen(AdminListScreen):
     COLUMNS = USER_COLUMNS
     FIT = Fit(flex=("name",))
     AUTO_FOCUS = "#users-table"
+    SEARCH_FIELD = "#filter-query"
     BINDINGS = [
         Binding("ctrl+n", "new_user", "New user", id="users-new"),
-        Binding("a", "approve", "Approve", id="users-approve"),
-        Binding("x", "reject", "Reject", id="users-reject"),
-        Binding("r", "change_role", "Role", id="users-role"),
-        Binding("p", "reset_password", "Password", id="users-password"),
-        Binding("u", "unlock", "Unlock", id="users-unlock"),
-        Binding("d", "deactivate", "Deactivate", id="users-deactivate"),
-        Binding("e", "reactivate", "Reactivate", id="users-reactivate"),
         Binding("slash", "search", "Search", id="users-search"),
         Binding("ctrl+g", "clinic_settings", "Clinic settings", id="users-settings"),
         Binding("pageup", "page(-1)", "Prev page", id="users-prev-page", priority=True),
@@ -336,7 +333,7 @@ class UsersScreen(AdminListScreen):
     def detail_narrow(user: dict[str, Any], actions: list[str]) -> Content:
         """Three lines under the table (the account's fields are template variables:
         inserted as plain text, never read as markup)."""
-        keys = " · ".join(f"{USER_ACTIONS[a][0]} {USER_ACTIONS[a][1]}" for a in actions)
+        keys = ", ".join(USER_ACTIONS[a][0] for a in actions)
         locked = " · [b]locked[/b]" if user.get("locked") else ""
         return Content.from_markup(
             f"[b]$username[/b] · $name · $role\n$email · last login $login{locked}\n$keys",
@@ -366,7 +363,7 @@ class UsersScreen(AdminListScreen):
                 lines.append(f"{label}{gap}$value{index}")
                 values[f"value{index}"] = str(value)
         lines += ["", "[b]Actions[/b] (Enter for the menu)"]
-        lines += [f"  {USER_ACTIONS[a][0]}  {USER_ACTIONS[a][2]}" for a in actions] \
+        lines += [f"  {USER_ACTIONS[a][1]}" for a in actions] \
             or ["  none apply"]
         return Content.from_markup("\n".join(lines), **values)
 
@@ -447,9 +444,9 @@ class UsersScreen(AdminListScreen):
             if action:
                 getattr(self, f"action_{action}")()
 
-        self.app.push_screen(ActionMenu(f"{user['username']} · {user.get('full_name') or ''}",
-                                        [(a, f"{USER_ACTIONS[a][0]}  {USER_ACTIONS[a][2]}")
-                                         for a in actions]), chosen)
+        title = f"{user['username']} · {user.get('full_name') or ''}"
+        self.app.push_screen(ActionMenu(title, [(a, USER_ACTIONS[a][1]) for a in actions]),
+                             chosen)
 
     def run_user_action(self, user: dict[str, Any], fn: Callable[[Any], Any],
                         message: str) -> None:
@@ -467,12 +464,12 @@ class UsersScreen(AdminListScreen):
         self.reload()
 
     def action_approve(self) -> None:
-        user = self._target("approve")
-        if user is None:
-            return
-        session, uid = self.session, user["id"]
-        self.run_user_action(user, lambda s: s.users.approve(session, uid),
-                             f"{user['username']} is approved and can log in now.")
+        role = ROLE_LABELS.get((self.selected or {}).get("role", ""), "user").lower()
+        reach = "every patient's record" if role == "doctor" else "their own record"
+        self._confirmed("approve", f"Approve the sign-up of {{name}} as {role}? They can log "
+                        f"in and read {reach}.",
+                        lambda s, session, uid: s.users.approve(session, uid),
+                        "{username} is approved and can log in now.", yes="Approve")
 
     def action_reject(self) -> None:
         self._confirmed("reject", "Reject the sign-up of {name}? They will not be able to log in.",
@@ -507,12 +504,9 @@ class UsersScreen(AdminListScreen):
                              answered)
 
     def action_unlock(self) -> None:
-        user = self._target("unlock")
-        if user is None:
-            return
-        session, uid = self.session, user["id"]
-        self.run_user_action(user, lambda s: s.users.unlock(session, uid),
-                             f"{user['username']} is unlocked and can log in again.")
+        self._confirmed("unlock", "Unlock {name}? Logins are allowed again at once.",
+                        lambda s, session, uid: s.users.unlock(session, uid),
+                        "{username} is unlocked and can log in again.", yes="Unlock")
 
     def action_change_role(self) -> None:
         user = self._target("change_role")
@@ -577,36 +571,10 @@ class UsersScreen(AdminListScreen):
         user = self.selected
         if user is not None:
             for action in user_actions(user, self.session.user_id):
-                key, _short, label = USER_ACTIONS[action]
-                yield SystemCommand(f"{label} of {escape(user['username'])}", f"Key: {key}",
+                _short, label = USER_ACTIONS[action]
+                yield SystemCommand(f"{label} of {escape(user['username'])}",
+                                    "Also in the account's menu (Enter)",
                                     getattr(self, f"action_{action}"))
-
-
-class ActionMenu(ModalScreen[str | None]):
-    """A short list of the actions that apply to one record; Enter runs, Escape closes."""
-
-    BINDINGS = [Binding("escape", "cancel", "Cancel", id="menu-cancel")]
-
-    def __init__(self, title: str, actions: list[tuple[str, str]]) -> None:
-        super().__init__()
-        self.title_text, self.actions = title, actions
-
-    def compose(self) -> ComposeResult:
-        with Vertical(classes="dialog"):
-            yield Static(self.title_text, classes="dialog-title", markup=False)
-            yield OptionList(*[Option(label, id=action) for action, label in self.actions],
-                             id="action-list")
-            yield Static("Enter to run, Escape to close.", classes="muted")
-
-    def on_mount(self) -> None:
-        self.query_one(OptionList).highlighted = 0
-
-    @on(OptionList.OptionSelected)
-    def chosen(self, event: OptionList.OptionSelected) -> None:
-        self.dismiss(event.option.id)
-
-    def action_cancel(self) -> None:
-        self.dismiss(None)
 
 
 class PasswordPrompt(PromptScreen):

@@ -1,8 +1,8 @@
 """Appointments: a doctor's day agenda, the filtered list, the booking form and a patient's pane.
 
 The tables here (:class:`RecordTable`, :class:`AppointmentTable`) are shared with the
-dashboard: an :class:`AppointmentTable` carries the status keys (check in, done,
-no-show, reschedule, cancel) for the role that may use them and tells its owner to
+dashboard: an :class:`AppointmentTable` offers the changes (check in, done, no-show,
+reschedule, cancel) the role may make in a menu on Enter, and tells its owner to
 re-fetch with :class:`AppointmentTable.AppointmentChanged`.
 """
 
@@ -44,7 +44,7 @@ from .base import (
     AppFooter, BaseScreen, Fit, ServiceMixin, Short, Table, clear_field_errors, error_text,
     refilled, short_day, short_doctor, show_field_errors,
 )
-from .confirm import ConfirmScreen, PromptScreen
+from .confirm import ActionMenu, ConfirmScreen, PromptScreen
 from .messages import DataChanged
 from .slots import SlotPicker
 
@@ -211,19 +211,17 @@ def _appt_columns(widget: Widget, names: Iterable[str]) -> list[tuple[str, str, 
 
 
 class AppointmentTable(ServiceMixin, RecordTable):
-    """Appointments with the keys the role may use on the selected one.
+    """Appointments with the changes the role may make to the selected one.
 
-    Enter opens the patient's record (staff); i/d/x set the status, r reschedules,
-    Delete cancels (after a confirmation). Changes post :class:`AppointmentChanged`.
+    Enter opens a menu naming the appointment: the patient's record (staff), check in,
+    completed, no-show, move, cancel, as far as the role and the status allow; Delete
+    cancels after a confirmation. No letter changes an appointment (text typed here goes
+    to the screen's search field). Changes post :class:`AppointmentChanged`.
     """
 
     BINDINGS = [
-        Binding("enter", "select_cursor", "Open", id="appt-open"),
-        Binding("i", "check_in", "Check in", id="appt-check-in"),
-        Binding("d", "complete", "Done", id="appt-complete"),
-        Binding("x", "no_show", "No-show", id="appt-no-show"),
-        Binding("r", "reschedule", "Move", id="appt-reschedule"),
-        Binding("delete", "cancel_appointment", "Cancel", id="appt-cancel"),
+        Binding("enter", "select_cursor", "Actions", id="appt-open"),
+        Binding("delete", "cancel_appointment", "Cancel appt", id="appt-cancel"),
     ]
 
     class AppointmentChanged(Message):
@@ -250,18 +248,66 @@ class AppointmentTable(ServiceMixin, RecordTable):
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action == "select_cursor":
-            return self.opens_patient and role_of(self.app) in (policy.DOCTOR, policy.ADMIN)
-        if action in ("check_in", "complete", "no_show", "reschedule"):
-            return may(self.app, "appointment.update")
+            return self.may_open() or may(self.app, "appointment.update") \
+                or may(self.app, "appointment.cancel")
         if action == "cancel_appointment":
             return may(self.app, "appointment.cancel")
         return True
 
+    def may_open(self) -> bool:
+        """Whether Enter offers the patient's record (staff, outside a patient's record)."""
+        return self.opens_patient and role_of(self.app) in (policy.DOCTOR, policy.ADMIN)
+
+    def actions_for(self, appt: dict[str, Any]) -> list[tuple[str, str]]:
+        """(action, label) for the menu of ``appt``: what the role and its status allow."""
+        name = appt.get("patient_name") or "the patient"
+        status = appt.get("status", "")
+        out: list[tuple[str, str]] = []
+        if self.may_open():
+            out.append(("open", f"Open the record of {name}"))
+        if may(self.app, "appointment.update"):
+            for target, label in (("checked-in", "Check in"), ("completed", "Mark completed"),
+                                  ("no-show", "Mark as a no-show")):
+                if status in TRANSITIONS[target][0]:
+                    out.append((target, label))
+            if status in ("scheduled", "checked-in"):
+                out.append(("reschedule", "Move to another time"))
+        if may(self.app, "appointment.cancel") and status in TRANSITIONS["cancelled"][0]:
+            out.append(("cancel", "Cancel the appointment"))
+        return out
+
+    @staticmethod
+    def describe(appt: dict[str, Any]) -> str:
+        """The appointment in a few words: who, when, with whom, its status."""
+        status = STATUS_LABELS.get(appt.get("status", ""), appt.get("status", ""))
+        who = appt.get("patient_name") or "Appointment"
+        return f"{who} · {when_text(appt)} · {appt.get('doctor_name') or ''} · {status}"
+
     @on(DataTable.RowSelected)
-    def _open_patient(self, event: DataTable.RowSelected) -> None:
+    def _row_chosen(self, event: DataTable.RowSelected) -> None:
         appt = self.records.get(str(event.row_key.value))
-        if appt is not None and self.check_action("select_cursor", ()):
+        if appt is None:
+            return
+        actions = self.actions_for(appt)
+        if not actions:
+            self.app.notify("Nothing can be changed on this appointment now.", timeout=3,
+                            markup=False)
+            return
+        if [action for action, _label in actions] == ["open"]:
             open_patient(self.app, appt["patient_id"])
+            return
+
+        def chosen(action: str | None) -> None:
+            if action == "open":
+                open_patient(self.app, appt["patient_id"])
+            elif action == "reschedule":
+                self.action_reschedule()
+            elif action == "cancel":
+                self.action_cancel_appointment()
+            elif action in TRANSITIONS:
+                self.set_status(action)
+
+        self.app.push_screen(ActionMenu(self.describe(appt), actions), chosen)
 
     def _chosen(self) -> dict[str, Any] | None:
         appt = self.selected
@@ -296,15 +342,6 @@ class AppointmentTable(ServiceMixin, RecordTable):
         self.app.notify(error_text(exc), title=getattr(exc, "title", "Error"),
                         severity="error", timeout=8, markup=False)
         self.post_message(self.AppointmentChanged(self, None))
-
-    def action_check_in(self) -> None:
-        self.set_status("checked-in")
-
-    def action_complete(self) -> None:
-        self.set_status("completed")
-
-    def action_no_show(self) -> None:
-        self.set_status("no-show")
 
     def action_cancel_appointment(self) -> None:
         appt = self._chosen()
@@ -379,7 +416,7 @@ class AppointmentForm(ServiceMixin, ModalScreen[dict | None]):
 
     CSS_PATH = "appointments.tcss"
     BINDINGS = [
-        Binding("escape", "close", "Close", id="form-close"),
+        Binding("escape", "close", "Cancel", id="form-close"),
         Binding("down", "results", "Matches", show=False, id="form-results"),
     ]
 
@@ -731,13 +768,13 @@ class AppointmentsScreen(BaseScreen):
     AUTO_FOCUS = "AppointmentTable"  # the agenda for staff, the list for a patient
     BINDINGS = [
         Binding("ctrl+n", "book", "Book", id="appt-book"),
-        Binding("v", "toggle_view", "Agenda/List", id="appt-view"),
+        Binding("ctrl+l", "toggle_view", "Agenda/List", id="appt-view"),
         Binding("p", "prev_day", "Prev day", id="agenda-prev"),
         Binding("n", "next_day", "Next day", id="agenda-next"),
         Binding("t", "today", "Today", id="agenda-today"),
         Binding("g", "goto_day", "Go to date", id="agenda-goto"),
-        Binding("p", "prev_page", "Prev page", id="list-prev"),
-        Binding("n", "next_page", "Next page", id="list-next"),
+        Binding("pageup", "prev_page", "Prev page", id="list-prev", priority=True),
+        Binding("pagedown", "next_page", "Next page", id="list-next", priority=True),
         Binding("ctrl+r", "refresh", "Refresh", id="appt-refresh"),
     ]
 
@@ -808,6 +845,13 @@ class AppointmentsScreen(BaseScreen):
     def view(self) -> str:
         """The view shown: "agenda" or "list" (a patient only has the list)."""
         return self.current_view if self.staff else "list"
+
+    def search_field(self, table: DataTable) -> Input | None:
+        """Text typed on the staff's list goes to its patient/MRN/reason filter; the
+        agenda has no search (its letters only move between days)."""
+        if self.staff and self.view == "list":
+            return self.query_one("#f-query", Input)
+        return None
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action == "book":
@@ -1001,7 +1045,7 @@ class AppointmentsScreen(BaseScreen):
         if page.total:
             text = (f"Page {page.page} of {page.pages} · {page.total} appointment"
                     f"{'s' if page.total != 1 else ''} · {order}"
-                    + (" · n/p: pages" if page.pages > 1 else ""))
+                    + (" · PgUp/PgDn: pages" if page.pages > 1 else ""))
         else:
             text = "No appointments match these filters."
         self.query_one("#list-pager", Static).update(text)
@@ -1067,7 +1111,7 @@ class AppointmentsScreen(BaseScreen):
             yield SystemCommand("Agenda: today", "Show today's agenda", self._palette_today)
             yield SystemCommand("Agenda: go to a date", "Show the agenda of a chosen day (g)",
                                 self._palette_goto)
-            yield SystemCommand("Switch agenda / list", "Toggle the view (v)",
+            yield SystemCommand("Switch agenda / list", "Toggle the view (Ctrl+L)",
                                 self.action_toggle_view)
 
     def _palette_today(self) -> None:

@@ -11,9 +11,10 @@ from rich.cells import cell_len
 from rich.text import Text
 from textual import events, work
 from textual.app import ComposeResult
+from textual.binding import Binding
 from textual.screen import Screen
 from textual.widget import Widget
-from textual.widgets import DataTable, Footer
+from textual.widgets import DataTable, Footer, Input
 from textual.widgets._footer import FooterKey
 
 from meditrack_tui.errors import MediTrackError, SessionExpired, ValidationError
@@ -127,6 +128,19 @@ class BaseScreen(ServiceMixin, Screen):
 
     def is_relevant(self, message: DataChanged) -> bool:
         return True
+
+    #: the search field that text typed on this screen's tables goes to (a selector)
+    SEARCH_FIELD: str | None = None
+
+    def search_field(self, table: DataTable) -> Input | None:
+        """Where text typed while ``table`` has the focus goes: the screen's search field
+        when it has one that is shown now, else None (the keys then only navigate)."""
+        if not self.SEARCH_FIELD:
+            return None
+        for field in self.query(self.SEARCH_FIELD).results(Input):
+            if field.display and field.visible and not field.disabled:
+                return field
+        return None
 
 
 def show_field_errors(container: Widget, exc: BaseException, prefix: str = "err-") -> bool:
@@ -253,8 +267,29 @@ class Table(DataTable):
     the cursor moved. Dropping the render caches after each measurement fixes that.
     """
 
+    BINDINGS = [
+        Binding("home", "scroll_top", "First row", show=False),
+        Binding("end", "scroll_bottom", "Last row", show=False),
+    ]
+
     #: how :meth:`fill_fitted` lets the columns give way (None: natural widths only)
     fit: Fit | None = None
+
+    def on_key(self, event: events.Key) -> None:
+        """Text typed here never acts on a row: it goes to the screen's search field
+        (see :meth:`BaseScreen.search_field`), which takes the focus and the key."""
+        if not event.is_printable or event.key in self.screen.active_bindings:
+            return  # a key bound here (e.g. "/" for the search) does what it says
+        finder = getattr(self.screen, "search_field", None)
+        field = finder(self) if callable(finder) else None
+        if field is None:
+            return
+        event.stop()
+        event.prevent_default()
+        # focus now (``focus()`` waits a turn): the next keys go to the field, and its
+        # Focus event (which selects the old text, so typing replaces it) precedes this key
+        self.screen.set_focus(field)
+        field.post_message(events.Key(event.key, event.character))
     _fitted: tuple[list[tuple[str, Any]], list[tuple[Any, list[Any]]]] | None = None
     _fit_layout: list[tuple[str, int]] | None = None
     _fit_short = False
@@ -372,15 +407,16 @@ class Table(DataTable):
 class AppFooter(Footer):
     """The key footer, fitted to the terminal: when the keys do not fit it turns compact,
     then uses the short labels of ``keys.FOOTER_SHORT``, then leaves out the keys named
-    in ``keys.FOOTER_OPTIONAL`` (first named first), then keys from its right end. Every
-    action stays in the command palette, whose key is always shown."""
+    in ``keys.FOOTER_OPTIONAL`` (first named first), then keys from its right end, except
+    those of ``keys.FOOTER_KEEP`` (F2/F3/F4/F10), which every screen shows. Every action
+    stays in the command palette, whose key is always shown."""
 
     _shown: tuple[Any, ...] | None = None  # what the last compose showed
 
     def _plan(self) -> tuple[bool, list[tuple[str, str, str, str, bool, str]], Any]:
         """(compact, the keys to show as (key, display, label, action, enabled, tooltip),
         the palette binding entry or None) for the current bindings and width."""
-        from .keys import FOOTER_OPTIONAL, FOOTER_SHORT
+        from .keys import FOOTER_KEEP, FOOTER_OPTIONAL, FOOTER_SHORT
 
         active = self.screen.active_bindings
         entries: dict[str, tuple[Any, bool, str]] = {}
@@ -415,8 +451,12 @@ class AppFooter(Footer):
                     break
                 dropped += [entry for entry in chosen if entry[0].id == key_id]
                 chosen = [entry for entry in chosen if entry[0].id != key_id]
-            while chosen and not fits(chosen, compact, short):
-                dropped.append(chosen.pop())
+            while not fits(chosen, compact, short):
+                # from the right end, but never the keys every screen keeps (F2/F3/F4/F10)
+                spare = [n for n, entry in enumerate(chosen) if entry[0].id not in FOOTER_KEEP]
+                if not spare:
+                    break
+                dropped.append(chosen.pop(spare[-1]))
             for entry in reversed(dropped):  # put back what still fits, the least optional first
                 keep = {id(e) for e in chosen} | {id(entry)}
                 candidate = [e for e in everything if id(e) in keep]

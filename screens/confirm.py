@@ -1,19 +1,25 @@
-"""Typed modals: a yes/no confirmation and a one-line text prompt (e.g. a reason)."""
+"""Typed modals: a yes/no confirmation, a menu of a record's actions and a one-line text
+prompt (e.g. a reason)."""
 
 from __future__ import annotations
 
+from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
-from textual.widgets import Button, Input, Static
+from textual.widgets import Button, Input, OptionList, Static
+from textual.widgets.option_list import Option
 
 
 class ConfirmScreen(ModalScreen[bool]):
-    """Ask a yes/no question; dismissed with True (y/Enter on Yes) or False (n/Escape).
+    """Ask a yes/no question; dismissed with True (Enter on the confirming button) or
+    False (Escape, or the other button).
 
-    The question is plain text, never markup: it quotes names, file names and drugs.
+    No letter answers it: a confirmation opened by a stray key must not be answered by
+    the next letters typed. The question is plain text, never markup: it quotes names,
+    file names and drugs.
     """
 
     DEFAULT_CSS = """
@@ -26,10 +32,8 @@ class ConfirmScreen(ModalScreen[bool]):
     ConfirmScreen Horizontal { height: auto; }
     ConfirmScreen Button { margin-right: 2; }
     """
-    BINDINGS = [
-        Binding("y", "answer(True)", "Yes", id="confirm-yes"),
-        Binding("n,escape", "answer(False)", "No", id="confirm-no"),
-    ]
+    BINDINGS = [Binding("escape", "answer(False)", "Cancel", id="confirm-no")]
+    AUTO_FOCUS = "#yes"
 
     def __init__(self, question: str, *, yes: str = "Yes", no: str = "No") -> None:
         super().__init__()
@@ -39,11 +43,8 @@ class ConfirmScreen(ModalScreen[bool]):
         with Vertical():
             yield Static(self.question, classes="question", markup=False)
             with Horizontal():
-                yield Button(f"{self.yes} (y)", id="yes", variant="warning")
-                yield Button(f"{self.no} (n)", id="no")
-
-    def on_mount(self) -> None:
-        self.query_one("#no", Button).focus()
+                yield Button(f"{self.yes} (Enter)", id="yes", variant="warning")
+                yield Button(f"{self.no} (Esc)", id="no")
 
     @on(Button.Pressed)
     def pressed(self, event: Button.Pressed) -> None:
@@ -51,6 +52,44 @@ class ConfirmScreen(ModalScreen[bool]):
 
     def action_answer(self, value: bool) -> None:
         self.dismiss(value)
+
+
+class ActionMenu(ModalScreen[str | None]):
+    """The actions that apply to one record, named in the title; Enter runs the
+    highlighted one, Escape closes. ``actions`` are (id, label) pairs."""
+
+    DEFAULT_CSS = """
+    ActionMenu { align: center middle; }
+    ActionMenu > Vertical {
+        width: 64; max-width: 95%; height: auto; padding: 1 2;
+        border: thick $primary; background: $surface;
+    }
+    ActionMenu .menu-title { margin-bottom: 1; text-style: bold; }
+    ActionMenu OptionList { height: auto; max-height: 12; }
+    ActionMenu .muted { color: $text-muted; }
+    """
+    BINDINGS = [Binding("escape", "cancel", "Close", id="menu-cancel")]
+
+    def __init__(self, title: str, actions: list[tuple[str, str]]) -> None:
+        super().__init__()
+        self.title_text, self.actions = title, actions
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="dialog"):
+            yield Static(self.title_text, classes="dialog-title menu-title", markup=False)
+            yield OptionList(*[Option(Text(label), id=action) for action, label in self.actions],
+                             id="action-list")
+            yield Static("Enter to run, Escape to close.", classes="muted")
+
+    def on_mount(self) -> None:
+        self.query_one(OptionList).highlighted = 0
+
+    @on(OptionList.OptionSelected)
+    def chosen(self, event: OptionList.OptionSelected) -> None:
+        self.dismiss(event.option.id)
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)
 
 
 class PromptScreen(ModalScreen[str | None]):

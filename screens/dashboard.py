@@ -26,7 +26,7 @@ from .appointments import (
     styled,
 )
 from .base import AppFooter, BaseScreen, Fit, Short, short_day, short_doctor
-from .confirm import ConfirmScreen
+from .confirm import ActionMenu, ConfirmScreen
 from .messages import DataChanged
 
 ROLE_WATCHES = {
@@ -69,11 +69,10 @@ class DashboardScreen(BaseScreen):
     HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (110, "-wide")]
     WATCHES = frozenset().union(*ROLE_WATCHES.values())
     AUTO_FOCUS = "AppointmentTable, #pending"  # the agenda (doctor, patient) or approvals
+    SEARCH_FIELD = "#patient-search"  # a doctor's "Find a patient": text typed on a table
     BINDINGS = [
         Binding("ctrl+n", "book", "Book", id="dash-book"),
         Binding("slash", "find_patient", "Find patient", id="dash-find"),
-        Binding("a", "approve", "Approve", id="dash-approve"),
-        Binding("r", "reject", "Reject", id="dash-reject"),
         Binding("ctrl+r", "refresh", "Refresh", id="dash-refresh"),
     ]
 
@@ -169,7 +168,7 @@ class DashboardScreen(BaseScreen):
                     yield Static("…", classes="tile-value", id=f"count-{key}")
                     yield Static(label, classes="tile-label")
         with Vertical(id="pending-box", classes="panel"):
-            yield Static("Sign-ups waiting for approval (a approve, r reject)",
+            yield Static("Sign-ups waiting for approval (Enter: approve or reject)",
                          classes="section-title")
             yield RecordTable([
                 ("username", "Username", lambda u: Text(u.get("username") or "")),
@@ -362,13 +361,44 @@ class DashboardScreen(BaseScreen):
             self.notify("No sign-up is selected.", severity="warning", markup=False)
         return user
 
+    @on(DataTable.RowSelected, "#pending")
+    def decide(self) -> None:
+        """Enter on a sign-up: a menu naming it, to approve or reject (each confirmed)."""
+        user = self._selected_pending()
+        if user is None:
+            return
+        name = f"{user.get('full_name') or user['username']} ({user['username']})"
+        role = str(user.get("role") or "").capitalize()
+
+        def chosen(action: str | None) -> None:
+            if action == "approve":
+                self.action_approve()
+            elif action == "reject":
+                self.action_reject()
+
+        self.app.push_screen(ActionMenu(f"Sign-up of {name} · {role}", [
+            ("approve", f"Approve: {user['username']} can log in"),
+            ("reject", f"Reject: {user['username']} cannot log in"),
+        ]), chosen)
+
     def action_approve(self) -> None:
         user = self._selected_pending()
         if user is None:
             return
         session, uid = self.session, user["id"]
-        self.call_service(lambda s: s.users.approve(session, uid),
-                          lambda u: self._decided(u, "approved"), group="dashboard-approve")
+        who = f"{user.get('full_name') or user['username']} ({user['username']})"
+        reach = ("every patient's record" if user.get("role") == policy.DOCTOR
+                 else "their own record")
+
+        def answered(yes: bool | None) -> None:
+            if yes:
+                self.call_service(lambda s: s.users.approve(session, uid),
+                                  lambda u: self._decided(u, "approved"),
+                                  group="dashboard-approve")
+
+        self.app.push_screen(ConfirmScreen(
+            f"Approve the sign-up of {who} as {user.get('role') or 'user'}? They can log in "
+            f"and read {reach}.", yes="Approve", no="Keep waiting"), answered)
 
     def action_reject(self) -> None:
         user = self._selected_pending()

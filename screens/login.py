@@ -112,6 +112,16 @@ class LoginScreen(BaseScreen):
         password.value = ""
         password.focus()
 
+    def signed_up(self, username: str, text: str) -> None:
+        """Back from a sign-up: the new username filled in and the cursor in the password
+        field, so the password typed next never lands in the username box (in clear)."""
+        self.query_one("#login-message", Static).update(text)
+        self.query_one("#username", Input).value = username
+        password = self.query_one("#password", Input)
+        password.focus()
+        # the screen coming back puts the focus where it was (the username box): after it
+        self.call_after_refresh(password.focus)
+
     @on(Button.Pressed, "#signup")
     def action_signup(self) -> None:
         self.app.push_screen(SignupScreen())
@@ -227,8 +237,7 @@ class SignupScreen(BaseScreen):
             text = f"Account {user['username']} created. You can log in now."
         self.app.notify(text, title="Sign-up", markup=False)
         if isinstance(self.app.screen, LoginScreen):
-            self.app.screen.query_one("#login-message", Static).update(text)
-            self.app.screen.query_one("#username", Input).value = user["username"]
+            self.app.screen.signed_up(user["username"], text)
 
     def failed(self, exc: BaseException, mismatch: bool = False) -> None:
         """Show every field's error at once; focus and scroll to the first one."""

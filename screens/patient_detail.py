@@ -43,10 +43,11 @@ OVERVIEW_GROUPS = (
 WIDE = 110  # from this width the two overview groups sit side by side
 # palette commands that act in a tab's pane: (permission, title, help, tab, pane action)
 PANE_COMMANDS = (
-    ("vitals.write", "Add a vitals reading", "On the Vitals tab (a)", "vitals", "add_reading"),
-    ("prescription.write", "Prescribe a medication", "On the Prescriptions tab (n)",
+    ("vitals.write", "Add a vitals reading", "On the Vitals tab (Ctrl+N)", "vitals",
+     "add_reading"),
+    ("prescription.write", "Prescribe a medication", "On the Prescriptions tab (Ctrl+N)",
      "prescriptions", "add"),
-    ("report.upload", "Upload a report", "On the Reports tab (u)", "reports", "upload"),
+    ("report.upload", "Upload a report", "On the Reports tab (Ctrl+N)", "reports", "upload"),
     ("appointment.book", "Book an appointment", "For this patient (Ctrl+N on Appointments)",
      "appointments", "book"),
 )
@@ -70,8 +71,8 @@ class PatientScreen(BaseScreen):
                 priority=True),
         Binding("ctrl+pageup", "step_tab(-1)", "Previous tab", show=False,
                 id="patient-prev-tab", priority=True),
-        Binding("e", "edit", "Edit record", id="patient-edit"),
-        Binding("e", "edit_contacts", "Edit contacts", id="patient-edit-contacts"),
+        Binding("ctrl+e", "edit", "Edit record", id="patient-edit"),
+        Binding("ctrl+e", "edit_contacts", "Edit contacts", id="patient-edit-contacts"),
         Binding("ctrl+d", "archive", "Archive", id="patient-archive"),
         Binding("ctrl+d", "restore", "Restore", id="patient-restore"),
     ]
@@ -395,10 +396,10 @@ class PatientScreen(BaseScreen):
             yield SystemCommand(f"Show {TAB_TITLES[tab]}", f"Patient tab ({TABS.index(tab) + 1})",
                                 lambda t=tab: self.action_show_tab(t))
         if self.check_action("edit", ()):
-            yield SystemCommand("Edit this record", "Change the patient's details (e)",
+            yield SystemCommand("Edit this record", "Change the patient's details (Ctrl+E)",
                                 self.action_edit)
         if self.check_action("edit_contacts", ()):
-            yield SystemCommand("Edit my contact details", "Phone, email, address (e)",
+            yield SystemCommand("Edit my contact details", "Phone, email, address (Ctrl+E)",
                                 self.action_edit_contacts)
         if self.check_action("archive", ()):
             yield SystemCommand("Archive this record", "Admins only (Ctrl+D)",

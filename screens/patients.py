@@ -366,6 +366,7 @@ class PatientListScreen(BaseScreen):
     CSS_PATH = "patients.tcss"
     WATCHES = frozenset({"patients"})
     AUTO_FOCUS = "#pl-search"
+    SEARCH_FIELD = "#pl-search"  # text typed on the table goes back to the search
     BINDINGS = [
         Binding("ctrl+n", "new_patient", "New patient", id="patients-new"),
         Binding("ctrl+f", "toggle_filters", "Filters", id="patients-filters"),

@@ -263,7 +263,8 @@ RX_COLUMNS = (("drug", "Drug"), ("dose", "Dose"), ("route", "Route"),
 
 
 class PrescriptionsPane(ServiceMixin, Widget):
-    """A patient's prescriptions; doctors can prescribe (n), change the dose (c), stop (x)."""
+    """A patient's prescriptions; doctors prescribe (Ctrl+N), change the dose (Enter on an
+    active one) and stop one (Delete, with a reason); no letter changes a prescription."""
 
     DEFAULT_CSS = """
     PrescriptionsPane { height: 1fr; layout: vertical; }
@@ -275,9 +276,8 @@ class PrescriptionsPane(ServiceMixin, Widget):
     PrescriptionsPane #rx-detail.override { color: $warning; }
     """
     BINDINGS = [
-        Binding("n", "add", "Prescribe", id="rx-add"),
-        Binding("c", "change", "Change dose", id="rx-change"),
-        Binding("x", "stop", "Stop", id="rx-stop"),
+        Binding("ctrl+n", "add", "Prescribe", id="rx-add"),
+        Binding("delete", "stop", "Stop", id="rx-stop"),
     ]
 
     #: collections whose changes make the pane re-fetch
@@ -333,8 +333,10 @@ class PrescriptionsPane(ServiceMixin, Widget):
         active_count = sum(1 for rx in items if rx.get("status") == "active")
         summary = (f"{active_count} active, {len(items) - active_count} stopped"
                    if items else "No prescriptions yet.")
+        if can_write(self.app.session) and active_count:
+            summary += " · Enter: change dose · Del: stop"
         if can_write(self.app.session) and not items:
-            summary += " Press n to prescribe."
+            summary += " Press Ctrl+N to prescribe."
         self.query_one("#rx-summary", Static).update(summary)
         if items:
             ids = [rx["id"] for rx in items]
@@ -406,6 +408,7 @@ class PrescriptionsPane(ServiceMixin, Widget):
                                                     patient_name=self.patient_name),
                              self._saved)
 
+    @on(DataTable.RowSelected, "#rx-table")
     def action_change(self) -> None:
         rx = self.selected()
         if rx is None or rx.get("status") != "active" or not can_write(self.app.session):
@@ -424,8 +427,10 @@ class PrescriptionsPane(ServiceMixin, Widget):
         rx = self.selected()
         if rx is None or rx.get("status") != "active" or not can_write(self.app.session):
             return
-        self.app.push_screen(PromptScreen(f"Stop {rx['drug']} {rx.get('dose', '')}? "
-                                          "Type the reason:", placeholder="e.g. side effects"),
+        who = f" for {self.patient_name}" if self.patient_name else ""
+        self.app.push_screen(PromptScreen(f"Stop {rx['drug']} {rx.get('dose', '')}{who}? "
+                                          "Type the reason, then Enter:",
+                                          placeholder="e.g. side effects"),
                              lambda reason: self._stop(rx, reason))
 
     def _stop(self, rx: dict, reason: str | None) -> None:

@@ -86,7 +86,7 @@ class UploadReportScreen(ServiceMixin, ModalScreen[dict | None]):
     """
     BINDINGS = [
         Binding("escape", "cancel", "Cancel", id="upload-cancel"),
-        Binding("f5,ctrl+r", "refresh_files", "Look again", id="upload-refresh"),
+        Binding("f5,ctrl+r", "refresh_files", "Refresh", id="upload-refresh"),
     ]
     AUTO_FOCUS = "#in-file"
 
@@ -361,12 +361,12 @@ class ReportsPane(ServiceMixin, Widget):
     ReportsPane #reports-empty { height: 1fr; content-align: center middle; color: $text-muted; }
     """
     BINDINGS = [
-        Binding("u", "upload", "Upload", id="reports-upload"),
+        Binding("ctrl+n", "upload", "Upload", id="reports-upload"),
         Binding("p", "preview", "Preview", id="reports-preview"),
-        Binding("s", "save_copy", "Save copy", id="reports-save"),
-        Binding("d,delete", "delete", "Delete", id="reports-delete"),
-        # the same keys on a report this user may not delete: say why instead of nothing
-        Binding("d,delete", "delete_refused", show=False, id="reports-delete-refused"),
+        Binding("ctrl+o", "save_copy", "Save copy", id="reports-save"),
+        Binding("delete", "delete", "Delete", id="reports-delete"),
+        # the same key on a report this user may not delete: say why instead of nothing
+        Binding("delete", "delete_refused", show=False, id="reports-delete-refused"),
         Binding("t", "deleted", "Deleted reports", id="reports-deleted"),
     ]
 
@@ -387,11 +387,11 @@ class ReportsPane(ServiceMixin, Widget):
     def compose(self) -> ComposeResult:
         with Horizontal(id="reports-bar"):
             if self.allowed("report.upload"):
-                yield Button("Upload (u)", id="reports-upload", compact=True)
+                yield Button("Upload (^N)", id="reports-upload", compact=True)
             yield Button("Preview (p)", id="reports-preview", compact=True)
-            yield Button("Save copy (s)", id="reports-save", compact=True)
+            yield Button("Save copy (^O)", id="reports-save", compact=True)
             if self.allowed("report.delete"):
-                yield Button("Delete (d)", id="reports-delete", compact=True)
+                yield Button("Delete (Del)", id="reports-delete", compact=True)
             if self.allowed("report.restore"):
                 yield Button("Deleted reports (t)", id="reports-deleted", compact=True)
         yield Static("", id="reports-summary")
@@ -527,7 +527,7 @@ class ReportsPane(ServiceMixin, Widget):
             return
         if report.get("content_type") not in PREVIEWABLE:
             self.app.notify(f"{type_label(report.get('content_type'))} files cannot be shown "
-                            "here; save a copy (s) to open it.", title="Preview", markup=False)
+                            "here; save a copy (Ctrl+O) to open it.", title="Preview", markup=False)
             return
         session, rid = self.app.session, report["id"]
         self.call_service(lambda s: s.reports.preview(session, rid),
@@ -582,7 +582,7 @@ class ReportsPane(ServiceMixin, Widget):
                                  lambda restored: self.reload() if restored else None)
 
     def action_delete_refused(self) -> None:
-        """d on a report someone else uploaded (patients delete only their own)."""
+        """Delete on a report someone else uploaded (patients delete only their own)."""
         report = self.selected
         if report is not None and not self.may_delete(report):
             self.app.notify(f"You can delete only reports you uploaded yourself; "

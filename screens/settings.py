@@ -229,7 +229,7 @@ class DoctorHoursScreen(ServiceMixin, ModalScreen[None]):
     CSS_PATH = "settings.tcss"
     AUTO_FOCUS = "#doctor"
     BINDINGS = [
-        Binding("escape", "close", "Close", id="doctor-hours-close"),
+        Binding("escape", "close", "Cancel", id="doctor-hours-close"),
         Binding("ctrl+o", "save", "Save", id="doctor-hours-save"),
         Binding("ctrl+r", "clinic_hours", "Use clinic hours", id="doctor-hours-reset"),
     ]

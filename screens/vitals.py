@@ -625,7 +625,7 @@ class VitalsPane(ServiceMixin, Widget):
     BINDINGS = [
         Binding("m", "next_metric", "Metric", id="vitals-metric"),
         Binding("r", "next_range", "Range", id="vitals-range"),
-        Binding("a", "add_reading", "Add reading", id="vitals-add"),
+        Binding("ctrl+n", "add_reading", "Add reading", id="vitals-add"),
     ]
 
     #: collections whose changes make the pane re-fetch
@@ -663,7 +663,7 @@ class VitalsPane(ServiceMixin, Widget):
             yield Choice("Range (r)", [(label, key) for key, label, _days in RANGES],
                          self.range_key, id="vitals-range")
             if self.can_add:
-                yield Button("Add reading (a)", id="vitals-add", compact=True)
+                yield Button("Add reading (^N)", id="vitals-add", compact=True)
         with Container(id="vitals-body"):
             with Vertical(id="vitals-chart-box"):
                 yield TrendPlot(id="vitals-chart")

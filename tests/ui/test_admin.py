@@ -68,6 +68,24 @@ async def select_user(pilot, screen: UsersScreen, username: str) -> dict:
     return user
 
 
+async def choose(app, pilot, action: str, *, confirm: bool = False) -> None:
+    """Enter on the selected account opens its menu; pick ``action`` there (no letter acts
+    on an account); ``confirm`` answers the confirmation that follows with Enter."""
+    from textual.widgets import OptionList
+
+    await pilot.press("enter")
+    await settle(app, pilot)
+    menu = app.screen
+    assert isinstance(menu, ActionMenu), menu
+    menu.query_one(OptionList).highlighted = [a for a, _label in menu.actions].index(action)
+    await pilot.pause()
+    await pilot.press("enter")
+    await settle(app, pilot)
+    if confirm:
+        assert isinstance(app.screen, ConfirmScreen)
+        await pilot.press("enter")
+
+
 def row_of(screen: UsersScreen, username: str) -> dict:
     return next(u for u in screen.rows.values() if u["username"] == username)
 
@@ -233,7 +251,7 @@ async def test_admin_approves_and_rejects_pending_doctors(make_app, demo_backend
         await select_user(pilot, screen, "dr.novak")
         assert screen.check_action("approve", ()) is True
         assert screen.check_action("deactivate", ()) is False
-        await pilot.press("a")
+        await choose(app, pilot, "approve", confirm=True)
         await wait_for(app, pilot, lambda: row_of(screen, "dr.novak")["status"] == "active")
         assert notified(app, "dr.novak is approved")
 
@@ -245,7 +263,7 @@ async def test_admin_approves_and_rejects_pending_doctors(make_app, demo_backend
         await pilot.press("down", "enter")  # approve, [reject]
         await pilot.pause()
         assert isinstance(app.screen, ConfirmScreen)
-        await pilot.press("y")
+        await pilot.press("enter")
         await wait_for(app, pilot, lambda: row_of(screen, "dr.mallory")["status"] == "rejected")
         assert "1 waiting" not in text_of(screen.query_one("#users-title", Static))
 
@@ -265,8 +283,7 @@ async def test_admin_changes_a_role_and_their_session_ends(make_app, demo_backen
         assert screen.check_action("change_role", ()) is False  # never one's own role
 
         await select_user(pilot, screen, "dr.okafor")
-        await pilot.press("r")
-        await pilot.pause()
+        await choose(app, pilot, "change_role")
         dialog = app.screen
         assert isinstance(dialog, RoleScreen)
         # the same role is refused inline
@@ -294,24 +311,21 @@ async def test_deactivate_revokes_session_and_reactivate(make_app, demo_backend)
     async with app.run_test(size=(80, 24)) as pilot:
         screen = await open_area(app, pilot, "f7", UsersScreen)
         await select_user(pilot, screen, "dr.lindqvist")
-        await pilot.press("d")
-        await pilot.pause()
+        await choose(app, pilot, "deactivate")
         assert isinstance(app.screen, ConfirmScreen)
-        await pilot.press("n")  # cancelled: nothing happens
+        assert "dr.lindqvist" in app.screen.question
+        await pilot.press("escape")  # cancelled: nothing happens
         await wait_for(app, pilot, lambda: row_of(screen, "dr.lindqvist")["status"] == "active")
 
-        await pilot.press("d")
-        await pilot.pause()
-        await pilot.press("y")
+        await choose(app, pilot, "deactivate", confirm=True)
         await wait_for(app, pilot, lambda: row_of(screen, "dr.lindqvist")["status"] == "inactive")
         assert screen.selected["username"] == "dr.lindqvist"  # cursor kept on re-fetch
         with pytest.raises(SessionExpired):
             demo_backend.call(lambda s: s.auth.verify(lindqvist))
 
-        await pilot.press("e")
-        await pilot.pause()
+        await choose(app, pilot, "reactivate")
         assert isinstance(app.screen, ConfirmScreen)
-        await pilot.press("y")
+        await pilot.press("enter")
         await wait_for(app, pilot, lambda: row_of(screen, "dr.lindqvist")["status"] == "active")
 
     assert demo_backend.call(lambda s: s.auth.login("dr.lindqvist", PASSWORD)).role == "doctor"
@@ -323,8 +337,7 @@ async def test_reset_password_refuses_short_then_sets(make_app, demo_backend):
     async with app.run_test(size=(80, 24)) as pilot:
         screen = await open_area(app, pilot, "f7", UsersScreen)
         await select_user(pilot, screen, "demo.patient")
-        await pilot.press("p")
-        await pilot.pause()
+        await choose(app, pilot, "reset_password")
         prompt = app.screen
         assert isinstance(prompt, PasswordPrompt)
         assert prompt.query_one("#prompt-input", Input).password
@@ -356,7 +369,7 @@ async def test_unlock_a_locked_account(make_app, demo_backend):
         assert row_of(screen, "dr.okafor")["locked"]
         await select_user(pilot, screen, "dr.okafor")
         assert "locked" in text_of(screen.query_one("#user-detail", Static))
-        await pilot.press("u")
+        await choose(app, pilot, "unlock", confirm=True)
         await wait_for(app, pilot, lambda: not row_of(screen, "dr.okafor")["locked"])
         assert screen.check_action("unlock", ()) is False
 

@@ -287,13 +287,13 @@ async def test_leaving_unsaved_changes_asks_first(make_app):
         await pilot.press("f2")
         await settle(app, pilot)
         assert isinstance(app.screen, ConfirmScreen)
-        await pilot.press("n")
+        await pilot.press("escape")
         await settle(app, pilot)
         assert type(app.screen).__name__ == "ProfileScreen"
         assert app.screen.query_one("#full_name", Input).value == "Dr. Changed Name"
         await pilot.press("f2")
         await settle(app, pilot)
-        await pilot.press("y")
+        await pilot.press("enter")
         await settle(app, pilot)
         assert type(app.screen).__name__ == "DashboardScreen"
 

@@ -35,6 +35,22 @@ def call_as(backend, username: str, fn):
     return backend.call(lambda s: fn(s, s.auth.login(username, PASSWORD)))
 
 
+async def pick(app, pilot, action: str) -> None:
+    """Enter on the selected row opens its menu (no letter changes a record): run ``action``."""
+    from textual.widgets import OptionList
+
+    from screens.confirm import ActionMenu
+
+    await pilot.press("enter")
+    await settle(app, pilot)
+    menu = app.screen
+    assert isinstance(menu, ActionMenu), menu
+    menu.query_one(OptionList).highlighted = [a for a, _label in menu.actions].index(action)
+    await pilot.pause()
+    await pilot.press("enter")
+    await settle(app, pilot)
+
+
 async def open_dashboard(app, pilot, username: str) -> DashboardScreen:
     await login_as(app, pilot, username)
     await settle(app, pilot)
@@ -56,17 +72,15 @@ async def test_doctor_dashboard_agenda_and_check_in(make_app, demo_backend):
         assert "(7, 7 to see)" in text_of(screen.query_one("#agenda-title", Static))
         assert app.focused is agenda
 
-        await pilot.press("down", "i")
-        await settle(app, pilot)
+        await pilot.press("down")
+        await pick(app, pilot, "checked-in")
         assert rows(agenda)[1]["status"] == "checked-in"
         stored = call_as(demo_backend, "demo.doctor",
                          lambda s, me: s.appointments.get(me, today[1]["id"]))
         assert stored["status"] == "checked-in" and stored["version"] == today[1]["version"] + 1
-        await pilot.press("x")  # a checked-in patient is not a no-show: refused here
-        await settle(app, pilot)
-        assert rows(agenda)[1]["status"] == "checked-in"
-        await pilot.press("d")
-        await settle(app, pilot)
+        # a checked-in patient is not a no-show: not offered
+        assert "no-show" not in [a for a, _l in agenda.actions_for(rows(agenda)[1])]
+        await pick(app, pilot, "completed")
         assert rows(agenda)[1]["status"] == "completed"
         assert "(7, 6 to see)" in text_of(screen.query_one("#agenda-title", Static))
 
@@ -150,9 +164,9 @@ async def test_patient_dashboard(make_app, demo_backend):
         assert not screen.check_action("approve", ())
         assert not screen.check_action("find_patient", ())
         table = screen.query_one("#upcoming", AppointmentTable)
-        assert not table.check_action("check_in", ())
-        assert not table.check_action("select_cursor", ())
-        await pilot.press("enter", "i")
+        # a patient's menu offers only cancelling their own appointment
+        assert [a for a, _l in table.actions_for(rows(table)[0])] == ["cancel"]
+        await pilot.press("i")
         await settle(app, pilot)
         assert app.screen is screen and rows(table)[0]["status"] == "scheduled"
 
@@ -187,14 +201,19 @@ async def test_admin_dashboard_counts_and_approvals(make_app, demo_backend):
         assert audit and audit[0]["action"] == "login" and audit[0]["username"] == "demo.admin"
         assert app.focused is pending
 
-        await pilot.press("a")
+        await pilot.press("a")  # no letter approves
+        await settle(app, pilot)
+        assert count("pending") == "2"
+        await pick(app, pilot, "approve")
+        assert isinstance(app.screen, ConfirmScreen)
+        assert "dr.newton" in app.screen.question
+        await pilot.press("enter")
         await settle(app, pilot)
         assert [u["username"] for u in rows(pending)] == ["dr.curie"]
         assert count("doctor") == "4" and count("pending") == "1"
-        await pilot.press("r")
-        await settle(app, pilot)
+        await pick(app, pilot, "reject")
         assert isinstance(app.screen, ConfirmScreen)
-        await pilot.press("y")
+        await pilot.press("enter")
         await settle(app, pilot)
         assert rows(pending) == [] and count("pending") == "0"
         assert "No sign-ups are waiting." in text_of(screen.query_one("#pending-empty", Static))

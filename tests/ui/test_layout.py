@@ -51,7 +51,7 @@ async def test_doctor_dashboard_fits_80_columns(make_app):
         footer = screen.query_one(Footer)
         assert footer_width(footer) <= 80
         labels = [getattr(key, "description", "") for key in footer.children]
-        assert "Check in" in labels and "palette" in labels
+        assert "Actions" in labels and "palette" in labels
 
 
 @sync
@@ -61,7 +61,7 @@ async def test_appointment_list_reason_gets_the_rest(make_app):
         await login_as(app, pilot, "demo.doctor")
         await pilot.press("f4")
         await settle(app, pilot)
-        await pilot.press("v")
+        await pilot.press("ctrl+l")
         await settle(app, pilot)
         table = app.screen.query_one("#list-table", AppointmentTable)
         widths = dict(table._fit_layout or ())

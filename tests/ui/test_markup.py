@@ -225,7 +225,7 @@ async def test_patient_list_record_and_its_tabs(make_app, demo_backend):
                        f"{RX['drug']} {RX['dose']} {RX['frequency']}")
 
         # the edit form: its title names the patient; the doctor choice shows the doctor
-        await pilot.press("e")
+        await pilot.press("ctrl+e")
         await wait_screen(app, pilot, PatientFormScreen)
         assert_literal(app, f"Edit {PATIENT_NAME} ({mrn})", DOCTOR["full_name"])
         await pilot.press("escape")
@@ -238,14 +238,14 @@ async def test_patient_list_record_and_its_tabs(make_app, demo_backend):
         await settle(app, pilot)
         assert_literal(app, RX["drug"], RX["dose"], RX["frequency"], RX["notes"],
                        f"prescribed by {DOCTOR['full_name']}")
-        await pilot.press("c")
+        await pilot.press("enter")
         await wait_screen(app, pilot, PrescriptionFormScreen)
         assert_literal(app, f"Change {RX['drug']} {RX['dose']}")
         await pilot.press("escape")
         await wait_screen(app, pilot, PatientScreen)
-        await pilot.press("x")
+        await pilot.press("delete")
         await wait_screen(app, pilot, PromptScreen)
-        assert_literal(app, f"Stop {RX['drug']} {RX['dose']}? Type the reason:")
+        assert_literal(app, f"Stop {RX['drug']} {RX['dose']}")
         await answer_no(app, pilot, PromptScreen)
 
         # reports: the table and the detail line, previews, the delete question
@@ -270,7 +270,7 @@ async def test_patient_list_record_and_its_tabs(make_app, demo_backend):
         await pilot.press("escape")
         await wait_screen(app, pilot, PatientScreen)
         select_row(table, TXT_NAME)
-        await pilot.press("d")
+        await pilot.press("delete")
         await wait_screen(app, pilot, PromptScreen)
         assert_literal(app, f"Delete the report {TXT_NAME}?")
         await pilot.press("escape")
@@ -279,7 +279,7 @@ async def test_patient_list_record_and_its_tabs(make_app, demo_backend):
         inbox = app.backend.config.data_dir / "inbox" / app.session.username
         inbox.mkdir(parents=True, exist_ok=True)
         (inbox / TXT_NAME).write_bytes(b"Cholesterol 5.1 mmol/L\n")
-        await pilot.press("u")
+        await pilot.press("ctrl+n")
         await wait_screen(app, pilot, UploadReportScreen)
         await settle(app, pilot)
         assert_literal(app, TXT_NAME)
@@ -307,7 +307,7 @@ async def test_admin_dashboard_users_and_audit(make_app, demo_backend):
         pending = screen.query_one("#pending", DataTable)
         pending.focus()
         select_row(pending, PENDING["full_name"])
-        await pilot.press("r")
+        screen.action_reject()  # from its menu (Enter); the question quotes the name
         await wait_screen(app, pilot, ConfirmScreen)
         assert_literal(app, f"Reject the sign-up of {PENDING['full_name']} "
                             f"({PENDING['username']})?")

@@ -64,7 +64,7 @@ def text(widget: Static) -> str:
 
 async def open_form(app, pilot, screen: PatientScreen) -> PatientFormScreen:
     screen.query_one("#pd-tabs", TabbedContent).query_one("Tabs").focus()
-    await pilot.press("e")
+    await pilot.press("ctrl+e")
     await settle(app, pilot)
     form = app.screen
     assert isinstance(form, PatientFormScreen)
@@ -127,10 +127,10 @@ async def test_edit_overview_and_save(make_app, demo_backend):
         await pilot.press("escape")  # unsaved changes: asks first
         await pilot.pause()
         assert isinstance(app.screen, ConfirmScreen)
-        await pilot.press("n")
+        await pilot.press("escape")
         await pilot.pause()
         assert app.screen is form and form.query_one("#f-first_name", Input).value == "X"
-        await pilot.press("escape", "y")
+        await pilot.press("escape", "enter")
         await pilot.pause()
         assert app.screen is screen
         assert text(screen.query_one("#ov-name", Static)) == "Grace Whitaker"
@@ -238,7 +238,7 @@ async def test_patient_sees_own_record_and_edits_only_contact_details(make_app, 
         pane = screen.query_one(PrescriptionsPane)
         assert pane.query_one("#rx-table", DataTable).row_count == 3
         assert pane.check_action("add", ()) is False
-        await pilot.press("n")
+        await pilot.press("ctrl+n")
         await pilot.pause()
         assert app.screen is screen
 
@@ -257,7 +257,7 @@ async def test_admin_edits_archives_restores_and_reads_prescriptions(make_app, d
         assert app.screen is form
         error = form.query_one("#err-email", Static)
         assert error.display and "does not look right" in text(error)
-        await pilot.press("escape", "y")
+        await pilot.press("escape", "enter")
         await pilot.pause()
         assert app.screen is screen
 
@@ -265,12 +265,12 @@ async def test_admin_edits_archives_restores_and_reads_prescriptions(make_app, d
         await pilot.press("ctrl+d")
         await pilot.pause()
         assert isinstance(app.screen, ConfirmScreen)
-        await pilot.press("n")
+        await pilot.press("escape")
         await pilot.pause()
         assert not screen.record["archived"]
         await pilot.press("ctrl+d")
         await pilot.pause()
-        await pilot.press("y")
+        await pilot.press("enter")
         await settle(app, pilot)
         assert screen.record["archived"]
         assert screen.query_one("#pd-archived", Static).display
@@ -279,7 +279,7 @@ async def test_admin_edits_archives_restores_and_reads_prescriptions(make_app, d
         await pilot.press("ctrl+d")  # now: restore
         await pilot.pause()
         assert "Restore" in app.screen.question
-        await pilot.press("y")
+        await pilot.press("enter")
         await settle(app, pilot)
         assert not screen.record["archived"]
         assert not screen.query_one("#pd-archived", Static).display
@@ -290,7 +290,7 @@ async def test_admin_edits_archives_restores_and_reads_prescriptions(make_app, d
         assert pane.query_one("#rx-table", DataTable).row_count == 2
         for action in ("add", "change", "stop"):
             assert pane.check_action(action, ()) is False
-        await pilot.press("n", "c", "x")
+        await pilot.press("ctrl+n", "enter", "delete")
         await pilot.pause()
         assert app.screen is screen
 
@@ -305,7 +305,7 @@ async def test_prescribe_refused_for_allergy_then_overridden_with_reason(make_ap
         await settle(app, pilot)
         pane = screen.query_one(PrescriptionsPane)
         assert pane.query_one("#rx-table", DataTable).has_focus
-        await pilot.press("n")
+        await pilot.press("ctrl+n")
         await settle(app, pilot)
         form = app.screen
         assert isinstance(form, PrescriptionFormScreen)
@@ -346,7 +346,7 @@ async def test_change_dose_and_stop_a_prescription(make_app, demo_backend):
         pane = screen.query_one(PrescriptionsPane)
         first = pane.selected()
         assert first["status"] == "active"
-        await pilot.press("c")
+        await pilot.press("enter")
         await settle(app, pilot)
         form = app.screen
         assert isinstance(form, PrescriptionFormScreen)
@@ -361,7 +361,7 @@ async def test_change_dose_and_stop_a_prescription(make_app, demo_backend):
         await settle(app, pilot)
         assert pane.items[first["id"]]["dose"] == "10 mg"
 
-        await pilot.press("x")
+        await pilot.press("delete")
         await pilot.pause()
         assert isinstance(app.screen, PromptScreen)
         await pilot.press(*"ankle swelling", "enter")

@@ -251,12 +251,12 @@ async def test_create_a_patient_with_inline_errors(make_app, demo_backend):
         await pilot.press("escape")  # leaving a filled form asks first
         await pilot.pause()
         assert isinstance(app.screen, ConfirmScreen)
-        await pilot.press("n")
+        await pilot.press("escape")
         await pilot.pause()
         form = app.screen
         assert isinstance(form, PatientFormScreen)
         assert form.query_one("#f-first_name", Input).value == "Nora"
-        await pilot.press("escape", "y")
+        await pilot.press("escape", "enter")
         await pilot.pause()
         assert app.screen is screen
 

@@ -126,7 +126,7 @@ async def test_escape_with_unsaved_changes_asks_before_leaving(make_app):
         await pilot.press("escape")
         await pilot.pause()
         assert isinstance(app.screen, ConfirmScreen)
-        await pilot.press("n")
+        await pilot.press("escape")
         await pilot.pause()
         assert app.screen is screen
         assert screen.query_one("#full_name", Input).value == "Morgan E."
@@ -134,7 +134,7 @@ async def test_escape_with_unsaved_changes_asks_before_leaving(make_app):
         await pilot.press("escape")
         await pilot.pause()
         assert isinstance(app.screen, ConfirmScreen)
-        await pilot.press("y")
+        await pilot.press("enter")
         await settle(app, pilot)
         assert not isinstance(app.screen, (ProfileScreen, ConfirmScreen))
 

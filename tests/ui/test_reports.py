@@ -77,7 +77,7 @@ def inbox(app) -> Path:
 async def upload(app, pilot, path: Path | None, kind: str = "lab result",
                  note: str = "") -> UploadReportScreen:
     """Put ``path`` into the user's inbox (as SFTP would), open the form, choose it."""
-    await pilot.press("u")
+    await pilot.press("ctrl+n")
     await settle(app, pilot)
     form = app.screen
     assert isinstance(form, UploadReportScreen)
@@ -146,7 +146,7 @@ async def test_the_form_lists_the_inbox_and_refuses_inline(make_app, tmp_path):
         await pilot.press("escape")  # a note is typed: asks before discarding it
         await settle(app, pilot)
         assert isinstance(app.screen, ConfirmScreen)
-        await pilot.press("y")
+        await pilot.press("enter")
         await settle(app, pilot)
         assert len(files(pane)) == 2
 
@@ -200,10 +200,10 @@ async def test_save_copy_goes_to_the_outbox_as_a_new_file(make_app, tmp_path):
     async with app.run_test(size=(80, 24)) as pilot:
         await open_reports(app, pilot, "demo.doctor")
         outbox = app.backend.config.data_dir / "outbox" / "demo.doctor"
-        await pilot.press("s")
+        await pilot.press("ctrl+o")
         await settle(app, pilot)
         assert (outbox / "p01_lipid_panel.csv").read_bytes() == LIPID_PANEL.read_bytes()
-        await pilot.press("s")
+        await pilot.press("ctrl+o")
         await settle(app, pilot)
         assert (outbox / "p01_lipid_panel (2).csv").read_bytes() == LIPID_PANEL.read_bytes()
         assert any(f"Saved a copy to {outbox}/p01_lipid_panel (2).csv" in n.message
@@ -215,13 +215,13 @@ async def test_doctor_deletes_after_confirmation(make_app):
     app = make_app()
     async with app.run_test(size=(80, 24)) as pilot:
         pane = await open_reports(app, pilot, "demo.doctor")
-        await pilot.press("d")
+        await pilot.press("delete")
         await settle(app, pilot)
         assert isinstance(app.screen, PromptScreen)  # asks why
         await pilot.press("escape")
         await settle(app, pilot)
         assert len(files(pane)) == 2
-        await pilot.press("d")
+        await pilot.press("delete")
         await settle(app, pilot)
         await pilot.press(*"duplicate", "enter")
         await settle(app, pilot)
@@ -236,7 +236,7 @@ async def test_admin_reads_but_is_not_offered_upload(make_app):
         pane = await open_reports(app, pilot, "demo.admin")
         assert len(files(pane)) == 2
         assert not pane.query("#reports-upload")
-        await pilot.press("u")
+        await pilot.press("ctrl+n")
         await settle(app, pilot)
         assert not isinstance(app.screen, UploadReportScreen)
         assert not pane.query("#reports-delete")  # admins read; they restore, not delete
@@ -264,7 +264,7 @@ async def test_admin_restores_a_deleted_report_after_a_confirmation(make_app):
         await settle(app, pilot)
         assert isinstance(app.screen, ConfirmScreen)
         assert "wrong patient" in str(app.screen.question)
-        await pilot.press("y")
+        await pilot.press("enter")
         await settle(app, pilot)
         await pilot.press("escape")
         await settle(app, pilot)
@@ -281,7 +281,7 @@ async def test_patient_uploads_own_but_cannot_delete_doctors_reports(make_app, t
         assert not delete.display  # uploaded by the doctor: not offered
         assert "d" not in {k for k, b in app.screen.active_bindings.items()
                            if b.binding.show}
-        await pilot.press("d")
+        await pilot.press("delete")
         await settle(app, pilot)
         assert not isinstance(app.screen, ConfirmScreen)
         assert any("only reports you uploaded yourself" in n.message
@@ -294,8 +294,8 @@ async def test_patient_uploads_own_but_cannot_delete_doctors_reports(make_app, t
         pane.query_one("#reports-table", DataTable).move_cursor(row=0)
         await pilot.pause()
         assert delete.display and not delete.disabled
-        assert app.screen.active_bindings["d"].binding.action == "delete"
-        await pilot.press("d")
+        assert app.screen.active_bindings["delete"].binding.action == "delete"
+        await pilot.press("delete")
         await settle(app, pilot)
         assert isinstance(app.screen, PromptScreen)  # own upload: asks why, then deletes
 
@@ -305,7 +305,7 @@ async def test_upload_form_asks_before_global_keys_discard_it(make_app, tmp_path
     app = make_app()
     async with app.run_test(size=(80, 24)) as pilot:
         await open_reports(app, pilot, "demo.doctor")
-        await pilot.press("u")
+        await pilot.press("ctrl+n")
         await settle(app, pilot)
         form = app.screen
         assert isinstance(form, UploadReportScreen) and not form.has_unsaved_changes
@@ -314,13 +314,13 @@ async def test_upload_form_asks_before_global_keys_discard_it(make_app, tmp_path
             await pilot.press(key)
             await settle(app, pilot)
             assert isinstance(app.screen, ConfirmScreen)
-            await pilot.press("n")  # stay: the form keeps what was typed
+            await pilot.press("escape")  # stay: the form keeps what was typed
             await settle(app, pilot)
             assert app.screen is form
             assert form.query_one("#in-note", Input).value == "Scanned at reception"
         await pilot.press("f2")
         await settle(app, pilot)
-        await pilot.press("y")
+        await pilot.press("enter")
         await settle(app, pilot)
         assert type(app.screen).__name__ == "DashboardScreen"
 

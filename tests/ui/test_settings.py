@@ -101,7 +101,7 @@ async def test_settings_save_and_leaving_asks_first(make_app, demo_backend):
         await pilot.press("escape")
         await settle(app, pilot)
         assert isinstance(app.screen, ConfirmScreen)
-        await pilot.press("y")
+        await pilot.press("enter")
         await settle(app, pilot)
         assert isinstance(app.screen, UsersScreen)
         assert settings_as(demo_backend)["max_upcoming"] == 5

@@ -254,7 +254,7 @@ async def test_table_is_refilled_while_its_tab_is_hidden(make_app):
 
 
 async def fill_reading(app, pilot, **values: str) -> AddReadingScreen:
-    await pilot.press("a")
+    await pilot.press("ctrl+n")
     await settle(app, pilot)
     form = app.screen
     assert isinstance(form, AddReadingScreen)
@@ -305,7 +305,7 @@ async def test_impossible_systolic_is_refused_inline(make_app):
         await pilot.press("escape")  # typed values: asks before discarding them
         await settle(app, pilot)
         assert type(app.screen).__name__ == "ConfirmScreen"
-        await pilot.press("y")
+        await pilot.press("enter")
         await settle(app, pilot)
         assert len(rows(pane)) == 51
 
@@ -317,7 +317,7 @@ async def test_admin_reads_vitals_but_is_not_offered_add(make_app):
         pane = await open_vitals(app, pilot, "demo.admin", "Reyes")
         assert len(rows(pane)) == 51
         assert not pane.query("#vitals-add")
-        await pilot.press("a")
+        await pilot.press("ctrl+n")
         await settle(app, pilot)
         assert not isinstance(app.screen, AddReadingScreen)
         assert not [b for b in app.active_bindings.values()
@@ -352,14 +352,14 @@ async def test_add_reading_form_asks_before_global_keys_discard_it(make_app):
     app = make_app()
     async with app.run_test(size=(80, 24)) as pilot:
         await open_vitals(app, pilot, "demo.doctor", "Reyes")
-        await pilot.press("a")
+        await pilot.press("ctrl+n")
         await settle(app, pilot)
         form = app.screen
         assert isinstance(form, AddReadingScreen) and not form.has_unsaved_changes
         await pilot.press("escape")  # nothing typed: closes at once
         await settle(app, pilot)
         assert not isinstance(app.screen, AddReadingScreen)
-        await pilot.press("a")
+        await pilot.press("ctrl+n")
         await settle(app, pilot)
         form = app.screen
         await pilot.press(*"131")
@@ -370,7 +370,7 @@ async def test_add_reading_form_asks_before_global_keys_discard_it(make_app):
             assert form.query_one("#in-systolic", Input).value == "131"
         await pilot.press("f10")
         await settle(app, pilot)
-        await pilot.press("y")
+        await pilot.press("enter")
         await settle(app, pilot)
         assert app.session is None and type(app.screen).__name__ == "LoginScreen"
 
