@@ -242,12 +242,12 @@ async def test_signup_sex_is_a_choice_and_escape_asks_before_discarding(make_app
         await settle(app, pilot)
         assert isinstance(app.screen, ConfirmScreen)
         assert "Discard what you typed" in str(app.screen.query_one(".question").render())
-        await pilot.press("n")
+        await pilot.press("escape")  # confirmations: Escape keeps editing, Enter discards
         await settle(app, pilot)
         assert app.screen is screen and screen.query_one("#first_name", Input).value == "Jo"
         await pilot.press("escape")
         await settle(app, pilot)
-        await pilot.press("y")
+        await pilot.press("enter")
         await settle(app, pilot)
         assert app.screen is login
 
