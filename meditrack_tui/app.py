@@ -68,9 +68,10 @@ class MediTrackApp(App):
         from screens.login import LoginScreen
 
         self.push_screen(LoginScreen())
-        # Connect once the login screen has been drawn: importing the database driver in
-        # a thread would otherwise compete with the first paint for the interpreter.
-        self.call_after_refresh(self.connect)
+        # Connect once the login screen has been drawn (LoginScreen.Drawn): importing the
+        # services and the database driver in a thread would otherwise compete with the
+        # first paint for the interpreter. The timer is a fallback, should that never come.
+        self.set_timer(2.0, self._start_connect)
         self.set_interval(5, self.check_idle_lock)
         # full garbage collections while the user is idle, not in the middle of a keypress
         self.quiet_gc.install()
@@ -78,6 +79,17 @@ class MediTrackApp(App):
 
     def on_unmount(self) -> None:
         self.quiet_gc.uninstall()
+
+    _connect_started = False
+
+    def on_login_screen_drawn(self) -> None:
+        self._start_connect()
+
+    def _start_connect(self) -> None:
+        """Connect, once per run (a login screen shown after a logout does not reconnect)."""
+        if not self._connect_started:
+            self._connect_started = True
+            self.connect()
 
     @work(thread=True, exit_on_error=False, group="connect")
     def connect(self) -> None:
