@@ -71,7 +71,7 @@ class MediTrackApp(App):
         # Connect once the login screen has been drawn (LoginScreen.Drawn): importing the
         # services and the database driver in a thread would otherwise compete with the
         # first paint for the interpreter. The timer is a fallback, should that never come.
-        self.set_timer(2.0, self._start_connect)
+        self.set_timer(1.0, self._start_connect)
         self.set_interval(5, self.check_idle_lock)
         # full garbage collections while the user is idle, not in the middle of a keypress
         self.quiet_gc.install()
@@ -278,6 +278,7 @@ class MediTrackApp(App):
     # --- session ---
 
     def logged_in(self, session: Any) -> None:
+        self._start_connect()  # (already under way unless the login screen went unseen)
         self.session = session
         self.last_activity = time.monotonic()
         self.refresh_bindings()
