@@ -19,8 +19,12 @@ LOGIN_SCREENS = {"screens", "screens.base", "screens.keys", "screens.login",
                  "screens.messages"}
 
 PROBE = """
-import asyncio, json, sys
+import asyncio, gc, json, sys
 from pathlib import Path
+
+from meditrack_tui.quiet_gc import pause_for_startup
+
+pause_for_startup()  # as `meditrack` does before it imports the app
 
 from meditrack_tui.app import MediTrackApp
 from meditrack_tui.config import Config
@@ -46,6 +50,7 @@ class Probe(MediTrackApp):
         seen.setdefault("drawn", heavy_loaded())
         seen.setdefault("open_when_drawn", self.backend.is_open)
         seen.setdefault("buttons", len(self.screen.query("#login, #signup")))
+        seen.setdefault("gc_when_drawn", gc.isenabled())
 
 
 async def main():
@@ -56,6 +61,8 @@ async def main():
                 break
             await pilot.pause(0.05)
         seen["status"] = app.store_status
+        seen["gc_after"] = gc.isenabled()
+        seen["stack"] = [type(s).__name__ for s in app.screen_stack]
         seen["connected"] = heavy_loaded()
 
 
@@ -87,6 +94,33 @@ def test_login_screen_is_drawn_before_anything_heavy_loads_and_then_connects(tmp
     assert seen["drawn"] == [], "the login screen needed " + ", ".join(seen["drawn"])
     assert seen["open_when_drawn"] is False  # connecting waits for the drawn screen
     assert seen["buttons"] == 2  # the buttons, mounted after the first frame, are there
+    # no garbage collection while starting; collecting again once the screen is up
+    assert seen["gc_when_drawn"] is False and seen["gc_after"] is True
+    # the login screen is the first screen, not pushed over a blank one (an empty store
+    # then asks for the first administrator over it)
+    assert seen["stack"] == ["LoginScreen", "SetupScreen"]
     # ... and then the app connects (the store and the services load only now)
     assert seen["status"].startswith("Connected"), seen["status"]
     assert "meditrack_tui.services" in seen["connected"]
+
+
+def test_startup_pause_of_the_collector_only_undoes_itself():
+    import gc
+
+    from meditrack_tui.quiet_gc import pause_for_startup, resume_after_startup
+
+    assert gc.isenabled()
+    try:
+        pause_for_startup()
+        assert not gc.isenabled()
+        resume_after_startup()
+        assert gc.isenabled()
+        resume_after_startup()  # twice: nothing more
+        assert gc.isenabled()
+        gc.disable()  # someone else turned it off: start-up leaves it off
+        pause_for_startup()
+        resume_after_startup()
+        assert not gc.isenabled()
+    finally:
+        gc.enable()
+        gc.unfreeze()
