@@ -34,8 +34,21 @@ AREAS: dict[str, tuple[str, str]] = {
 }
 
 
+def _first_screen() -> Screen:
+    from screens.login import LoginScreen
+
+    return LoginScreen()
+
+
 class MediTrackApp(App):
     """MediTrack in the terminal."""
+
+    # The login screen is the first screen, the base of the screen stack, rather than
+    # pushed over a blank default one (which costs start-up a screen); areas open above
+    # it, and a logout pushes a fresh one. (A mode, not get_default_screen: Textual loads
+    # a mode's screen's CSS_PATH, not the default screen's.)
+    MODES = {"login": _first_screen}
+    DEFAULT_MODE = "login"
 
     TITLE = "MediTrack"
     CSS_PATH = "../screens/app.tcss"
@@ -63,13 +76,6 @@ class MediTrackApp(App):
         return self.backend.now()
 
     # --- start-up ---
-
-    def get_default_screen(self) -> Screen:
-        """The login screen is the first screen (not pushed over a blank default one: that
-        costs ~35 ms of start-up). Areas open above it; a logout pushes a fresh one."""
-        from screens.login import LoginScreen
-
-        return LoginScreen()
 
     def on_mount(self) -> None:
         # Connect once the login screen has been drawn (LoginScreen.Drawn): importing the

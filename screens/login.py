@@ -30,6 +30,7 @@ class LoginScreen(BaseScreen):
     """Username and password; clear messages for wrong password, lockout and pending approval."""
 
     CSS_PATH = "login.tcss"
+    DEFAULT_CLASSES = "auth"  # login.tcss styles these four screens through it
     AUTO_FOCUS = "#username"
     BINDINGS = [
         Binding("f5", "signup", "Sign up", id="signup"),
@@ -141,6 +142,7 @@ class SignupScreen(BaseScreen):
     """Patient self-sign-up (an active account and a new record) or a doctor's request."""
 
     CSS_PATH = "login.tcss"
+    DEFAULT_CLASSES = "auth"  # login.tcss styles these four screens through it
     AUTO_FOCUS = "#su-role"
     BINDINGS = [Binding("escape", "app.pop_screen", "Back", id="back")]
 
@@ -259,6 +261,7 @@ class SetupScreen(BaseScreen):
     """First run: there are no users, so create the first administrator."""
 
     CSS_PATH = "login.tcss"
+    DEFAULT_CLASSES = "auth"  # login.tcss styles these four screens through it
     AUTO_FOCUS = "#username"
     # a short terminal (80x24) gets one-line inputs, so that the button shows without scrolling
     VERTICAL_BREAKPOINTS = [(0, "-short"), (32, "-tall")]

@@ -51,6 +51,7 @@ class Probe(MediTrackApp):
         seen.setdefault("open_when_drawn", self.backend.is_open)
         seen.setdefault("buttons", len(self.screen.query("#login, #signup")))
         seen.setdefault("gc_when_drawn", gc.isenabled())
+        seen.setdefault("card_width", self.screen.query_one("#login-box").outer_size.width)
 
 
 async def main():
@@ -94,6 +95,7 @@ def test_login_screen_is_drawn_before_anything_heavy_loads_and_then_connects(tmp
     assert seen["drawn"] == [], "the login screen needed " + ", ".join(seen["drawn"])
     assert seen["open_when_drawn"] is False  # connecting waits for the drawn screen
     assert seen["buttons"] == 2  # the buttons, mounted after the first frame, are there
+    assert seen["card_width"] == 60  # styled by login.tcss (the first screen's CSS_PATH)
     # no garbage collection while starting; collecting again once the screen is up
     assert seen["gc_when_drawn"] is False and seen["gc_after"] is True
     # the login screen is the first screen, not pushed over a blank one (an empty store
