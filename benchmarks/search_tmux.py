@@ -14,6 +14,9 @@ Each key is sent once the previous key's list is shown plus a pause (--gap, 0.1 
 Target (issue 12, item 6): list p95 <= 100 ms at 10,000 and 100,000 patients.
 
     python benchmarks/search_tmux.py --patients 10000 [--rounds 2] [--size 80x24]
+
+BENCH_APP, when set, is the command launched instead of ``python -m meditrack_tui`` (for
+instance a wrapper that logs or profiles the app); ``--data-dir DIR`` is appended.
 """
 
 from __future__ import annotations
