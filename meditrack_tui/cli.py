@@ -65,12 +65,19 @@ examples:
 
 
 class _Parser(argparse.ArgumentParser):
-    """The top-level parser: its epilog is written only when the help is shown."""
+    """The top-level parser: its epilog is written only when asked for (the help)."""
 
-    def format_help(self) -> str:
-        if self.epilog is None:
-            self.epilog = epilog()
-        return super().format_help()
+    _epilog: str | None = None
+
+    @property  # type: ignore[override]
+    def epilog(self) -> str:
+        if self._epilog is None:
+            self._epilog = epilog()
+        return self._epilog
+
+    @epilog.setter
+    def epilog(self, value: str | None) -> None:
+        self._epilog = value
 
 
 def build_parser() -> argparse.ArgumentParser:
