@@ -23,20 +23,23 @@ from __future__ import annotations
 
 import argparse
 import os
+import shutil
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 
 from common import ROOT, SECRET, open_services, percentile, seeded_dir
 
 WORDS = ["smith", "olivia", "garcia", "ng", "patel", "kim", "lee", "mar", "chen", "rossi"]
-SOCKET = f"meditrack-search-{os.getpid()}"
+# a private tmux server, its socket in a directory of our own (removed at exit)
+SOCKET = os.path.join(tempfile.mkdtemp(prefix="meditrack-search-"), "tmux")
 SESSION = "search"
 
 
 def tmux(*args: str) -> str:
-    return subprocess.run(["tmux", "-L", SOCKET, *args], capture_output=True,
+    return subprocess.run(["tmux", "-S", SOCKET, *args], capture_output=True,
                           text=True).stdout
 
 
@@ -125,6 +128,7 @@ def main() -> None:
                 time.sleep(args.gap)
     finally:
         tmux("kill-server")
+        shutil.rmtree(os.path.dirname(SOCKET), ignore_errors=True)
 
     def line(label: str, samples: list[float]) -> str:
         return (f"{label}: median {statistics.median(samples):.0f} ms, "

@@ -14,19 +14,22 @@ from __future__ import annotations
 
 import argparse
 import os
+import shutil
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 
 from common import ROOT, SECRET, percentile, seeded_dir
 
 MARKER = "your password"
-SOCKET = f"meditrack-bench-{os.getpid()}"
+# a private tmux server, its socket in a directory of our own (removed at exit)
+SOCKET = os.path.join(tempfile.mkdtemp(prefix="meditrack-bench-"), "tmux")
 
 
 def tmux(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run(["tmux", "-L", SOCKET, *args], capture_output=True, text=True)
+    return subprocess.run(["tmux", "-S", SOCKET, *args], capture_output=True, text=True)
 
 
 def pid_alive(pid: int) -> bool:
@@ -107,6 +110,7 @@ def main() -> None:
                     whole.append(done)
     finally:
         tmux("kill-server")
+        shutil.rmtree(os.path.dirname(SOCKET), ignore_errors=True)
     for name in apps:
         print(describe(f"{name:9} launch to password field", samples[name]))
     print(describe("meditrack launch to the whole login screen (buttons, footer)", whole))
