@@ -31,6 +31,7 @@ def seeded_dir(patients: int) -> Path:
     path = CACHE / f"clinic-{patients}"
     marker = path / "seeded"
     if marker.exists():
+        marker.chmod(0o600)  # the app refuses a data directory with files others can read
         return path
     if path.exists():
         import shutil
@@ -45,6 +46,7 @@ def seeded_dir(patients: int) -> Path:
         seed.generate(services, patients)
     store.close()
     marker.write_text("ok")
+    marker.chmod(0o600)
     return path
 
 

@@ -94,8 +94,7 @@ async def keypress(patients: int, rounds: int) -> None:
             for char in word:
                 await pilot.press(char)
                 await pilot.pause(0.12)  # about 8 keys a second
-            await wait_for(pilot, lambda: screen._search_timer is None
-                           and screen._shown == screen._request)
+            await wait_for(pilot, lambda: not screen._stale and screen._shown == screen._request)
             for text, began in typed.items():
                 if text in shown:
                     samples.append((shown[text] - began) * 1000)

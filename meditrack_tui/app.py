@@ -18,7 +18,7 @@ from textual.screen import ModalScreen, Screen
 
 from screens.keys import AREA_ROLES, GLOBAL_KEYS, KEY_SETTLE, KeyGuard, global_bindings
 
-from .quiet_gc import QuietCollector
+from .quiet_gc import QuietCollector, resume_after_startup
 from .runtime import Backend
 
 FEED_LOG = logging.getLogger("meditrack_tui.feed")
@@ -34,8 +34,21 @@ AREAS: dict[str, tuple[str, str]] = {
 }
 
 
+def _first_screen() -> Screen:
+    from screens.login import LoginScreen
+
+    return LoginScreen()
+
+
 class MediTrackApp(App):
     """MediTrack in the terminal."""
+
+    # The login screen is the first screen, the base of the screen stack, rather than
+    # pushed over a blank default one (which costs start-up a screen); areas open above
+    # it, and a logout pushes a fresh one. (A mode, not get_default_screen: Textual loads
+    # a mode's screen's CSS_PATH, not the default screen's.)
+    MODES = {"login": _first_screen}
+    DEFAULT_MODE = "login"
 
     TITLE = "MediTrack"
     CSS_PATH = "../screens/app.tcss"
@@ -68,13 +81,11 @@ class MediTrackApp(App):
     # --- start-up ---
 
     def on_mount(self) -> None:
-        from screens.login import LoginScreen
-
         self.screen_change_signal.subscribe(self, self.key_guard.screen_changed, immediate=True)
-        self.push_screen(LoginScreen())
-        # Connect once the login screen has been drawn: importing the database driver in
-        # a thread would otherwise compete with the first paint for the interpreter.
-        self.call_after_refresh(self.connect)
+        # Connect once the login screen has been drawn (LoginScreen.Drawn): importing the
+        # services and the database driver in a thread would otherwise compete with the
+        # first paint for the interpreter. The timer is a fallback, should that never come.
+        self.set_timer(1.0, self._start_connect)
         self.set_interval(5, self.check_idle_lock)
         # full garbage collections while the user is idle, not in the middle of a keypress
         self.quiet_gc.install()
@@ -82,6 +93,18 @@ class MediTrackApp(App):
 
     def on_unmount(self) -> None:
         self.quiet_gc.uninstall()
+
+    _connect_started = False
+
+    def on_login_screen_drawn(self) -> None:
+        self._start_connect()
+
+    def _start_connect(self) -> None:
+        """Connect, once per run (a login screen shown after a logout does not reconnect)."""
+        if not self._connect_started:
+            self._connect_started = True
+            resume_after_startup()  # the login screen is up: collect garbage again
+            self.connect()
 
     @work(thread=True, exit_on_error=False, group="connect")
     def connect(self) -> None:
@@ -116,7 +139,7 @@ class MediTrackApp(App):
         if first_run:
             from screens.login import SetupScreen
 
-            self.switch_screen(SetupScreen())
+            self.push_screen(SetupScreen())  # over the login screen (the first screen)
         if self.live:
             self.start_feed()
 
@@ -270,6 +293,7 @@ class MediTrackApp(App):
     # --- session ---
 
     def logged_in(self, session: Any) -> None:
+        self._start_connect()  # (already under way unless the login screen went unseen)
         self.session = session
         self.last_activity = time.monotonic()
         self.refresh_bindings()

@@ -7,7 +7,6 @@ hands it to the app; nothing connects at import time.
 from __future__ import annotations
 
 import argparse
-import getpass
 import os
 import sys
 from pathlib import Path
@@ -29,7 +28,11 @@ from .config import (
 )
 from .errors import MediTrackError
 
-EPILOG = f"""\
+
+def epilog() -> str:
+    """The help's closing text (built when asked for: finding the platform's default data
+    directory imports platformdirs, which starting the app does not otherwise need)."""
+    return f"""\
 configuration (environment variables; options above win where both exist):
   {ENV_MONGO_URI}      use a real MongoDB (any URI pymongo accepts, e.g.
                            mongodb://host:27017 or mongodb+srv://...). Without it the
@@ -61,11 +64,26 @@ examples:
 """
 
 
+class _Parser(argparse.ArgumentParser):
+    """The top-level parser: its epilog is written only when asked for (the help)."""
+
+    _epilog: str | None = None
+
+    @property  # type: ignore[override]
+    def epilog(self) -> str:
+        if self._epilog is None:
+            self._epilog = epilog()
+        return self._epilog
+
+    @epilog.setter
+    def epilog(self, value: str | None) -> None:
+        self._epilog = value
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="meditrack",
         description="MediTrack: a keyboard-first patient health record system for the terminal.",
-        epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--version", action="version", version=f"meditrack {__version__}")
@@ -87,7 +105,8 @@ def build_parser() -> argparse.ArgumentParser:
     common(parser)
     parser.add_argument("--idle-lock", type=float, metavar="MINUTES",
                         help=f"minutes of inactivity before the terminal locks (env {ENV_IDLE_LOCK})")
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND",
+                                parser_class=argparse.ArgumentParser)
     seed = sub.add_parser("seed", help="load the demo clinic or synthetic patients")
     common(seed, argparse.SUPPRESS)
     seed.add_argument("--patients", type=int, metavar="N", help="generate N synthetic patients")
@@ -193,6 +212,8 @@ def cmd_create_admin(args: argparse.Namespace, config: Config) -> int:
             return 1
         username = args.username or input("Username: ").strip()
         full_name = args.full_name or input("Full name: ").strip()
+        import getpass
+
         password = getpass.getpass("Password (at least 10 characters): ")
         if getpass.getpass("Repeat the password: ") != password:
             print("The passwords do not match.", file=sys.stderr)
@@ -235,6 +256,16 @@ def cmd_audit_verify(args: argparse.Namespace, config: Config) -> int:
 
 
 def cmd_run(args: argparse.Namespace, config: Config) -> int:
+    from .quiet_gc import pause_for_startup, resume_after_startup
+
+    pause_for_startup()  # until the login screen is drawn (MediTrackApp resumes it)
+    try:
+        return _run_app(args, config)
+    finally:
+        resume_after_startup()  # the app never drew its login screen (an error, a test)
+
+
+def _run_app(args: argparse.Namespace, config: Config) -> int:
     from .runtime import Backend
 
     backend = Backend(config)

@@ -56,4 +56,30 @@ class QuietCollector:
         return True
 
 
-__all__ = ["QuietCollector"]
+_paused_for_startup = False
+
+
+def pause_for_startup() -> None:
+    """No cyclic collections while the app starts (until :func:`resume_after_startup`).
+
+    Importing Textual and building the login screen allocates hundreds of thousands of
+    objects that all live as long as the process; the collector would examine them over
+    and over (about 25 ms before the first frame on this machine) and find nothing to
+    free. Does nothing when the collector is already off (someone else's choice)."""
+    global _paused_for_startup
+    if gc.isenabled():
+        gc.disable()
+        _paused_for_startup = True
+
+
+def resume_after_startup() -> None:
+    """Collect again, leaving what start-up built out of every later collection (it lives
+    as long as the process: ``gc.freeze``). Only undoes :func:`pause_for_startup`."""
+    global _paused_for_startup
+    if _paused_for_startup:
+        _paused_for_startup = False
+        gc.freeze()
+        gc.enable()
+
+
+__all__ = ["QuietCollector", "pause_for_startup", "resume_after_startup"]

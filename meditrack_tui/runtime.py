@@ -9,7 +9,6 @@ work never spans threads.
 from __future__ import annotations
 
 import threading
-from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 from typing import Any, Callable, TypeVar
 
@@ -24,10 +23,23 @@ class Backend:
     def __init__(self, config: Config, *, clock: Callable[[], datetime] | None = None) -> None:
         self.config = config
         self._clock = clock
-        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="meditrack-store")
+        # the store thread starts with the first call (the app connects once its login
+        # screen is drawn: concurrent.futures is not imported before that)
+        self._pool: Any = None
         self._thread_id: int | None = None
         self._services: Any = None
         self._lock = threading.Lock()
+        self._pool_lock = threading.Lock()
+
+    def _executor(self) -> Any:
+        """The store thread's executor (one thread), made on first use."""
+        with self._pool_lock:
+            if self._pool is None:
+                from concurrent.futures import ThreadPoolExecutor
+
+                self._pool = ThreadPoolExecutor(max_workers=1,
+                                                thread_name_prefix="meditrack-store")
+            return self._pool
 
     def now(self) -> datetime:
         """The service clock (real time, or the fixed clock tests inject)."""
@@ -55,7 +67,7 @@ class Backend:
     def open(self) -> Any:
         """Connect (idempotent) on the store thread; returns the store's info."""
         with self._lock:
-            return self._executor.submit(self._open).result()
+            return self._executor().submit(self._open).result()
 
     @property
     def is_open(self) -> bool:
@@ -70,7 +82,7 @@ class Backend:
             return fn(self._services)
         if self._services is None:
             self.open()
-        return self._executor.submit(self._run, fn, live).result()
+        return self._executor().submit(self._run, fn, live).result()
 
     def _run(self, fn: Callable[[Any], T], live: bool = False) -> T:
         """``fn(services)``; a driver's error about the database itself (a lost server, a
@@ -93,7 +105,8 @@ class Backend:
         if self._services is not None:
             services, self._services = self._services, None
             try:
-                self._executor.submit(services.store.close).result(timeout=5)
+                self._executor().submit(services.store.close).result(timeout=5)
             except Exception:  # pragma: no cover - best effort at exit
                 pass
-        self._executor.shutdown(wait=False, cancel_futures=True)
+        if self._pool is not None:
+            self._pool.shutdown(wait=False, cancel_futures=True)

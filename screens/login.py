@@ -9,6 +9,7 @@ from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Center, Horizontal, Vertical, VerticalScroll
+from textual.message import Message
 from textual.widgets import (Button, Footer, Input, Label, RadioButton, RadioSet, Select,
                              Static)
 
@@ -31,6 +32,7 @@ class LoginScreen(BaseScreen):
     """Username and password; clear messages for wrong password, lockout and pending approval."""
 
     CSS_PATH = "login.tcss"
+    DEFAULT_CLASSES = "auth"  # login.tcss styles these four screens through it
     AUTO_FOCUS = "#username"
     BINDINGS = [
         Binding("f5", "signup", "Sign up", id="signup"),
@@ -55,25 +57,52 @@ class LoginScreen(BaseScreen):
                 yield from field("Password", "password", password=True,
                                  placeholder="your password")
                 yield Static("", id="login-message", markup=False)
-                with Horizontal(classes="buttons"):
-                    yield Button("Log in", id="login", variant="primary")
-                    yield Button("Sign up (F5)", id="signup")
+                # the buttons and the footer follow in the next frame (finish_compose)
+                yield Horizontal(id="login-buttons", classes="buttons")
                 yield Static("", id="store-status", markup=False)
                 if self.app.demo_logins:
                     names, password = self.app.demo_logins
                     yield Static(f"Demo: {', '.join(names)} / {password}", id="demo-hint",
                                  markup=False)
-        yield Footer()
 
     def on_mount(self) -> None:
         if self.initial_message:
             self.query_one("#login-message", Static).update(self.initial_message)
         self.show_store_status(self.app.store_status)
+        # Start-up is felt on every login: the first frame shows the fields (the user can
+        # type at once); the buttons and the footer, whose styles and widgets cost as much
+        # again to set up, are mounted right after it.
+        self.call_after_refresh(self.finish_compose)
+
+    class Drawn(Message):
+        """The whole login screen is on the terminal: the app may connect to the store now
+        (its imports and queries would otherwise compete with drawing for the interpreter)."""
+
+    async def finish_compose(self) -> None:
+        if not self.query("#login"):
+            await self.query_one("#login-buttons", Horizontal).mount(
+                Button("Log in", id="login", variant="primary", disabled=self._checking),
+                Button("Sign up (F5)", id="signup"))
+            await self.mount(Footer())
+            self._show_signup()
+            self.refresh_bindings()  # the footer shows the keys once bindings are announced
+        self.call_after_refresh(self.post_message, self.Drawn())
+
+    _checking = False  # a login is being checked (the Log in button is disabled meanwhile)
+
+    def _set_checking(self, checking: bool) -> None:
+        self._checking = checking
+        for button in self.query("#login").results(Button):
+            button.disabled = checking
+
+    def _show_signup(self) -> None:
+        # sign-up is offered only where the clinic allows it (known once connected)
+        for button in self.query("#signup").results(Button):
+            button.display = self.app.signup_open
 
     def show_store_status(self, text: str) -> None:
         self.query_one("#store-status", Static).update(Text(text))
-        # sign-up is offered only where the clinic allows it (known once connected)
-        self.query_one("#signup", Button).display = self.app.signup_open
+        self._show_signup()
         self.refresh_bindings()
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
@@ -96,7 +125,7 @@ class LoginScreen(BaseScreen):
             message.update("Enter your username and password.")
             return
         message.update("Checking…")
-        self.query_one("#login", Button).disabled = True
+        self._set_checking(True)
         self.call_service(lambda s: s.auth.login(username, password), self.logged_in,
                           error=self.failed, group="login")
 
@@ -105,7 +134,7 @@ class LoginScreen(BaseScreen):
         self.app.logged_in(session)
 
     def failed(self, exc: BaseException) -> None:
-        self.query_one("#login", Button).disabled = False
+        self._set_checking(False)
         text = exc.message if isinstance(exc, MediTrackError) else str(exc)
         self.query_one("#login-message", Static).update(text)
         password = self.query_one("#password", Input)
@@ -131,6 +160,7 @@ class SignupScreen(BaseScreen):
     """Patient self-sign-up (an active account and a new record) or a doctor's request."""
 
     CSS_PATH = "login.tcss"
+    DEFAULT_CLASSES = "auth"  # login.tcss styles these four screens through it
     AUTO_FOCUS = "#su-role"
     BINDINGS = [Binding("escape", "back", "Back", id="back")]
 
@@ -272,6 +302,7 @@ class SetupScreen(BaseScreen):
     """First run: there are no users, so create the first administrator."""
 
     CSS_PATH = "login.tcss"
+    DEFAULT_CLASSES = "auth"  # login.tcss styles these four screens through it
     AUTO_FOCUS = "#username"
     # a short terminal (80x24) gets one-line inputs, so that the button shows without scrolling
     VERTICAL_BREAKPOINTS = [(0, "-short"), (32, "-tall")]
