@@ -16,7 +16,6 @@ from textual.widgets import (Button, Footer, Input, Label, RadioButton, RadioSet
 from meditrack_tui.errors import MediTrackError, ValidationError
 
 from .base import BaseScreen, clear_field_errors, show_field_errors
-from .confirm import ConfirmScreen
 
 
 def field(label: str, input_id: str, **kwargs: Any) -> ComposeResult:
@@ -226,6 +225,8 @@ class SignupScreen(BaseScreen):
         def answered(discard: bool | None) -> None:
             if discard:
                 self.app.pop_screen()
+
+        from .confirm import ConfirmScreen  # only when asked: the login screen loads light
 
         self.app.push_screen(ConfirmScreen("Discard what you typed for the new account?",
                                            yes="Discard", no="Keep editing"), answered)
