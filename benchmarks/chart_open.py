@@ -78,10 +78,10 @@ async def measure(folder: Path, runs: int, size: tuple[int, int],
     backend = Backend(config_for(folder), clock=lambda: NOW)
     backend.open()
     session = backend.call(lambda s: s.auth.login("demo.doctor", "meditrack-demo"))
-    results: dict[str, list[float]] = {"service 1 year": [], "service all": [],
-                                       "open pane + draw chart": [], "chart built": [], "table filled": [],
-                                       "open cpu": [], "floor": [], "full gcs": [],
-                                       "patient screen, v": [], "full gcs v": []}
+    results: dict[str, list[float]] = {
+        name: [] for name in ("service 1 year", "service all", "open pane + draw chart",
+                              "chart built", "table filled", "open cpu", "floor", "full gcs",
+                              "patient screen, v", "full gcs v")}
     since = NOW - timedelta(days=RANGE_DAYS["1y"])
     for _ in range(runs):
         for label, start in (("service 1 year", since), ("service all", None)):

@@ -93,7 +93,8 @@ def main() -> None:
     expect = expected_results(path, WORDS)
     tmux("new-session", "-d", "-s", SESSION, "-x", width, "-y", height, "-c", str(ROOT),
          "-e", f"MEDITRACK_SECRET={SECRET}", "-e", f"PYTHONPATH={ROOT}",
-         *(os.environ.get("BENCH_APP", "").split() or [sys.executable, "-m", "meditrack_tui"]), "--data-dir", str(path))
+         *(os.environ.get("BENCH_APP", "").split() or [sys.executable, "-m", "meditrack_tui"]),
+         "--data-dir", str(path))
     echo: list[float] = []
     listed: list[float] = []
     try:

@@ -72,8 +72,9 @@ def once(name: str, command: list[str], poll: float, timeout: float = 20.0,
 
 def describe(label: str, samples: list[float]) -> str:
     good = [s for s in samples if s == s]
-    return (f"{label}: median {statistics.median(good):.0f} ms, p95 {percentile(good, 0.95):.0f} ms, "
-            f"min {min(good):.0f}, max {max(good):.0f} (n={len(good)})")
+    return (f"{label}: median {statistics.median(good):.0f} ms, "
+            f"p95 {percentile(good, 0.95):.0f} ms, min {min(good):.0f}, max {max(good):.0f} "
+            f"(n={len(good)})")
 
 
 def main() -> None:

@@ -74,7 +74,8 @@ def row(what: str, samples: list[float], floor: list[float], target_median: floa
         f"med<={target_median:g}x" if target_median is not None else "",
         f"p95<={target_p95:g}x" if target_p95 is not None else "") if t)
     line = [what, str(len(samples)), f"{med:.2f}", f"{p95:.2f}", f"{fmed:.2f}", f"{fp95:.2f}",
-            f"{r_med:.1f}x", f"{r_p95:.1f}x", f"{r_p95p:.1f}x", target, ("yes" if all(met) else "NO") if met else "-",
+            f"{r_med:.1f}x", f"{r_p95:.1f}x", f"{r_p95p:.1f}x", target,
+            ("yes" if all(met) else "NO") if met else "-",
             note]
     ROWS.append(line)
     print("  " + " | ".join(line), flush=True)
@@ -172,7 +173,7 @@ def writes(runs: int) -> None:
         fns = (floor.commit_one, ops.create, ops.book, ops.vitals, ops.prescription)
         samples: dict[str, list[float]] = {n: [] for n in names}
         for i in range(runs + 5):  # interleaved: each round one of each; 5 warm-up rounds
-            for name, fn in zip(names, fns):
+            for name, fn in zip(names, fns, strict=False):
                 t0 = time.perf_counter()
                 fn()
                 if i >= 5:

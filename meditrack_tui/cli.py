@@ -9,8 +9,8 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 from . import __version__
 from .config import (
@@ -104,7 +104,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     common(parser)
     parser.add_argument("--idle-lock", type=float, metavar="MINUTES",
-                        help=f"minutes of inactivity before the terminal locks (env {ENV_IDLE_LOCK})")
+                        help="minutes of inactivity before the terminal locks "
+                             f"(env {ENV_IDLE_LOCK})")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND",
                                 parser_class=argparse.ArgumentParser)
     seed = sub.add_parser("seed", help="load the demo clinic or synthetic patients")
@@ -302,7 +303,8 @@ def os_error_text(exc: OSError) -> str:
     if exc.errno in (errno.EROFS, errno.EACCES, errno.EPERM):
         return (f"MediTrack may not write {name} ({exc.strerror}). Check the permissions of "
                 f"{where or name} and that its disk is not mounted read-only.")
-    return f"{name} could not be used ({exc.strerror or exc}). Check that it exists and is readable."
+    return (f"{name} could not be used ({exc.strerror or exc}). "
+            "Check that it exists and is readable.")
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -69,7 +69,7 @@ class Config:
         data_dir: str | Path | None = None,
         mongo_uri: str | None = None,
         db_name: str | None = None,
-    ) -> "Config":
+    ) -> Config:
         """Build a config from the environment; explicit arguments (command-line options) win."""
         env = dict(os.environ if env is None else env)
         resolved_dir = data_dir or env.get(ENV_DATA_DIR)

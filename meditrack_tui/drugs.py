@@ -26,7 +26,8 @@ def classes_of(name: str) -> set[str]:
     found = set()
     for key, cls in drug_classes().items():
         names = [_norm(m) for m in cls.get("members", []) + cls.get("brands", [])]
-        aliases = [_norm(a) for a in cls.get("aliases", [])] + [_norm(key), _norm(cls.get("label", ""))]
+        aliases = [_norm(a) for a in cls.get("aliases", [])]
+        aliases += [_norm(key), _norm(cls.get("label", ""))]
         if word in names or word in aliases:
             found.add(key)
             continue

@@ -9,8 +9,9 @@ work never spans threads.
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from datetime import datetime
-from typing import Any, Callable, TypeVar
+from typing import Any, TypeVar
 
 from .config import Config
 
@@ -52,8 +53,8 @@ class Backend:
 
     def _open(self) -> Any:
         from .files import check_private, ensure_private_dir
-        from .store import connect
         from .services import Services
+        from .store import connect
 
         self._thread_id = threading.get_ident()
         if self._services is None:

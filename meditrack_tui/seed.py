@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import json
 import random
+from collections.abc import Callable
 from datetime import date, datetime, timedelta
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from . import policy
 from .services import Services
@@ -274,7 +275,8 @@ FIRST_NAMES = ("Olivia Liam Emma Noah Amelia Oliver Ava Elijah Sophia Mateo Isab
                "Mei Hiro Fatima Yusuf Ingrid Lars Chiara Marco Zainab Kwame Ana Diego Sofia Ivan "
                "Nadia Tomasz Aroha Tane Leilani Kai Siobhan Cian Esther Samuel").split()
 LAST_NAMES = ("Smith Johnson Williams Brown Jones Garcia Miller Davis Rodriguez Martinez Hernandez "
-              "Lopez Gonzalez Wilson Anderson Thomas Taylor Moore Jackson Martin Lee Perez Thompson "
+              "Lopez Gonzalez Wilson Anderson Thomas Taylor Moore Jackson Martin Lee Perez "
+              "Thompson "
               "White Harris Sanchez Clark Ramirez Lewis Robinson Walker Young Allen King Wright "
               "Scott Torres Nguyen Hill Flores Green Adams Nelson Baker Hall Rivera Campbell "
               "Mitchell Carter Roberts Okafor Lindqvist Kowalski Nakamura Patel Singh Haddad "
@@ -309,7 +311,8 @@ def generate(services: Services, count: int, *, seed: int = 7, vitals_per_patien
     taken: set[tuple[str, str, int]] = set()
     for doctor in doctors:
         for appt in store.appointments.find(AppointmentQuery(
-                doctor_id=doctor["id"], start_from=datetime.combine(today - timedelta(days=180), datetime.min.time()),
+                doctor_id=doctor["id"],
+                start_from=datetime.combine(today - timedelta(days=180), datetime.min.time()),
                 limit=None, count=False)).items:
             taken.add((appt["doctor_id"], appt["day"],
                        appt["start"].hour * 60 + appt["start"].minute))

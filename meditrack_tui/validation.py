@@ -10,8 +10,9 @@ import calendar
 import math
 import re
 import unicodedata
+from collections.abc import Iterable
 from datetime import date, datetime, time, timedelta
-from typing import Any, Iterable
+from typing import Any
 
 from .errors import ValidationError, field_label
 

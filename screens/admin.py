@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterable
-from datetime import date, datetime
+from datetime import datetime
 from typing import Any
 
 from rich.text import Text
@@ -24,8 +24,17 @@ from meditrack_tui.errors import MediTrackError, PermissionDenied, ValidationErr
 from meditrack_tui.validation import date_problem
 
 from .base import (
-    AppFooter, BaseScreen, Fit, ServiceMixin, Short, Table, clear_field_errors, error_text,
-    refilled, short_day, show_field_errors,
+    AppFooter,
+    BaseScreen,
+    Fit,
+    ServiceMixin,
+    Short,
+    Table,
+    clear_field_errors,
+    error_text,
+    refilled,
+    short_day,
+    show_field_errors,
 )
 from .confirm import ActionMenu, ConfirmScreen, PromptScreen
 

@@ -41,8 +41,18 @@ from meditrack_tui import policy
 from meditrack_tui.errors import Conflict, ValidationError
 
 from .base import (
-    AppFooter, BaseScreen, Fit, ServiceMixin, Short, Table, clear_field_errors, error_text,
-    refilled, short_day, short_doctor, show_field_errors,
+    AppFooter,
+    BaseScreen,
+    Fit,
+    ServiceMixin,
+    Short,
+    Table,
+    clear_field_errors,
+    error_text,
+    refilled,
+    short_day,
+    short_doctor,
+    show_field_errors,
 )
 from .confirm import ActionMenu, ConfirmScreen, PromptScreen
 from .messages import DataChanged
@@ -702,11 +712,14 @@ class AppointmentForm(ServiceMixin, ModalScreen[dict | None]):
         session = self.session
         if self.appointment:
             aid, version = self.appointment["id"], self.appointment.get("version")
-            fn = lambda s: s.appointments.reschedule(session, aid, data,
-                                                     version=version)
+
+            def fn(s: Any) -> Any:
+                return s.appointments.reschedule(session, aid, data, version=version)
         else:
             data["patient_id"] = patient_id
-            fn = lambda s: s.appointments.book(session, data)
+
+            def fn(s: Any) -> Any:
+                return s.appointments.book(session, data)
         self.query_one("#save", Button).disabled = True
         self.call_service(fn, self._saved, error=self._failed, group="form-save")
 

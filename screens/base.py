@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Callable, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from rich.cells import cell_len
 from rich.text import Text
@@ -40,7 +40,8 @@ def error_text(exc: BaseException) -> str:
     """A sentence for the user: the service's message, or a plain fallback (never a traceback)."""
     if isinstance(exc, MediTrackError):
         return exc.message
-    return f"Something went wrong ({type(exc).__name__}). Please try again; if it keeps happening, tell your administrator."
+    return (f"Something went wrong ({type(exc).__name__}). Please try again; "
+            "if it keeps happening, tell your administrator.")
 
 
 class ServiceMixin:
@@ -51,7 +52,7 @@ class ServiceMixin:
     ``busy`` widgets show Textual's loading indicator while the call runs.
     """
 
-    app: "MediTrackApp"
+    app: MediTrackApp
 
     def call_service(
         self,
@@ -230,7 +231,7 @@ def fit_widths(natural: dict[str, int], width: int, fit: Fit, padding: int = 2) 
         shown.pop(key, None)
     flex = [k for k in shown if k in fit.flex]
     room = width - fixed() - padding * len(flex)
-    for key, cut in zip(flex, share([shown[k] for k in flex], room)):
+    for key, cut in zip(flex, share([shown[k] for k in flex], room), strict=False):
         shown[key] = cut
     return shown
 
@@ -331,7 +332,7 @@ class Table(DataTable):
         def natural(short: bool) -> dict[str, int]:
             widths = {key: _cell_width(label) for key, label in columns}
             for _row_key, cells in rows:
-                for (key, _label), cell in zip(columns, cells):
+                for (key, _label), cell in zip(columns, cells, strict=False):
                     if isinstance(cell, Short):
                         cell = cell.short if short else cell.full
                     widths[key] = max(widths[key], _cell_width(cell))
@@ -363,7 +364,7 @@ class Table(DataTable):
         self._fit_width = room
         for row_key, cells in rows:
             self.add_row(*(self.fitted_cell(key, cell) for (key, _label), cell
-                           in zip(columns, cells) if key in widths), key=row_key)
+                           in zip(columns, cells, strict=False) if key in widths), key=row_key)
 
     def fitted_cell(self, key: str, cell: Any) -> Any:
         """A cell as the fitted column ``key`` shows it: the short form if the table uses
@@ -390,7 +391,7 @@ class Table(DataTable):
         self._fitted = (columns, [(key, list(cells) if key == row_key else old)
                                   for key, old in rows])
         shown = self.fitted_columns
-        for (column, _label), cell in zip(columns, cells):
+        for (column, _label), cell in zip(columns, cells, strict=False):
             if column in shown:
                 self.update_cell(row_key, column, self.fitted_cell(column, cell))
 

@@ -110,8 +110,9 @@ class KeyGuard:
     A form focuses its first field as it mounts; an Input selects its text when focused,
     so a key pressed twice (``e`` for "edit") replaced the first name with "e". Every
     key that arrives before the new modal screen has been drawn, or within ``settle``
-    seconds after that, goes nowhere (Escape apart: it only closes). The App calls :meth:`screen_changed` on Textual's
-    ``screen_change_signal`` and :meth:`drops` for every key it receives.
+    seconds after that, goes nowhere (Escape apart: it only closes). The App calls
+    :meth:`screen_changed` on Textual's ``screen_change_signal`` and :meth:`drops` for
+    every key it receives.
     """
 
     def __init__(self, settle: float = KEY_SETTLE, clock: Any = time.monotonic) -> None:

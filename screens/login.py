@@ -10,8 +10,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Center, Horizontal, Vertical, VerticalScroll
 from textual.message import Message
-from textual.widgets import (Button, Footer, Input, Label, RadioButton, RadioSet, Select,
-                             Static)
+from textual.widgets import Button, Footer, Input, Label, RadioButton, RadioSet, Select, Static
 
 from meditrack_tui.errors import MediTrackError, ValidationError
 

@@ -25,8 +25,16 @@ from meditrack_tui import policy
 from meditrack_tui.errors import Conflict, MediTrackError
 
 from .base import (
-    AppFooter, BaseScreen, ServiceMixin, Table, clear_field_errors, error_text, live_refresh,
-    refilled, short_doctor, show_field_errors,
+    AppFooter,
+    BaseScreen,
+    ServiceMixin,
+    Table,
+    clear_field_errors,
+    error_text,
+    live_refresh,
+    refilled,
+    short_doctor,
+    show_field_errors,
 )
 from .confirm import ConfirmScreen
 from .messages import DataChanged

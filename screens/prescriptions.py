@@ -23,7 +23,13 @@ from meditrack_tui.errors import AllergyConflict, Conflict, MediTrackError
 from meditrack_tui.services.prescriptions import ROUTES
 
 from .base import (
-    Fit, ServiceMixin, Table, clear_field_errors, error_text, refilled, show_field_errors,
+    Fit,
+    ServiceMixin,
+    Table,
+    clear_field_errors,
+    error_text,
+    refilled,
+    show_field_errors,
 )
 from .confirm import ConfirmScreen, PromptScreen
 from .patients import form_field

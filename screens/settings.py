@@ -20,8 +20,14 @@ from textual.widgets import Button, Input, Label, Select, Static
 from meditrack_tui.errors import Conflict, MediTrackError, PermissionDenied, ValidationError
 from meditrack_tui.services.settings import DAY_LABELS, WEEKDAYS
 
-from .base import AppFooter, BaseScreen, ServiceMixin, clear_field_errors, error_text, \
-    show_field_errors
+from .base import (
+    AppFooter,
+    BaseScreen,
+    ServiceMixin,
+    clear_field_errors,
+    error_text,
+    show_field_errors,
+)
 from .confirm import ConfirmScreen
 
 YES_NO = [("Yes", True), ("No", False)]

@@ -7,9 +7,10 @@ and refills the table in place when the metric changes (no widget is rebuilt).
 from __future__ import annotations
 
 import time
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, Callable, Iterable, Sequence
+from typing import Any
 
 from rich.cells import cell_len
 from rich.text import Text
@@ -288,7 +289,7 @@ def draw_chart(plt: Any, metric: Metric, readings: list[dict[str, Any]],
                                 ("●", colors.high, lambda lv: lv >= 2)):
         fx: list[float] = []
         fy: list[float] = []
-        for x, reading in zip(xs, readings):
+        for x, reading in zip(xs, readings, strict=False):
             flag = flag_of(reading, metric)
             if flag and test(flag["level"]):
                 for name in metric.fields:
@@ -511,12 +512,12 @@ class Choice(Widget, can_focus=True):
     class Changed(Message):
         """The value of a :class:`Choice` changed."""
 
-        def __init__(self, choice: "Choice", value: str) -> None:
+        def __init__(self, choice: Choice, value: str) -> None:
             super().__init__()
             self.choice, self.value = choice, value
 
         @property
-        def control(self) -> "Choice":
+        def control(self) -> Choice:
             return self.choice
 
     def __init__(self, prompt: str, options: Sequence[tuple[str, str]], value: str, *,

@@ -7,9 +7,10 @@ copied for each test that needs it, so every test gets its own store quickly.
 from __future__ import annotations
 
 import shutil
+from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import pytest
 
@@ -61,8 +62,8 @@ def config(tmp_path: Path) -> Config:
 @pytest.fixture
 def services(config: Config, clock: Clock):
     """Services on an empty embedded store in a temporary directory (used on this thread)."""
-    from meditrack_tui.store import connect
     from meditrack_tui.services import Services
+    from meditrack_tui.store import connect
 
     store = connect(config)
     yield Services(store, config, clock=clock)
@@ -73,8 +74,8 @@ def services(config: Config, clock: Clock):
 def demo_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A data directory with the demo clinic seeded at FIXED_NOW (copied per test)."""
     from meditrack_tui import seed
-    from meditrack_tui.store import connect
     from meditrack_tui.services import Services
+    from meditrack_tui.store import connect
 
     folder = tmp_path_factory.mktemp("demo-template")
     cfg = make_config(folder)
@@ -94,8 +95,8 @@ def demo_dir(demo_template: Path, tmp_path: Path) -> Path:
 @pytest.fixture
 def demo_services(demo_dir: Path, clock: Clock):
     """Services on a private copy of the demo clinic."""
-    from meditrack_tui.store import connect
     from meditrack_tui.services import Services
+    from meditrack_tui.store import connect
 
     cfg = make_config(demo_dir)
     store = connect(cfg)
@@ -214,9 +215,9 @@ DEMO_SESSION_USERS = ("demo.admin", "demo.doctor", "demo.patient", "dr.okafor")
 @pytest.fixture(scope="session")
 def demo_login_template(demo_template: Path, tmp_path_factory: pytest.TempPathFactory):
     """The demo clinic with a live session per demo login (each login costs an argon2 hash)."""
-    from meditrack_tui.store import connect
     from meditrack_tui.seed import DEMO_PASSWORD
     from meditrack_tui.services import Services
+    from meditrack_tui.store import connect
 
     folder = tmp_path_factory.mktemp("demo-login-template") / "data"
     shutil.copytree(demo_template, folder)
@@ -231,8 +232,8 @@ def demo_login_template(demo_template: Path, tmp_path_factory: pytest.TempPathFa
 @pytest.fixture
 def demo_sessions(demo_login_template, tmp_path: Path, clock: Clock):
     """(services, {username: Session}) on a private copy of the demo clinic, already logged in."""
-    from meditrack_tui.store import connect
     from meditrack_tui.services import Services
+    from meditrack_tui.store import connect
 
     folder, sessions = demo_login_template
     target = tmp_path / "demo-sessions-data"

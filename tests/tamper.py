@@ -135,7 +135,7 @@ class Tamper:
     def head(self) -> dict[str, Any] | None:
         if self.sqlite:
             rows = self._run("SELECT seq, hash, seal FROM audit_head")
-            return dict(zip(("seq", "hash", "seal"), rows[0])) if rows else None
+            return dict(zip(("seq", "hash", "seal"), rows[0], strict=True)) if rows else None
         doc = self._meta.find_one({"_id": HEAD})
         return None if doc is None else {k: doc[k] for k in ("seq", "hash", "seal")}
 

@@ -16,8 +16,7 @@ import pytest
 from argon2 import PasswordHasher
 
 from meditrack_tui.config import Config
-from meditrack_tui.errors import (AccountLocked, AuthenticationFailed, Conflict,
-                                  SessionExpired)
+from meditrack_tui.errors import AccountLocked, AuthenticationFailed, Conflict, SessionExpired
 from tests.peek import Peek
 
 PASSWORD = "correct-horse-1"

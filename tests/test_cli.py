@@ -11,7 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from meditrack_tui import __version__, config as config_module
+from meditrack_tui import __version__
+from meditrack_tui import config as config_module
 from meditrack_tui.config import Config
 from meditrack_tui.errors import StoreUnavailable
 

@@ -8,9 +8,18 @@ import itertools
 import pytest
 
 from meditrack_tui import policy
-from meditrack_tui.domain import (APPOINTMENT_STATUSES, OPEN_STATUSES, SEX_LABELS, SEXES,
-                                  AccountStatus, AppointmentStatus, Permissions, may_follow,
-                                  sex_label, sources_of)
+from meditrack_tui.domain import (
+    APPOINTMENT_STATUSES,
+    OPEN_STATUSES,
+    SEX_LABELS,
+    SEXES,
+    AccountStatus,
+    AppointmentStatus,
+    Permissions,
+    may_follow,
+    sex_label,
+    sources_of,
+)
 from meditrack_tui.services import appointments, patients, users
 
 

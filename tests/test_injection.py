@@ -5,12 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from meditrack_tui.errors import (
-    AuthenticationFailed,
-    NotFound,
-    PermissionDenied,
-    ValidationError,
-)
+from meditrack_tui.errors import AuthenticationFailed, NotFound, PermissionDenied, ValidationError
 from meditrack_tui.seed import DEMO_PASSWORD
 from tests.peek import Peek
 
@@ -175,13 +170,14 @@ def test_hostile_versions(s, who, version):
 def test_non_dict_payloads(s, who):
     doctor = who["demo.doctor"]
     p01 = who["demo.patient"].patient_id
+    calls = (lambda payload: s.patients.create(doctor, payload),
+             lambda payload: s.vitals.add(doctor, p01, payload),
+             lambda payload: s.prescriptions.add(doctor, p01, payload),
+             lambda payload: s.appointments.book(doctor, payload))
     for payload in (None, [], "text", 3):
-        for call in (lambda: s.patients.create(doctor, payload),
-                     lambda: s.vitals.add(doctor, p01, payload),
-                     lambda: s.prescriptions.add(doctor, p01, payload),
-                     lambda: s.appointments.book(doctor, payload)):
+        for call in calls:
             with pytest.raises(ValidationError):
-                call()
+                call(payload)
 
 
 def test_patient_cannot_widen_their_view(s, who):

@@ -10,7 +10,6 @@ import textwrap
 from datetime import timedelta
 from pathlib import Path
 
-
 from meditrack_tui.live import (
     CHANGE_LOG_KEEP,
     RESYNC,

@@ -67,8 +67,8 @@ WORKER = textwrap.dedent("""
 @pytest.fixture
 def shared_dir(tmp_path: Path) -> Path:
     """An embedded store with one doctor (cheap hash so each process logs in fast)."""
-    from meditrack_tui.store import connect
     from meditrack_tui.services import Services
+    from meditrack_tui.store import connect
 
     data_dir = tmp_path / "shared"
     config = Config(data_dir=data_dir, secret=SECRET)

@@ -72,8 +72,8 @@ WORKER = textwrap.dedent("""
 @pytest.fixture
 def race_dir(tmp_path: Path) -> tuple[Path, str, str]:
     """An embedded store with one doctor and one patient (cheap hash for fast logins)."""
-    from meditrack_tui.store import connect
     from meditrack_tui.services import Services
+    from meditrack_tui.store import connect
 
     data_dir = tmp_path / "race"
     config = Config(data_dir=data_dir, secret=SECRET)
@@ -104,8 +104,8 @@ def race(data_dir: Path, mode: str, patient_id: str, doctor_id: str) -> list[dic
 
 
 def services_on(data_dir: Path):
-    from meditrack_tui.store import connect
     from meditrack_tui.services import Services
+    from meditrack_tui.store import connect
 
     config = Config(data_dir=data_dir, secret=SECRET)
     store = connect(config)

@@ -5,6 +5,7 @@ exemption, a live re-read, cannot hide a first read (issue 11, "Audit")."""
 from __future__ import annotations
 
 import dataclasses
+
 import pytest
 
 from meditrack_tui.errors import SessionExpired

@@ -4,7 +4,6 @@ safe save-copy, and who may upload, read and delete."""
 from __future__ import annotations
 
 import hashlib
-import os
 from pathlib import Path
 
 import pytest
@@ -53,9 +52,11 @@ def test_sample_reports_cover_every_allowed_type():
 
 
 def test_a_pdf_without_text_or_that_cannot_be_read_is_said_as_such():
-    from meditrack_tui.services.reports import pdf_summary
-    from pypdf import PdfWriter
     import io
+
+    from pypdf import PdfWriter
+
+    from meditrack_tui.services.reports import pdf_summary
 
     out = io.BytesIO()
     writer = PdfWriter()

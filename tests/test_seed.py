@@ -86,7 +86,7 @@ def overlaps(services) -> list[tuple]:
     found = []
     for appts in by_doctor.values():
         appts.sort(key=lambda a: a["start"])
-        for before, after in zip(appts, appts[1:]):
+        for before, after in zip(appts, appts[1:], strict=False):
             if after["start"] < before["end"]:
                 found.append((before["doctor_name"], before["start"], after["start"]))
     return found
@@ -165,6 +165,6 @@ def test_demo_appointments_fall_inside_the_default_opening_hours(tmp_path, day):
             by_doctor[a["doctor_id"]].append((a["start"], a["end"]))
         for spans in by_doctor.values():
             spans.sort()
-            assert all(b[0] >= a[1] for a, b in zip(spans, spans[1:]))
+            assert all(b[0] >= a[1] for a, b in zip(spans, spans[1:], strict=False))
     finally:
         store.close()

@@ -114,8 +114,8 @@ def test_format_hours_groups_days():
 def test_bookings_outside_the_clinics_hours_are_refused(s, who, day, time, duration):
     patient = who["demo.patient"]
     for session in (patient, who["demo.doctor"]):
-        fields = refused(lambda: book(s, session, patient.patient_id, who["demo.doctor"],
-                                      day, time, duration))
+        fields = refused(lambda session=session: book(
+            s, session, patient.patient_id, who["demo.doctor"], day, time, duration))
         assert fields["time"].startswith(
             "The clinic is open Mon-Fri 08:00-18:00, Sat 09:00-13:00; closed Sun")
 

@@ -22,8 +22,14 @@ from pathlib import Path
 import pytest
 
 from meditrack_tui.config import Config
-from meditrack_tui.errors import (DemoIncomplete, StoreBusy, StoreCorrupt, StoreFull,
-                                  StoreReadOnly, StoreUnavailable)
+from meditrack_tui.errors import (
+    DemoIncomplete,
+    StoreBusy,
+    StoreCorrupt,
+    StoreFull,
+    StoreReadOnly,
+    StoreUnavailable,
+)
 from meditrack_tui.store import PatientQuery, connect
 from meditrack_tui.store.sqlite import DB_FILE, SqliteStore
 from tests.conftest import make_config

@@ -190,8 +190,8 @@ def _book(s, session, patient_id, doctor_id, **over):
 def test_bookings_keep_to_now_until_two_years_ahead(s, who, date, time):
     patient = who["demo.patient"]
     for session in (patient, who["demo.doctor"]):
-        errors = fields_of(lambda: _book(s, session, patient.patient_id,
-                                         who["demo.doctor"].user_id, date=date, time=time))
+        errors = fields_of(lambda session=session: _book(
+            s, session, patient.patient_id, who["demo.doctor"].user_id, date=date, time=time))
         assert "date" in errors
         assert "up to two years ahead" in errors["date"]
 
@@ -215,7 +215,7 @@ def test_reschedule_to_the_calendars_edge_is_refused(s, who):
     doctor = who["demo.doctor"]
     appt = _book(s, doctor, Peek(s.store).patient_id("MRN-000003"), doctor.user_id)
     for date, time in (("9999-12-31", "23:50"), ("0001-01-01", "00:00")):
-        errors = fields_of(lambda: s.appointments.reschedule(
+        errors = fields_of(lambda date=date, time=time: s.appointments.reschedule(
             doctor, appt["id"], {"date": date, "time": time}, version=1))
         assert "date" in errors
 

@@ -5,8 +5,13 @@ built from the session). Services enforce these; screens show them. No Textual, 
 
 from __future__ import annotations
 
-from .appointments import (APPOINTMENT_STATUSES, OPEN_STATUSES, AppointmentStatus,
-                           may_follow, sources_of)
+from .appointments import (
+                           APPOINTMENT_STATUSES,
+                           OPEN_STATUSES,
+                           AppointmentStatus,
+                           may_follow,
+                           sources_of,
+)
 from .people import ACCOUNT_STATUSES, SEX_LABELS, SEXES, AccountStatus, sex_label
 from .permissions import Permissions
 

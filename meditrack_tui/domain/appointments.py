@@ -3,10 +3,10 @@ may follow which (a checked-in patient is not sent back to 'scheduled')."""
 
 from __future__ import annotations
 
-from enum import Enum
+from enum import StrEnum
 
 
-class AppointmentStatus(str, Enum):
+class AppointmentStatus(StrEnum):
     """An appointment's status; the value is what the store keeps."""
 
     SCHEDULED = "scheduled"

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from enum import Enum
+from enum import StrEnum
 
 SEXES: tuple[str, ...] = ("F", "M", "X")
 SEX_LABELS: dict[str, str] = {"F": "Female", "M": "Male", "X": "Other / not stated"}
@@ -13,7 +13,7 @@ def sex_label(value: str | None) -> str:
     return SEX_LABELS.get(value or "", value or "")
 
 
-class AccountStatus(str, Enum):
+class AccountStatus(StrEnum):
     """An account's status; the value is what the store keeps."""
 
     ACTIVE = "active"

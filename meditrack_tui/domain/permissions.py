@@ -16,7 +16,7 @@ class Permissions:
     patient_id: str | None = None
 
     @classmethod
-    def of(cls, session: object | None) -> "Permissions":
+    def of(cls, session: object | None) -> Permissions:
         """For a session (anything with ``role`` and ``patient_id``), or nobody."""
         if session is None:
             return cls(None)

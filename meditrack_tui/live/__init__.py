@@ -10,9 +10,10 @@ the same events. ``Store.open_feed(scope)`` picks the right one.
 from __future__ import annotations
 
 from collections import deque
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
-from typing import Any, Iterable, Protocol
+from datetime import UTC, datetime, timedelta
+from typing import Any, Protocol
 
 WATCHED = ("users", "patients", "appointments", "prescriptions", "vitals", "reports", "audit")
 # Collections whose records belong to one patient (a patient's feed shows only their own).
@@ -26,7 +27,7 @@ PRUNE_EVERY = timedelta(seconds=30)
 
 def utcnow() -> datetime:
     """Naive UTC, the change log's time base (shared by processes in any time zone)."""
-    return datetime.now(timezone.utc).replace(tzinfo=None)
+    return datetime.now(UTC).replace(tzinfo=None)
 
 
 @dataclass(frozen=True)

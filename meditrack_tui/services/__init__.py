@@ -6,8 +6,8 @@ it to the app, tests build it on a temporary store.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
-from typing import Callable
 
 from ..config import Config
 from .appointments import AppointmentService

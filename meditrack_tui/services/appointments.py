@@ -6,12 +6,12 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 from .. import policy
+from ..domain import APPOINTMENT_STATUSES, OPEN_STATUSES, may_follow
 from ..errors import Conflict, NotFound, ValidationError
 from ..store import AppointmentQuery
 from ..validation import Checker, add_safely, page_args
 from .base import Page, Service, Session, describe, public, ref
 from .patients import PatientService
-from ..domain import APPOINTMENT_STATUSES, OPEN_STATUSES, may_follow
 from .settings import clinic_settings, doctor_hours, fits, format_hours
 from .slots import DEFAULT_STEP, MAX_DAYS, FreeDay, free_days
 

@@ -18,6 +18,7 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
 from .. import policy
+from ..domain import AccountStatus
 from ..errors import (
     AccountInactive,
     AccountLocked,
@@ -29,7 +30,6 @@ from ..errors import (
     SessionExpired,
     ValidationError,
 )
-from ..domain import AccountStatus
 from ..validation import EMAIL_RE, Checker
 from .base import Context, Service, Session, public
 
@@ -195,14 +195,17 @@ class AuthService(Service):
         if status == PENDING:
             self._audit_login(user, "failed", "pending approval")
             raise AccountPending(
-                "Your account is waiting for an administrator's approval. Try again once it is approved."
+                "Your account is waiting for an administrator's approval. "
+                "Try again once it is approved."
             )
         if status == REJECTED:
             self._audit_login(user, "failed", "sign-up rejected")
-            raise AccountPending("Your sign-up request was not approved. Ask the clinic's administrator.")
+            raise AccountPending(
+                "Your sign-up request was not approved. Ask the clinic's administrator.")
         if status == INACTIVE:
             self._audit_login(user, "failed", "account deactivated")
-            raise AccountInactive("This account has been deactivated. Ask the clinic's administrator.")
+            raise AccountInactive(
+                "This account has been deactivated. Ask the clinic's administrator.")
         with self.uow():
             self.store.users.update(user["id"], {"failed_logins": 0, "locked_until": None,
                                                  "last_login": now}, bump=False)

@@ -8,15 +8,16 @@ input validated, the change audited, and plain data returned.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
-from contextlib import AbstractContextManager, contextmanager
-from typing import TYPE_CHECKING, Any, Callable, Generic, Iterator, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from .. import policy
-from ..domain import Permissions
 from ..audit_chain import AuditKey, key_for
 from ..config import Config
+from ..domain import Permissions
 from ..errors import NotFound, PermissionDenied
 from ..live import CHANGE_LOG_KEEP, PRUNE_EVERY, utcnow
 from ..store import is_id
@@ -60,10 +61,10 @@ class Page(Generic[T]):
 class Context:
     """Dependencies shared by all services; ``clock`` is injectable so tests can move time."""
 
-    store: "Store"
+    store: Store
     config: Config
     clock: Callable[[], datetime] = field(default=lambda: datetime.now().replace(microsecond=0))
-    auth: "AuthService | None" = None
+    auth: AuthService | None = None
     #: when this process last pruned the change events (any process may)
     pruned_at: datetime | None = None
     #: True while the backend runs a live re-read (a screen re-fetching after a change)
@@ -86,13 +87,14 @@ def ref(value: Any, what: str = "record") -> str:
 
 
 class Service:
-    """Base class: session verification, policy checks with audited denials, audit and change log."""
+    """Base class: session verification, policy checks with audited denials, audit and
+    change log."""
 
     def __init__(self, ctx: Context) -> None:
         self.ctx = ctx
 
     @property
-    def store(self) -> "Store":
+    def store(self) -> Store:
         return self.ctx.store
 
     def uow(self) -> AbstractContextManager[None]:

@@ -14,7 +14,6 @@ from ..store.base import PATIENT_SORTS
 from ..validation import EMAIL_RE, PHONE_RE, Checker, page_args
 from .base import Page, Service, Session, describe, ref
 
-
 EDITABLE = ("first_name", "last_name", "dob", "sex", "phone", "email", "address",
             "allergies", "conditions", "primary_doctor_id")
 SORTS = PATIENT_SORTS

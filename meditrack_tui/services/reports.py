@@ -12,8 +12,8 @@ from typing import Any
 from .. import files, policy
 from ..errors import NotFound, ValidationError
 from ..files import Folder, IncomingFile
-from ..validation import Checker
 from ..store import Corrupt
+from ..validation import Checker
 from .base import Service, Session, describe, public, ref
 from .patients import PatientService
 

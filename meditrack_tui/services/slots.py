@@ -7,9 +7,10 @@ reads; the booking itself still goes through ``book``/``reschedule``, which chec
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
-from typing import Any, Iterable
+from typing import Any
 
 from .settings import WEEKDAYS
 

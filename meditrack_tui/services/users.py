@@ -10,7 +10,15 @@ from ..domain import ACCOUNT_STATUSES
 from ..errors import Conflict, NotFound, ValidationError
 from ..store import UserQuery
 from ..validation import EMAIL_RE, Checker, page_args
-from .auth import ACTIVE, INACTIVE, PENDING, REJECTED, check_password_rules, check_username, user_public
+from .auth import (
+    ACTIVE,
+    INACTIVE,
+    PENDING,
+    REJECTED,
+    check_password_rules,
+    check_username,
+    user_public,
+)
 from .base import Page, Service, Session, ref
 
 STATUSES = ACCOUNT_STATUSES
@@ -217,7 +225,8 @@ class UserService(Service):
             raise ValidationError({"current_password": "The current password is not right."})
         check_password_rules(new, user["username"], field="new_password")
         if new == current:
-            raise ValidationError({"new_password": "Choose a password different from the current one."})
+            raise ValidationError(
+                {"new_password": "Choose a password different from the current one."})
         new_hash = self.ctx.auth.hash_password(new)
         with self.uow():
             self.store.users.update(user["id"], {"password_hash": new_hash}, bump=False)

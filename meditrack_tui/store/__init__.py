@@ -8,16 +8,37 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from .base import (EMBEDDED, MONGODB, AppointmentQuery, AppointmentRow, AuditQuery, AuditRow,
-                   Corrupt, Doc, Duplicate, Found, NameSearch, PatientQuery, PatientRow,
-                   PrescriptionRow, ReadingRow, ReportRow, SessionRow, Store, StoreInfo,
-                   UserQuery, UserRow, is_id, new_id)
+from .base import (
+    EMBEDDED,
+    MONGODB,
+    AppointmentQuery,
+    AppointmentRow,
+    AuditQuery,
+    AuditRow,
+    Corrupt,
+    Doc,
+    Duplicate,
+    Found,
+    NameSearch,
+    PatientQuery,
+    PatientRow,
+    PrescriptionRow,
+    ReadingRow,
+    ReportRow,
+    SessionRow,
+    Store,
+    StoreInfo,
+    UserQuery,
+    UserRow,
+    is_id,
+    new_id,
+)
 
 if TYPE_CHECKING:
     from ..config import Config
 
 
-def connect(config: "Config") -> Store:
+def connect(config: Config) -> Store:
     """Open (creating or migrating as needed) the configured store."""
     if config.mongo_uri:
         from .mongo import open_mongo

@@ -6,7 +6,8 @@ implementation (the contract suite in ``tests/store`` holds each to them):
 
 - A record is a plain ``dict`` of its fields with its id under ``"id"``: an opaque
   string (never an ObjectId). Each aggregate's fields are named by its row type
-  (``PatientRow``, ``AppointmentRow``, ...: TypedDicts, so a type checker sees them). Values are str, int, float, bool, None, lists, dicts and
+  (``PatientRow``, ``AppointmentRow``, ...: TypedDicts, so a type checker sees them).
+  Values are str, int, float, bool, None, lists, dicts and
   naive ``datetime`` (microseconds dropped to milliseconds, as MongoDB keeps them).
   What a repository returns is the caller's own copy.
 - ``add`` assigns an id (:func:`new_id`) unless the record has one, and returns the
@@ -29,11 +30,11 @@ import os
 import secrets
 import time
 from abc import ABC, abstractmethod
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import (TYPE_CHECKING, Any, Generic, Iterable, Iterator, Sequence, TypedDict,
-                    TypeVar)
+from typing import TYPE_CHECKING, Any, Generic, TypedDict, TypeVar
 
 if TYPE_CHECKING:
     from ..audit_chain import AuditSeal

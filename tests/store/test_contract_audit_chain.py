@@ -69,7 +69,7 @@ def test_seq_runs_without_gaps_and_each_entry_links_to_the_one_before(trail):
     n = tamper.last_seq()
     entries = [tamper.entry(k) for k in range(1, n + 1)]
     assert [e["seq"] for e in entries] == list(range(1, n + 1))
-    assert all(b["prev"] == a["hash"] for a, b in zip(entries, entries[1:]))
+    assert all(b["prev"] == a["hash"] for a, b in zip(entries, entries[1:], strict=False))
 
 
 def test_edited_removed_and_inserted_entries_are_named(trail):
@@ -103,7 +103,7 @@ def test_entries_cut_off_the_end_are_removed_per_the_head(trail):
     tamper.delete(n)
     tamper.delete(n - 1)
     assert problems(trail.audit.verify_chain()) == [(REMOVED, n - 1, None)]
-    assert "entries seq %d..%d REMOVED" % (n - 1, n) in trail.audit.verify_chain().lines()[1]
+    assert f"entries seq {n - 1}..{n} REMOVED" in trail.audit.verify_chain().lines()[1]
 
 
 def test_a_head_rewritten_to_hide_a_cut_off_end_is_caught(trail):

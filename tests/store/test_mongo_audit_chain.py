@@ -12,9 +12,8 @@ from datetime import datetime, timedelta
 
 import pytest
 
-from meditrack_tui.store.base import SCHEMA_VERSION
-
 from meditrack_tui.audit_chain import INSERTED, AuditKey, verify
+from meditrack_tui.store.base import SCHEMA_VERSION
 from tests.conftest import make_config
 from tests.store.conftest import MONGO_URI
 

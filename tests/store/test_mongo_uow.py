@@ -15,7 +15,6 @@ from meditrack_tui.errors import StoreBusy
 from meditrack_tui.store.base import MONGODB, StoreInfo
 from meditrack_tui.store.mongo.store import MongoStore
 
-
 KEY = AuditKey("test-audit-key")
 
 

@@ -18,8 +18,15 @@ import pytest
 
 from meditrack_tui.audit_chain import AuditKey
 from meditrack_tui.errors import StoreBusy, StoreUnavailable
-from meditrack_tui.store.base import (SCHEMA_VERSION, AppointmentQuery, AuditQuery, Corrupt,
-                                      NameSearch, PatientQuery, UserQuery)
+from meditrack_tui.store.base import (
+    SCHEMA_VERSION,
+    AppointmentQuery,
+    AuditQuery,
+    Corrupt,
+    NameSearch,
+    PatientQuery,
+    UserQuery,
+)
 from meditrack_tui.store.sqlite import DB_FILE, SqliteStore, open_sqlite
 from meditrack_tui.store.sqlite.schema import MIGRATIONS
 from tests.conftest import make_config

@@ -3,11 +3,10 @@ log, and that other roles cannot reach either."""
 
 from __future__ import annotations
 
-from tests.conftest import sync
-
-
 import pytest
 from textual.widgets import DataTable, Input, Select, Static
+
+from tests.conftest import sync
 
 try:  # tests/ is a package in some layouts, a plain folder in others
     from tests.conftest import login_as, settle

@@ -3,9 +3,6 @@ palette, leaving unsaved work, the idle lock and logout."""
 
 from __future__ import annotations
 
-from tests.conftest import sync
-
-
 from textual import events
 from textual.widgets import Input, Select, Static
 
@@ -14,8 +11,7 @@ from meditrack_tui.runtime import Backend
 from screens.confirm import ConfirmScreen
 from screens.lock import LockScreen
 from screens.login import LoginScreen, SetupScreen, SignupScreen
-
-from tests.conftest import login_as, make_config, settle
+from tests.conftest import login_as, make_config, settle, sync
 
 PASSWORD = "meditrack-demo"
 
@@ -231,7 +227,8 @@ async def test_signup_sex_is_a_choice_and_escape_asks_before_discarding(make_app
         screen = app.screen
         sex = screen.query_one("#sex", Select)
         assert sex.is_blank()  # nothing chosen for the person
-        # by keyboard (Female, Male, Other / not stated, as on the patient form): focus the choice, open it, pick the second entry
+        # by keyboard (Female, Male, Other / not stated, as on the patient form): focus the
+        # choice, open it, pick the second entry
         sex.focus()
         await pilot.press("enter", "down", "down", "enter")
         await settle(app, pilot)

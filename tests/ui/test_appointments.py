@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from tests.conftest import sync
-
 from datetime import date, datetime
 
 from textual.screen import Screen
 from textual.widgets import Input, Select, Static
+
+from tests.conftest import sync
 
 try:
     from tests.conftest import FIXED_NOW, answer_discard, login_as, settle
@@ -144,10 +144,11 @@ async def test_go_to_date_and_admin_doctor_selector(make_app, demo_backend):
     # today are cancelled
     before = [d for d in doctors[:[d["id"] for d in doctors].index(hartwell)]]
     for doctor in before:
-        for appt in call_as(demo_backend, "demo.admin", lambda s, me: s.appointments.day_agenda(
-                me, doctor["id"], "2026-03-04")):
+        for appt in call_as(demo_backend, "demo.admin",
+                            lambda s, me, doctor=doctor: s.appointments.day_agenda(
+                                me, doctor["id"], "2026-03-04")):
             if appt["status"] == "scheduled":
-                call_as(demo_backend, "demo.admin", lambda s, me: s.appointments.cancel(
+                call_as(demo_backend, "demo.admin", lambda s, me, appt=appt: s.appointments.cancel(
                     me, appt["id"], version=appt["version"]))
     assert before, "the demo clinic lists another doctor before Dr. Hartwell"
     app = make_app()

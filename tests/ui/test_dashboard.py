@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from tests.conftest import sync
-
-
 from textual.widgets import Input, Sparkline, Static
+
+from tests.conftest import sync
 
 try:
     from tests.conftest import login_as, settle

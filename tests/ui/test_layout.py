@@ -3,8 +3,6 @@ the footer fits the terminal, the vitals table sits beside the chart on a wide t
 
 from __future__ import annotations
 
-from tests.conftest import login_as, open_own_vitals, settle, sync
-
 from textual.widgets import DataTable, Footer
 
 from screens.admin import AuditScreen
@@ -12,6 +10,7 @@ from screens.appointments import AppointmentTable, RecordTable
 from screens.base import Fit, Table, fit_widths, share
 from screens.dashboard import DashboardScreen
 from screens.vitals import Choice, VitalsPane
+from tests.conftest import login_as, open_own_vitals, settle, sync
 
 
 def test_share_cuts_the_widest_first():

@@ -3,8 +3,6 @@ second process (another clinic worker's session) making changes through the serv
 
 from __future__ import annotations
 
-from tests.conftest import sync
-
 import json
 import subprocess
 import sys
@@ -15,8 +13,7 @@ import pytest
 
 from meditrack_tui.app import MediTrackApp
 from screens.messages import DataChanged
-
-from tests.conftest import FIXED_NOW
+from tests.conftest import FIXED_NOW, sync
 
 PASSWORD = "meditrack-demo"
 ROOT = Path(__file__).resolve().parents[2]
@@ -116,7 +113,6 @@ async def test_a_booking_in_another_process_appears_in_the_agenda(live_app):
 @sync
 async def test_a_reading_added_in_another_process_appears_in_the_chart(live_app):
     from screens.patient_detail import PatientScreen
-    from screens.vitals import VitalsPane
 
     app = live_app
     async with app.run_test(size=(100, 30)) as pilot:

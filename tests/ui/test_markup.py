@@ -17,7 +17,6 @@ from textual.geometry import Region
 from textual.widget import Widget
 from textual.widgets import Button, DataTable, Input, Select
 
-from tests.conftest import login_as, settle, sync
 from screens.admin import ActionMenu, AuditScreen, NewUserScreen, UsersScreen
 from screens.appointments import AppointmentForm, AppointmentsScreen
 from screens.confirm import ConfirmScreen, PromptScreen
@@ -28,6 +27,7 @@ from screens.patients import PatientFormScreen, PatientListScreen
 from screens.prescriptions import PrescriptionFormScreen
 from screens.profile import ProfileScreen
 from screens.reports import PreviewScreen, UploadReportScreen
+from tests.conftest import login_as, settle, sync
 
 PASSWORD = "hostile-password-1"
 SIZE = (160, 50)  # wide enough that no hostile value below is cut by a column

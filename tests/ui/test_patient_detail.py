@@ -3,10 +3,9 @@ patient's own record, archive/restore, prescriptions with the allergy override, 
 
 from __future__ import annotations
 
-from tests.conftest import sync
-
-
 from textual.widgets import DataTable, Input, Select, Static, TabbedContent
+
+from tests.conftest import sync
 
 try:  # tests/ is a package in some layouts, a plain folder in others
     from tests.conftest import login_as, settle

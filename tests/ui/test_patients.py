@@ -3,10 +3,9 @@ records, the patient role's own record instead of the list, and a layout snapsho
 
 from __future__ import annotations
 
-from tests.conftest import sync
-
-
 from textual.widgets import DataTable, Input, Select, Static
+
+from tests.conftest import sync
 
 try:  # tests/ is a package in some layouts, a plain folder in others
     from tests.conftest import login_as, settle
@@ -16,8 +15,6 @@ from screens.confirm import ConfirmScreen
 from screens.messages import DataChanged
 from screens.patient_detail import PatientScreen
 from screens.patients import PatientFormScreen, PatientListScreen, fit_columns
-
-
 
 
 async def sign_in(app, pilot, username: str) -> None:

@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-from tests.conftest import sync
-
-
 import pytest
 from textual.widgets import Input, Static
 
 from meditrack_tui.errors import AuthenticationFailed
 from screens.confirm import ConfirmScreen
 from screens.profile import ProfileScreen
+from tests.conftest import sync
 
 try:  # tests/ is a package in some layouts, a plain folder in others
     from tests.conftest import login_as, settle

@@ -2,22 +2,31 @@
 
 from __future__ import annotations
 
-from tests.conftest import sync
-
 from pathlib import Path
 
 from textual.app import ComposeResult
 from textual.screen import Screen
-from textual.widgets import (Button, DataTable, Footer, Input, OptionList, Select, Static,
-                             TabbedContent, TabPane, TextArea)
+from textual.widgets import (
+    Button,
+    DataTable,
+    Footer,
+    Input,
+    OptionList,
+    Select,
+    Static,
+    TabbedContent,
+    TabPane,
+    TextArea,
+)
+
+from tests.conftest import sync
 
 try:  # tests/ is a package in some layouts, a plain folder in others
     from tests.conftest import login_as, settle
 except ImportError:  # pragma: no cover
     from conftest import login_as, settle
 from screens.base import Table
-from screens.confirm import ConfirmScreen
-from screens.confirm import PromptScreen
+from screens.confirm import ConfirmScreen, PromptScreen
 from screens.reports import DeletedReportsScreen, PreviewScreen, ReportsPane, UploadReportScreen
 
 LIPID_PANEL = Path(__file__).resolve().parents[2] / "sample_data" / "reports" / \
@@ -109,7 +118,7 @@ async def test_doctor_uploads_a_csv_and_it_is_listed(make_app, tmp_path):
         await settle(app, pilot)
         assert files(pane)[0] == "home_bp_log.csv"
         table = pane.query_one("#reports-table", Table)
-        row = dict(zip(table.fitted_columns, (str(c) for c in table.get_row_at(0))))
+        row = dict(zip(table.fitted_columns, (str(c) for c in table.get_row_at(0)), strict=True))
         full = {"uploaded": "2026-03-04", "file": "home_bp_log.csv", "kind": "test report",
                 "type": "CSV table", "size": f"{len(content)} B", "by": "demo.doctor",
                 "note": "Home BP log"}
@@ -127,7 +136,8 @@ async def test_the_form_lists_the_inbox_and_refuses_inline(make_app, tmp_path):
         form = await upload(app, pilot, None)
         where = shown(form.query_one("#upload-where"))
         assert str(inbox(app)) in where  # says where to put files
-        assert "No files waiting" in str(form.query_one("#in-file", OptionList).get_option_at_index(0).prompt)
+        first = form.query_one("#in-file", OptionList).get_option_at_index(0)
+        assert "No files waiting" in str(first.prompt)
         fake = tmp_path / "scan.pdf"
         fake.write_text("This is only text pretending to be a PDF.\n")
         await app.pop_screen()

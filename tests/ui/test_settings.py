@@ -12,8 +12,14 @@ from screens.confirm import ConfirmScreen
 from screens.settings import DoctorHoursScreen, SettingsScreen
 from screens.slots import SlotPicker
 from tests.conftest import login_as, settle, sync
-from tests.ui.test_appointments import (call_as, fill, open_appointments, open_form,
-                                        pick_patient, text_of)
+from tests.ui.test_appointments import (
+    call_as,
+    fill,
+    open_appointments,
+    open_form,
+    pick_patient,
+    text_of,
+)
 
 
 async def open_settings(app, pilot) -> SettingsScreen:

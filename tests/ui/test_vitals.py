@@ -2,21 +2,18 @@
 
 from __future__ import annotations
 
-from tests.conftest import sync
-
-
 from textual.app import ComposeResult
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Input, OptionList, Static, TabbedContent, TabPane
 from textual_plotext import PlotextPlot
+
+from tests.conftest import sync
 
 try:  # tests/ is a package in some layouts, a plain folder in others
     from tests.conftest import answer_discard, login_as, open_own_record, open_own_vitals, settle
 except ImportError:  # pragma: no cover
     from conftest import answer_discard, login_as, open_own_record, open_own_vitals, settle
 from screens.vitals import AddReadingScreen, Choice, ChoiceScreen, TrendPlot, VitalsPane
-
-
 
 
 class PaneHost(Screen):

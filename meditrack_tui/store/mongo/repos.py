@@ -15,11 +15,34 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from ...live import PATIENT_SCOPED
-from ..base import (APPOINTMENT_SORTS, PATIENT_SORTS, AppointmentQuery, AppointmentRepo,
-                    AuditQuery, AuditRepo, ChangeRepo, ChangeRow, Corrupt, CounterRepo, Doc,
-                    Duplicate, Found, NameSearch, PatientQuery, PatientRepo, PrescriptionRepo,
-                    Records, ReportRepo, SessionRepo, SettingsRepo, UserQuery, UserRepo,
-                    VitalsRepo, chunks, new_id)
+from ..base import (
+    APPOINTMENT_SORTS,
+    PATIENT_SORTS,
+    AppointmentQuery,
+    AppointmentRepo,
+    AuditQuery,
+    AuditRepo,
+    ChangeRepo,
+    ChangeRow,
+    Corrupt,
+    CounterRepo,
+    Doc,
+    Duplicate,
+    Found,
+    NameSearch,
+    PatientQuery,
+    PatientRepo,
+    PrescriptionRepo,
+    Records,
+    ReportRepo,
+    SessionRepo,
+    SettingsRepo,
+    UserQuery,
+    UserRepo,
+    VitalsRepo,
+    chunks,
+    new_id,
+)
 
 if TYPE_CHECKING:
     from .store import MongoStore

@@ -86,8 +86,7 @@ ACCESS = {13, 18}  # Unauthorized, AuthenticationFailed
 def translate(exc: BaseException, host: str, db_name: str) -> MediTrackError | None:
     """The MediTrack error for a pymongo error about the server (None: not one of those).
     ``host`` is the URI's host part, never its credentials."""
-    from pymongo.errors import (ConnectionFailure, OperationFailure, PyMongoError,
-                                WriteConcernError)
+    from pymongo.errors import ConnectionFailure, OperationFailure, PyMongoError, WriteConcernError
 
     if not isinstance(exc, PyMongoError):
         return None

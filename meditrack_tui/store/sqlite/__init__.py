@@ -15,11 +15,20 @@ from typing import TYPE_CHECKING
 
 from ...errors import StoreCorrupt, StoreFull, StoreReadOnly, StoreUnavailable
 from ..base import EMBEDDED, SCHEMA_VERSION, Store, StoreInfo
-from .engine import (DB_NAME, Database, create_private, free_space, human_size,
-                     read_only_reason)
-from .repos import (SqliteAppointments, SqliteAudit, SqliteChanges, SqliteCounters,
-                    SqlitePatients, SqlitePrescriptions, SqliteReports, SqliteSessions,
-                    SqliteSettings, SqliteUsers, SqliteVitals)
+from .engine import DB_NAME, Database, create_private, free_space, human_size, read_only_reason
+from .repos import (
+    SqliteAppointments,
+    SqliteAudit,
+    SqliteChanges,
+    SqliteCounters,
+    SqlitePatients,
+    SqlitePrescriptions,
+    SqliteReports,
+    SqliteSessions,
+    SqliteSettings,
+    SqliteUsers,
+    SqliteVitals,
+)
 from .schema import DATA_TABLES, MIGRATIONS, Migration, migrate
 
 if TYPE_CHECKING:

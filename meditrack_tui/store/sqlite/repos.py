@@ -13,12 +13,33 @@ from typing import Any, ClassVar
 
 from ...audit_chain import GENESIS, AuditSeal
 from ...live import PATIENT_SCOPED
-from ..base import AuditHead
-from ..base import (APPOINTMENT_SORTS, PATIENT_SORTS, AppointmentQuery, AppointmentRepo,
-                    AuditQuery, AuditRepo, ChangeRepo, ChangeRow, CounterRepo, Corrupt, Doc,
-                    Found, NameSearch, PatientQuery, PatientRepo, PrescriptionRepo, ReportRepo,
-                    SessionRepo, SettingsRepo, UserQuery, UserRepo, VitalsRepo, new_id,
-                    prefix_end)
+from ..base import (
+    APPOINTMENT_SORTS,
+    PATIENT_SORTS,
+    AppointmentQuery,
+    AppointmentRepo,
+    AuditHead,
+    AuditQuery,
+    AuditRepo,
+    ChangeRepo,
+    ChangeRow,
+    Corrupt,
+    CounterRepo,
+    Doc,
+    Found,
+    NameSearch,
+    PatientQuery,
+    PatientRepo,
+    PrescriptionRepo,
+    ReportRepo,
+    SessionRepo,
+    SettingsRepo,
+    UserQuery,
+    UserRepo,
+    VitalsRepo,
+    new_id,
+    prefix_end,
+)
 from .engine import Database, column, decode, encode, iso
 from .records import Extract, JsonRecords, field, order, paging, where
 
@@ -52,8 +73,8 @@ class _Paged(JsonRecords):
 
 class SqliteUsers(_Paged, UserRepo):
     table = "users"
-    columns: ClassVar[dict[str, Extract]] = {"username_lc": field("username_lc"), "patient_id": field("patient_id"),
-               "role": field("role"), "status": field("status")}
+    columns: ClassVar[dict[str, Extract]] = {
+        name: field(name) for name in ("username_lc", "patient_id", "role", "status")}
     unique: ClassVar[dict[str, str]] = {"username_lc": "username"}
 
     def by_username(self, username_lc: str) -> Doc | None:
@@ -92,7 +113,8 @@ class SqliteUsers(_Paged, UserRepo):
 
 class SqliteSessions(JsonRecords, SessionRepo):
     table = "sessions"
-    columns: ClassVar[dict[str, Extract]] = {"user_id": field("user_id"), "revoked": lambda d: int(bool(d.get("revoked")))}
+    columns: ClassVar[dict[str, Extract]] = {
+        "user_id": field("user_id"), "revoked": lambda d: int(bool(d.get("revoked")))}
 
     def revoke_user(self, user_id: str, *, keep: str | None = None) -> int:
         with self.db.transaction():
@@ -289,8 +311,8 @@ def _text_keys(doc: Doc) -> set[str]:
 
 class SqliteAppointments(_Paged, AppointmentRepo):
     table = "appointments"
-    columns: ClassVar[dict[str, Extract]] = {"patient_id": field("patient_id"), "doctor_id": field("doctor_id"),
-               "day": _day}
+    columns: ClassVar[dict[str, Extract]] = {
+        "patient_id": field("patient_id"), "doctor_id": field("doctor_id"), "day": _day}
     columns |= {name: field(name) for name in (
         "start", "status", "patient_name", "doctor_name", "reason", "mrn")}
 
@@ -327,8 +349,8 @@ class SqliteAppointments(_Paged, AppointmentRepo):
 
 class SqlitePrescriptions(JsonRecords, PrescriptionRepo):
     table = "prescriptions"
-    columns: ClassVar[dict[str, Extract]] = {"patient_id": field("patient_id"), "status": field("status"),
-               "start_date": field("start_date")}
+    columns: ClassVar[dict[str, Extract]] = {
+        name: field(name) for name in ("patient_id", "status", "start_date")}
 
     def for_patient(self, patient_id: str, *, status: str | None = None) -> list[Doc]:
         if status is None:
@@ -340,7 +362,8 @@ class SqlitePrescriptions(JsonRecords, PrescriptionRepo):
 
 class SqliteVitals(JsonRecords, VitalsRepo):
     table = "vitals"
-    columns: ClassVar[dict[str, Extract]] = {"patient_id": field("patient_id"), "taken_at": field("taken_at")}
+    columns: ClassVar[dict[str, Extract]] = {
+        name: field(name) for name in ("patient_id", "taken_at")}
 
     def series(self, patient_id: str, since: datetime | None = None,
                until: datetime | None = None) -> list[Doc]:
@@ -361,8 +384,8 @@ class SqliteVitals(JsonRecords, VitalsRepo):
 
 class SqliteReports(JsonRecords, ReportRepo):
     table = "reports"
-    columns: ClassVar[dict[str, Extract]] = {"patient_id": field("patient_id"), "kind": field("kind"),
-               "uploaded_at": field("uploaded_at")}
+    columns: ClassVar[dict[str, Extract]] = {
+        name: field(name) for name in ("patient_id", "kind", "uploaded_at")}
 
     def for_patient(self, patient_id: str, *, kind: str | None = None, limit: int = 500,
                     deleted: bool | None = False) -> list[Doc]:
