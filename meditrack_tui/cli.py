@@ -11,6 +11,7 @@ import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from . import __version__
 from .config import (
@@ -27,6 +28,10 @@ from .config import (
     default_data_dir,
 )
 from .errors import MediTrackError
+
+if TYPE_CHECKING:  # imported where used: the start-up loads only what it needs
+    from .runtime import Backend
+    from .services import Services
 
 
 def epilog() -> str:
@@ -69,7 +74,7 @@ class _Parser(argparse.ArgumentParser):
 
     _epilog: str | None = None
 
-    @property  # type: ignore[override]
+    @property
     def epilog(self) -> str:
         if self._epilog is None:
             self._epilog = epilog()
@@ -159,12 +164,12 @@ def store_location(config: Config) -> str:
     return str(config.data_dir)
 
 
-def _seed_demo_if_empty(backend, quiet: bool = False) -> bool:
+def _seed_demo_if_empty(backend: Backend, quiet: bool = False) -> bool:
     from . import seed
 
     where = store_location(backend.config)
 
-    def run(services):
+    def run(services: Services) -> dict[str, int] | None:
         if seed.demo_state(services, where=where) != "empty":
             return None
         return seed.load_demo(services)

@@ -13,7 +13,8 @@ from typing import Any
 def drug_classes() -> dict[str, dict[str, Any]]:
     """The classes: key -> {label, members (generic names), brands, aliases (class words)}."""
     text = resources.files("meditrack_tui").joinpath("data/drug_classes.json").read_text("utf-8")
-    return json.loads(text)["classes"]
+    classes: dict[str, dict[str, Any]] = json.loads(text)["classes"]
+    return classes
 
 
 def _norm(text: str) -> str:

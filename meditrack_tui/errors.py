@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 
 class MediTrackError(Exception):
@@ -98,7 +99,7 @@ class Conflict(MediTrackError):
         *,
         changed_by: str | None = None,
         changed_at: datetime | None = None,
-        current: dict | None = None,
+        current: dict[str, Any] | None = None,
     ) -> None:
         super().__init__(message)
         self.changed_by = changed_by

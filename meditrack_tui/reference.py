@@ -12,7 +12,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 SOURCES = {
     "blood_pressure": "ACC/AHA 2017 blood pressure categories",
@@ -133,7 +135,7 @@ def temperature(celsius: float) -> Flag:
     return Flag("temperature_c", "high fever (>=39.1)", 2, src)
 
 
-def flags_for(reading: dict) -> list[Flag]:
+def flags_for(reading: Mapping[str, Any]) -> list[Flag]:
     """Every flag that applies to a reading (normal values included, level 0)."""
     out: list[Flag] = []
     if reading.get("systolic") is not None and reading.get("diastolic") is not None:

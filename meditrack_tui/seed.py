@@ -64,7 +64,8 @@ def _patient_doc(services: Services, data: dict[str, Any], now: datetime, mrn: s
 def _reserve_mrns(services: Services, count: int) -> int:
     """Reserve ``count`` MRN numbers at once; returns the first."""
     with services.store.unit_of_work():
-        return services.store.counters.next("mrn", count) - count + 1
+        first: int = services.store.counters.next("mrn", count) - count + 1
+        return first
 
 
 def bulk_changed(services: Services, collection: str) -> None:
@@ -189,13 +190,13 @@ def load_demo(services: Services, folder: Path | None = None,
     prescriptions = []
     for item in data["prescriptions"]:
         patient, doctor = patients[item["patient"]], users[item["doctor"]]
-        start = today - timedelta(days=item.get("start_days_ago", 0))
+        start_day = today - timedelta(days=item.get("start_days_ago", 0))
         stopped = item.get("stopped_days_ago")
         prescriptions.append({
             "patient_id": patient["id"], "doctor_id": doctor["id"],
             "doctor_name": doctor["full_name"], "drug": item["drug"], "dose": item["dose"],
             "route": item.get("route", "oral"), "frequency": item["frequency"],
-            "start_date": start.isoformat(), "notes": item.get("notes"),
+            "start_date": start_day.isoformat(), "notes": item.get("notes"),
             "status": "stopped" if stopped is not None else "active",
             "stopped_at": datetime.combine(today - timedelta(days=stopped), datetime.min.time())
             if stopped is not None else None,

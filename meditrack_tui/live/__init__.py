@@ -126,7 +126,8 @@ class ChangeLogFeed:
 
 def open_feed(store: Any, scope: Scope | None = None) -> ChangeFeed:
     """The right feed for a store (a change stream on a replica set, else the log)."""
-    return store.open_feed(scope)
+    feed: ChangeFeed = store.open_feed(scope)
+    return feed
 
 
 __all__ = ["ChangeEvent", "Scope", "ChangeFeed", "ChangeLogFeed", "visible_to",

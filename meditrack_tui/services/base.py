@@ -82,7 +82,7 @@ def ref(value: Any, what: str = "record") -> str:
     """A record id given by a caller; anything that is not one is 'not found', never a
     query operator."""
     if is_id(value):
-        return value
+        return str(value)
     raise NotFound(f"That {what} does not exist.")
 
 

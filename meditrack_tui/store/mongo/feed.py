@@ -41,7 +41,7 @@ def event_from_change(change: dict[str, Any]) -> ChangeEvent | None:
                        change.get("wallTime"))
 
 
-def stream_pipeline(collections: Iterable[str], scope: Scope | None = None) -> list[dict]:
+def stream_pipeline(collections: Iterable[str], scope: Scope | None = None) -> list[dict[str, Any]]:
     """The change stream's $match: the watched collections, and for a patient only theirs."""
     colls = list(collections)
     match: dict[str, Any] = {"ns.coll": {"$in": colls},

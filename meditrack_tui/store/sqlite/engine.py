@@ -14,6 +14,7 @@ import threading
 import weakref
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -218,6 +219,14 @@ class _Local(threading.local):
     depth: int = 0
 
 
+@dataclass
+class _Pooled:
+    """A pooled connection and (weakly) the thread that owns it now."""
+
+    owner: weakref.ref[threading.Thread]
+    conn: sqlite3.Connection
+
+
 class Database:
     """One database file: a connection per thread (opened lazily, reused from threads that
     have ended), transactions that nest by joining, SQLite errors as MediTrack errors."""
@@ -228,7 +237,7 @@ class Database:
         self.busy_timeout = busy_timeout
         self._local = _Local()
         self._lock = threading.Lock()
-        self._pool: list[list[Any]] = []  # [weakref to the owning thread, connection]
+        self._pool: list[_Pooled] = []
         self._closed = False
 
     # --- connections ---
@@ -246,12 +255,12 @@ class Database:
             if self._closed:
                 raise StoreUnavailable(f"The database in {self.data_dir} has been closed.")
             for entry in self._pool:
-                owner = entry[0]()
-                if (owner is None or not owner.is_alive()) and not entry[1].in_transaction:
-                    entry[0] = weakref.ref(me)  # a finished thread's connection
-                    return entry[1]
+                owner = entry.owner()
+                if (owner is None or not owner.is_alive()) and not entry.conn.in_transaction:
+                    entry.owner = weakref.ref(me)  # a finished thread's connection
+                    return entry.conn
             conn = self._connect()
-            self._pool.append([weakref.ref(me), conn])
+            self._pool.append(_Pooled(weakref.ref(me), conn))
             return conn
 
     def _connect(self) -> sqlite3.Connection:
@@ -281,9 +290,9 @@ class Database:
         with self._lock:
             self._closed = True
             pool, self._pool = self._pool, []
-        for _, conn in pool:
+        for entry in pool:
             try:
-                conn.close()
+                entry.conn.close()
             except sqlite3.Error:
                 pass
         self._local.conn = None

@@ -8,10 +8,10 @@ keep side tables in step (``_sync`` / ``_unsync``).
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Callable, Sequence
-from typing import Any, ClassVar
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, ClassVar, cast
 
-from ..base import Doc, Duplicate, Records, chunks, new_id
+from ..base import Doc, Duplicate, R, Records, chunks, new_id
 from .engine import Database, column, decode, encode
 
 Extract = Callable[[Doc], Any]
@@ -37,7 +37,7 @@ def where(clauses: list[str]) -> str:
     return " WHERE " + " AND ".join(clauses) if clauses else ""
 
 
-class JsonRecords(Records):
+class JsonRecords(Records[R]):
     """Records of one table: ``id``, ``version`` and ``doc`` (JSON) plus ``columns``.
 
     A subclass with a side table (rows derived from a record, e.g. its search keys) names
@@ -64,9 +64,15 @@ class JsonRecords(Records):
         """The column values of a record, in ``columns`` order."""
         return [f(doc) for f in self.columns.values()]
 
-    def _docs(self, sql: str, params: Sequence[Any] = ()) -> list[Doc]:
+    def _row(self, doc: Doc) -> R:
+        """A decoded record of this table as its row type: the JSON holds what ``add`` and
+        ``update`` stored, the fields the row type names (a TypedDict: no check at run
+        time)."""
+        return cast(R, doc)
+
+    def _docs(self, sql: str, params: Sequence[Any] = ()) -> list[R]:
         """Decode the ``doc`` column (the first) of every row."""
-        return [decode(row[0]) for row in self.db.execute(sql, params).fetchall()]
+        return [self._row(decode(row[0])) for row in self.db.execute(sql, params).fetchall()]
 
     def _duplicate(self, exc: sqlite3.IntegrityError) -> Duplicate:
         message = str(exc)
@@ -85,7 +91,7 @@ class JsonRecords(Records):
             self.db.execute(f"DELETE FROM {self.side_table} WHERE {self.side_key} = ?",
                             (record_id,))
 
-    def _prepare(self, doc: Doc) -> tuple[Doc, list[Any]]:
+    def _prepare(self, doc: Mapping[str, Any]) -> tuple[Doc, list[Any]]:
         """A new record as stored (the caller's own copy, with an id) and its insert row;
         the JSON is encoded once."""
         record = dict(doc)
@@ -131,35 +137,36 @@ class JsonRecords(Records):
 
     # --- Records ---
 
-    def get(self, record_id: str) -> Doc | None:
-        return self._read(record_id)
+    def get(self, record_id: str) -> R | None:
+        doc = self._read(record_id)
+        return None if doc is None else self._row(doc)
 
-    def get_many(self, record_ids: Sequence[str]) -> dict[str, Doc]:
+    def get_many(self, record_ids: Sequence[str]) -> dict[str, R]:
         ids = sorted({i for i in record_ids if isinstance(i, str)})
-        out: dict[str, Doc] = {}
+        out: dict[str, R] = {}
         for batch in chunks(ids, 500):  # below SQLite's limit of bound parameters
             marks = ", ".join("?" * len(batch))
             for doc in self._docs(f"SELECT doc FROM {self.table} WHERE id IN ({marks})", batch):
-                out[doc["id"]] = doc
+                out[cast(Doc, doc)["id"]] = doc
         return out
 
-    def add(self, doc: Doc) -> Doc:
-        stored, row = self._prepare(doc)
+    def add(self, doc: R) -> R:
+        stored, row = self._prepare(cast(Doc, doc))
         with self.db.transaction():
             self._insert_rows([row], [stored])
-        return stored
+        return self._row(stored)
 
-    def add_many(self, docs: Sequence[Doc]) -> list[Doc]:
+    def add_many(self, docs: Sequence[R]) -> list[R]:
         """Add several records in one transaction (joins the current one): one statement
         for all rows, one for all side-table rows."""
-        prepared = [self._prepare(doc) for doc in docs]
+        prepared = [self._prepare(cast(Doc, doc)) for doc in docs]
         stored = [record for record, _ in prepared]
         with self.db.transaction():
             self._insert_rows([row for _, row in prepared], stored)
-        return stored
+        return [self._row(record) for record in stored]
 
     def update(self, record_id: str, fields: Doc, *, version: int | None = None,
-               bump: bool = True) -> Doc | None:
+               bump: bool = True) -> R | None:
         with self.db.transaction():
             before = self._read(record_id)
             if before is None or (version is not None and before.get("version") != version):
@@ -170,9 +177,9 @@ class JsonRecords(Records):
             if bump:
                 doc["version"] = (doc.get("version") or 0) + 1
             self._rewrite(before, doc)
-        return doc
+        return self._row(doc)
 
-    def increment(self, record_id: str, name: str, by: int = 1) -> Doc | None:
+    def increment(self, record_id: str, name: str, by: int = 1) -> R | None:
         with self.db.transaction():
             before = self._read(record_id)
             if before is None:
@@ -180,7 +187,7 @@ class JsonRecords(Records):
             doc = dict(before)
             doc[name] = (doc.get(name) or 0) + by
             self._rewrite(before, doc)
-        return doc
+        return self._row(doc)
 
     def delete(self, record_id: str) -> bool:
         with self.db.transaction():

@@ -9,7 +9,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any, ClassVar
+from typing import Any, ClassVar, cast
 
 from ...audit_chain import GENESIS, AuditSeal
 from ...live import PATIENT_SCOPED
@@ -18,9 +18,11 @@ from ..base import (
     PATIENT_SORTS,
     AppointmentQuery,
     AppointmentRepo,
+    AppointmentRow,
     AuditHead,
     AuditQuery,
     AuditRepo,
+    AuditRow,
     ChangeRepo,
     ChangeRow,
     Corrupt,
@@ -30,12 +32,20 @@ from ..base import (
     NameSearch,
     PatientQuery,
     PatientRepo,
+    PatientRow,
     PrescriptionRepo,
+    PrescriptionRow,
+    R,
+    ReadingRow,
     ReportRepo,
+    ReportRow,
     SessionRepo,
+    SessionRow,
     SettingsRepo,
+    SettingsRow,
     UserQuery,
     UserRepo,
+    UserRow,
     VitalsRepo,
     new_id,
     prefix_end,
@@ -59,9 +69,9 @@ def _flag(value: bool | None) -> int | None:
     return None if value is None else int(bool(value))
 
 
-class _Paged(JsonRecords):
+class _Paged(JsonRecords[R]):
     def _page(self, clauses: list[str], params: list[Any], sort: str, skip: int,
-              limit: int | None, count: bool) -> Found:
+              limit: int | None, count: bool) -> Found[R]:
         cond = where(clauses)
         tail, page = paging(skip, limit)
         items = self._docs(f"SELECT doc FROM {self.table}{cond} ORDER BY {sort}{tail}",
@@ -71,21 +81,21 @@ class _Paged(JsonRecords):
         return Found(items, total)
 
 
-class SqliteUsers(_Paged, UserRepo):
+class SqliteUsers(_Paged[UserRow], UserRepo):
     table = "users"
     columns: ClassVar[dict[str, Extract]] = {
         name: field(name) for name in ("username_lc", "patient_id", "role", "status")}
     unique: ClassVar[dict[str, str]] = {"username_lc": "username"}
 
-    def by_username(self, username_lc: str) -> Doc | None:
+    def by_username(self, username_lc: str) -> UserRow | None:
         found = self._docs("SELECT doc FROM users WHERE username_lc = ?", (username_lc,))
         return found[0] if found else None
 
-    def by_patient(self, patient_id: str) -> Doc | None:
+    def by_patient(self, patient_id: str) -> UserRow | None:
         found = self._docs("SELECT doc FROM users WHERE patient_id = ? LIMIT 1", (patient_id,))
         return found[0] if found else None
 
-    def find(self, query: UserQuery) -> Found:
+    def find(self, query: UserQuery) -> Found[UserRow]:
         clauses, params = self._filters(query.role, query.status)
         if query.username_prefix is not None:
             sql, args = _prefix("username_lc", query.username_prefix)
@@ -96,7 +106,7 @@ class SqliteUsers(_Paged, UserRepo):
 
     def count(self, *, role: str | None = None, status: str | None = None) -> int:
         clauses, params = self._filters(role, status)
-        return self.db.one(f"SELECT count(*) FROM users{where(clauses)}", params)
+        return int(self.db.one(f"SELECT count(*) FROM users{where(clauses)}", params))
 
     @staticmethod
     def _filters(role: str | None, status: str | None) -> tuple[list[str], list[Any]]:
@@ -111,7 +121,7 @@ class SqliteUsers(_Paged, UserRepo):
         return clauses, params
 
 
-class SqliteSessions(JsonRecords, SessionRepo):
+class SqliteSessions(JsonRecords[SessionRow], SessionRepo):
     table = "sessions"
     columns: ClassVar[dict[str, Extract]] = {
         "user_id": field("user_id"), "revoked": lambda d: int(bool(d.get("revoked")))}
@@ -153,7 +163,7 @@ def _alternatives(search: NameSearch) -> list[tuple[str, list[Any]]]:
     return alternatives
 
 
-class SqlitePatients(_Paged, PatientRepo):
+class SqlitePatients(_Paged[PatientRow], PatientRepo):
     table = "patients"
     columns: ClassVar[dict[str, Extract]] = {name: field(name) for name in (
         "mrn", "last_key", "first_key", "full_key", "phone_digits")}
@@ -171,11 +181,11 @@ class SqlitePatients(_Paged, PatientRepo):
         conditions = {c for c in doc.get("conditions_lc") or () if isinstance(c, str)}
         return [(c, record_id) for c in sorted(conditions)]
 
-    def by_mrn(self, mrn: str) -> Doc | None:
+    def by_mrn(self, mrn: str) -> PatientRow | None:
         found = self._docs("SELECT doc FROM patients WHERE mrn = ?", (mrn,))
         return found[0] if found else None
 
-    def find(self, query: PatientQuery) -> Found:
+    def find(self, query: PatientQuery) -> Found[PatientRow]:
         if query.sort not in PATIENT_SORTS:
             raise ValueError(f"unknown patient sort {query.sort!r}")
         clauses: list[str] = []
@@ -214,7 +224,7 @@ class SqlitePatients(_Paged, PatientRepo):
         return self._search_page(_alternatives(query.search), clauses, params, sort, query)
 
     def _search_page(self, alternatives: list[tuple[str, list[Any]]], clauses: list[str],
-                     params: list[Any], sort: str, query: PatientQuery) -> Found:
+                     params: list[Any], sort: str, query: PatientQuery) -> Found[PatientRow]:
         """A search page as the union of each alternative's own first rows: each is one
         index range walked in sort order (or sorted within the index) and stopped after
         skip + limit rows, so the page costs the page, not every match; the count is the
@@ -253,15 +263,15 @@ class SqlitePatients(_Paged, PatientRepo):
             total += self.db.one(f"SELECT count(*) FROM patients{where(conds)}", args)
         return total
 
-    def alerts(self, limit: int) -> list[Doc]:
+    def alerts(self, limit: int) -> list[PatientRow]:
         return self._docs("SELECT doc FROM patients WHERE vitals_alert = 1 AND archived = 0 "
                           "ORDER BY vitals_alert_at DESC, id DESC LIMIT ?", (limit,))
 
     def count(self, *, archived: bool | None = None) -> int:
         if archived is None:
-            return self.db.one("SELECT count(*) FROM patients")
-        return self.db.one("SELECT count(*) FROM patients WHERE archived = ?",
-                           (_flag(archived),))
+            return int(self.db.one("SELECT count(*) FROM patients"))
+        return int(self.db.one("SELECT count(*) FROM patients WHERE archived = ?",
+                               (_flag(archived),)))
 
 
 def _day(doc: Doc) -> Any:
@@ -309,7 +319,7 @@ def _text_keys(doc: Doc) -> set[str]:
     return keys
 
 
-class SqliteAppointments(_Paged, AppointmentRepo):
+class SqliteAppointments(_Paged[AppointmentRow], AppointmentRepo):
     table = "appointments"
     columns: ClassVar[dict[str, Extract]] = {
         "patient_id": field("patient_id"), "doctor_id": field("doctor_id"), "day": _day}
@@ -323,7 +333,7 @@ class SqliteAppointments(_Paged, AppointmentRepo):
     def _side_rows(self, record_id: str, doc: Doc) -> list[tuple[Any, ...]]:
         return [(k, record_id) for k in sorted(_text_keys(doc))]
 
-    def find(self, query: AppointmentQuery) -> Found:
+    def find(self, query: AppointmentQuery) -> Found[AppointmentRow]:
         if query.sort not in APPOINTMENT_SORTS:
             raise ValueError(f"unknown appointment sort {query.sort!r}")
         clauses, params = _equal(query, ("patient_id", "doctor_id", "day"))
@@ -344,15 +354,16 @@ class SqliteAppointments(_Paged, AppointmentRepo):
                           query.limit, query.count)
 
     def count_day(self, day: str) -> int:
-        return self.db.one("SELECT count(*) FROM appointments WHERE day = ?", (day,))
+        return int(self.db.one("SELECT count(*) FROM appointments WHERE day = ?", (day,)))
 
 
-class SqlitePrescriptions(JsonRecords, PrescriptionRepo):
+class SqlitePrescriptions(JsonRecords[PrescriptionRow], PrescriptionRepo):
     table = "prescriptions"
     columns: ClassVar[dict[str, Extract]] = {
         name: field(name) for name in ("patient_id", "status", "start_date")}
 
-    def for_patient(self, patient_id: str, *, status: str | None = None) -> list[Doc]:
+    def for_patient(self, patient_id: str, *, status: str | None = None
+                    ) -> list[PrescriptionRow]:
         if status is None:
             return self._docs("SELECT doc FROM prescriptions WHERE patient_id = ? "
                               "ORDER BY start_date DESC, id DESC", (patient_id,))
@@ -360,13 +371,13 @@ class SqlitePrescriptions(JsonRecords, PrescriptionRepo):
                           "ORDER BY start_date DESC, id DESC", (patient_id, status))
 
 
-class SqliteVitals(JsonRecords, VitalsRepo):
+class SqliteVitals(JsonRecords[ReadingRow], VitalsRepo):
     table = "vitals"
     columns: ClassVar[dict[str, Extract]] = {
         name: field(name) for name in ("patient_id", "taken_at")}
 
     def series(self, patient_id: str, since: datetime | None = None,
-               until: datetime | None = None) -> list[Doc]:
+               until: datetime | None = None) -> list[ReadingRow]:
         clauses, params = ["patient_id = ?"], [patient_id]
         if since is not None:
             clauses.append("taken_at >= ?")
@@ -377,18 +388,18 @@ class SqliteVitals(JsonRecords, VitalsRepo):
         return self._docs(f"SELECT doc FROM vitals{where(clauses)} ORDER BY taken_at, id",
                           params)
 
-    def latest(self, patient_id: str, count: int) -> list[Doc]:
+    def latest(self, patient_id: str, count: int) -> list[ReadingRow]:
         return self._docs("SELECT doc FROM vitals WHERE patient_id = ? "
                           "ORDER BY taken_at DESC, id DESC LIMIT ?", (patient_id, count))
 
 
-class SqliteReports(JsonRecords, ReportRepo):
+class SqliteReports(JsonRecords[ReportRow], ReportRepo):
     table = "reports"
     columns: ClassVar[dict[str, Extract]] = {
         name: field(name) for name in ("patient_id", "kind", "uploaded_at")}
 
     def for_patient(self, patient_id: str, *, kind: str | None = None, limit: int = 500,
-                    deleted: bool | None = False) -> list[Doc]:
+                    deleted: bool | None = False) -> list[ReportRow]:
         # the patient's index narrows to a few rows; the deleted mark is read from the doc
         sql, params = "SELECT doc FROM reports WHERE patient_id = ?", [patient_id]
         if kind is not None:
@@ -442,7 +453,7 @@ class SqliteAudit(AuditRepo):
     def __init__(self, db: Database) -> None:
         self.db = db
 
-    def append(self, entry: Doc, seal: AuditSeal) -> Doc:
+    def append(self, entry: AuditRow, seal: AuditSeal) -> AuditRow:
         stored = decode(encode({k: v for k, v in entry.items()
                                 if k not in ("seq", "prev", "hash")}))
         if stored.get("id") is None:
@@ -467,17 +478,18 @@ class SqliteAudit(AuditRepo):
                 "seal = excluded.seal",
                 (seq, stored["hash"], seal.seal_head(seq, stored["hash"])))
         stored["seq"] = seq
-        return stored
+        return cast(AuditRow, stored)
 
     @staticmethod
-    def _entry(doc: str, seq: Any) -> Doc:
+    def _entry(doc: str, seq: int | None) -> AuditRow:
+        """An entry from its JSON (as ``append`` stored it) and its ``seq`` column."""
         entry = decode(doc)
         entry.pop("seq", None)
         if seq is not None:
             entry["seq"] = seq
-        return entry
+        return cast(AuditRow, entry)
 
-    def find(self, query: AuditQuery) -> Found:
+    def find(self, query: AuditQuery) -> Found[AuditRow]:
         clauses, params = _equal(query, ("username", "outcome", "patient_id"))
         if query.action_prefix is not None:
             sql, args = _prefix("action", query.action_prefix)
@@ -492,7 +504,7 @@ class SqliteAudit(AuditRepo):
         total = self.db.one(f"SELECT count(*) FROM audit{cond}", params) if query.count else None
         return Found([self._entry(r[0], r[1]) for r in rows], total)
 
-    def chain(self, after: tuple[int, str] | None, limit: int) -> list[Doc]:
+    def chain(self, after: tuple[int, str] | None, limit: int) -> list[AuditRow]:
         if after is None:
             rows = self.db.execute(f"SELECT doc, seq FROM audit WHERE {_IN_CHAIN} "
                                    "ORDER BY seq, id LIMIT ?", (int(limit),))
@@ -506,12 +518,13 @@ class SqliteAudit(AuditRepo):
         row = self.db.execute("SELECT seq, hash, seal FROM audit_head WHERE id = 1").fetchone()
         return None if row is None else {"seq": row[0], "hash": row[1], "seal": row[2]}
 
-    def unsealed(self, after: datetime | None, limit: int) -> tuple[int, int, list[Doc]]:
-        total = self.db.one(f"SELECT count(*) FROM audit WHERE {_OFF_CHAIN}")
+    def unsealed(self, after: datetime | None, limit: int
+                 ) -> tuple[int, int, list[AuditRow]]:
+        total = int(self.db.one(f"SELECT count(*) FROM audit WHERE {_OFF_CHAIN}"))
         if after is None or not total:
             return total, 0, []
-        later = self.db.one(f"SELECT count(*) FROM audit WHERE {_OFF_CHAIN} AND ts > ?",
-                            (iso(after),))
+        later = int(self.db.one(f"SELECT count(*) FROM audit WHERE {_OFF_CHAIN} AND ts > ?",
+                                (iso(after),)))
         rows = self.db.execute(f"SELECT doc FROM audit WHERE {_OFF_CHAIN} AND ts > ? "
                                "ORDER BY ts, id LIMIT ?", (iso(after), int(limit))).fetchall()
         return total, later, [self._entry(r[0], None) for r in rows]
@@ -541,7 +554,8 @@ class SqliteChanges(ChangeRepo):
     def after(self, seq: int, *, colls: Sequence[str] | None = None,
               patient_id: str | None = None, user_id: str | None = None,
               limit: int = 1000) -> list[ChangeRow]:
-        clauses, params = ["seq > ?"], [seq]
+        clauses: list[str] = ["seq > ?"]
+        params: list[Any] = [seq]
         if colls is not None:
             clauses.append(_in("coll", colls))
             params += colls
@@ -586,11 +600,11 @@ class SqliteSettings(SettingsRepo):
     def __init__(self, db: Database) -> None:
         self.db = db
 
-    def get(self) -> Doc | None:
+    def get(self) -> SettingsRow | None:
         text = self.db.one("SELECT doc FROM settings WHERE id = ?", (self.ID,))
-        return None if text is None else decode(text)
+        return None if text is None else cast(SettingsRow, decode(text))
 
-    def save(self, fields: Doc, *, version: int) -> Doc | None:
+    def save(self, fields: Doc, *, version: int) -> SettingsRow | None:
         record = {**fields, "id": self.ID, "version": int(version) + 1}
         text = encode(record)
         with self.db.transaction():
@@ -603,4 +617,4 @@ class SqliteSettings(SettingsRepo):
                     "UPDATE settings SET version = version + 1, doc = ? "
                     "WHERE id = ? AND version = ? RETURNING id",
                     (text, self.ID, int(version))).fetchone()
-        return None if row is None else decode(text)
+        return None if row is None else cast(SettingsRow, decode(text))
