@@ -382,7 +382,8 @@ class AppointmentTable(ServiceMixin, RecordTable):
 def book_appointment(owner: Widget, done: Callable[[dict[str, Any]], None],
                      **defaults: Any) -> None:
     """Open the booking form; ``done(appointment)`` runs after a booking was saved."""
-    if not owner.app.permissions.may("appointment.book"):
+    app: Any = owner.app  # the MediTrack App (its session's permissions)
+    if not app.permissions.may("appointment.book"):
         owner.app.notify("Your role cannot book appointments.", severity="warning", markup=False)
         return
 
