@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from meditrack_tui import policy
-from meditrack_tui.domain import (SEX_LABELS, AccountStatus, AppointmentStatus, Permissions)
+from meditrack_tui.domain import SEX_LABELS, AccountStatus, AppointmentStatus, Permissions
 from screens.keys import AREA_KEYS, GLOBAL_KEYS, keys_for
 
 ROOT = Path(__file__).resolve().parents[1]
