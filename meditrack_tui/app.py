@@ -17,8 +17,9 @@ from textual.app import App, SystemCommand
 from textual.binding import Binding
 from textual.screen import ModalScreen, Screen
 
-from screens.keys import AREA_ROLES, GLOBAL_KEYS, KEY_SETTLE, KeyGuard, global_bindings
+from screens.keys import AREA_KEYS, GLOBAL_KEYS, KEY_SETTLE, KeyGuard, global_bindings
 
+from .domain.permissions import Permissions
 from .quiet_gc import QuietCollector, resume_after_startup
 from .runtime import Backend
 
@@ -74,6 +75,12 @@ class MediTrackApp(App):
         self.live = live
         self.feed_ok = True  # False while live updates are interrupted
         self.quiet_gc = QuietCollector()
+
+    @property
+    def permissions(self) -> Permissions:
+        """What the logged-in session may do (nothing when nobody is logged in): the same
+        policy table the services enforce, so the UI offers only what they accept."""
+        return Permissions.of(self.session)
 
     def now(self) -> Any:
         """'Now' as the services see it (screens use it for 'today')."""
@@ -365,8 +372,8 @@ class MediTrackApp(App):
     def area_allowed(self, area: str) -> bool:
         if self.session is None:
             return False
-        roles = AREA_ROLES.get(area, ())
-        return not roles or self.session.role in roles
+        key = AREA_KEYS.get(area)
+        return key is None or key.offered_to(self.permissions)
 
     def make_screen(self, area: str, **options: Any) -> Screen:
         """The screen of an area; ``options`` go to its constructor (e.g. a tab to show)."""
@@ -438,7 +445,7 @@ class MediTrackApp(App):
                                ("reports", "My reports")):
                 yield SystemCommand(title, "A tab of your record (F3)",
                                     lambda t=tab: self.goto("records", tab=t))
-        if policy.allowed(role, "appointment.book") and not isinstance(screen, ModalScreen):
+        if self.permissions.may("appointment.book") and not isinstance(screen, ModalScreen):
             yield SystemCommand("Book an appointment", "Open the booking form",
                                 lambda: self._book(screen))
         yield SystemCommand("Change my password", "On your profile (F6)", self.change_password)

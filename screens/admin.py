@@ -20,6 +20,7 @@ from textual.timer import Timer
 from textual.widgets import Button, DataTable, Input, Label, Select, Static
 
 from meditrack_tui import policy
+from meditrack_tui.domain import AccountStatus
 from meditrack_tui.errors import MediTrackError, PermissionDenied, ValidationError
 from meditrack_tui.validation import date_problem
 
@@ -32,6 +33,7 @@ from .base import (
     Table,
     clear_field_errors,
     error_text,
+    label_of,
     refilled,
     short_day,
     show_field_errors,
@@ -39,8 +41,6 @@ from .base import (
 from .confirm import ActionMenu, ConfirmScreen, PromptScreen
 
 ROLE_LABELS = {policy.PATIENT: "Patient", policy.DOCTOR: "Doctor", policy.ADMIN: "Admin"}
-STATUS_LABELS = {"active": "Active", "pending": "Pending", "rejected": "Rejected",
-                 "inactive": "Inactive"}
 OUTCOME_LABELS = {"ok": "OK", "denied": "Denied", "failed": "Failed"}
 AUDIT_COLUMNS = (("time", "Time"), ("user", "User"), ("role", "Role"), ("action", "Action"),
                  ("patient", "Patient"), ("outcome", "Outcome"), ("detail", "Detail"))
@@ -103,8 +103,7 @@ class AdminListScreen(BaseScreen):
     @property
     def permitted(self) -> bool:
         """Whether the role may use this screen (decides what is offered; the service decides)."""
-        session = self.session
-        return session is not None and policy.allowed(session.role, self.POLICY_ACTION)
+        return self.permissions.may(self.POLICY_ACTION)
 
     @property
     def table(self) -> DataTable:
@@ -221,15 +220,15 @@ def user_actions(user: dict[str, Any], me: str | None) -> list[str]:
     status = user.get("status")
     mine = user.get("id") == me
     actions: list[str] = []
-    if status == "pending":
+    if status == AccountStatus.PENDING:
         actions += ["approve", "reject"]
-    if status in ("active", "inactive") and not mine:
+    if status in (AccountStatus.ACTIVE, AccountStatus.INACTIVE) and not mine:
         actions += ["change_role", "reset_password"]
     if user.get("locked"):
         actions.append("unlock")
-    if status == "active" and not mine:
+    if status == AccountStatus.ACTIVE and not mine:
         actions.append("deactivate")
-    if status == "inactive":
+    if status == AccountStatus.INACTIVE:
         actions.append("reactivate")
     return actions
 
@@ -269,7 +268,7 @@ class UsersScreen(AdminListScreen):
             yield Select([("Any", "")] + [(label, role) for role, label in ROLE_LABELS.items()],
                          value="", allow_blank=False, compact=True, id="filter-role")
             yield Label("Status", classes="filter-label")
-            yield Select([("Any", "")] + [(label, s) for s, label in STATUS_LABELS.items()],
+            yield Select([("Any", "")] + [(s.label, s.value) for s in AccountStatus],
                          value=self.filters["status"], allow_blank=False, compact=True,
                          id="filter-status")
             yield Label("Search", classes="filter-label")
@@ -294,7 +293,8 @@ class UsersScreen(AdminListScreen):
         def fetch(s: Any) -> tuple[Any, int]:
             page = s.users.list(session, role=filters["role"], status=filters["status"],
                                 query=filters["query"], page=page_no, page_size=size)
-            waiting = s.users.list(session, status="pending", page_size=1).total
+            waiting = s.users.list(session, status=AccountStatus.PENDING.value,
+                                   page_size=1).total
             return page, waiting
 
         self.set_title(loading=True)
@@ -319,10 +319,10 @@ class UsersScreen(AdminListScreen):
 
     @staticmethod
     def cells(user: dict[str, Any]) -> tuple[Text, ...]:
-        status = STATUS_LABELS.get(user.get("status", ""), user.get("status", ""))
+        status = label_of(AccountStatus, user.get("status", ""))
         return (Text(user["username"]), Text(clip(user.get("full_name") or "", 28)),
                 Text(ROLE_LABELS.get(user.get("role", ""), user.get("role", ""))),
-                Text(status, style="bold" if user.get("status") == "pending" else ""),
+                Text(status, style="bold" if user.get("status") == AccountStatus.PENDING else ""),
                 Text("locked", style="bold") if user.get("locked") else Text(""))
 
     @on(DataTable.RowHighlighted)
@@ -357,7 +357,7 @@ class UsersScreen(AdminListScreen):
         rows = [
             ("Name", user.get("full_name") or ""),
             ("Role", ROLE_LABELS.get(user.get("role", ""), user.get("role", ""))),
-            ("Status", STATUS_LABELS.get(user.get("status", ""), user.get("status", ""))
+            ("Status", label_of(AccountStatus, user.get("status", ""))
              + (" · locked" if user.get("locked") else "")),
             ("Email", user.get("email") or "—"),
             ("Specialty", user.get("specialty") or ""),
@@ -574,7 +574,7 @@ class UsersScreen(AdminListScreen):
             return
         yield SystemCommand("New user", "Create an account (Ctrl+N)", self.action_new_user)
         yield SystemCommand("Sign-ups waiting for approval", "Show pending accounts",
-                            lambda: self.show_status("pending"))
+                            lambda: self.show_status(AccountStatus.PENDING.value))
         yield SystemCommand("All accounts", "Clear the status filter",
                             lambda: self.show_status(""))
         user = self.selected

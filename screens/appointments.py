@@ -38,6 +38,7 @@ from textual.widgets import (
 from textual.widgets.option_list import Option
 
 from meditrack_tui import policy
+from meditrack_tui.domain import OPEN_STATUSES, AppointmentStatus, may_follow
 from meditrack_tui.errors import Conflict, ValidationError
 
 from .base import (
@@ -49,6 +50,7 @@ from .base import (
     Table,
     clear_field_errors,
     error_text,
+    label_of,
     refilled,
     short_day,
     short_doctor,
@@ -58,22 +60,14 @@ from .confirm import ActionMenu, ConfirmScreen, PromptScreen
 from .messages import DataChanged
 from .slots import SlotPicker
 
-STATUS_LABELS = {
-    "scheduled": "Scheduled",
-    "checked-in": "Checked in",
-    "completed": "Completed",
-    "cancelled": "Cancelled",
-    "no-show": "No-show",
-}
-STATUS_STYLES = {"checked-in": "accent", "completed": "success", "cancelled": "text-muted",
-                 "no-show": "warning"}
-# new status -> (statuses it may come from, verb for messages)
-TRANSITIONS = {
-    "checked-in": (("scheduled",), "checked in"),
-    "completed": (("scheduled", "checked-in"), "completed"),
-    "no-show": (("scheduled",), "marked as a no-show"),
-    "cancelled": (("scheduled", "checked-in"), "cancelled"),
-}
+# the statuses' labels, verbs and transitions are the domain's (meditrack_tui.domain);
+# here only how they look and what the action menu calls each change
+STATUS_STYLES = {AppointmentStatus.CHECKED_IN: "accent", AppointmentStatus.COMPLETED: "success",
+                 AppointmentStatus.CANCELLED: "text-muted", AppointmentStatus.NO_SHOW: "warning"}
+#: the status changes the action menu offers (cancelling has its own entry, last)
+MENU_CHANGES = ((AppointmentStatus.CHECKED_IN, "Check in"),
+                (AppointmentStatus.COMPLETED, "Mark completed"),
+                (AppointmentStatus.NO_SHOW, "Mark as a no-show"))
 DATE_RE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 LIST_PAGE_SIZE = 50
 PANE_PAGE_SIZE = 20
@@ -112,10 +106,14 @@ def role_of(app: Any) -> str | None:
     return app.session.role if app.session is not None else None
 
 
-def may(app: Any, action: str) -> bool:
-    """True when the logged-in role may do ``action`` (decides what the UI offers)."""
-    role = role_of(app)
-    return role is not None and policy.allowed(role, action)
+def is_open(status: Any) -> bool:
+    """Still to happen (scheduled or checked in): it can be moved."""
+    return status in OPEN_STATUSES
+
+
+def status_label(status: Any) -> str:
+    """'Checked in', 'No-show', ... (the domain's label for a stored status)."""
+    return label_of(AppointmentStatus, status)
 
 
 # --- tables ----------------------------------------------------------------------------------
@@ -189,7 +187,7 @@ def styled(widget: Widget, text: str, variable: str | None) -> Text:
 def _status_cell(widget: Widget) -> Callable[[dict[str, Any]], Text]:
     def cell(appt: dict[str, Any]) -> Text:
         status = appt.get("status", "")
-        return styled(widget, STATUS_LABELS.get(status, status), STATUS_STYLES.get(status))
+        return styled(widget, status_label(status), STATUS_STYLES.get(status))
     return cell
 
 
@@ -258,10 +256,10 @@ class AppointmentTable(ServiceMixin, RecordTable):
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action == "select_cursor":
-            return self.may_open() or may(self.app, "appointment.update") \
-                or may(self.app, "appointment.cancel")
+            return self.may_open() or self.permissions.may("appointment.update") \
+                or self.permissions.may("appointment.cancel")
         if action == "cancel_appointment":
-            return may(self.app, "appointment.cancel")
+            return self.permissions.may("appointment.cancel")
         return True
 
     def may_open(self) -> bool:
@@ -275,21 +273,21 @@ class AppointmentTable(ServiceMixin, RecordTable):
         out: list[tuple[str, str]] = []
         if self.may_open():
             out.append(("open", f"Open the record of {name}"))
-        if may(self.app, "appointment.update"):
-            for target, label in (("checked-in", "Check in"), ("completed", "Mark completed"),
-                                  ("no-show", "Mark as a no-show")):
-                if status in TRANSITIONS[target][0]:
-                    out.append((target, label))
-            if status in ("scheduled", "checked-in"):
+        if self.permissions.may("appointment.update"):
+            for target, label in MENU_CHANGES:
+                if may_follow(status, target):
+                    out.append((target.value, label))
+            if is_open(status):
                 out.append(("reschedule", "Move to another time"))
-        if may(self.app, "appointment.cancel") and status in TRANSITIONS["cancelled"][0]:
+        if self.permissions.may("appointment.cancel") \
+                and may_follow(status, AppointmentStatus.CANCELLED):
             out.append(("cancel", "Cancel the appointment"))
         return out
 
     @staticmethod
     def describe(appt: dict[str, Any]) -> str:
         """The appointment in a few words: who, when, with whom, its status."""
-        status = STATUS_LABELS.get(appt.get("status", ""), appt.get("status", ""))
+        status = status_label(appt.get("status", ""))
         who = appt.get("patient_name") or "Appointment"
         return f"{who} · {when_text(appt)} · {appt.get('doctor_name') or ''} · {status}"
 
@@ -314,7 +312,7 @@ class AppointmentTable(ServiceMixin, RecordTable):
                 self.action_reschedule()
             elif action == "cancel":
                 self.action_cancel_appointment()
-            elif action in TRANSITIONS:
+            elif action in {target.value for target, _label in MENU_CHANGES}:
                 self.set_status(action)
 
         self.app.push_screen(ActionMenu(self.describe(appt), actions), chosen)
@@ -330,9 +328,9 @@ class AppointmentTable(ServiceMixin, RecordTable):
         appt = self._chosen()
         if appt is None:
             return
-        sources, verb = TRANSITIONS[status]
-        if appt["status"] not in sources:
-            current = STATUS_LABELS.get(appt["status"], appt["status"]).lower()
+        verb = AppointmentStatus(status).verb
+        if not may_follow(appt["status"], status):
+            current = status_label(appt["status"]).lower()
             self.app.notify(f"This appointment is {current}; it cannot be {verb}.",
                             severity="warning", markup=False)
             return
@@ -357,9 +355,10 @@ class AppointmentTable(ServiceMixin, RecordTable):
         appt = self._chosen()
         if appt is None:
             return
-        if appt["status"] not in TRANSITIONS["cancelled"][0]:
-            current = STATUS_LABELS.get(appt["status"], appt["status"]).lower()
-            self.app.notify(f"This appointment is {current}; it cannot be cancelled.",
+        if not may_follow(appt["status"], AppointmentStatus.CANCELLED):
+            current = status_label(appt["status"]).lower()
+            self.app.notify(f"This appointment is {current}; it cannot be "
+                            f"{AppointmentStatus.CANCELLED.verb}.",
                             severity="warning", markup=False)
             return
         who = appt.get("patient_name", "this patient")
@@ -368,7 +367,7 @@ class AppointmentTable(ServiceMixin, RecordTable):
 
         def answered(yes: bool | None) -> None:
             if yes:
-                self.set_status("cancelled")
+                self.set_status(AppointmentStatus.CANCELLED.value)
 
         self.app.push_screen(ConfirmScreen(question, yes="Cancel it", no="Keep it"), answered)
 
@@ -376,8 +375,8 @@ class AppointmentTable(ServiceMixin, RecordTable):
         appt = self._chosen()
         if appt is None:
             return
-        if appt["status"] not in ("scheduled", "checked-in"):
-            current = STATUS_LABELS.get(appt["status"], appt["status"]).lower()
+        if not is_open(appt["status"]):
+            current = status_label(appt["status"]).lower()
             self.app.notify(f"This appointment is {current} and cannot be moved.",
                             severity="warning", markup=False)
             return
@@ -394,7 +393,8 @@ class AppointmentTable(ServiceMixin, RecordTable):
 def book_appointment(owner: Widget, done: Callable[[dict[str, Any]], None],
                      **defaults: Any) -> None:
     """Open the booking form; ``done(appointment)`` runs after a booking was saved."""
-    if not may(owner.app, "appointment.book"):
+    app: Any = owner.app  # the MediTrack App (its session's permissions)
+    if not app.permissions.may("appointment.book"):
         owner.app.notify("Your role cannot book appointments.", severity="warning", markup=False)
         return
 
@@ -751,7 +751,7 @@ class AppointmentForm(ServiceMixin, ModalScreen[dict | None]):
             current = exc.current
             start = current.get("start")
             if isinstance(start, datetime):
-                status = STATUS_LABELS.get(current.get("status", ""), current.get("status"))
+                status = status_label(current.get("status"))
                 text += (f" It is now {start:%d %b %Y %H:%M} with "
                          f"{current.get('doctor_name', 'the doctor')} ({status}). "
                          "Close this form and open it again to start from their version.")
@@ -836,7 +836,7 @@ class AppointmentsScreen(BaseScreen):
 
     def _list(self, today: date) -> ComposeResult:
         with Horizontal(id="list-filters"):
-            yield Select([(label, key) for key, label in STATUS_LABELS.items()],
+            yield Select([(s.label, s.value) for s in AppointmentStatus],
                          prompt="Any status", id="f-status", compact=True)
             yield Select([], prompt="Any doctor", id="f-doctor", compact=True)
             yield Input(today.isoformat(), placeholder="from date", id="f-from", max_length=10,
@@ -868,7 +868,7 @@ class AppointmentsScreen(BaseScreen):
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action == "book":
-            return may(self.app, "appointment.book")
+            return self.permissions.may("appointment.book")
         if action == "toggle_view":
             return self.staff
         if action in ("prev_day", "next_day", "today", "goto_day"):
@@ -901,8 +901,8 @@ class AppointmentsScreen(BaseScreen):
                 """The doctors, and (for the agenda) the first with appointments today."""
                 doctors = s.users.doctors(session)
                 busy = s.appointments.list(session, date_from=today, date_to=today,
-                                           status="scheduled", sort="doctor",
-                                           page_size=1).items if pick else []
+                                           status=AppointmentStatus.SCHEDULED.value,
+                                           sort="doctor", page_size=1).items if pick else []
                 return doctors, (str(busy[0]["doctor_id"]) if busy else None)
 
             self.call_service(fetch, lambda found: self._doctors_loaded(*found),
@@ -968,8 +968,8 @@ class AppointmentsScreen(BaseScreen):
             text = f"No appointments for {doctor} on this day."
         else:
             counts = {status: sum(1 for row in rows if row["status"] == status)
-                      for status in STATUS_LABELS}
-            parts = [f"{n} {STATUS_LABELS[s].lower()}" for s, n in counts.items() if n]
+                      for status in AppointmentStatus}
+            parts = [f"{n} {s.label.lower()}" for s, n in counts.items() if n]
             text = f"{len(rows)} appointment{'s' if len(rows) != 1 else ''}: {', '.join(parts)}"
         self.query_one("#agenda-summary", Static).update(Text(text))
 
@@ -1117,7 +1117,7 @@ class AppointmentsScreen(BaseScreen):
         self.reload()
 
     def palette_commands(self) -> Iterable[SystemCommand]:
-        if may(self.app, "appointment.book"):
+        if self.permissions.may("appointment.book"):
             yield SystemCommand("Book an appointment", "Open the booking form (Ctrl+N)",
                                 self.action_book)
         if self.staff:
@@ -1193,7 +1193,7 @@ class PatientAppointmentsPane(ServiceMixin, Widget):
         self.refresh_bindings()
         if page.items and not self.patient_name:
             self.patient_name = page.items[0].get("patient_name")
-        keys = "Ctrl+N book" if may(self.app, "appointment.book") else ""
+        keys = "Ctrl+N book" if self.permissions.may("appointment.book") else ""
         if page.total:
             more = f" · page {page.page} of {page.pages} (n/p)" if page.pages > 1 else ""
             text = f"{page.total} appointment{'s' if page.total != 1 else ''}, newest first{more}"
@@ -1203,7 +1203,7 @@ class PatientAppointmentsPane(ServiceMixin, Widget):
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action == "book":
-            return may(self.app, "appointment.book")
+            return self.permissions.may("appointment.book")
         if action in ("next_page", "prev_page"):
             return self.pages > 1
         return True

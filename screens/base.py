@@ -17,6 +17,7 @@ from textual.widget import Widget
 from textual.widgets import DataTable, Footer, Input
 from textual.widgets._footer import FooterKey
 
+from meditrack_tui.domain.permissions import Permissions
 from meditrack_tui.errors import MediTrackError, SessionExpired, ValidationError
 
 from .messages import DataChanged
@@ -36,6 +37,15 @@ def live_refresh(app: Any) -> Iterator[None]:
         app.live_refresh = False
 
 
+def label_of(kind: Any, value: Any) -> str:
+    """A stored value's label from its domain enum (``AppointmentStatus``,
+    ``AccountStatus``); the value itself when the domain does not know it."""
+    try:
+        return str(kind(value).label)
+    except ValueError:
+        return "" if value is None else str(value)
+
+
 def error_text(exc: BaseException) -> str:
     """A sentence for the user: the service's message, or a plain fallback (never a traceback)."""
     if isinstance(exc, MediTrackError):
@@ -53,6 +63,12 @@ class ServiceMixin:
     """
 
     app: MediTrackApp
+
+    @property
+    def permissions(self) -> Permissions:
+        """What the session may do: the one policy table, asked through the same object
+        the services use (never a role compared here)."""
+        return self.app.permissions
 
     def call_service(
         self,

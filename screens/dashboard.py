@@ -14,13 +14,13 @@ from textual.containers import Container, Grid, Horizontal, Vertical
 from textual.widgets import DataTable, Input, Sparkline, Static
 
 from meditrack_tui import policy
+from meditrack_tui.domain import OPEN_STATUSES
 
 from .appointments import (
     AppointmentTable,
     RecordTable,
     book_appointment,
     day_text,
-    may,
     open_patient,
     role_of,
     styled,
@@ -237,7 +237,7 @@ class DashboardScreen(BaseScreen):
         self.loaded = True
         agenda = data.get("agenda", [])
         self.query_one("#dash-agenda", AppointmentTable).show(agenda)
-        open_count = sum(1 for a in agenda if a.get("status") in ("scheduled", "checked-in"))
+        open_count = sum(1 for a in agenda if a.get("status") in OPEN_STATUSES)
         title = f"Today's appointments ({len(agenda)}, {open_count} to see)" if agenda \
             else "Today's appointments"
         self.query_one("#agenda-title", Static).update(title)
@@ -426,8 +426,8 @@ class DashboardScreen(BaseScreen):
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action == "book":
-            return self.role in (policy.DOCTOR, policy.PATIENT) and may(self.app,
-                                                                        "appointment.book")
+            return self.role in (policy.DOCTOR, policy.PATIENT) \
+                and self.permissions.may("appointment.book")
         if action == "find_patient":
             return self.role == policy.DOCTOR
         if action in ("approve", "reject"):

@@ -10,19 +10,25 @@ from textual import events
 from textual.binding import Binding
 from textual.screen import ModalScreen
 
-from meditrack_tui import policy
+from meditrack_tui.domain.permissions import Permissions
 
 
 @dataclass(frozen=True)
 class KeySpec:
-    """One global action: ``roles`` empty means every logged-in role."""
+    """One global action: ``needs`` is the policy action a role must be allowed (from the
+    one policy table); None means every logged-in role."""
 
     id: str
     key: str
     action: str
     label: str
-    roles: tuple[str, ...] = ()
+    needs: str | None = None
     help: str = ""
+
+    def offered_to(self, permissions: Permissions) -> bool:
+        """Whether a session with these permissions gets this key."""
+        return permissions.role is not None and (
+            self.needs is None or permissions.may(self.needs))
 
 
 GLOBAL_KEYS: tuple[KeySpec, ...] = (
@@ -32,9 +38,10 @@ GLOBAL_KEYS: tuple[KeySpec, ...] = (
     KeySpec("appointments", "f4", "app.goto('appointments')", "Appointments",
             help="Agenda and appointment list"),
     KeySpec("profile", "f6", "app.goto('profile')", "Profile", help="Your account and password"),
-    KeySpec("users", "f7", "app.goto('users')", "Users", (policy.ADMIN,),
+    KeySpec("users", "f7", "app.goto('users')", "Users", "user.manage",
             "Accounts, approvals, roles"),
-    KeySpec("audit", "f8", "app.goto('audit')", "Audit", (policy.ADMIN,), "The audit log"),
+    KeySpec("audit", "f8", "app.goto('audit')", "Audit", "audit.read",
+            "The audit log"),
     KeySpec("lock", "f9", "app.lock", "Lock", help="Lock the terminal now"),
     KeySpec("logout", "f10", "app.logout", "Logout", help="End your session"),
 )
@@ -73,11 +80,9 @@ FOOTER_OPTIONAL: tuple[str, ...] = (
 )
 
 
-def keys_for(role: str | None) -> list[KeySpec]:
-    """The global keys a role is offered (nothing it may not do)."""
-    if role is None:
-        return []
-    return [k for k in GLOBAL_KEYS if not k.roles or role in k.roles]
+def keys_for(permissions: Permissions) -> list[KeySpec]:
+    """The global keys a session is offered (nothing it may not do)."""
+    return [k for k in GLOBAL_KEYS if k.offered_to(permissions)]
 
 
 def global_bindings() -> list[Binding]:
@@ -87,8 +92,9 @@ def global_bindings() -> list[Binding]:
             for k in GLOBAL_KEYS]
 
 
-AREA_ROLES: dict[str, tuple[str, ...]] = {
-    k.action.removeprefix("app.goto('").removesuffix("')"): k.roles
+#: area -> its global key (what the role must be allowed to open it)
+AREA_KEYS: dict[str, KeySpec] = {
+    k.action.removeprefix("app.goto('").removesuffix("')"): k
     for k in GLOBAL_KEYS if k.action.startswith("app.goto(")
 }
 

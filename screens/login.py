@@ -12,6 +12,7 @@ from textual.containers import Center, Horizontal, Vertical, VerticalScroll
 from textual.message import Message
 from textual.widgets import Button, Footer, Input, Label, RadioButton, RadioSet, Select, Static
 
+from meditrack_tui.domain import SEX_LABELS, AccountStatus
 from meditrack_tui.errors import MediTrackError, ValidationError
 
 from .base import BaseScreen, clear_field_errors, show_field_errors
@@ -163,9 +164,6 @@ class SignupScreen(BaseScreen):
     BINDINGS = [Binding("escape", "back", "Back", id="back")]
 
     def compose(self) -> ComposeResult:
-        from meditrack_tui.services.patients import SEX_LABELS  # not needed to draw the login
-
-
         with VerticalScroll(id="signup-box", classes="card"):
             yield Static("Create an account", classes="title")
             with RadioSet(id="su-role"):
@@ -261,7 +259,7 @@ class SignupScreen(BaseScreen):
 
     def created(self, user: dict) -> None:
         self.app.pop_screen()
-        if user.get("status") == "pending":
+        if user.get("status") == AccountStatus.PENDING:
             text = "Request sent. You can log in once an administrator approves it."
         else:
             text = f"Account {user['username']} created. You can log in now."

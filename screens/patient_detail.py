@@ -14,13 +14,14 @@ from textual.widget import Widget
 from textual.widgets import DataTable, Label, Static, TabbedContent, TabPane, Tabs
 
 from meditrack_tui import policy
+from meditrack_tui.domain import sex_label
 from meditrack_tui.errors import MediTrackError
 
 from .appointments import PatientAppointmentsPane
 from .base import AppFooter, BaseScreen, error_text, live_refresh
 from .confirm import ConfirmScreen
 from .messages import DataChanged
-from .patients import PATIENT_FIELDS, SEX_OPTIONS, PatientFormScreen
+from .patients import PATIENT_FIELDS, PatientFormScreen
 from .prescriptions import PrescriptionsPane
 from .reports import ReportsPane
 from .vitals import Prefetched, VitalsPane, prefetch_series
@@ -51,7 +52,6 @@ PANE_COMMANDS = (
     ("appointment.book", "Book an appointment", "For this patient (Ctrl+N on Appointments)",
      "appointments", "book"),
 )
-SEX_NAMES = {value: label for label, value in SEX_OPTIONS}
 
 
 class PatientScreen(BaseScreen):
@@ -126,7 +126,7 @@ class PatientScreen(BaseScreen):
         if self.first_tab != "overview":
             self.call_after_refresh(self.action_show_tab, self.first_tab)
         session = self.session
-        if session is not None and policy.allowed(session.role, "patient.create"):
+        if self.permissions.may("patient.create"):
             self.call_service(lambda s: s.users.doctors(session), self._got_doctors,
                               error=lambda exc: None, group="pd-doctors")
 
@@ -155,7 +155,7 @@ class PatientScreen(BaseScreen):
         """Fetch what the Vitals tab shows first, unless it is open already."""
         session = self.session
         if "vitals" in self.panes or self.first_tab == "vitals" or session is None \
-                or not policy.allowed(session.role, "vitals.read"):
+                or not self.permissions.may("vitals.read"):
             return
         self.vitals_prefetch = None
         self.call_service(prefetch_series(self.app, session, self.patient_id),
@@ -223,7 +223,7 @@ class PatientScreen(BaseScreen):
         put("mrn", r.get("mrn") or "")
         dob = r.get("dob") or ""
         put("dob", f"{dob} ({r['age']} years)" if r.get("age") is not None else dob)
-        put("sex", SEX_NAMES.get(r.get("sex") or "", r.get("sex") or "—"))
+        put("sex", sex_label(r.get("sex")) or "—")
         put("phone", r.get("phone") or "—")
         put("email", r.get("email") or "—")
         put("address", r.get("address") or "—")
@@ -320,18 +320,17 @@ class PatientScreen(BaseScreen):
     # --- actions ---
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        session = self.session
-        role = session.role if session is not None else None
+        may = self.permissions
         if action == "back":
             return not self.own
         if action in ("edit", "edit_contacts"):
-            if role is None or not policy.allowed(role, "patient.update"):
+            if not may.may("patient.update"):
                 return False
-            staff = policy.scope_for(role, "patient.update") == policy.ANY
+            staff = may.scope("patient.update") == policy.ANY
             return (staff if action == "edit" else not staff) and (self.record is not None
                                                                    or None)
         if action in ("archive", "restore"):
-            if role is None or not policy.allowed(role, "patient.archive") or self.record is None:
+            if not may.may("patient.archive") or self.record is None:
                 return False
             return bool(self.record.get("archived")) == (action == "restore")
         return True
@@ -407,9 +406,8 @@ class PatientScreen(BaseScreen):
         if self.check_action("restore", ()):
             yield SystemCommand("Restore this record", "Admins only (Ctrl+D)",
                                 self.action_restore)
-        role = self.session.role if self.session is not None else ""
         for permission, title, help_text, tab, action in PANE_COMMANDS:
-            if policy.allowed(role, permission):
+            if self.permissions.may(permission):
                 yield SystemCommand(title, help_text,
                                     lambda t=tab, a=action: self.in_pane(t, a))
 

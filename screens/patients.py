@@ -21,7 +21,7 @@ from textual.widget import Widget
 from textual.widgets import Button, DataTable, Input, Label, Select, Static
 from textual.widgets.data_table import CellDoesNotExist
 
-from meditrack_tui import policy
+from meditrack_tui.domain import SEX_LABELS, sex_label
 from meditrack_tui.errors import Conflict, MediTrackError
 
 from .base import (
@@ -39,7 +39,8 @@ from .base import (
 from .confirm import ConfirmScreen
 from .messages import DataChanged
 
-SEX_OPTIONS = [("Female", "F"), ("Male", "M"), ("Other / not stated", "X")]
+#: the sex choices, as the domain names them (label, stored value)
+SEX_OPTIONS = [(label, value) for value, label in SEX_LABELS.items()]
 ARCHIVE_OPTIONS = [("Active", "active"), ("Archived", "archived"), ("All", "all")]
 
 # column key -> (header, service sort key or None, sort inverted relative to the column)
@@ -339,7 +340,7 @@ class PatientFormScreen(ServiceMixin, ModalScreen[dict | None]):
             names = {d["id"]: d["full_name"] for d in self.doctors}
             return names.get(value) or record.get("primary_doctor_name") or "(none)"
         if kind == "sex":
-            return {v: k for k, v in SEX_OPTIONS}.get(value, "(not set)")
+            return sex_label(value) or "(not set)"
         return value or "(empty)"
 
     def _set_control(self, name: str, value: Any) -> None:
@@ -431,7 +432,8 @@ class PatientListScreen(BaseScreen):
 
     @property
     def _is_admin(self) -> bool:
-        return self.session is not None and self.session.role == policy.ADMIN
+        """Whether archived records are offered (the role may archive and restore them)."""
+        return self.permissions.may("patient.archive")
 
     def on_mount(self) -> None:
         self.query_one("#pl-filters").display = self.app.size.height >= 32
@@ -632,7 +634,7 @@ class PatientListScreen(BaseScreen):
         c = self._criteria()
         parts = []
         if c["sex"]:
-            parts.append({v: k for k, v in SEX_OPTIONS}[c["sex"]].split(" /")[0].lower())
+            parts.append(sex_label(c["sex"]).split(" /")[0].lower())
         if c["age_min"] or c["age_max"]:
             parts.append(f"age {c['age_min'] or '0'}–{c['age_max'] or ''}".rstrip("–"))
         if c["primary_doctor_id"]:
@@ -743,8 +745,7 @@ class PatientListScreen(BaseScreen):
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action == "new_patient":
-            return self.session is not None and policy.allowed(self.session.role,
-                                                               "patient.create")
+            return self.permissions.may("patient.create")
         return True
 
     def action_focus_table(self) -> None:
@@ -791,7 +792,7 @@ class PatientListScreen(BaseScreen):
         self.reload()
 
     def action_new_patient(self) -> None:
-        if not policy.allowed(self.session.role, "patient.create"):
+        if not self.permissions.may("patient.create"):
             return
         self.app.push_screen(PatientFormScreen(doctors=self.doctors, title="New patient"),
                              self._created)
@@ -805,7 +806,7 @@ class PatientListScreen(BaseScreen):
         self.open_patient(record["id"])
 
     def palette_commands(self) -> Iterable[SystemCommand]:
-        if policy.allowed(self.session.role, "patient.create"):
+        if self.permissions.may("patient.create"):
             yield SystemCommand("New patient", "Create a patient record (Ctrl+N)",
                                 self.action_new_patient)
         yield SystemCommand("Show or hide filters", "Sex, age, doctor, condition (Ctrl+F)",

@@ -18,7 +18,6 @@ from textual.widget import Widget
 from textual.widgets import Button, DataTable, Input, Select, Static
 from textual.widgets.data_table import CellDoesNotExist
 
-from meditrack_tui import policy
 from meditrack_tui.errors import AllergyConflict, Conflict, MediTrackError
 from meditrack_tui.services.prescriptions import ROUTES
 
@@ -42,11 +41,6 @@ RX_FIELDS: dict[str, tuple[str, str]] = {
     "notes": ("Notes", "optional"),
 }
 EDITABLE = ("dose", "route", "frequency", "notes")
-
-
-def can_write(session: Any) -> bool:
-    """True when the session's role may prescribe (doctors)."""
-    return session is not None and policy.allowed(session.role, "prescription.write")
 
 
 class PrescriptionFormScreen(ServiceMixin, ModalScreen[dict | None]):
@@ -298,6 +292,11 @@ class PrescriptionsPane(ServiceMixin, Widget):
         self._keys_for_active = False
         self._select_next: str | None = None  # put the cursor here after the next load
 
+    @property
+    def can_write(self) -> bool:
+        """Whether the session may prescribe (doctors)."""
+        return self.permissions.may("prescription.write")
+
     def compose(self) -> ComposeResult:
         yield Static("", id="rx-summary")
         table = Table(id="rx-table", cursor_type="row", zebra_stripes=True)
@@ -339,9 +338,9 @@ class PrescriptionsPane(ServiceMixin, Widget):
         active_count = sum(1 for rx in items if rx.get("status") == "active")
         summary = (f"{active_count} active, {len(items) - active_count} stopped"
                    if items else "No prescriptions yet.")
-        if can_write(self.app.session) and active_count:
+        if self.can_write and active_count:
             summary += " · Enter: change dose · Del: stop"
-        if can_write(self.app.session) and not items:
+        if self.can_write and not items:
             summary += " Press Ctrl+N to prescribe."
         self.query_one("#rx-summary", Static).update(summary)
         if items:
@@ -391,7 +390,7 @@ class PrescriptionsPane(ServiceMixin, Widget):
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action in ("add", "change", "stop"):
-            if not can_write(self.app.session):
+            if not self.can_write:
                 return False
             if action in ("change", "stop"):
                 rx = self.selected()
@@ -408,7 +407,7 @@ class PrescriptionsPane(ServiceMixin, Widget):
             self.refresh_bindings()
 
     def action_add(self) -> None:
-        if not can_write(self.app.session):
+        if not self.can_write:
             return
         self.app.push_screen(PrescriptionFormScreen(self.patient_id,
                                                     patient_name=self.patient_name),
@@ -417,7 +416,7 @@ class PrescriptionsPane(ServiceMixin, Widget):
     @on(DataTable.RowSelected, "#rx-table")
     def action_change(self) -> None:
         rx = self.selected()
-        if rx is None or rx.get("status") != "active" or not can_write(self.app.session):
+        if rx is None or rx.get("status") != "active" or not self.can_write:
             return
         self.app.push_screen(PrescriptionFormScreen(self.patient_id, prescription=rx),
                              self._saved)
@@ -431,7 +430,7 @@ class PrescriptionsPane(ServiceMixin, Widget):
 
     def action_stop(self) -> None:
         rx = self.selected()
-        if rx is None or rx.get("status") != "active" or not can_write(self.app.session):
+        if rx is None or rx.get("status") != "active" or not self.can_write:
             return
         who = f" for {self.patient_name}" if self.patient_name else ""
         self.app.push_screen(PromptScreen(f"Stop {rx['drug']} {rx.get('dose', '')}{who}? "

@@ -379,19 +379,15 @@ class ReportsPane(ServiceMixin, Widget):
         self.reports: list[dict[str, Any]] = []
         self.select_next: str | None = None  # a report to put the cursor on after a reload
 
-    def allowed(self, action: str) -> bool:
-        session = self.app.session
-        return session is not None and policy.allowed(session.role, action)
-
     def compose(self) -> ComposeResult:
         with Horizontal(id="reports-bar"):
-            if self.allowed("report.upload"):
+            if self.permissions.may("report.upload"):
                 yield Button("Upload (^N)", id="reports-upload", compact=True)
             yield Button("Preview (p)", id="reports-preview", compact=True)
             yield Button("Save copy (^O)", id="reports-save", compact=True)
-            if self.allowed("report.delete"):
+            if self.permissions.may("report.delete"):
                 yield Button("Delete (Del)", id="reports-delete", compact=True)
-            if self.allowed("report.restore"):
+            if self.permissions.may("report.restore"):
                 yield Button("Deleted reports (t)", id="reports-deleted", compact=True)
         yield Static("", id="reports-summary")
         table = Table(id="reports-table", cursor_type="row", zebra_stripes=True)
@@ -449,10 +445,11 @@ class ReportsPane(ServiceMixin, Widget):
 
     def may_delete(self, report: dict[str, Any] | None) -> bool:
         """The service's rule: staff delete any report, a patient only their own uploads."""
-        session = self.app.session
-        if report is None or not self.allowed("report.delete"):
+        may = self.permissions
+        if report is None or not may.may("report.delete"):
             return False
-        return session.role != policy.PATIENT or report.get("uploaded_by") == session.username
+        return may.scope("report.delete") == policy.ANY \
+            or report.get("uploaded_by") == self.app.session.username
 
     def update_buttons(self) -> None:
         """Enable what fits the selected report; show its note and who uploaded it."""
@@ -483,17 +480,17 @@ class ReportsPane(ServiceMixin, Widget):
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         report = self.selected if self.is_mounted else None
         if action == "upload":
-            return self.allowed("report.upload")
+            return self.permissions.may("report.upload")
         if action == "deleted":
-            return self.allowed("report.restore")
+            return self.permissions.may("report.restore")
         if action == "delete":
-            if not self.allowed("report.delete"):
+            if not self.permissions.may("report.delete"):
                 return False
             if report is None:
                 return None
             return self.may_delete(report)
         if action == "delete_refused":
-            return self.allowed("report.delete") and report is not None \
+            return self.permissions.may("report.delete") and report is not None \
                 and not self.may_delete(report)
         if action == "preview":
             return True if report and report.get("content_type") in PREVIEWABLE else None
@@ -506,7 +503,7 @@ class ReportsPane(ServiceMixin, Widget):
     @on(Button.Pressed, "#reports-upload")
     def action_upload(self) -> None:
         """Upload a file for this patient."""
-        if self.allowed("report.upload"):
+        if self.permissions.may("report.upload"):
             self.app.push_screen(UploadReportScreen(self.patient_id), self.uploaded)
 
     def uploaded(self, report: dict[str, Any] | None) -> None:
@@ -576,7 +573,7 @@ class ReportsPane(ServiceMixin, Widget):
     @on(Button.Pressed, "#reports-deleted")
     def action_deleted(self) -> None:
         """An administrator's list of this patient's deleted reports, to restore one."""
-        if self.allowed("report.restore"):
+        if self.permissions.may("report.restore"):
             self.app.push_screen(DeletedReportsScreen(self.patient_id),
                                  lambda restored: self.reload() if restored else None)
 

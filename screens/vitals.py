@@ -652,8 +652,7 @@ class VitalsPane(ServiceMixin, Widget):
 
     @property
     def can_add(self) -> bool:
-        session = self.app.session
-        return session is not None and policy.allowed(session.role, "vitals.write")
+        return self.permissions.may("vitals.write")
 
     def compose(self) -> ComposeResult:
         # the layout for the terminal's width from the start (a later switch restyles it all)
