@@ -329,6 +329,7 @@ class SetupScreen(BaseScreen):
                   for k in ("username", "full_name", "password", "password2")}
         if values["password"] != values["password2"]:
             show_field_errors(self, _mismatch())
+            self.focus_first_error()
             return
         self.call_service(
             lambda s: s.auth.create_first_admin(values["username"], values["password"],
@@ -344,3 +345,12 @@ class SetupScreen(BaseScreen):
             err = self.query_one("#err-form", Static)
             err.update(getattr(exc, "message", str(exc)))
             err.display = True
+        self.focus_first_error()
+
+    def focus_first_error(self) -> None:
+        """The cursor goes to the first field (top to bottom) whose error is showing, so
+        the person types the correction there (not into the field they pressed Enter in)."""
+        for box in self.query(Input):
+            if self.query_one(f"#err-{box.id}", Static).display:
+                box.focus()
+                return

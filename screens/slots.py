@@ -144,6 +144,8 @@ class SlotPicker(ServiceMixin, Widget):
         free = [d.day for d in days if d.times]
         day = wanted_day if wanted_day in free else (free[0] if free else None)
         select = self.query_one("#day", Select)
+        # the list's blank entry: "choose a doctor first" only while no doctor is chosen
+        select.prompt = "choose a day" if self.doctor_id else "choose a doctor first"
         self.filling = True
         try:
             select.set_options(options)

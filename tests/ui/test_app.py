@@ -130,6 +130,38 @@ async def test_first_run_asks_for_the_first_admin(tmp_path):
 
 
 @sync
+async def test_first_run_refusal_puts_the_cursor_in_the_refused_field(tmp_path):
+    """Enter in "Repeat password" with a short password: the cursor goes to "Password",
+    the first field with an error (it stayed in "Repeat password", seen with tui-drive)."""
+    backend = Backend(make_config(tmp_path / "empty"))
+    app = MediTrackApp(backend, live=False)
+    try:
+        async with app.run_test(size=(80, 24)) as pilot:
+            for _ in range(100):
+                if isinstance(app.screen, SetupScreen):
+                    break
+                await pilot.pause(0.05)
+            await settle(app, pilot)
+            values = {"username": "clinic.admin", "full_name": "Ada Admin",
+                      "password": "short", "password2": "short"}
+            for name, value in values.items():
+                app.screen.query_one(f"#{name}", Input).value = value
+            app.screen.query_one("#password2", Input).focus()
+            await pilot.press("enter")
+            await settle(app, pilot)
+            assert app.screen.query_one("#err-password", Static).display
+            assert app.screen.focused is app.screen.query_one("#password", Input)
+            # passwords that differ: the cursor goes to the repeated one
+            app.screen.query_one("#password", Input).value = "a-good-long-password"
+            await pilot.press("enter")
+            await settle(app, pilot)
+            assert app.screen.query_one("#err-password2", Static).display
+            assert app.screen.focused is app.screen.query_one("#password2", Input)
+    finally:
+        backend.close()
+
+
+@sync
 async def test_patient_signup_then_login(make_app):
     app = make_app()
     async with app.run_test(size=(80, 24)) as pilot:

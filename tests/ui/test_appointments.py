@@ -357,6 +357,26 @@ async def test_the_form_offers_free_times_and_books_one_by_keyboard(make_app, de
 
 
 @sync
+async def test_the_day_list_stops_asking_for_a_doctor_once_one_is_chosen(make_app, demo_backend):
+    """Seen with tui-drive: the day list of a doctor's free days still began with
+    "choose a doctor first" after the doctor was chosen."""
+    from textual.widgets import Select
+
+    app = make_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await open_appointments(app, pilot, "demo.doctor")
+        form = await open_form(app, pilot)
+        await pick_patient(app, pilot, form, "whitaker")
+        await settle(app, pilot)
+        assert not form.query_one("#doctor", Select).is_blank()
+        day = form.query_one("#day", Select)
+        assert day.prompt == "choose a day"
+        form.query_one("#doctor", Select).clear()
+        await settle(app, pilot)
+        assert day.prompt == "choose a doctor first"
+
+
+@sync
 async def test_double_booking_is_refused_inline(make_app, demo_backend):
     """A time taken by someone else while the form was open is refused by the service,
     inline, and the form then offers only what is still free."""
