@@ -144,8 +144,9 @@ class Writes:
     def book(self) -> None:
         self.n += 1
         slot = self.n
-        day = date.today() + timedelta(days=self.slot_base + slot // 27)
-        minute = 8 * 60 + (slot % 27) * 20
+        # 70 slots a day, every day: the scratch clinic is open around the clock (all_hours)
+        day = date.today() + timedelta(days=self.slot_base + slot // 70)
+        minute = (slot % 70) * 20
         self.s.appointments.book(self.doctor, {
             "patient_id": self._pid(), "doctor_id": self.doctor.user_id,
             "date": day.isoformat(), "time": f"{minute // 60:02d}:{minute % 60:02d}",
@@ -160,11 +161,25 @@ class Writes:
             "drug": "Lisinopril", "dose": "10 mg", "frequency": "once daily"})
 
 
+def all_hours(services) -> None:
+    """Open the scratch clinic every day 00:00-23:59 (the demo doctor following it) and
+    allow 50 upcoming visits per patient, so the benchmark's bookings fit the rules."""
+    admin = services.auth.login("demo.admin", PASSWORD)
+    current = services.settings.get(admin)
+    every_day = {day: ["00:00", "23:59"] for day in ("mon", "tue", "wed", "thu", "fri",
+                                                     "sat", "sun")}
+    services.settings.update(admin, {"hours": every_day, "max_upcoming": 50},
+                             version=current["version"])
+    doctor = services.store.users.by_username("demo.doctor")
+    services.settings.set_doctor_hours(admin, doctor["id"], None)
+
+
 def writes(runs: int) -> None:
     print("durable writes (a copy of the 10,000-patient clinic):", flush=True)
     folder = scratch_copy(seeded_dir(10000), "scratch-writes")
     try:
         store, services = open_services(folder)
+        all_hours(services)
         doctor = services.auth.login("demo.doctor", PASSWORD)
         ops = Writes(services, doctor, slot_base=400)
         floor = FloorWriter(folder / "floor.db")
@@ -380,7 +395,7 @@ def _writer(folder: str, index: int, start_at: float, seconds: float, queue) -> 
     sys.path.insert(0, str(ROOT / "benchmarks"))
     store, services = open_services(Path(folder))
     doctor = services.auth.login("demo.doctor", PASSWORD)
-    ops = Writes(services, doctor, slot_base=1000 + index * 400)
+    ops = Writes(services, doctor, slot_base=400 + index * 40)
     ops.create()  # a patient of its own before the clock starts
     cycle = [ops.create, ops.book, ops.vitals, ops.prescription]
     latencies: list[float] = []
@@ -438,6 +453,9 @@ def throughput(procs: int, seconds: float) -> None:
           flush=True)
     folder = scratch_copy(seeded_dir(10000), "scratch-throughput")
     try:
+        store, services = open_services(folder)
+        all_hours(services)
+        store.close()
         floor_path = str(folder / "floor.db")
         FloorWriter(Path(floor_path)).close()
         floor_s = min(10.0, seconds)
