@@ -70,11 +70,12 @@ def test_a_pending_doctor_request_also_closes_the_first_run(services):
         services.auth.create_first_admin("intruder", PASSWORD, "In Truder")
 
 
-FIRST_ADMIN = textwrap.dedent("""
+# A child process: opens the store, waits until all its siblings are ready, then acts.
+RACER = textwrap.dedent("""
     import json, pathlib, sys, time
     from argon2 import PasswordHasher
     from meditrack_tui.config import Config
-    from meditrack_tui.errors import Conflict, StoreBusy
+    from meditrack_tui.errors import {errors}
     from meditrack_tui.services import Services
     from meditrack_tui.store import connect
 
@@ -88,6 +89,15 @@ FIRST_ADMIN = textwrap.dedent("""
     (barrier / name).touch()
     while len(list(barrier.iterdir())) < int(together):
         time.sleep(0.002)
+""")
+
+
+def racer(errors: str, body: str) -> str:
+    """A racing child's script: the shared start, then ``body`` (dedented)."""
+    return RACER.replace("{errors}", errors) + textwrap.dedent(body)
+
+
+FIRST_ADMIN = racer("Conflict, StoreBusy", """
     try:
         services.auth.create_first_admin("admin." + name, "first-admin-pw1", "Admin " + name)
         print(json.dumps("created"))
@@ -161,24 +171,7 @@ def test_unknown_names_are_never_stored_as_typed(fast):
         assert typed.lower() not in json.dumps(entry, default=str).lower()
 
 
-GUESSER = textwrap.dedent("""
-    import json, pathlib, sys, time
-    from argon2 import PasswordHasher
-    from meditrack_tui.config import Config
-    from meditrack_tui.errors import AccountLocked, AuthenticationFailed
-    from meditrack_tui.services import Services
-    from meditrack_tui.store import connect
-
-    data_dir, secret, name, together = sys.argv[1:5]
-    config = Config(data_dir=data_dir, secret=secret)
-    store = connect(config)
-    services = Services(store, config)
-    services.auth.hasher = PasswordHasher(time_cost=1, memory_cost=8, parallelism=1)
-    barrier = pathlib.Path(data_dir) / "barrier"
-    barrier.mkdir(exist_ok=True)
-    (barrier / name).touch()
-    while len(list(barrier.iterdir())) < int(together):
-        time.sleep(0.002)
+GUESSER = racer("AccountLocked, AuthenticationFailed", """
     try:
         services.auth.login("doc.target", "guess-number-" + name)
         print(json.dumps("in"))
