@@ -20,7 +20,7 @@ from textual.timer import Timer
 from textual.widgets import Button, DataTable, Input, Label, Select, Static
 
 from meditrack_tui import policy
-from meditrack_tui.domain import AccountStatus
+from meditrack_tui.domain import OUTCOME_LABELS, AccountStatus
 from meditrack_tui.errors import MediTrackError, PermissionDenied, ValidationError
 from meditrack_tui.validation import date_problem
 
@@ -41,7 +41,6 @@ from .base import (
 from .confirm import ActionMenu, ConfirmScreen, PromptScreen
 
 ROLE_LABELS = {policy.PATIENT: "Patient", policy.DOCTOR: "Doctor", policy.ADMIN: "Admin"}
-OUTCOME_LABELS = {"ok": "OK", "denied": "Denied", "failed": "Failed"}
 AUDIT_COLUMNS = (("time", "Time"), ("user", "User"), ("role", "Role"), ("action", "Action"),
                  ("patient", "Patient"), ("outcome", "Outcome"), ("detail", "Detail"))
 USER_COLUMNS = (("username", "Username"), ("name", "Name"), ("role", "Role"),

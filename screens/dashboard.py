@@ -14,7 +14,7 @@ from textual.containers import Container, Grid, Horizontal, Vertical
 from textual.widgets import DataTable, Input, Sparkline, Static
 
 from meditrack_tui import policy
-from meditrack_tui.domain import OPEN_STATUSES
+from meditrack_tui.domain import OPEN_STATUSES, outcome_label
 
 from .appointments import (
     AppointmentTable,
@@ -198,7 +198,7 @@ class DashboardScreen(BaseScreen):
 
     def _outcome(self, entry: dict[str, Any]) -> Text:
         outcome = entry.get("outcome") or ""
-        return styled(self, outcome, None if outcome == "ok" else "warning")
+        return styled(self, outcome_label(outcome), None if outcome == "ok" else "warning")
 
     # --- loading ---
 

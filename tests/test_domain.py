@@ -61,3 +61,11 @@ def test_permissions_answer_from_the_policy_table(role):
 def test_nobody_may_do_anything():
     assert Permissions.of(None).actions() == frozenset()
     assert not Permissions.of(None).may("patient.read")
+
+
+def test_audit_outcomes_have_one_set_of_words():
+    from meditrack_tui.domain import AUDIT_OUTCOMES, outcome_label
+
+    assert [outcome_label(o) for o in AUDIT_OUTCOMES] == ["OK", "Denied", "Failed"]
+    screens = __import__("pathlib").Path(__file__).resolve().parents[1] / "screens"
+    assert not [p.name for p in screens.glob("*.py") if '"denied": "Denied"' in p.read_text()]

@@ -6,6 +6,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from ..audit_chain import Report, verify
+from ..domain import AUDIT_OUTCOMES
 from ..store import AuditQuery
 from ..validation import Checker, page_args
 from .base import Page, Service, Session, public
@@ -30,7 +31,7 @@ class AuditService(Service):
         act = check.text("action", action, max_len=60)
         result = None
         if outcome not in (None, ""):
-            result = check.choice("outcome", outcome, ("ok", "denied", "failed"))
+            result = check.choice("outcome", outcome, AUDIT_OUTCOMES)
         start = check.day("date_from", date_from)
         end = check.day("date_to", date_to)
         pid = check.text("patient_id", patient_id, max_len=40)
