@@ -14,8 +14,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.screen import Screen
 from textual.widget import Widget
-from textual.widgets import DataTable, Footer, Input
-from textual.widgets._footer import FooterKey
+from textual.widgets import DataTable, Input
 
 from meditrack_tui.domain.permissions import Permissions
 from meditrack_tui.errors import MediTrackError, SessionExpired, ValidationError
@@ -421,14 +420,86 @@ class Table(DataTable):
             self.move_cursor(row=min(max(row, 0), self.row_count - 1), animate=False)
 
 
-class AppFooter(Footer):
+class FooterEntry(Widget):
+    """One key in the footer: the key, then what it does; a click presses the key."""
+
+    ALLOW_SELECT = False
+    COMPONENT_CLASSES = {"footer-entry--key", "footer-entry--description"}
+    DEFAULT_CSS = """
+    FooterEntry {
+        width: auto;
+        height: 1;
+        text-wrap: nowrap;
+        background: $footer-item-background;
+        .footer-entry--key {
+            color: $footer-key-foreground;
+            background: $footer-key-background;
+            text-style: bold;
+        }
+        .footer-entry--description {
+            color: $footer-description-foreground;
+            background: $footer-description-background;
+        }
+        &:hover {
+            pointer: pointer;
+            color: $footer-key-foreground;
+            background: $block-hover-background;
+        }
+        &.-disabled { text-style: dim; }
+        &.-compact { margin-right: 1; }
+    }
+    """
+
+    def __init__(self, key: str, display: str, description: str, *, compact: bool,
+                 disabled: bool = False, tooltip: str = "", classes: str = "") -> None:
+        super().__init__(classes=classes, disabled=disabled)
+        self.key, self.key_display, self.description = key, display, description
+        self.compact = compact
+        self.set_class(compact, "-compact")
+        if tooltip:
+            self.tooltip = tooltip
+
+    def render(self) -> Text:
+        key_style = self.get_component_rich_style("footer-entry--key")
+        text_style = self.get_component_rich_style("footer-entry--description")
+        if self.compact:
+            return Text.assemble((self.key_display, key_style),
+                                 (f" {self.description}", text_style))
+        return Text.assemble((f" {self.key_display} ", key_style),
+                             (f"{self.description} ", text_style))
+
+    def on_click(self) -> None:
+        if not self.disabled:
+            self.app.simulate_key(self.key)
+
+
+class AppFooter(Widget):
     """The key footer, fitted to the terminal: when the keys do not fit it turns compact,
     then uses the short labels of ``keys.FOOTER_SHORT``, then leaves out the keys named
     in ``keys.FOOTER_OPTIONAL`` (first named first), then keys from its right end, except
     those of ``keys.FOOTER_KEEP`` (F2/F3/F4/F10), which every screen shows. Every action
-    stays in the command palette, whose key is always shown."""
+    stays in the command palette, whose key is always shown. Built from the screen's
+    public bindings (``active_bindings``, ``bindings_updated_signal``)."""
+
+    DEFAULT_CSS = """
+    AppFooter {
+        layout: horizontal;
+        color: $footer-foreground;
+        background: $footer-background;
+        dock: bottom;
+        height: 1;
+        scrollbar-size: 0 0;
+        FooterEntry.-command-palette {
+            dock: right;
+            padding-right: 1;
+            border-left: vkey $foreground 20%;
+        }
+        FooterEntry.-command-palette.-compact { padding-right: 0; margin-right: 0; }
+    }
+    """
 
     _shown: tuple[Any, ...] | None = None  # what the last compose showed
+    _ready = False  # the screen has published its bindings once
 
     def _plan(self) -> tuple[bool, list[tuple[str, str, str, str, bool, str]], Any]:
         """(compact, the keys to show as (key, display, label, action, enabled, tooltip),
@@ -442,7 +513,7 @@ class AppFooter(Footer):
                 entries.setdefault(binding.action, (binding, enabled, tooltip))
         chosen = list(entries.values())
         palette = active.get(self.app.COMMAND_PALETTE_BINDING) \
-            if self.show_command_palette and self.app.ENABLE_COMMAND_PALETTE else None
+            if self.app.ENABLE_COMMAND_PALETTE else None
         width = self.size.width or self.app.size.width
 
         def label(binding: Any, short: bool) -> str:
@@ -489,31 +560,40 @@ class AppFooter(Footer):
         return compact, keys, palette
 
     def compose(self) -> ComposeResult:
-        if not self._bindings_ready:
+        if not self._ready:
             return
         compact, keys, palette = self._plan()
         self._shown = (compact, keys, palette)
-        self.compact = compact
-        for key, display, label, action, enabled, tooltip in keys:
-            yield FooterKey(key, display, label, action, disabled=not enabled,
-                            tooltip=tooltip).data_bind(compact=Footer.compact)
+        for key, display, label, _action, enabled, tooltip in keys:
+            yield FooterEntry(key, display, label, compact=compact, disabled=not enabled,
+                              tooltip=tooltip)
         if palette is not None:
-            key, display, label, action, enabled, tooltip = palette
-            yield FooterKey(key, display, label, action, classes="-command-palette",
-                            disabled=not enabled, tooltip=tooltip)
+            key, display, label, _action, enabled, tooltip = palette
+            yield FooterEntry(key, display, label, compact=compact, disabled=not enabled,
+                              tooltip=tooltip, classes="-command-palette")
 
-    async def recompose(self) -> None:
+    def on_mount(self) -> None:
+        self.screen.bindings_updated_signal.subscribe(self, self.bindings_changed)
+
+    def on_unmount(self) -> None:
+        self.screen.bindings_updated_signal.unsubscribe(self)
+
+    def bindings_changed(self, screen: Screen) -> None:
+        self._ready = True
+        if self.is_attached and screen is self.screen:
+            self.call_after_refresh(self.update_keys)
+
+    async def update_keys(self) -> None:
         """Rebuild the keys only when what they show changed: focus moves and resizes ask
         for several rebuilds in a row (~25 ms each, nothing paints meanwhile), most of
         them for the same keys."""
-        if self._bindings_ready and self.is_attached and self._shown is not None \
-                and self._plan() == self._shown:
-            return
-        await super().recompose()
+        if self._ready and self.is_attached and (self._shown is None
+                                                 or self._plan() != self._shown):
+            await self.recompose()
 
     def on_resize(self, event: events.Resize) -> None:
-        if self._bindings_ready:
-            self.call_after_refresh(self.recompose)
+        if self._ready:
+            self.call_after_refresh(self.update_keys)
 
 
 def refilled(table: Any, scroll_y: float) -> None:

@@ -381,3 +381,20 @@ async def test_the_footer_keeps_the_main_keys_at_80_columns(make_app, demo_backe
             if route is not None and route[0] == "tab":
                 app.pop_screen()
                 await settle(app, pilot)
+
+
+@sync
+async def test_clicking_a_footer_key_presses_it(make_app):
+    """The footer (our own, from the screen's public bindings) keeps Textual's behaviour:
+    a click on a key does what the key does."""
+    from screens.base import FooterEntry
+
+    app = make_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await login_as(app, pilot, "demo.doctor")
+        await settle(app, pilot)
+        [records] = [e for e in app.screen.query(FooterEntry) if e.key == "f3"]
+        region = records.region
+        await pilot.click(offset=(region.x + 1, region.y))
+        await settle(app, pilot)
+        assert type(app.screen).__name__ == "PatientListScreen"

@@ -3,11 +3,13 @@ the footer fits the terminal, the vitals table sits beside the chart on a wide t
 
 from __future__ import annotations
 
-from textual.widgets import DataTable, Footer
+from typing import Any
+
+from textual.widgets import DataTable
 
 from screens.admin import AuditScreen
 from screens.appointments import AppointmentTable, RecordTable
-from screens.base import Fit, Table, fit_widths, share
+from screens.base import AppFooter, Fit, Table, fit_widths, share
 from screens.dashboard import DashboardScreen
 from screens.vitals import Choice, VitalsPane
 from tests.conftest import login_as, open_own_vitals, settle, sync
@@ -30,7 +32,7 @@ def test_fit_widths_drops_then_cuts():
     assert narrow["when"] == 6 and narrow["patient"] >= 12 and narrow["flag"] >= 12
 
 
-def footer_width(footer: Footer) -> int:
+def footer_width(footer: Any) -> int:
     return sum(key.outer_size.width for key in footer.children)
 
 
@@ -47,7 +49,7 @@ async def test_doctor_dashboard_fits_80_columns(make_app):
         assert shown <= alerts.size.width  # no sideways scrolling, every alert row visible
         assert "when" in alerts.fitted_columns and "mrn" not in alerts.fitted_columns
         assert alerts.row_count == 8 and alerts.max_scroll_y == 0
-        footer = screen.query_one(Footer)
+        footer = screen.query_one(AppFooter)
         assert footer_width(footer) <= 80
         labels = [getattr(key, "description", "") for key in footer.children]
         assert "Actions" in labels and "palette" in labels
