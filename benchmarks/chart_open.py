@@ -67,12 +67,12 @@ async def measure(folder: Path, runs: int, size: tuple[int, int],
                   think: float) -> dict[str, list[float]]:
     import gc
 
+    from meditrack_tui.screens.app import MediTrackApp
+    from meditrack_tui.screens.vitals import RANGE_DAYS, TrendPlot, VitalsPane
+    from meditrack_tui.screens.widgets.footer import AppFooter
     from textual.screen import Screen
 
-    from meditrack_tui.app import MediTrackApp
     from meditrack_tui.runtime import Backend
-    from screens.base import AppFooter
-    from screens.vitals import RANGE_DAYS, TrendPlot, VitalsPane
 
     pid = (folder / "patient_id").read_text()
     backend = Backend(config_for(folder), clock=lambda: NOW)
@@ -173,7 +173,7 @@ async def measure(folder: Path, runs: int, size: tuple[int, int],
                 await pilot.pause()
             # the usual way there: the patient's record is open (the overview), the user
             # reads it, then presses v; the screen fetched the tab's readings meanwhile
-            from screens.patient_detail import PatientScreen
+            from meditrack_tui.screens.patient_detail import PatientScreen
 
             for _ in range(runs + 1):
                 await app.push_screen(PatientScreen(pid))

@@ -36,7 +36,8 @@ def watcher(data_dir: str, out: str, idle_seconds: float) -> None:
     """Process B: the app with its feed on; for each ``out.idle<n>`` flag, idles, then writes
     arrival times so far and the idle CPU to ``out.idle<n>.json``."""
     sys.path.insert(0, str(ROOT))
-    from meditrack_tui.app import MediTrackApp
+    from meditrack_tui.screens.app import MediTrackApp
+
     from meditrack_tui.runtime import Backend
 
     arrivals: dict[str, float] = {}

@@ -55,9 +55,10 @@ async def wait_for(pilot, condition, seconds: float = 10.0) -> None:
 async def keypress(patients: int, rounds: int) -> None:
     """Key to table, timed inside the app: from the moment the search box handles the key
     (Input.Changed) to the moment the table has been refilled with that text's results."""
-    from meditrack_tui.app import MediTrackApp
+    from meditrack_tui.screens.app import MediTrackApp
+    from meditrack_tui.screens.patients import PatientListScreen
+
     from meditrack_tui.runtime import Backend
-    from screens.patients import PatientListScreen
 
     backend = Backend(config_for(seeded_dir(patients)))
     app = MediTrackApp(backend, live=False)
@@ -104,9 +105,10 @@ async def keypress(patients: int, rounds: int) -> None:
 
 
 async def memory(patients: int) -> None:
-    from meditrack_tui.app import MediTrackApp
+    from meditrack_tui.screens.app import MediTrackApp
+    from meditrack_tui.screens.patients import PatientListScreen
+
     from meditrack_tui.runtime import Backend
-    from screens.patients import PatientListScreen
 
     backend = Backend(config_for(seeded_dir(patients)))
     app = MediTrackApp(backend, live=True)

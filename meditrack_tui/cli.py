@@ -285,7 +285,7 @@ def _run_app(args: argparse.Namespace, config: Config) -> int:
             demo_logins = (DEMO_LOGINS, DEMO_PASSWORD)
             print(f"Demo data directory: {config.data_dir}")
             print(f"Demo logins: {', '.join(DEMO_LOGINS)} (password: {DEMO_PASSWORD})")
-        from .app import MediTrackApp
+        from .screens.app import MediTrackApp
 
         app = MediTrackApp(backend, demo_logins=demo_logins)
         app.run()

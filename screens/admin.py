@@ -24,21 +24,11 @@ from meditrack_tui.domain import OUTCOME_LABELS, AccountStatus
 from meditrack_tui.errors import MediTrackError, PermissionDenied, ValidationError
 from meditrack_tui.validation import date_problem
 
-from .base import (
-    AppFooter,
-    BaseScreen,
-    Fit,
-    ServiceMixin,
-    Short,
-    Table,
-    clear_field_errors,
-    error_text,
-    label_of,
-    refilled,
-    short_day,
-    show_field_errors,
-)
-from .confirm import ActionMenu, ConfirmScreen, PromptScreen
+from .base import BaseScreen, ServiceMixin, error_text, label_of
+from .forms.confirm import ActionMenu, ConfirmScreen, PromptScreen
+from .forms.fields import clear_field_errors, show_field_errors
+from .widgets.footer import AppFooter
+from .widgets.table import Fit, Short, Table, refilled, short_day
 
 ROLE_LABELS = {policy.PATIENT: "Patient", policy.DOCTOR: "Doctor", policy.ADMIN: "Admin"}
 AUDIT_COLUMNS = (("time", "Time"), ("user", "User"), ("role", "Role"), ("action", "Action"),

@@ -41,24 +41,13 @@ from meditrack_tui import policy
 from meditrack_tui.domain import OPEN_STATUSES, AppointmentStatus, may_follow
 from meditrack_tui.errors import Conflict, ValidationError
 
-from .base import (
-    AppFooter,
-    BaseScreen,
-    Fit,
-    ServiceMixin,
-    Short,
-    Table,
-    clear_field_errors,
-    error_text,
-    label_of,
-    refilled,
-    short_day,
-    short_doctor,
-    show_field_errors,
-)
-from .confirm import ActionMenu, ConfirmScreen, PromptScreen
+from .base import BaseScreen, ServiceMixin, error_text, label_of
+from .forms.confirm import ActionMenu, ConfirmScreen, PromptScreen
+from .forms.fields import clear_field_errors, show_field_errors
 from .messages import DataChanged
 from .slots import SlotPicker
+from .widgets.footer import AppFooter
+from .widgets.table import Fit, Short, Table, refilled, short_day, short_doctor
 
 # the statuses' labels, verbs and transitions are the domain's (meditrack_tui.domain);
 # here only how they look and what the action menu calls each change
@@ -97,7 +86,7 @@ def when_text(appt: dict[str, Any]) -> str:
 
 def open_patient(app: Any, patient_id: str) -> None:
     """Push the patient's record (the module is imported when first needed)."""
-    from screens.patient_detail import PatientScreen
+    from .patient_detail import PatientScreen
 
     app.push_screen(PatientScreen(patient_id))
 

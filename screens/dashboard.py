@@ -25,9 +25,11 @@ from .appointments import (
     role_of,
     styled,
 )
-from .base import AppFooter, BaseScreen, Fit, Short, short_day, short_doctor
-from .confirm import ActionMenu, ConfirmScreen
+from .base import BaseScreen
+from .forms.confirm import ActionMenu, ConfirmScreen
 from .messages import DataChanged
+from .widgets.footer import AppFooter
+from .widgets.table import Fit, Short, short_day, short_doctor
 
 ROLE_WATCHES = {
     policy.DOCTOR: frozenset({"appointments", "patients", "vitals"}),

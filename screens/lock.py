@@ -2,13 +2,23 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Center, Vertical
+from textual.message import Message
 from textual.widgets import Button, Footer, Input, Static
 
 from .base import BaseScreen
+
+
+@dataclass
+class PasswordChecked(Message):
+    """The service's answer to the password typed on the lock screen."""
+
+    ok: bool
 
 
 class LockScreen(BaseScreen):
@@ -23,7 +33,7 @@ class LockScreen(BaseScreen):
         with Center():
             with Vertical(id="lock-box", classes="card"):
                 yield Static("🔒 MediTrack is locked", classes="title")
-                yield Static(f"Locked for {self.app.session.full_name}. Type your password to "
+                yield Static(f"Locked for {self.session.full_name}. Type your password to "
                              "continue, or F10 to log out.", classes="hint", markup=False)
                 yield Input(id="unlock-password", password=True, placeholder="password")
                 yield Static("", id="unlock-message")
@@ -34,13 +44,14 @@ class LockScreen(BaseScreen):
     @on(Button.Pressed, "#unlock")
     def unlock(self) -> None:
         password = self.query_one("#unlock-password", Input).value
-        session = self.app.session
-        self.call_service(lambda s: s.auth.confirm_password(session, password), self.checked)
+        session = self.session
+        self.ask(lambda s: s.auth.confirm_password(session, password), PasswordChecked,
+                 group="unlock")
 
-    def checked(self, ok: bool) -> None:
+    def on_password_checked(self, message: PasswordChecked) -> None:
         box = self.query_one("#unlock-password", Input)
         box.value = ""
-        if ok:
+        if message.ok:
             self.dismiss(None)
         else:
             self.query_one("#unlock-message", Static).update("That password is not right.")

@@ -15,7 +15,8 @@ from textual.widgets import Button, Footer, Input, Label, RadioButton, RadioSet,
 from meditrack_tui.domain import SEX_LABELS, AccountStatus
 from meditrack_tui.errors import MediTrackError, ValidationError
 
-from .base import BaseScreen, clear_field_errors, show_field_errors
+from .base import BaseScreen
+from .forms.fields import clear_field_errors, show_field_errors
 
 
 def field(label: str, input_id: str, **kwargs: Any) -> ComposeResult:
@@ -223,7 +224,7 @@ class SignupScreen(BaseScreen):
             if discard:
                 self.app.pop_screen()
 
-        from .confirm import ConfirmScreen  # only when asked: the login screen loads light
+        from .forms.confirm import ConfirmScreen  # only when asked: the login screen loads light
 
         self.app.push_screen(ConfirmScreen("Discard what you typed for the new account?",
                                            yes="Discard", no="Keep editing"), answered)

@@ -18,13 +18,14 @@ from meditrack_tui.domain import sex_label
 from meditrack_tui.errors import MediTrackError
 
 from .appointments import PatientAppointmentsPane
-from .base import AppFooter, BaseScreen, error_text, live_refresh
-from .confirm import ConfirmScreen
+from .base import BaseScreen, error_text, live_refresh
+from .forms.confirm import ConfirmScreen
 from .messages import DataChanged
 from .patients import PATIENT_FIELDS, PatientFormScreen
 from .prescriptions import PrescriptionsPane
 from .reports import ReportsPane
 from .vitals import Prefetched, VitalsPane, prefetch_series
+from .widgets.footer import AppFooter
 
 # how many times (50 ms apart) a tab's table is asked to take the focus while it loads
 FOCUS_TRIES = 20

@@ -24,20 +24,12 @@ from textual.widgets.data_table import CellDoesNotExist
 from meditrack_tui.domain import SEX_LABELS, sex_label
 from meditrack_tui.errors import Conflict, MediTrackError
 
-from .base import (
-    AppFooter,
-    BaseScreen,
-    ServiceMixin,
-    Table,
-    clear_field_errors,
-    error_text,
-    live_refresh,
-    refilled,
-    short_doctor,
-    show_field_errors,
-)
-from .confirm import ConfirmScreen
+from .base import BaseScreen, ServiceMixin, error_text, live_refresh
+from .forms.confirm import ConfirmScreen
+from .forms.fields import clear_field_errors, show_field_errors
 from .messages import DataChanged
+from .widgets.footer import AppFooter
+from .widgets.table import Table, refilled, short_doctor
 
 #: the sex choices, as the domain names them (label, stored value)
 SEX_OPTIONS = [(label, value) for value, label in SEX_LABELS.items()]

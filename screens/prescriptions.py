@@ -21,17 +21,11 @@ from textual.widgets.data_table import CellDoesNotExist
 from meditrack_tui.errors import AllergyConflict, Conflict, MediTrackError
 from meditrack_tui.services.prescriptions import ROUTES
 
-from .base import (
-    Fit,
-    ServiceMixin,
-    Table,
-    clear_field_errors,
-    error_text,
-    refilled,
-    show_field_errors,
-)
-from .confirm import ConfirmScreen, PromptScreen
+from .base import ServiceMixin, error_text
+from .forms.confirm import ConfirmScreen, PromptScreen
+from .forms.fields import clear_field_errors, show_field_errors
 from .patients import form_field
+from .widgets.table import Fit, Table, refilled
 
 RX_FIELDS: dict[str, tuple[str, str]] = {
     "drug": ("Drug", "e.g. Amoxicillin"),

@@ -15,8 +15,10 @@ from textual.widgets import Button, Input, Static
 
 from meditrack_tui.errors import MediTrackError, ValidationError
 
-from .base import AppFooter, BaseScreen, clear_field_errors, show_field_errors
+from .base import BaseScreen
+from .forms.fields import clear_field_errors, show_field_errors
 from .login import field
+from .widgets.footer import AppFooter
 
 ROLE_NAMES = {"admin": "Administrator", "doctor": "Doctor", "patient": "Patient"}
 PASSWORD_FIELDS = ("current_password", "new_password", "repeat_password")

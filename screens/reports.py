@@ -22,8 +22,10 @@ from meditrack_tui.errors import ValidationError
 from meditrack_tui.files import safe_name
 from meditrack_tui.services.reports import ALLOWED, KINDS, PREVIEWABLE
 
-from .base import Fit, ServiceMixin, Table, clear_field_errors, refilled, show_field_errors
-from .confirm import ConfirmScreen, PromptScreen
+from .base import ServiceMixin
+from .forms.confirm import ConfirmScreen, PromptScreen
+from .forms.fields import clear_field_errors, show_field_errors
+from .widgets.table import Fit, Table, refilled
 
 _MODAL_CSS = """
 {name} {{ align: center middle; }}

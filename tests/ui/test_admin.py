@@ -12,14 +12,7 @@ try:  # tests/ is a package in some layouts, a plain folder in others
     from tests.conftest import login_as, settle
 except ImportError:  # pragma: no cover
     from conftest import login_as, settle
-from meditrack_tui.errors import (
-    AccountLocked,
-    AccountPending,
-    AuthenticationFailed,
-    PermissionDenied,
-    SessionExpired,
-)
-from screens.admin import (
+from meditrack_tui.screens.admin import (
     ActionMenu,
     AuditScreen,
     NewUserScreen,
@@ -27,8 +20,16 @@ from screens.admin import (
     RoleScreen,
     UsersScreen,
 )
-from screens.confirm import ConfirmScreen
-from screens.messages import DataChanged
+from meditrack_tui.screens.forms.confirm import ConfirmScreen
+from meditrack_tui.screens.messages import DataChanged
+
+from meditrack_tui.errors import (
+    AccountLocked,
+    AccountPending,
+    AuthenticationFailed,
+    PermissionDenied,
+    SessionExpired,
+)
 
 PASSWORD = "meditrack-demo"
 

@@ -3,14 +3,14 @@ palette, leaving unsaved work, the idle lock and logout."""
 
 from __future__ import annotations
 
+from meditrack_tui.screens.app import MediTrackApp
+from meditrack_tui.screens.forms.confirm import ConfirmScreen
+from meditrack_tui.screens.lock import LockScreen
+from meditrack_tui.screens.login import LoginScreen, SetupScreen, SignupScreen
 from textual import events
 from textual.widgets import Input, Select, Static
 
-from meditrack_tui.app import MediTrackApp
 from meditrack_tui.runtime import Backend
-from screens.confirm import ConfirmScreen
-from screens.lock import LockScreen
-from screens.login import LoginScreen, SetupScreen, SignupScreen
 from tests.conftest import login_as, make_config, settle, sync
 
 PASSWORD = "meditrack-demo"
@@ -425,7 +425,7 @@ async def test_palette_finds_actions_by_role_and_never_a_screenshot(make_app):
                 "Log out", "Go to Users"} <= set(commands)
         # on a patient's record: the tabs, and only the actions an admin may do
         pid = app.backend.call(lambda s: s.patients.list(app.session, query="Reyes")).items[0]
-        from screens.patient_detail import PatientScreen
+        from meditrack_tui.screens.patient_detail import PatientScreen
 
         await app.push_screen(PatientScreen(pid["id"]))
         await settle(app, pilot)
@@ -449,7 +449,7 @@ async def test_palette_finds_actions_by_role_and_never_a_screenshot(make_app):
 
 @sync
 async def test_palette_actions_on_a_patient_screen_for_a_doctor_and_a_patient(make_app):
-    from screens.vitals import AddReadingScreen
+    from meditrack_tui.screens.vitals import AddReadingScreen
 
     app = make_app()
     async with app.run_test(size=(80, 24)) as pilot:
@@ -469,7 +469,7 @@ async def test_palette_actions_on_a_patient_screen_for_a_doctor_and_a_patient(ma
 
         await login_again(app, pilot, "demo.doctor")
         pid = app.backend.call(lambda s: s.patients.list(app.session, query="Reyes")).items[0]
-        from screens.patient_detail import PatientScreen
+        from meditrack_tui.screens.patient_detail import PatientScreen
 
         await app.push_screen(PatientScreen(pid["id"]))
         await settle(app, pilot)

@@ -10,11 +10,11 @@ try:
     from tests.conftest import login_as, settle
 except ImportError:  # tests/ is not a package
     from conftest import login_as, settle
-from screens.appointments import AppointmentForm, AppointmentTable, RecordTable
-from screens.confirm import ConfirmScreen
-from screens.dashboard import DashboardScreen
-from screens.messages import DataChanged
-from screens.patient_detail import PatientScreen
+from meditrack_tui.screens.appointments import AppointmentForm, AppointmentTable, RecordTable
+from meditrack_tui.screens.dashboard import DashboardScreen
+from meditrack_tui.screens.forms.confirm import ConfirmScreen
+from meditrack_tui.screens.messages import DataChanged
+from meditrack_tui.screens.patient_detail import PatientScreen
 
 PASSWORD = "meditrack-demo"
 
@@ -36,9 +36,8 @@ def call_as(backend, username: str, fn):
 
 async def pick(app, pilot, action: str) -> None:
     """Enter on the selected row opens its menu (no letter changes a record): run ``action``."""
+    from meditrack_tui.screens.forms.confirm import ActionMenu
     from textual.widgets import OptionList
-
-    from screens.confirm import ActionMenu
 
     await pilot.press("enter")
     await settle(app, pilot)

@@ -4,11 +4,12 @@ menu offers exactly the changes the domain's transitions allow."""
 
 from __future__ import annotations
 
+from meditrack_tui.screens.admin import AuditScreen
+from meditrack_tui.screens.appointments import AppointmentTable
+from meditrack_tui.screens.dashboard import DashboardScreen
+
 from meditrack_tui import policy
 from meditrack_tui.domain import AppointmentStatus, Permissions
-from screens.admin import AuditScreen
-from screens.appointments import AppointmentTable
-from screens.dashboard import DashboardScreen
 from tests.conftest import login_as, settle, sync
 
 

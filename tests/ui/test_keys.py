@@ -13,16 +13,16 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from meditrack_tui.screens.admin import AuditScreen, UsersScreen
+from meditrack_tui.screens.appointments import AppointmentsScreen, AppointmentTable
+from meditrack_tui.screens.dashboard import DashboardScreen
+from meditrack_tui.screens.forms.confirm import ActionMenu, ConfirmScreen
+from meditrack_tui.screens.login import LoginScreen, SignupScreen
+from meditrack_tui.screens.patient_detail import PatientScreen
+from meditrack_tui.screens.patients import PatientFormScreen, PatientListScreen
+from meditrack_tui.screens.widgets.footer import AppFooter
 from textual.widgets import DataTable, Input, Select
 
-from screens.admin import AuditScreen, UsersScreen
-from screens.appointments import AppointmentsScreen, AppointmentTable
-from screens.base import AppFooter
-from screens.confirm import ActionMenu, ConfirmScreen
-from screens.dashboard import DashboardScreen
-from screens.login import LoginScreen, SignupScreen
-from screens.patient_detail import PatientScreen
-from screens.patients import PatientFormScreen, PatientListScreen
 from tests.conftest import login_as, settle, sync
 from tests.peek import KINDS, Peek
 
@@ -387,7 +387,7 @@ async def test_the_footer_keeps_the_main_keys_at_80_columns(make_app, demo_backe
 async def test_clicking_a_footer_key_presses_it(make_app):
     """The footer (our own, from the screen's public bindings) keeps Textual's behaviour:
     a click on a key does what the key does."""
-    from screens.base import FooterEntry
+    from meditrack_tui.screens.widgets.footer import FooterEntry
 
     app = make_app()
     async with app.run_test(size=(80, 24)) as pilot:

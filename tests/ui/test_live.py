@@ -10,9 +10,9 @@ import time
 from pathlib import Path
 
 import pytest
+from meditrack_tui.screens.app import MediTrackApp
+from meditrack_tui.screens.messages import DataChanged
 
-from meditrack_tui.app import MediTrackApp
-from screens.messages import DataChanged
 from tests.conftest import FIXED_NOW, sync
 
 PASSWORD = "meditrack-demo"
@@ -90,7 +90,7 @@ def live_app(make_app):
 
 @sync
 async def test_a_booking_in_another_process_appears_in_the_agenda(live_app):
-    from screens.appointments import AppointmentsScreen, AppointmentTable
+    from meditrack_tui.screens.appointments import AppointmentsScreen, AppointmentTable
 
     app = live_app
     async with app.run_test(size=(100, 30)) as pilot:
@@ -112,7 +112,7 @@ async def test_a_booking_in_another_process_appears_in_the_agenda(live_app):
 
 @sync
 async def test_a_reading_added_in_another_process_appears_in_the_chart(live_app):
-    from screens.patient_detail import PatientScreen
+    from meditrack_tui.screens.patient_detail import PatientScreen
 
     app = live_app
     async with app.run_test(size=(100, 30)) as pilot:
@@ -134,7 +134,7 @@ async def test_a_reading_added_in_another_process_appears_in_the_chart(live_app)
 async def test_a_reading_added_before_the_vitals_tab_opens_is_in_its_chart(live_app):
     """The Vitals tab's readings are fetched ahead while the overview is shown; a reading
     another process adds meanwhile makes the screen fetch them again."""
-    from screens.patient_detail import PatientScreen
+    from meditrack_tui.screens.patient_detail import PatientScreen
 
     app = live_app
     async with app.run_test(size=(100, 30)) as pilot:
@@ -155,7 +155,7 @@ async def test_a_reading_added_before_the_vitals_tab_opens_is_in_its_chart(live_
 
 
 async def _vitals_pane(app, pilot):
-    from screens.vitals import VitalsPane
+    from meditrack_tui.screens.vitals import VitalsPane
 
     async def found():
         return list(app.screen.query(VitalsPane))

@@ -9,9 +9,9 @@ import sqlite3
 import time
 
 import pytest
+from meditrack_tui.screens.messages import DataChanged
 
 from meditrack_tui.live import RESYNC, WATCHED, Scope
-from screens.messages import DataChanged
 from tests.conftest import sync
 
 PASSWORD = "meditrack-demo"
@@ -149,7 +149,7 @@ async def test_a_resync_reaches_a_patient_session(make_app):
 
 @sync
 async def test_a_live_refresh_of_an_open_record_is_not_an_opening(make_app):
-    from screens.patient_detail import PatientScreen
+    from meditrack_tui.screens.patient_detail import PatientScreen
 
     app = make_app(live=True)
     async with app.run_test(size=(100, 30)) as pilot:

@@ -13,20 +13,20 @@ from __future__ import annotations
 
 from typing import Any
 
+from meditrack_tui.screens.admin import ActionMenu, AuditScreen, NewUserScreen, UsersScreen
+from meditrack_tui.screens.appointments import AppointmentForm, AppointmentsScreen
+from meditrack_tui.screens.dashboard import DashboardScreen
+from meditrack_tui.screens.forms.confirm import ConfirmScreen, PromptScreen
+from meditrack_tui.screens.lock import LockScreen
+from meditrack_tui.screens.patient_detail import PatientScreen
+from meditrack_tui.screens.patients import PatientFormScreen, PatientListScreen
+from meditrack_tui.screens.prescriptions import PrescriptionFormScreen
+from meditrack_tui.screens.profile import ProfileScreen
+from meditrack_tui.screens.reports import PreviewScreen, UploadReportScreen
 from textual.geometry import Region
 from textual.widget import Widget
 from textual.widgets import Button, DataTable, Input, Select
 
-from screens.admin import ActionMenu, AuditScreen, NewUserScreen, UsersScreen
-from screens.appointments import AppointmentForm, AppointmentsScreen
-from screens.confirm import ConfirmScreen, PromptScreen
-from screens.dashboard import DashboardScreen
-from screens.lock import LockScreen
-from screens.patient_detail import PatientScreen
-from screens.patients import PatientFormScreen, PatientListScreen
-from screens.prescriptions import PrescriptionFormScreen
-from screens.profile import ProfileScreen
-from screens.reports import PreviewScreen, UploadReportScreen
 from tests.conftest import login_as, settle, sync
 
 PASSWORD = "hostile-password-1"

@@ -11,11 +11,11 @@ try:  # tests/ is a package in some layouts, a plain folder in others
     from tests.conftest import login_as, settle
 except ImportError:  # pragma: no cover
     from conftest import login_as, settle
-from screens.confirm import ConfirmScreen, PromptScreen
-from screens.messages import DataChanged
-from screens.patient_detail import PatientScreen
-from screens.patients import PatientFormScreen, PatientListScreen
-from screens.prescriptions import PrescriptionFormScreen, PrescriptionsPane
+from meditrack_tui.screens.forms.confirm import ConfirmScreen, PromptScreen
+from meditrack_tui.screens.messages import DataChanged
+from meditrack_tui.screens.patient_detail import PatientScreen
+from meditrack_tui.screens.patients import PatientFormScreen, PatientListScreen
+from meditrack_tui.screens.prescriptions import PrescriptionFormScreen, PrescriptionsPane
 
 PASSWORD = "meditrack-demo"
 
@@ -416,9 +416,10 @@ async def test_each_tab_puts_the_focus_on_its_table_even_while_it_loads(make_app
     until its first page arrives; the focus still lands on it, ready for its keys."""
     import time as time_module
 
+    from meditrack_tui.screens.appointments import PatientAppointmentsPane
+    from meditrack_tui.screens.reports import ReportsPane
+
     from meditrack_tui.runtime import Backend
-    from screens.appointments import PatientAppointmentsPane
-    from screens.reports import ReportsPane
 
     app = make_app()
     pid = patient_id(demo_backend, "reyes")

@@ -11,10 +11,10 @@ try:  # tests/ is a package in some layouts, a plain folder in others
     from tests.conftest import login_as, settle
 except ImportError:  # pragma: no cover
     from conftest import login_as, settle
-from screens.confirm import ConfirmScreen
-from screens.messages import DataChanged
-from screens.patient_detail import PatientScreen
-from screens.patients import PatientFormScreen, PatientListScreen, fit_columns
+from meditrack_tui.screens.forms.confirm import ConfirmScreen
+from meditrack_tui.screens.messages import DataChanged
+from meditrack_tui.screens.patient_detail import PatientScreen
+from meditrack_tui.screens.patients import PatientFormScreen, PatientListScreen, fit_columns
 
 
 async def sign_in(app, pilot, username: str) -> None:

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import pytest
+from meditrack_tui.screens.forms.confirm import ConfirmScreen
+from meditrack_tui.screens.profile import ProfileScreen
 from textual.widgets import Input, Static
 
 from meditrack_tui.errors import AuthenticationFailed
-from screens.confirm import ConfirmScreen
-from screens.profile import ProfileScreen
 from tests.conftest import sync
 
 try:  # tests/ is a package in some layouts, a plain folder in others

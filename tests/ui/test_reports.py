@@ -25,9 +25,14 @@ try:  # tests/ is a package in some layouts, a plain folder in others
     from tests.conftest import login_as, settle
 except ImportError:  # pragma: no cover
     from conftest import login_as, settle
-from screens.base import Table
-from screens.confirm import ConfirmScreen, PromptScreen
-from screens.reports import DeletedReportsScreen, PreviewScreen, ReportsPane, UploadReportScreen
+from meditrack_tui.screens.forms.confirm import ConfirmScreen, PromptScreen
+from meditrack_tui.screens.reports import (
+    DeletedReportsScreen,
+    PreviewScreen,
+    ReportsPane,
+    UploadReportScreen,
+)
+from meditrack_tui.screens.widgets.table import Table
 
 LIPID_PANEL = Path(__file__).resolve().parents[2] / "sample_data" / "reports" / \
     "p01_lipid_panel.csv"

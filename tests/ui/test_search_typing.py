@@ -7,10 +7,10 @@ from __future__ import annotations
 
 import threading
 
+from meditrack_tui.screens.patients import PatientListScreen
 from textual.widgets import DataTable, Static
 
 from meditrack_tui.services.patients import PatientService
-from screens.patients import PatientListScreen
 from tests.conftest import settle, sync
 
 

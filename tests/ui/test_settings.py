@@ -5,12 +5,12 @@ from __future__ import annotations
 
 from datetime import date
 
+from meditrack_tui.screens.admin import UsersScreen
+from meditrack_tui.screens.forms.confirm import ConfirmScreen
+from meditrack_tui.screens.settings import DoctorHoursScreen, SettingsScreen
+from meditrack_tui.screens.slots import SlotPicker
 from textual.widgets import Input, Select, Static
 
-from screens.admin import UsersScreen
-from screens.confirm import ConfirmScreen
-from screens.settings import DoctorHoursScreen, SettingsScreen
-from screens.slots import SlotPicker
 from tests.conftest import login_as, settle, sync
 from tests.ui.test_appointments import (
     call_as,
@@ -232,7 +232,8 @@ async def test_vitals_form_shows_the_range_message_for_infinite_values(make_app)
 
 @sync
 async def test_patient_form_shows_invisible_names_and_old_births_inline(make_app):
-    from screens.patients import PatientFormScreen
+    from meditrack_tui.screens.patients import PatientFormScreen
+
     from tests.ui.test_patients import open_list
 
     app = make_app()

@@ -15,8 +15,8 @@ from tests.conftest import make_config
 HEAVY = ("meditrack_tui.services", "meditrack_tui.store", "meditrack_tui.live",
          "meditrack_tui.seed", "sqlite3", "pymongo", "bson", "gridfs", "argon2", "jwt",
          "plotext", "textual_plotext", "pypdf")
-LOGIN_SCREENS = {"screens", "screens.base", "screens.keys", "screens.login",
-                 "screens.messages"}
+UI = "meditrack_tui.screens"
+LOGIN_SCREENS = {UI, *(f"{UI}.{name}" for name in ("app", "base", "keys", "login", "messages"))}
 
 PROBE = """
 import asyncio, gc, json, sys
@@ -26,10 +26,10 @@ from meditrack_tui.quiet_gc import pause_for_startup
 
 pause_for_startup()  # as `meditrack` does before it imports the app
 
-from meditrack_tui.app import MediTrackApp
+from meditrack_tui.screens.app import MediTrackApp
 from meditrack_tui.config import Config
 from meditrack_tui.runtime import Backend
-import screens.login
+import meditrack_tui.screens.login
 
 HEAVY = {heavy!r}
 LOGIN_SCREENS = {login_screens!r}
@@ -37,7 +37,8 @@ LOGIN_SCREENS = {login_screens!r}
 
 def heavy_loaded():
     return sorted(m for m in sys.modules
-                  if m.startswith(HEAVY) or (m.startswith("screens") and m not in LOGIN_SCREENS))
+                  if m.startswith(HEAVY)
+                  or (m.startswith("meditrack_tui.screens") and m not in LOGIN_SCREENS))
 
 
 seen = {{"imported": heavy_loaded()}}

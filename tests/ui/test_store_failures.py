@@ -5,12 +5,12 @@ from __future__ import annotations
 
 import time
 
+from meditrack_tui.screens.app import MediTrackApp
+from meditrack_tui.screens.login import LoginScreen
 from textual.widgets import Input, Static
 
-from meditrack_tui.app import MediTrackApp
 from meditrack_tui.runtime import Backend
 from meditrack_tui.store.sqlite import DB_FILE
-from screens.login import LoginScreen
 from tests.conftest import make_config, settle, sync
 from tests.test_store_failures import page_of, scribble, stopped_holder  # noqa: F401
 

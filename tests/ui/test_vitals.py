@@ -13,7 +13,13 @@ try:  # tests/ is a package in some layouts, a plain folder in others
     from tests.conftest import answer_discard, login_as, open_own_record, open_own_vitals, settle
 except ImportError:  # pragma: no cover
     from conftest import answer_discard, login_as, open_own_record, open_own_vitals, settle
-from screens.vitals import AddReadingScreen, Choice, ChoiceScreen, TrendPlot, VitalsPane
+from meditrack_tui.screens.vitals import (
+    AddReadingScreen,
+    Choice,
+    ChoiceScreen,
+    TrendPlot,
+    VitalsPane,
+)
 
 
 class PaneHost(Screen):
@@ -376,7 +382,7 @@ async def test_add_reading_form_asks_before_global_keys_discard_it(make_app):
 async def test_vitals_tab_draws_from_the_prefetch_without_asking_the_store_again(make_app):
     """The patient screen fetches the Vitals tab's first range while the overview is read;
     the tab then draws its chart from that, in its first frame."""
-    from screens.patient_detail import PatientScreen
+    from meditrack_tui.screens.patient_detail import PatientScreen
 
     app = make_app()
     calls: list[str] = []
@@ -404,7 +410,7 @@ async def test_vitals_tab_draws_from_the_prefetch_without_asking_the_store_again
 
 @sync
 async def test_a_stale_prefetch_is_fetched_again(make_app, monkeypatch):
-    from screens import vitals as vitals_module
+    from meditrack_tui.screens import vitals as vitals_module
 
     app = make_app()
     async with app.run_test(size=(80, 24)) as pilot:

@@ -7,42 +7,42 @@ package; this module only routes between them.
 
 from __future__ import annotations
 
-import logging
 import time
 from collections.abc import Iterable
 from typing import Any
 
 from textual import work
-from textual.app import App, SystemCommand
+from textual.app import SystemCommand
 from textual.binding import Binding
 from textual.screen import ModalScreen, Screen
 
-from screens.keys import AREA_KEYS, GLOBAL_KEYS, KEY_SETTLE, KeyGuard, global_bindings
+from meditrack_tui.domain.permissions import Permissions
+from meditrack_tui.quiet_gc import QuietCollector, resume_after_startup
+from meditrack_tui.runtime import Backend
 
-from .domain.permissions import Permissions
-from .quiet_gc import QuietCollector, resume_after_startup
-from .runtime import Backend
+from .context import ScreenContext
+from .feed import LiveFeedApp
+from .keys import AREA_KEYS, GLOBAL_KEYS, KEY_SETTLE, KeyGuard, global_bindings
+from .messages import OpenAgenda, OpenArea, OpenPatient, OpenSettings, OpenSignup
 
-FEED_LOG = logging.getLogger("meditrack_tui.feed")
-
-# area -> (module in screens, class name); imported lazily so start-up stays quick
+# area -> (module of this package, class name); imported lazily so start-up stays quick
 AREAS: dict[str, tuple[str, str]] = {
-    "dashboard": ("screens.dashboard", "DashboardScreen"),
-    "records": ("screens.patients", "PatientListScreen"),
-    "appointments": ("screens.appointments", "AppointmentsScreen"),
-    "profile": ("screens.profile", "ProfileScreen"),
-    "users": ("screens.admin", "UsersScreen"),
-    "audit": ("screens.admin", "AuditScreen"),
+    "dashboard": (".dashboard", "DashboardScreen"),
+    "records": (".patients", "PatientListScreen"),
+    "appointments": (".appointments", "AppointmentsScreen"),
+    "profile": (".profile", "ProfileScreen"),
+    "users": (".admin", "UsersScreen"),
+    "audit": (".admin", "AuditScreen"),
 }
 
 
-def _first_screen() -> Screen:
-    from screens.login import LoginScreen
+def _first_screen() -> Screen[Any]:
+    from .login import LoginScreen
 
     return LoginScreen()
 
 
-class MediTrackApp(App):
+class MediTrackApp(LiveFeedApp):
     """MediTrack in the terminal."""
 
     # The login screen is the first screen, the base of the screen stack, rather than
@@ -53,7 +53,7 @@ class MediTrackApp(App):
     DEFAULT_MODE = "login"
 
     TITLE = "MediTrack"
-    CSS_PATH = "../screens/app.tcss"
+    CSS_PATH = "app.tcss"
     ENABLE_COMMAND_PALETTE = True
     BINDINGS = [*global_bindings(), Binding("ctrl+q", "quit", "Quit", show=False, id="quit")]
 
@@ -85,6 +85,13 @@ class MediTrackApp(App):
     def now(self) -> Any:
         """'Now' as the services see it (screens use it for 'today')."""
         return self.backend.now()
+
+    @property
+    def context(self) -> ScreenContext:
+        """The typed context screens work in (only while someone is logged in)."""
+        if self.session is None:
+            raise RuntimeError("no one is logged in")
+        return ScreenContext(self.session, self.permissions, self.backend)
 
     # --- start-up ---
 
@@ -123,7 +130,7 @@ class MediTrackApp(App):
                 lambda s: (s.auth.needs_first_admin(), s.auth.has_admin(),
                            s.auth.signup_open()))
         except Exception as exc:  # noqa: BLE001 - shown to the user, never a traceback
-            from screens.base import error_text
+            from .base import error_text
 
             self.call_from_thread(self._set_store_status, f"⚠ {error_text(exc)}")
             return
@@ -135,7 +142,7 @@ class MediTrackApp(App):
         self.call_from_thread(self._connected, where, first_run)
 
     def _set_store_status(self, text: str) -> None:
-        from screens.login import LoginScreen
+        from .login import LoginScreen
 
         self.store_status = text
         for screen in self.screen_stack:
@@ -145,129 +152,17 @@ class MediTrackApp(App):
     def _connected(self, where: str, first_run: bool) -> None:
         self._set_store_status(f"Connected: {where}")
         if first_run:
-            from screens.login import SetupScreen
+            from .login import SetupScreen
 
             self.push_screen(SetupScreen())  # over the login screen (the first screen)
         if self.live:
             self.start_feed()
 
-    def start_feed(self) -> None:
-        """Start polling the change feed (other sessions' changes) in a thread worker.
-
-        The worker follows the session: after a login or logout it reopens the feed with
-        the session's scope (a patient's feed carries only their own records).
-        """
-        self._feed_worker()
-
-    FEED_INTERVAL = 0.25
-    FEED_RETRY = (0.5, 30.0)  # the first and the longest wait after a failed poll
-    FEED_RECONNECT_AFTER = 3  # failures in a row before the connection is opened afresh
-
-    def feed_scope(self) -> Any:
-        """What the feed filters at the source: a patient's own records; None: everything."""
-        from .live import Scope
-
-        session = self.session
-        if session is not None and session.role == "patient":
-            return Scope(session.patient_id, session.user_id)
-        return None
-
-    @work(thread=True, exit_on_error=False, group="feed", exclusive=True)
-    def _feed_worker(self) -> None:
-        """Poll the feed; on errors retry with backoff and tell the user once, and again on
-        recovery (then screens re-fetch everything, as events may have been missed)."""
-        from textual.worker import get_current_worker
-
-        from .live import WATCHED, open_feed, resync_events
-        from .store import connect
-
-        worker = get_current_worker()
-        store: Any = None
-        feed: Any = None
-        scope: Any = ()
-        failures = 0
-
-        def drop() -> None:
-            nonlocal store, feed
-            for thing in (feed, store):
-                try:
-                    if thing is not None:
-                        thing.close()
-                except Exception:  # noqa: BLE001 - closing is best effort
-                    pass
-            store = feed = None
-
-        try:
-            while not worker.is_cancelled:
-                try:
-                    # The feed has its own connection on its own thread, so polling never
-                    # waits behind (or delays) the screens' service calls.
-                    if store is None:
-                        store = connect(self.backend.config)
-                    wanted = self.feed_scope()
-                    if feed is None or wanted != scope:
-                        if feed is not None:
-                            feed.close()
-                            feed = None
-                        feed = open_feed(store, wanted)
-                        scope = wanted
-                    events = feed.poll()
-                except Exception as exc:  # noqa: BLE001 - live updates must not end silently
-                    failures += 1
-                    first, longest = self.FEED_RETRY
-                    wait = min(longest, first * 2 ** (failures - 1))
-                    FEED_LOG.warning("live updates: %s: %s (attempt %d; retrying in %.1f s)",
-                                     type(exc).__name__, exc, failures, wait)
-                    if failures == 1:
-                        self._feed_tell(worker, self._feed_interrupted)
-                    if failures % self.FEED_RECONNECT_AFTER == 0:
-                        drop()
-                    self._feed_wait(worker, wait)
-                    continue
-                if failures:
-                    FEED_LOG.warning("live updates resumed after %d failed attempts", failures)
-                    failures = 0
-                    events = [*events, *resync_events(WATCHED)]
-                    self._feed_tell(worker, self._feed_resumed)
-                if events:
-                    self._feed_tell(worker, self.dispatch_changes, events)
-                self._feed_wait(worker, self.FEED_INTERVAL)
-        finally:
-            drop()
-
-    @staticmethod
-    def _feed_wait(worker: Any, seconds: float) -> None:
-        """Sleep, waking early when the worker is cancelled."""
-        deadline = time.monotonic() + seconds
-        while not worker.is_cancelled:
-            left = deadline - time.monotonic()
-            if left <= 0:
-                return
-            time.sleep(min(left, 0.25))
-
-    def _feed_tell(self, worker: Any, fn: Any, *args: Any) -> None:
-        if worker.is_cancelled:
-            return
-        try:
-            self.call_from_thread(fn, *args)
-        except RuntimeError:  # the app is shutting down
-            pass
-
-    def _feed_interrupted(self) -> None:
-        self.feed_ok = False
-        self.notify("Live updates are interrupted: other users' changes may not show until "
-                    "they resume. Retrying…", title="Live updates", severity="warning",
-                    timeout=8, markup=False)
-
-    def _feed_resumed(self) -> None:
-        self.feed_ok = True
-        self.notify("Live updates have resumed.", title="Live updates", timeout=4, markup=False)
-
     def dispatch_changes(self, events: list[Any]) -> None:
         """Turn feed events into DataChanged messages for every open screen (role-filtered)."""
-        from screens.messages import DataChanged
+        from meditrack_tui.live import RESYNC, visible_to
 
-        from .live import RESYNC, visible_to
+        from .messages import DataChanged
 
         session = self.session
         if session is None:
@@ -289,7 +184,7 @@ class MediTrackApp(App):
 
     @work(thread=True, exit_on_error=False, group="session-check")
     def _check_session(self, session: Any) -> None:
-        from .errors import SessionExpired
+        from meditrack_tui.errors import SessionExpired
 
         try:
             self.backend.call(lambda s: s.auth.verify(session))
@@ -330,7 +225,7 @@ class MediTrackApp(App):
         if not self.unsaved_work():
             then()
             return
-        from screens.confirm import ConfirmScreen
+        from .forms.confirm import ConfirmScreen
 
         self.push_screen(ConfirmScreen("You have unsaved changes. Discard them and leave?",
                                        yes="Discard", no="Stay"),
@@ -360,7 +255,7 @@ class MediTrackApp(App):
         self.show_login(message)
 
     def show_login(self, message: str | None = None) -> None:
-        from screens.login import LoginScreen
+        from .login import LoginScreen
 
         self.locked = False
         self._clear_stack()
@@ -375,19 +270,62 @@ class MediTrackApp(App):
         key = AREA_KEYS.get(area)
         return key is None or key.offered_to(self.permissions)
 
-    def make_screen(self, area: str, **options: Any) -> Screen:
+    def make_screen(self, area: str, **options: Any) -> Screen[Any]:
         """The screen of an area; ``options`` go to its constructor (e.g. a tab to show)."""
         import importlib
 
         if area == "records" and self.session.role == "patient":
-            from screens.patient_detail import PatientScreen
+            from .patient_detail import PatientScreen
 
             return PatientScreen(self.session.patient_id, own=True, **options)
         module, name = AREAS[area]
-        return getattr(importlib.import_module(module), name)(**options)
+        return getattr(importlib.import_module(module, __package__), name)(**options)
 
     def action_goto(self, area: str) -> None:
         self.goto(area)
+
+    # --- routing: screens ask for another screen by message (no screen imports another) ---
+
+    def on_open_patient(self, message: OpenPatient) -> None:
+        """A patient's record over the current screen (a patient sees only their own)."""
+        if self.session is None or self.locked:
+            return
+        from .patient_detail import PatientScreen
+
+        tab = message.tab or "overview"
+        if self.session.role == "patient":
+            self.goto("records", tab=tab)
+            return
+        self.push_screen(PatientScreen(message.patient_id, tab=tab))
+
+    def on_open_area(self, message: OpenArea) -> None:
+        self.goto(message.area, **message.options)
+
+    def on_open_agenda(self, message: OpenAgenda) -> None:
+        options: dict[str, Any] = {}
+        if message.doctor_id:
+            options["doctor_id"] = message.doctor_id
+        if message.day:
+            options["day"] = message.day
+        self.goto("appointments", **options)
+
+    def on_open_settings(self, message: OpenSettings) -> None:
+        if self.session is None or self.locked:
+            return
+        if not self.permissions.may("settings.manage"):
+            self.notify("Your role cannot change the clinic settings.", severity="warning",
+                        markup=False)
+            return
+        from .settings import SettingsScreen
+
+        self.push_screen(SettingsScreen())
+
+    def on_open_signup(self, message: OpenSignup) -> None:
+        if self.session is not None:
+            return
+        from .login import SignupScreen
+
+        self.push_screen(SignupScreen())
 
     def goto(self, area: str, **options: Any) -> None:
         """Open a top-level area, replacing whatever drill-down was open (asking first
@@ -414,7 +352,7 @@ class MediTrackApp(App):
             return self.session is not None and not self.locked
         return True
 
-    def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
+    def get_system_commands(self, screen: Screen[Any]) -> Iterable[SystemCommand]:
         """The palette: Textual's own commands (without Screenshot, which would write patient
         data to a file), then what the role may do from anywhere and on this screen."""
         for command in super().get_system_commands(screen):
@@ -429,9 +367,9 @@ class MediTrackApp(App):
                 yield command
         yield from screen_commands
 
-    def _global_commands(self, screen: Screen) -> Iterable[SystemCommand]:
+    def _global_commands(self, screen: Screen[Any]) -> Iterable[SystemCommand]:
         """Commands that work from any screen, only those the role may use."""
-        from . import policy
+        from meditrack_tui import policy
 
         role = self.session.role
         for key in GLOBAL_KEYS:
@@ -453,8 +391,8 @@ class MediTrackApp(App):
                             self.action_lock)
         yield SystemCommand("Log out", "End your session (F10)", self.action_logout)
 
-    def _book(self, screen: Screen) -> None:
-        from screens.appointments import book_appointment
+    def _book(self, screen: Screen[Any]) -> None:
+        from .appointments import book_appointment
 
         book_appointment(screen, lambda _appointment: None)
 
@@ -485,7 +423,7 @@ class MediTrackApp(App):
         """Cover every screen until the user types their password again."""
         if self.session is None or self.locked:
             return
-        from screens.lock import LockScreen
+        from .lock import LockScreen
 
         self.locked = True
         self.refresh_bindings()

@@ -1,0 +1,1 @@
+"""Form pieces the screens share: field rows with inline errors (``fields``)."""

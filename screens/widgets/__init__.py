@@ -1,0 +1,1 @@
+"""Widgets the screens share: the table with column fitting, the key footer."""
