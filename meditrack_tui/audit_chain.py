@@ -26,7 +26,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from functools import lru_cache
@@ -72,7 +72,7 @@ _encode = json.JSONEncoder(sort_keys=True, ensure_ascii=False, separators=(",", 
                            allow_nan=False, default=_default).encode
 
 
-def canonical(entry: dict[str, Any]) -> bytes:
+def canonical(entry: Mapping[str, Any]) -> bytes:
     """An entry's content as stable bytes: sorted-key compact JSON of every field but the
     chain fields (the id included; None fields left out), datetimes as ISO text."""
     content = {k: _plain(v) if isinstance(v, (dict, list, tuple)) else v
@@ -83,7 +83,7 @@ def canonical(entry: dict[str, Any]) -> bytes:
 class AuditSeal(Protocol):
     """What a store needs to seal what it appends (the key stays with the service)."""
 
-    def seal(self, entry: dict[str, Any], seq: int, prev: str) -> str: ...
+    def seal(self, entry: Mapping[str, Any], seq: int, prev: str) -> str: ...
 
     def seal_head(self, seq: int, hash_: str) -> str: ...
 
@@ -97,7 +97,7 @@ class AuditKey:
             raise ValueError("the audit key needs a non-empty secret")
         self._key = hmac.new(raw, _KEY_LABEL, hashlib.sha256).digest()
 
-    def seal(self, entry: dict[str, Any], seq: int, prev: str) -> str:
+    def seal(self, entry: Mapping[str, Any], seq: int, prev: str) -> str:
         """The ``hash`` of ``entry`` at place ``seq`` after the entry whose hash is ``prev``."""
         mac = hmac.new(self._key, f"{int(seq)}\n{prev}\n".encode("ascii"), hashlib.sha256)
         mac.update(canonical(entry))
@@ -108,7 +108,7 @@ class AuditKey:
         return hmac.new(self._key, f"head\n{int(seq)}\n{hash_}".encode("ascii"),
                         hashlib.sha256).hexdigest()
 
-    def check(self, entry: dict[str, Any]) -> bool:
+    def check(self, entry: Mapping[str, Any]) -> bool:
         """Whether a stored entry's hash is the seal of its content, place and link."""
         stored = entry.get("hash")
         seq, prev = entry.get("seq"), entry.get("prev")
@@ -120,7 +120,7 @@ class AuditKey:
             return False
         return hmac.compare_digest(expected, stored)
 
-    def check_head(self, head: dict[str, Any]) -> bool:
+    def check_head(self, head: Mapping[str, Any]) -> bool:
         seq, hash_, seal = head.get("seq"), head.get("hash"), head.get("seal")
         if not isinstance(seq, int) or not isinstance(hash_, str) or not isinstance(seal, str):
             return False
@@ -150,7 +150,7 @@ class Problem:
     kind: str
     seq: int | None
     reason: str
-    entry: dict[str, Any] | None = None
+    entry: Mapping[str, Any] | None = None
     seq_to: int | None = None
 
     def describe(self) -> str:
@@ -229,15 +229,16 @@ class Report:
 class ChainSource(Protocol):
     """The reads verify needs (``AuditRepo`` provides them)."""
 
-    def chain(self, after: tuple[int, str] | None, limit: int) -> list[dict[str, Any]]: ...
+    def chain(self, after: tuple[int, str] | None, limit: int
+              ) -> Sequence[Mapping[str, Any]]: ...
 
-    def head(self) -> dict[str, Any] | None: ...
+    def head(self) -> Mapping[str, Any] | None: ...
 
     def unsealed(self, after: datetime | None, limit: int
-                 ) -> tuple[int, int, list[dict[str, Any]]]: ...
+                 ) -> tuple[int, int, Sequence[Mapping[str, Any]]]: ...
 
 
-def _entries(source: ChainSource, batch: int) -> Iterator[dict[str, Any]]:
+def _entries(source: ChainSource, batch: int) -> Iterator[Mapping[str, Any]]:
     """Every sealed entry in (seq, id) order, read ``batch`` at a time."""
     after: tuple[int, str] | None = None
     while True:
@@ -248,9 +249,9 @@ def _entries(source: ChainSource, batch: int) -> Iterator[dict[str, Any]]:
         after = (rows[-1]["seq"], rows[-1]["id"])
 
 
-def _groups(entries: Iterable[dict[str, Any]]) -> Iterator[list[dict[str, Any]]]:
+def _groups(entries: Iterable[Mapping[str, Any]]) -> Iterator[list[Mapping[str, Any]]]:
     """Consecutive entries of one seq together (more than one only when forged)."""
-    group: list[dict[str, Any]] = []
+    group: list[Mapping[str, Any]] = []
     for entry in entries:
         if group and entry["seq"] != group[0]["seq"]:
             yield group
@@ -310,15 +311,15 @@ def verify(source: ChainSource, key: AuditKey, *, batch: int = 1000,
                            "unnoticed"))
     found_since = False
     expected = 1              # the next place the chain should fill
-    before: list[dict[str, Any]] = []   # the previous group's entries that hold their place
+    before: list[Mapping[str, Any]] = []   # the previous group's entries that hold their place
     first_ts: datetime | None = None
-    pending: list[dict[str, Any]] | None = None
+    pending: list[Mapping[str, Any]] | None = None
 
-    def place(group: list[dict[str, Any]], following: list[dict[str, Any]] | None) -> None:
+    def place(group: list[Mapping[str, Any]], following: list[Mapping[str, Any]] | None) -> None:
         nonlocal expected, before, first_ts, found_since
         seq = group[0]["seq"]
         links = {e.get("prev") for e in following or () if e["seq"] == seq + 1}
-        holding: list[dict[str, Any]] = []
+        holding: list[Mapping[str, Any]] = []
         genuine_ids: set[int] = set()
         for entry in group:
             report.entries += 1
@@ -368,7 +369,7 @@ def verify(source: ChainSource, key: AuditKey, *, batch: int = 1000,
             expected = seq + 1
         before = holding
 
-    def placed(entries: Iterable[dict[str, Any]]) -> Iterator[dict[str, Any]]:
+    def placed(entries: Iterable[Mapping[str, Any]]) -> Iterator[Mapping[str, Any]]:
         for entry in entries:  # a place that is no positive whole number: not the app's
             seq = entry.get("seq")
             if isinstance(seq, int) and not isinstance(seq, bool) and seq > 0:

@@ -11,9 +11,15 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 from datetime import datetime
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 from .config import Config
+
+if TYPE_CHECKING:  # the login screen starts without these (start-up imports)
+    from concurrent.futures import ThreadPoolExecutor
+
+    from .services import Services
+    from .store import StoreInfo
 
 T = TypeVar("T")
 
@@ -26,13 +32,13 @@ class Backend:
         self._clock = clock
         # the store thread starts with the first call (the app connects once its login
         # screen is drawn: concurrent.futures is not imported before that)
-        self._pool: Any = None
+        self._pool: ThreadPoolExecutor | None = None
         self._thread_id: int | None = None
-        self._services: Any = None
+        self._services: Services | None = None
         self._lock = threading.Lock()
         self._pool_lock = threading.Lock()
 
-    def _executor(self) -> Any:
+    def _executor(self) -> ThreadPoolExecutor:
         """The store thread's executor (one thread), made on first use."""
         with self._pool_lock:
             if self._pool is None:
@@ -47,11 +53,13 @@ class Backend:
         return self._clock() if self._clock else datetime.now().replace(microsecond=0)
 
     @property
-    def services(self) -> Any:
+    def services(self) -> Services:
         """The services (only to be used on the store thread, i.e. inside :meth:`call`)."""
+        if self._services is None:
+            raise RuntimeError("the backend is not open: use it through Backend.call")
         return self._services
 
-    def _open(self) -> Any:
+    def _open(self) -> StoreInfo:
         from .files import check_private, ensure_private_dir
         from .services import Services
         from .store import connect
@@ -65,7 +73,7 @@ class Backend:
             self._services = Services(store, self.config, clock=self._clock)
         return self._services.store.info
 
-    def open(self) -> Any:
+    def open(self) -> StoreInfo:
         """Connect (idempotent) on the store thread; returns the store's info."""
         with self._lock:
             return self._executor().submit(self._open).result()
@@ -74,21 +82,21 @@ class Backend:
     def is_open(self) -> bool:
         return self._services is not None
 
-    def call(self, fn: Callable[[Any], T], *, live: bool = False) -> T:
+    def call(self, fn: Callable[[Services], T], *, live: bool = False) -> T:
         """Run ``fn(services)`` on the store thread and return its result.
 
         ``live`` marks a screen's re-fetch after a change: a read already audited for the
         same session is not audited again (Service.audit_read)."""
         if threading.get_ident() == self._thread_id:
-            return fn(self._services)
+            return fn(self.services)
         if self._services is None:
             self.open()
         return self._executor().submit(self._run, fn, live).result()
 
-    def _run(self, fn: Callable[[Any], T], live: bool = False) -> T:
+    def _run(self, fn: Callable[[Services], T], live: bool = False) -> T:
         """``fn(services)``; a driver's error about the database itself (a lost server, a
         full disk) comes out as the store's MediTrack error, a sentence for the user."""
-        services = self._services
+        services = self.services
         services.ctx.live = live
         try:
             return fn(services)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import random
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -20,7 +20,14 @@ from .services import Services
 from .services.patients import format_mrn, search_keys
 from .services.settings import DEFAULT_HOURS, fits
 from .services.vitals import alert_fields
-from .store import new_id
+from .store import (
+    AppointmentRow,
+    PatientRow,
+    PrescriptionRow,
+    ReadingRow,
+    UserRow,
+    new_id,
+)
 from .validation import Checker
 
 DEMO_PASSWORD = "meditrack-demo"
@@ -45,7 +52,7 @@ def sample_data_dir() -> Path:
 
 
 def _patient_doc(services: Services, data: dict[str, Any], now: datetime, mrn: str,
-                 doctor: dict[str, Any] | None) -> dict[str, Any]:
+                 doctor: UserRow | None) -> PatientRow:
     from .services.patients import build_patient_doc
 
     check = Checker()
@@ -117,10 +124,11 @@ def load_demo(services: Services, folder: Path | None = None,
     say = progress or (lambda _msg: None)
 
     say("users")
-    users: dict[str, dict[str, Any]] = {}
-    pending_patient_links: list[tuple[dict[str, Any], str]] = []
+    users: dict[str, UserRow] = {}
+    pending_patient_links: list[tuple[UserRow, str]] = []
     for user in data["users"]:
-        extra = {"specialty": user["specialty"]} if user.get("specialty") else None
+        extra: UserRow | None = ({"specialty": user["specialty"]} if user.get("specialty")
+                                 else None)
         doc = services.auth.new_user_doc(user["username"], user["password"], user["role"],
                                          full_name=user["full_name"], email=user.get("email"),
                                          extra=extra)
@@ -130,43 +138,41 @@ def load_demo(services: Services, folder: Path | None = None,
             pending_patient_links.append((doc, user["patient_key"]))
 
     say("patients")
-    patients: dict[str, dict[str, Any]] = {}
+    patients: dict[str, PatientRow] = {}
     first = _reserve_mrns(services, len(data["patients"]))
     for offset, item in enumerate(data["patients"]):
         doctor = users.get(item.get("primary_doctor") or "")
         fields = {k: item.get(k) for k in ("first_name", "last_name", "dob", "sex", "phone",
                                           "email", "address", "allergies", "conditions")}
-        doc = _patient_doc(services, fields, now, format_mrn(first + offset), doctor)
-        doc["id"] = new_id()
-        patients[item["key"]] = doc
+        record = _patient_doc(services, fields, now, format_mrn(first + offset), doctor)
+        record["id"] = new_id()
+        patients[item["key"]] = record
     for user_doc, key in pending_patient_links:
         user_doc["patient_id"] = patients[key]["id"]
 
     say("vitals")
-    vitals = []
+    vitals: list[ReadingRow] = []
     for item in data["vitals"]:
         patient = patients[item["patient"]]
         hours, minutes = (int(x) for x in item.get("time", "09:00").split(":"))
         taken = datetime.combine(today - timedelta(days=item["days_ago"]),
                                  datetime.min.time()).replace(hour=hours, minute=minutes)
-        reading = {k: item[k] for k in ("systolic", "diastolic", "heart_rate", "glucose_mg_dl",
-                                        "glucose_fasting", "weight_kg", "temperature_c", "spo2")
-                   if item.get(k) is not None}
+        reading = _demo_values(item)
         reading.update({"patient_id": patient["id"], "taken_at": taken,
                         "source": item.get("source", "clinic"), "note": None,
                         "recorded_by": "seed", "recorded_at": taken})
         vitals.append(reading)
     vitals.sort(key=lambda r: r["taken_at"])
-    latest: dict[str, dict[str, Any]] = {}
+    latest: dict[str, ReadingRow] = {}
     for reading in vitals:
         latest[reading["patient_id"]] = reading
     for pid, reading in latest.items():
-        for doc in patients.values():
-            if doc["id"] == pid:
-                doc.update(alert_fields(reading))
+        for record in patients.values():
+            if record["id"] == pid:
+                record.update(alert_fields(reading))
 
     say("appointments")
-    appointments = []
+    appointments: list[AppointmentRow] = []
     placed: dict[str, list[tuple[datetime, datetime]]] = {}  # doctor -> booked spans
     for item in data["appointments"]:
         patient, doctor = patients[item["patient"]], users[item["doctor"]]
@@ -187,7 +193,7 @@ def load_demo(services: Services, folder: Path | None = None,
         })
 
     say("prescriptions")
-    prescriptions = []
+    prescriptions: list[PrescriptionRow] = []
     for item in data["prescriptions"]:
         patient, doctor = patients[item["patient"]], users[item["doctor"]]
         start_day = today - timedelta(days=item.get("start_days_ago", 0))
@@ -222,6 +228,28 @@ def load_demo(services: Services, folder: Path | None = None,
             "reports": reports}
 
 
+def _demo_values(item: Mapping[str, Any]) -> ReadingRow:
+    """A demo reading's values (those the demo file gives), in the file's terms."""
+    reading: ReadingRow = {}
+    if item.get("systolic") is not None:
+        reading["systolic"] = item["systolic"]
+    if item.get("diastolic") is not None:
+        reading["diastolic"] = item["diastolic"]
+    if item.get("heart_rate") is not None:
+        reading["heart_rate"] = item["heart_rate"]
+    if item.get("glucose_mg_dl") is not None:
+        reading["glucose_mg_dl"] = item["glucose_mg_dl"]
+    if item.get("glucose_fasting") is not None:
+        reading["glucose_fasting"] = item["glucose_fasting"]
+    if item.get("weight_kg") is not None:
+        reading["weight_kg"] = item["weight_kg"]
+    if item.get("temperature_c") is not None:
+        reading["temperature_c"] = item["temperature_c"]
+    if item.get("spo2") is not None:
+        reading["spo2"] = item["spo2"]
+    return reading
+
+
 def _open_day(start: datetime, duration: int, past: bool,
               taken: list[tuple[datetime, datetime]]) -> datetime:
     """The demo's appointments are days from today, so some would fall on a weekend:
@@ -240,7 +268,7 @@ def _open_day(start: datetime, duration: int, past: bool,
 
 
 def _demo_reports(services: Services, folder: Path, data: dict[str, Any],
-                  users: dict[str, dict[str, Any]], patients: dict[str, dict[str, Any]],
+                  users: dict[str, UserRow], patients: dict[str, PatientRow],
                   now: datetime) -> int:
     """Store the demo's report files (in the caller's unit of work); how many."""
     import hashlib
@@ -304,10 +332,10 @@ def generate(services: Services, count: int, *, seed: int = 7, vitals_per_patien
     doctors = store.users.find(UserQuery(role=policy.DOCTOR, status="active", limit=None,
                                          count=False)).items
     if not doctors:
-        doc = services.auth.new_user_doc("dr.synthetic", "synthetic-password-1", policy.DOCTOR,
-                                         full_name="Dr. Sam Synthetic")
+        synthetic = services.auth.new_user_doc("dr.synthetic", "synthetic-password-1",
+                                               policy.DOCTOR, full_name="Dr. Sam Synthetic")
         with store.unit_of_work():
-            doctors = [store.users.add(doc)]
+            doctors = [store.users.add(synthetic)]
     # Free appointment slots per doctor and day, so synthetic bookings never overlap.
     taken: set[tuple[str, str, int]] = set()
     for doctor in doctors:
@@ -321,7 +349,9 @@ def generate(services: Services, count: int, *, seed: int = 7, vitals_per_patien
     batch = 1000
     totals = {"patients": 0, "vitals": 0, "appointments": 0}
     for start in range(0, count, batch):
-        patients, vitals, appts = [], [], []
+        patients: list[PatientRow] = []
+        vitals: list[ReadingRow] = []
+        appts: list[AppointmentRow] = []
         for i in range(start, min(count, start + batch)):
             first_name, last_name = rng.choice(FIRST_NAMES), rng.choice(LAST_NAMES)
             born = today - timedelta(days=rng.randint(365, 95 * 365))
@@ -330,7 +360,7 @@ def generate(services: Services, count: int, *, seed: int = 7, vitals_per_patien
             allergies = rng.sample(ALLERGIES, k=rng.choice((0, 0, 0, 1)))
             phone = f"+1 555 {rng.randint(100, 999)} {rng.randint(1000, 9999)}"
             pid = new_id()
-            doc = {
+            doc: PatientRow = {
                 "id": pid, "mrn": format_mrn(first + i), "first_name": first_name,
                 "last_name": last_name, "dob": born.isoformat(), "sex": rng.choice("FMFMX"),
                 "phone": phone, "phone_digits": "".join(c for c in phone if c.isdigit()),
@@ -345,11 +375,11 @@ def generate(services: Services, count: int, *, seed: int = 7, vitals_per_patien
             doc.update(search_keys(first_name, last_name))
             hypertensive = "Hypertension" in conditions
             diabetic = "Type 2 diabetes" in conditions
-            mine: list[dict[str, Any]] = []
+            mine: list[ReadingRow] = []
             for _k in range(vitals_per_patient):
                 when = now - timedelta(days=rng.randint(1, 365), minutes=rng.randint(0, 600))
                 sys_base = 145 if hypertensive else 118
-                reading = {
+                reading: ReadingRow = {
                     "patient_id": pid, "taken_at": when, "source": "clinic", "note": None,
                     "systolic": int(rng.gauss(sys_base, 10)),
                     "diastolic": int(rng.gauss(sys_base * 0.62, 6)),

@@ -125,26 +125,26 @@ class Checker:
         if not isinstance(value, str):
             self.fail(field, f"{_cap(name)} must be text.")
             return None
-        value = value.strip()
-        if not value:
+        text = value.strip()
+        if not text:
             if required:
                 self.fail(field, f"{_cap(name)} is required.")
             return None
-        if len(value) > max_len:
+        if len(text) > max_len:
             self.fail(field, f"{_cap(name)} is too long (at most {max_len} characters).")
             return None
-        problem = text_problem(value)
+        problem = text_problem(text)
         if problem is not None:
-            if required and not visible_text(value) and problem.endswith("invisible characters"):
+            if required and not visible_text(text) and problem.endswith("invisible characters"):
                 self.fail(field, f"{_cap(name)} is required (invisible characters alone "
                                  "do not count).")
             else:
                 self.fail(field, f"{_cap(name)} {problem}.")
             return None
-        if len(value) < min_len:
+        if len(text) < min_len:
             self.fail(field, f"{_cap(name)} must be at least {min_len} characters.")
             return None
-        return value
+        return text
 
     def choice(
         self, field: str, value: Any, choices: Iterable[str], *, required: bool = True

@@ -10,6 +10,7 @@ from collections.abc import Callable
 from datetime import datetime
 
 from ..config import Config
+from ..store import Store
 from .appointments import AppointmentService
 from .audit import AuditService
 from .auth import AuthService
@@ -26,7 +27,7 @@ from .vitals import VitalsService
 class Services:
     """Every service, sharing one context (store, config, clock)."""
 
-    def __init__(self, store, config: Config,
+    def __init__(self, store: Store, config: Config,
                  clock: Callable[[], datetime] | None = None) -> None:
         self.ctx = Context(store=store, config=config)
         if clock is not None:

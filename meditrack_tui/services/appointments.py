@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import builtins
+from collections.abc import Mapping
 from datetime import date, datetime, timedelta
 from typing import Any
 
 from .. import policy
 from ..domain import APPOINTMENT_STATUSES, OPEN_STATUSES, may_follow
 from ..errors import Conflict, NotFound, ValidationError
-from ..store import AppointmentQuery
+from ..store import AppointmentQuery, AppointmentRow, UserRow
 from ..validation import Checker, add_safely, page_args
 from .base import Page, Service, Session, describe, public, ref
 from .patients import PatientService
@@ -18,7 +20,7 @@ from .slots import DEFAULT_STEP, MAX_DAYS, FreeDay, free_days
 STATUSES = APPOINTMENT_STATUSES
 
 
-def _by_whom(doc: dict[str, Any]) -> str:
+def _by_whom(doc: Mapping[str, Any]) -> str:
     """' (by dr.x at 10:05 on 04 Mar 2026)' for messages about someone else's change."""
     who, when = doc.get("updated_by"), doc.get("updated_at")
     if not who:
@@ -37,13 +39,13 @@ RECORD_DAYS_BACK = 7
 class AppointmentService(Service):
     """Book, reschedule, cancel and list appointments as the role allows."""
 
-    def _get(self, appointment_id: Any) -> dict[str, Any]:
+    def _get(self, appointment_id: Any) -> AppointmentRow:
         doc = self.store.appointments.get(ref(appointment_id, "appointment"))
         if doc is None:
             raise NotFound("That appointment does not exist.")
         return doc
 
-    def _doctor(self, doctor_id: Any, check: Checker) -> dict[str, Any] | None:
+    def _doctor(self, doctor_id: Any, check: Checker) -> UserRow | None:
         try:
             doc = self.store.users.get(ref(doctor_id, "doctor"))
         except NotFound:
@@ -68,7 +70,7 @@ class AppointmentService(Service):
             return None, None
         return datetime.combine(day, at), int(duration) if duration is not None else None
 
-    def _check_hours(self, doctor: dict[str, Any], start: datetime, end: datetime) -> None:
+    def _check_hours(self, doctor: Mapping[str, Any], start: datetime, end: datetime) -> None:
         """Refuse a slot that is not wholly inside the clinic's opening hours and the
         doctor's working hours, naming the hours."""
         clinic = clinic_settings(self.store)
@@ -82,7 +84,7 @@ class AppointmentService(Service):
             raise ValidationError({"time": f"{name} works {format_hours(hours)}; {slot} is "
                                            "outside those hours."})
 
-    def _upcoming(self, patient_id: str, exclude: str | None = None) -> list[dict[str, Any]]:
+    def _upcoming(self, patient_id: str, exclude: str | None = None) -> list[AppointmentRow]:
         """A patient's upcoming appointments (open, not yet started), oldest booking first."""
         found = self.store.appointments.find(AppointmentQuery(
             patient_id=patient_id, statuses=OPEN_STATUSES, start_from=self.ctx.now(),
@@ -114,7 +116,7 @@ class AppointmentService(Service):
             raise self._limit_error(session, name, limit)
 
     def _clash(self, doctor_id: str, start: datetime, end: datetime,
-               exclude: str | None = None) -> dict[str, Any] | None:
+               exclude: str | None = None) -> AppointmentRow | None:
         """An open appointment of the same doctor overlapping [start, end), if any."""
         earlier = add_safely(start, timedelta(minutes=-MAX_DURATION)) or start
         days = {start.date().isoformat(), (end - timedelta(seconds=1)).date().isoformat(),
@@ -129,7 +131,7 @@ class AppointmentService(Service):
                 return doc
         return None
 
-    def _clash_error(self, other: dict[str, Any]) -> ValidationError:
+    def _clash_error(self, other: Mapping[str, Any]) -> ValidationError:
         return ValidationError(
             {"time": f"{other.get('doctor_name', 'The doctor')} already has an appointment "
                      f"{other['start']:%H:%M}-{other['end']:%H:%M} on {other['start']:%d %b %Y}."}
@@ -149,12 +151,12 @@ class AppointmentService(Service):
                 and session.role == policy.PATIENT:
             check.fail("date", "Appointments cannot be booked in the past.")
         check.done()
-        assert start and duration and doctor
+        assert start and duration and doctor and reason
         end = start + timedelta(minutes=duration)
         self._check_hours(doctor, start, end)
         name, mrn = patients.name_of(pid)
         now = self.ctx.now()
-        doc = {
+        doc: AppointmentRow = {
             "patient_id": pid, "patient_name": name, "mrn": mrn,
             "patient_name_key": name.lower(),
             "doctor_id": doctor["id"], "doctor_name": doctor.get("full_name"),
@@ -197,14 +199,14 @@ class AppointmentService(Service):
         transactions booking the same doctor collide instead of both passing the check."""
         self.store.counters.next("bookings:" + doctor_id)
 
-    def _booked(self, session: Session, doc: dict[str, Any]) -> None:
+    def _booked(self, session: Session, doc: AppointmentRow) -> None:
         self.audit(session, "appointment.book", record_type="appointment", record_id=doc["id"],
                    patient_id=doc["patient_id"],
                    detail=f"{doc['start']:%Y-%m-%d %H:%M} with {doc['doctor_name']}")
         self.changed("appointments", "insert", doc["id"], patient_id=doc["patient_id"],
                      session=session, extra={"doctor_id": doc["doctor_id"], "day": doc["day"]})
 
-    def _update(self, session: Session, doc: dict[str, Any], version: Any,
+    def _update(self, session: Session, doc: AppointmentRow, version: Any,
                 fields: dict[str, Any], action: str, *, audit_stale: bool = True
                 ) -> dict[str, Any]:
         if isinstance(version, bool) or not isinstance(version, int):
@@ -281,6 +283,7 @@ class AppointmentService(Service):
         check = Checker()
         new = check.choice("status", status, STATUSES)
         check.done()
+        assert new is not None  # a choice is required: done() refused a missing one
         action = "appointment.cancel" if new == "cancelled" else "appointment.update"
         self.authorize(session, action, patient_id=doc["patient_id"],
                        record_type="appointment", record_id=doc["id"])
@@ -353,12 +356,14 @@ class AppointmentService(Service):
                         record_id=doc["id"], patient_id=doc["patient_id"])
         return public(doc) or {}
 
-    def day_agenda(self, session: Session, doctor_id: Any, day: Any) -> list[dict[str, Any]]:
+    def day_agenda(self, session: Session, doctor_id: Any, day: Any
+                   ) -> builtins.list[dict[str, Any]]:
         """One doctor's appointments on one day, in time order (cancelled included)."""
         scope = self.authorize(session, "appointment.read", record_type="appointment")
         check = Checker()
         when = check.day("date", day, required=True)
         check.done()
+        assert when is not None  # required: done() refused a missing day
         doctor = ref(doctor_id, "doctor")
         own = self.own_patient(session, scope)
         with self.uow():

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -12,7 +13,7 @@ from ..validation import Checker, page_args
 from .base import Page, Service, Session, public
 
 
-def _name(patient: dict[str, Any]) -> str:
+def _name(patient: Mapping[str, Any]) -> str:
     return " ".join(p for p in (patient.get("first_name"), patient.get("last_name")) if p) \
         or "(no name)"
 

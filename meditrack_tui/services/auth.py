@@ -10,8 +10,9 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
+from collections.abc import Mapping
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import jwt
 from argon2 import PasswordHasher
@@ -30,8 +31,12 @@ from ..errors import (
     SessionExpired,
     ValidationError,
 )
+from ..store import UserRow
 from ..validation import EMAIL_RE, Checker
-from .base import Context, Service, Session, public
+from .base import Context, Service, Session
+
+if TYPE_CHECKING:
+    from .patients import PatientService
 
 ALGORITHM = "HS256"
 SIGNUPS_PER_TERMINAL = 2  # per hour: enough for a person and a family member
@@ -104,7 +109,7 @@ class AuthService(Service):
         except (VerificationError, InvalidHashError):
             pass
 
-    def _check_password(self, user: dict[str, Any], password: str) -> bool:
+    def _check_password(self, user: UserRow, password: str) -> bool:
         try:
             self.hasher.verify(user.get("password_hash", ""), password)
         except (VerificationError, InvalidHashError):
@@ -116,7 +121,7 @@ class AuthService(Service):
 
     # --- users as stored ---
 
-    def find_user(self, username: str) -> dict[str, Any] | None:
+    def find_user(self, username: str) -> UserRow | None:
         if not isinstance(username, str):
             return None
         return self.store.users.by_username(username.strip().lower())
@@ -131,10 +136,10 @@ class AuthService(Service):
         email: str | None = None,
         status: str = ACTIVE,
         patient_id: str | None = None,
-        extra: dict[str, Any] | None = None,
-    ) -> dict[str, Any]:
+        extra: UserRow | None = None,
+    ) -> UserRow:
         now = self.ctx.now()
-        doc = {
+        doc: UserRow = {
             "username": username,
             "username_lc": username.lower(),
             "password_hash": self.hash_password(password),
@@ -153,7 +158,7 @@ class AuthService(Service):
             doc.update(extra)
         return doc
 
-    def insert_user(self, doc: dict[str, Any]) -> dict[str, Any]:
+    def insert_user(self, doc: UserRow) -> UserRow:
         """Store a new account (in the caller's unit of work); a taken name is refused."""
         from ..store import Duplicate
 
@@ -217,7 +222,7 @@ class AuthService(Service):
         return (f"Too many failed attempts. Try again after {until:%H:%M}, or ask an "
                 "administrator to unlock the account.")
 
-    def _count_attempt(self, user: dict[str, Any], now: datetime) -> dict[str, Any]:
+    def _count_attempt(self, user: UserRow, now: datetime) -> UserRow:
         """Reserve one password check for this account (atomically), or refuse it when the
         account is locked or the limit is already used up by attempts running right now."""
         locked_until = user.get("locked_until")
@@ -243,7 +248,7 @@ class AuthService(Service):
                           typed.strip().lower().encode("utf-8", "replace"), hashlib.sha256)
         return f"unknown:{digest.hexdigest()[:12]}"
 
-    def _unknown_login(self, username: str, password: str, now: datetime) -> None:
+    def _unknown_login(self, username: str, password: str, now: datetime) -> NoReturn:
         """A login with a name no account has: the same answers a real account gives.
 
         It mirrors an account's counter: wrong attempts count (they do not expire) until
@@ -282,11 +287,11 @@ class AuthService(Service):
             raise AccountLocked(self._locked_message(until), until=until)
         raise AuthenticationFailed(WRONG)
 
-    def _audit_login(self, user: dict[str, Any], outcome: str, detail: str) -> None:
+    def _audit_login(self, user: UserRow, outcome: str, detail: str) -> None:
         self.audit(None, "login", record_type="user", record_id=user["id"], outcome=outcome,
                    detail=detail, username=user["username"], role=user.get("role"))
 
-    def _mint(self, user: dict[str, Any]) -> Session:
+    def _mint(self, user: UserRow) -> Session:
         now = self.ctx.now()
         expires = now + timedelta(hours=self.ctx.config.session_hours)
         sid = secrets.token_hex(16)
@@ -316,8 +321,11 @@ class AuthService(Service):
             patient_id=patient_id,
         )
 
-    def verify(self, session: Session) -> Session:
-        """Check the token's signature and expiry and that its session is still live."""
+    def verify(self, session: Session, action: str = "session") -> Session:
+        """Check the token's signature and expiry and that its session is still live.
+
+        (``action``, what the caller was about to do, is the base class's; a refused session
+        is audited there, by Service.verify, not here.)"""
         if not isinstance(session, Session):
             raise SessionExpired("You are not logged in.")
         now = self.ctx.now()
@@ -399,7 +407,7 @@ class AuthService(Service):
         self.audit(session, action, outcome="failed", detail="wrong password")
         return False
 
-    def _end_locked_session(self, session: Session, user: dict[str, Any]) -> None:
+    def _end_locked_session(self, session: Session, user: UserRow) -> NoReturn:
         with self.uow():
             self.store.sessions.update(session.session_id, {"revoked": True}, bump=False)
             self.audit(session, "logout", detail="too many wrong passwords")
@@ -578,15 +586,13 @@ class AuthService(Service):
             raise RateLimited("Too many accounts were signed up at this clinic in the last "
                               "hour. Please try again later or ask the reception.")
 
-    def _patients(self) -> Any:
+    def _patients(self) -> PatientService:
         from .patients import PatientService
 
         return PatientService(self.ctx)
 
 
-def user_public(doc: dict[str, Any]) -> dict[str, Any]:
-    """A user as plain data, without the password hash."""
-    out = public({k: v for k, v in doc.items()
-                  if k not in ("password_hash", "username_lc", "failed_logins")})
-    assert out is not None
-    return out
+def user_public(doc: Mapping[str, Any]) -> dict[str, Any]:
+    """A user as plain data (a copy), without the password hash."""
+    return {k: v for k, v in doc.items()
+            if k not in ("password_hash", "username_lc", "failed_logins")}

@@ -8,7 +8,7 @@ input validated, the change audited, and plain data returned.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
@@ -284,6 +284,6 @@ def describe(**filters: Any) -> str:
     return text[:300]
 
 
-def public(doc: dict[str, Any] | None) -> dict[str, Any] | None:
-    """A stored record as the caller's plain data (a copy)."""
+def public(doc: Mapping[str, Any] | None) -> dict[str, Any] | None:
+    """A stored record (a store's row) as the caller's plain data (a copy)."""
     return None if doc is None else dict(doc)

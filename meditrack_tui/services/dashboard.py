@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
@@ -76,6 +77,6 @@ class DashboardService(Service):
         }
 
 
-def _requested(user: dict[str, Any]) -> tuple[Any, str]:
+def _requested(user: Mapping[str, Any]) -> tuple[Any, str]:
     """Sign-ups in the order they were made (oldest request first)."""
     return (user.get("created_at") or datetime.min, user["id"])

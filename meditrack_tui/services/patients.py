@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from datetime import date
 from typing import Any
 
 from .. import policy
 from ..domain import SEX_LABELS, SEXES
 from ..errors import Conflict, NotFound, PermissionDenied, ValidationError
-from ..store import Duplicate, NameSearch, PatientQuery
+from ..store import Duplicate, NameSearch, PatientQuery, PatientRow, UserRow
 from ..store.base import PATIENT_SORTS
 from ..validation import EMAIL_RE, PHONE_RE, Checker, page_args
 from .base import Page, Service, Session, describe, ref
@@ -37,7 +38,7 @@ def age_on(dob: str | None, today: date) -> int | None:
     return today.year - born.year - ((today.month, today.day) < (born.month, born.day))
 
 
-def search_keys(first: str, last: str) -> dict[str, Any]:
+def search_keys(first: str, last: str) -> PatientRow:
     """Lower-cased name keys so searches are anchored prefix matches that work on both stores."""
     first_key, last_key = first.strip().lower(), last.strip().lower()
     return {
@@ -48,21 +49,24 @@ def search_keys(first: str, last: str) -> dict[str, Any]:
 
 
 def build_patient_doc(check: Checker, data: dict[str, Any], *, today: date,
-                      partial: bool = False) -> dict[str, Any]:
-    """Validate patient fields into a document fragment (all fields, or only given ones)."""
+                      partial: bool = False) -> PatientRow:
+    """Validate patient fields into a document fragment (all fields, or only given ones).
+    A field that fails its check is left out (``check.done()`` then refuses the lot)."""
     if not isinstance(data, dict):
         raise ValidationError("Patient details must be a set of fields.")
-    out: dict[str, Any] = {}
+    out: PatientRow = {}
 
     def given(name: str) -> bool:
         return not partial or name in data
 
     if given("first_name"):
-        out["first_name"] = check.text("first_name", data.get("first_name"), required=True,
-                                       max_len=60)
+        first = check.text("first_name", data.get("first_name"), required=True, max_len=60)
+        if first is not None:
+            out["first_name"] = first
     if given("last_name"):
-        out["last_name"] = check.text("last_name", data.get("last_name"), required=True,
-                                      max_len=60)
+        last = check.text("last_name", data.get("last_name"), required=True, max_len=60)
+        if last is not None:
+            out["last_name"] = last
     if given("dob"):
         born = check.day("dob", data.get("dob"), required=True, low=EARLIEST_DOB,
                          label="date of birth",
@@ -86,11 +90,14 @@ def build_patient_doc(check: Checker, data: dict[str, Any], *, today: date,
     if given("address"):
         out["address"] = check.text("address", data.get("address"), max_len=300)
     if given("allergies"):
-        out["allergies"] = check.string_list("allergies", data.get("allergies"))
+        allergies = check.string_list("allergies", data.get("allergies"))
+        if allergies is not None:
+            out["allergies"] = allergies
     if given("conditions"):
         conditions = check.string_list("conditions", data.get("conditions"))
-        out["conditions"] = conditions
-        out["conditions_lc"] = [c.lower() for c in conditions or []]
+        if conditions is not None:
+            out["conditions"] = conditions
+            out["conditions_lc"] = [c.lower() for c in conditions]
     return out
 
 
@@ -99,13 +106,13 @@ class PatientService(Service):
 
     # --- helpers ---
 
-    def _get(self, patient_id: Any) -> dict[str, Any]:
+    def _get(self, patient_id: Any) -> PatientRow:
         doc = self.store.patients.get(ref(patient_id, "patient"))
         if doc is None:
             raise NotFound("That patient record does not exist.")
         return doc
 
-    def _doctor(self, doctor_id: Any) -> dict[str, Any]:
+    def _doctor(self, doctor_id: Any) -> UserRow:
         doc = self.store.users.get(ref(doctor_id, "doctor"))
         if doc is None or doc.get("role") != policy.DOCTOR or doc.get("status") != "active":
             raise ValidationError({"primary_doctor_id": "Choose an active doctor."})
@@ -114,11 +121,11 @@ class PatientService(Service):
     def next_mrn(self) -> str:
         return format_mrn(self.store.counters.next("mrn"))
 
-    def insert_new(self, fields: dict[str, Any], *, by: str) -> dict[str, Any]:
+    def insert_new(self, fields: PatientRow, *, by: str) -> PatientRow:
         """Insert a validated patient with a fresh unique MRN (retrying on a clash), in the
         caller's unit of work."""
         now = self.ctx.now()
-        doc = dict(fields)
+        doc = fields.copy()
         doc.update(search_keys(doc["first_name"], doc["last_name"]))
         doc.setdefault("allergies", [])
         doc.setdefault("conditions", [])
@@ -135,7 +142,7 @@ class PatientService(Service):
                 continue
         raise Conflict("Could not assign a unique MRN; please try again.")
 
-    def _present(self, doc: dict[str, Any], today: date | None = None) -> dict[str, Any]:
+    def _present(self, doc: Mapping[str, Any], today: date | None = None) -> dict[str, Any]:
         """A record as callers see it: without the search keys, with age and name
         (``today`` once per list rather than a clock read per record)."""
         out = {k: v for k, v in doc.items() if k not in SEARCH_KEYS}

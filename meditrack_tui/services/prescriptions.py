@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import date, timedelta
 from typing import Any
 
 from .. import policy
 from ..drugs import allergy_conflict
 from ..errors import AllergyConflict, Conflict, NotFound, ValidationError
+from ..store import PrescriptionRow
 from ..validation import Checker
 from .base import Service, Session, describe, public, ref
 from .patients import PatientService
@@ -32,21 +34,30 @@ def start_window(today: date) -> tuple[date, date]:
 
 
 def _fields(check: Checker, data: dict[str, Any], today: date,
-            partial: bool = False) -> dict[str, Any]:
-    out: dict[str, Any] = {}
+            partial: bool = False) -> PrescriptionRow:
+    """The checked fields (all, or only the given ones); a required field that fails its
+    check is left out (``check.done()`` then refuses the lot)."""
+    out: PrescriptionRow = {}
 
     def given(name: str) -> bool:
         return not partial or name in data
 
     if given("drug"):
-        out["drug"] = check.text("drug", data.get("drug"), required=True, max_len=100)
+        drug = check.text("drug", data.get("drug"), required=True, max_len=100)
+        if drug is not None:
+            out["drug"] = drug
     if given("dose"):
-        out["dose"] = check.text("dose", data.get("dose"), required=True, max_len=60)
+        dose = check.text("dose", data.get("dose"), required=True, max_len=60)
+        if dose is not None:
+            out["dose"] = dose
     if given("route"):
-        out["route"] = check.choice("route", data.get("route") or "oral", ROUTES)
+        route = check.choice("route", data.get("route") or "oral", ROUTES)
+        if route is not None:
+            out["route"] = route
     if given("frequency"):
-        out["frequency"] = check.text("frequency", data.get("frequency"), required=True,
-                                      max_len=80)
+        frequency = check.text("frequency", data.get("frequency"), required=True, max_len=80)
+        if frequency is not None:
+            out["frequency"] = frequency
     if given("start_date"):
         first, last = start_window(today)
         start = check.day("start_date", data.get("start_date"), low=first, high=last,
@@ -59,7 +70,7 @@ def _fields(check: Checker, data: dict[str, Any], today: date,
 
 
 
-def _stopped_by(doc: dict[str, Any]) -> str:
+def _stopped_by(doc: Mapping[str, Any]) -> str:
     """' by dr.x at 10:05 on 04 Mar 2026' for a prescription someone stopped."""
     who, when = doc.get("updated_by"), doc.get("stopped_at") or doc.get("updated_at")
     if not who:
@@ -69,13 +80,14 @@ def _stopped_by(doc: dict[str, Any]) -> str:
 class PrescriptionService(Service):
     """Doctors write prescriptions; patients read their own; admins read."""
 
-    def _get(self, rx_id: Any) -> dict[str, Any]:
+    def _get(self, rx_id: Any) -> PrescriptionRow:
         doc = self.store.prescriptions.get(ref(rx_id, "prescription"))
         if doc is None:
             raise NotFound("That prescription does not exist.")
         return doc
 
-    def _check_allergy(self, session: Session, pid: Any, drug: str, override: Any) -> dict | None:
+    def _check_allergy(self, session: Session, pid: Any, drug: str, override: Any
+                       ) -> dict[str, Any] | None:
         patient = self.store.patients.get(pid) or {}
         clash = allergy_conflict(drug, patient.get("allergies") or [])
         if not clash:
@@ -163,8 +175,8 @@ class PrescriptionService(Service):
                                                   "stopped_at": self.ctx.now()},
                           "prescription.stop")
 
-    def _save(self, session: Session, doc: dict[str, Any], version: Any,
-              fields: dict[str, Any], action: str) -> dict[str, Any]:
+    def _save(self, session: Session, doc: PrescriptionRow, version: Any,
+              fields: PrescriptionRow, action: str) -> dict[str, Any]:
         if isinstance(version, bool) or not isinstance(version, int):
             raise ValidationError({"version": "The prescription version is missing; reopen it."})
         fields.update({"updated_at": self.ctx.now(), "updated_by": session.username})

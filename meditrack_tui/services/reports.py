@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
+import builtins
 import csv
 import hashlib
 import io
 import os
+from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
 from .. import files, policy
 from ..errors import NotFound, ValidationError
 from ..files import Folder, IncomingFile
-from ..store import Corrupt
+from ..store import Corrupt, ReportRow
 from ..validation import Checker
 from .base import Service, Session, describe, public, ref
 from .patients import PatientService
@@ -231,7 +233,7 @@ def check_file(filename: str, data: bytes, max_bytes: int) -> str:
 class ReportService(Service):
     """Upload, list, read and delete report files as the role allows."""
 
-    def _get(self, report_id: Any) -> dict[str, Any]:
+    def _get(self, report_id: Any) -> ReportRow:
         """A report that is not deleted (a deleted one is 'not found' until restored)."""
         doc = self.store.reports.get(ref(report_id, "report"))
         if doc is None or doc.get("deleted_at"):
@@ -296,6 +298,7 @@ class ReportService(Service):
         kind_v = check.choice("kind", kind, KINDS)
         note_v = check.text("note", note, max_len=500)
         check.done()
+        assert kind_v is not None  # a choice is required: done() refused a missing one
         mime = check_file(name, data, self.ctx.config.max_upload_bytes)
         digest = hashlib.sha256(data).hexdigest()
         now = self.ctx.now()
@@ -321,7 +324,7 @@ class ReportService(Service):
         return public(doc) or {}
 
     @staticmethod
-    def _duplicate_text(earlier: dict[str, Any]) -> str:
+    def _duplicate_text(earlier: Mapping[str, Any]) -> str:
         when = earlier.get("uploaded_at")
         at = f" on {when:%d %b %Y at %H:%M}" if isinstance(when, datetime) else ""
         return (f"This file is already on the patient's record: “{earlier.get('filename')}” "
@@ -405,7 +408,7 @@ class ReportService(Service):
                          session=session)
         return public(updated) or {}
 
-    def deleted(self, session: Session, patient_id: Any) -> list[dict[str, Any]]:
+    def deleted(self, session: Session, patient_id: Any) -> builtins.list[dict[str, Any]]:
         """A patient's deleted reports, for an administrator deciding what to restore."""
         pid = ref(patient_id, "patient")
         self.authorize(session, "report.restore", patient_id=pid, record_type="report")

@@ -9,13 +9,17 @@ in one unit of work); any logged-in role reads them. Settings never saved read a
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .. import policy
 from ..errors import Conflict, NotFound, ValidationError
 from ..validation import Checker
 from .base import Service, Session, public, ref
+
+if TYPE_CHECKING:
+    from ..store import Store, UserRow
 
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")  # datetime.weekday() order
 DAY_LABELS = {"mon": "Mon", "tue": "Tue", "wed": "Wed", "thu": "Thu", "fri": "Fri",
@@ -37,7 +41,7 @@ FIELDS = tuple(DEFAULTS)
 CLOSED_WORDS = ("", "closed", "-")
 
 
-def effective(stored: dict[str, Any] | None) -> dict[str, Any]:
+def effective(stored: Mapping[str, Any] | None) -> dict[str, Any]:
     """The settings in force: what was saved, defaults for the rest (deep copies)."""
     out: dict[str, Any] = {"hours": dict(DEFAULT_HOURS), **{k: v for k, v in DEFAULTS.items()
                                                              if k != "hours"}}
@@ -78,7 +82,8 @@ def clean_hours(check: Checker, value: Any, *, prefix: str = "hours_") -> dict[s
     out: dict[str, list[str] | None] = {}
     for day in WEEKDAYS:
         if day not in value:
-            out[day] = list(DEFAULT_HOURS[day]) if DEFAULT_HOURS[day] else None
+            default = DEFAULT_HOURS[day]
+            out[day] = list(default) if default else None
             continue
         field = prefix + day
         label = DAY_LABELS[day]
@@ -147,13 +152,13 @@ def fits(hours: dict[str, Any], start: datetime, end: datetime) -> bool:
     return _minutes(span[0]) <= begin and finish <= _minutes(span[1])
 
 
-def clinic_settings(store: Any) -> dict[str, Any]:
+def clinic_settings(store: Store) -> dict[str, Any]:
     """The settings in force, read in the caller's unit of work (no session check: for
     other services, which have checked theirs)."""
     return effective(store.settings.get())
 
 
-def doctor_hours(doctor: dict[str, Any], clinic: dict[str, Any]) -> dict[str, Any]:
+def doctor_hours(doctor: Mapping[str, Any], clinic: dict[str, Any]) -> dict[str, Any]:
     """A doctor's working hours: their own, or the clinic's when they have none."""
     own = doctor.get("working_hours")
     return own if isinstance(own, dict) else clinic["hours"]
@@ -225,7 +230,7 @@ class SettingsService(Service):
         return "; ".join(parts)
 
     @staticmethod
-    def _conflict(current: dict[str, Any] | None) -> Conflict:
+    def _conflict(current: Mapping[str, Any] | None) -> Conflict:
         who = (current or {}).get("updated_by") or "someone else"
         when = (current or {}).get("updated_at")
         at = f" at {when:%H:%M on %d %b %Y}" if when else ""
@@ -234,7 +239,7 @@ class SettingsService(Service):
 
     # --- doctors' working hours ---
 
-    def _doctor(self, doctor_id: Any) -> dict[str, Any]:
+    def _doctor(self, doctor_id: Any) -> UserRow:
         doc = self.store.users.get(ref(doctor_id, "doctor"))
         if doc is None or doc.get("role") != policy.DOCTOR:
             raise NotFound("That doctor does not exist.")

@@ -3,12 +3,13 @@ plus everyone's own profile and password."""
 
 from __future__ import annotations
 
+import builtins
 from typing import Any
 
 from .. import policy
 from ..domain import ACCOUNT_STATUSES
 from ..errors import Conflict, NotFound, ValidationError
-from ..store import UserQuery
+from ..store import UserQuery, UserRow
 from ..validation import EMAIL_RE, Checker, page_args
 from .auth import (
     ACTIVE,
@@ -27,7 +28,7 @@ STATUSES = ACCOUNT_STATUSES
 class UserService(Service):
     """Admin user management and self-service profile/password."""
 
-    def _get(self, user_id: Any) -> dict[str, Any]:
+    def _get(self, user_id: Any) -> UserRow:
         doc = self.store.users.get(ref(user_id, "user"))
         if doc is None:
             raise NotFound("That user does not exist.")
@@ -36,7 +37,7 @@ class UserService(Service):
     def _admin(self, session: Session, user_id: Any = None) -> None:
         self.authorize(session, "user.manage", record_type="user", record_id=user_id)
 
-    def _set(self, session: Session, user: dict[str, Any], fields: dict[str, Any], action: str,
+    def _set(self, session: Session, user: UserRow, fields: dict[str, Any], action: str,
              detail: str | None = None, revoke: bool = False) -> dict[str, Any]:
         fields["updated_at"] = self.ctx.now()
         with self.uow():
@@ -177,11 +178,12 @@ class UserService(Service):
         items = []
         for doc in docs:
             item = user_public(doc)
-            item["locked"] = bool(doc.get("locked_until") and doc["locked_until"] > now)
+            locked_until = doc.get("locked_until")
+            item["locked"] = bool(locked_until and locked_until > now)
             items.append(item)
         return Page(items, total, page_no, size)
 
-    def doctors(self, session: Session) -> list[dict[str, Any]]:
+    def doctors(self, session: Session) -> builtins.list[dict[str, Any]]:
         """Active doctors (id, name) for pickers; any logged-in user may see this list."""
         self.verify(session)
         cursor = self.store.users.find(UserQuery(role=policy.DOCTOR, status=ACTIVE, limit=None,
@@ -234,7 +236,7 @@ class UserService(Service):
             self.audit(session, "user.change-password", record_type="user",
                        record_id=user["id"])
 
-    def pending(self, session: Session) -> list[dict[str, Any]]:
+    def pending(self, session: Session) -> builtins.list[dict[str, Any]]:
         """Sign-ups waiting for approval."""
         self._admin(session)
         from .dashboard import _requested

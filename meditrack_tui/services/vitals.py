@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
 from .. import policy, reference
 from ..errors import ValidationError
+from ..store import PatientRow, ReadingRow
 from ..validation import Checker
-from .base import Service, Session, describe, public
+from .base import Service, Session, describe
 from .patients import PatientService
 
 METRICS = ("systolic", "diastolic", "heart_rate", "glucose_mg_dl", "weight_kg",
@@ -23,12 +25,12 @@ LABELS = {
 EARLIEST_READING_YEAR = 1950  # older dates are typing mistakes (e.g. 1026 for 2026)
 
 
-def clean_reading(data: dict[str, Any], now: datetime) -> dict[str, Any]:
+def clean_reading(data: dict[str, Any], now: datetime) -> ReadingRow:
     """Validate a reading: at least one value, each plausible, blood pressure as a pair."""
     if not isinstance(data, dict):
         raise ValidationError("A reading must be a set of values.")
     check = Checker()
-    out: dict[str, Any] = {}
+    out: dict[str, float] = {}  # metric -> value (int for the whole-number metrics)
     for metric in METRICS:
         low, high, unit = reference.PLAUSIBLE[metric]
         integer = metric in ("systolic", "diastolic", "heart_rate", "spo2")
@@ -46,8 +48,6 @@ def clean_reading(data: dict[str, Any], now: datetime) -> dict[str, Any]:
         fasting = False
     if not isinstance(fasting, bool):
         check.fail("glucose_fasting", "Fasting must be yes or no.")
-    if "glucose_mg_dl" in out:
-        out["glucose_fasting"] = bool(fasting)
     taken = check.moment("taken_at", data.get("taken_at"), label="time taken") or now
     if taken > now + timedelta(minutes=5):
         check.fail("taken_at", "A reading cannot be in the future.")
@@ -60,14 +60,30 @@ def clean_reading(data: dict[str, Any], now: datetime) -> dict[str, Any]:
     if not out and not check.errors:
         check.fail("_", "Enter at least one value.")
     check.done()
-    out.update({"taken_at": taken, "source": source, "note": note})
-    return out
+    reading: ReadingRow = {}
+    if "systolic" in out:
+        reading["systolic"] = int(out["systolic"])
+    if "diastolic" in out:
+        reading["diastolic"] = int(out["diastolic"])
+    if "heart_rate" in out:
+        reading["heart_rate"] = int(out["heart_rate"])
+    if "glucose_mg_dl" in out:
+        reading["glucose_mg_dl"] = float(out["glucose_mg_dl"])
+    if "weight_kg" in out:
+        reading["weight_kg"] = float(out["weight_kg"])
+    if "temperature_c" in out:
+        reading["temperature_c"] = float(out["temperature_c"])
+    if "spo2" in out:
+        reading["spo2"] = int(out["spo2"])
+    if "glucose_mg_dl" in out:
+        reading["glucose_fasting"] = bool(fasting)
+    reading.update({"taken_at": taken, "source": source, "note": note})
+    return reading
 
 
-def present(reading: dict[str, Any], patient_id: Any) -> dict[str, Any]:
+def present(reading: Mapping[str, Any], patient_id: Any) -> dict[str, Any]:
     """A reading as plain data with its flags (label, level, source)."""
-    out = public({k: v for k, v in reading.items() if k != "id"})
-    assert out is not None
+    out = {k: v for k, v in reading.items() if k != "id"}  # a copy, as public() makes
     out["id"] = str(reading["id"])
     out["patient_id"] = str(patient_id)
     out["flags"] = [
@@ -78,7 +94,7 @@ def present(reading: dict[str, Any], patient_id: Any) -> dict[str, Any]:
     return out
 
 
-def alert_fields(reading: dict[str, Any]) -> dict[str, Any]:
+def alert_fields(reading: Mapping[str, Any]) -> PatientRow:
     """The patient fields that mark a latest reading as out of range (for dashboards)."""
     worst = max(reference.flags_for(reading), key=lambda f: f.level, default=None)
     alert = bool(worst and worst.level >= 2)
@@ -91,7 +107,7 @@ class VitalsService(Service):
     reading, indexed by patient and time)."""
 
     def _readings(self, pid: str, since: datetime | None = None,
-                  until: datetime | None = None) -> list[dict[str, Any]]:
+                  until: datetime | None = None) -> list[ReadingRow]:
         return self.store.vitals.series(pid, since, until)
 
     def add(self, session: Session, patient_id: Any, data: dict[str, Any]) -> dict[str, Any]:

@@ -30,7 +30,7 @@ import os
 import secrets
 import time
 from abc import ABC, abstractmethod
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -173,7 +173,7 @@ class AppointmentRow(TypedDict, total=False):
     patient_name_key: str
     mrn: str
     doctor_id: str
-    doctor_name: str
+    doctor_name: str | None     # the doctor account's full name, as booked
     start: datetime
     end: datetime
     day: str                    # ISO date of start
@@ -198,7 +198,7 @@ class PrescriptionRow(TypedDict, total=False):
     dose: str
     route: str
     frequency: str
-    start_date: str             # ISO date
+    start_date: str | None      # ISO date (None: cleared on an edit)
     notes: str | None
     status: str                 # active, stopped
     stopped_at: datetime | None
@@ -428,7 +428,7 @@ class Records(ABC, Generic[R]):
     def add(self, doc: R) -> R: ...
 
     @abstractmethod
-    def update(self, record_id: str, fields: Doc, *, version: int | None = None,
+    def update(self, record_id: str, fields: Mapping[str, Any], *, version: int | None = None,
                bump: bool = True) -> R | None: ...
 
     @abstractmethod

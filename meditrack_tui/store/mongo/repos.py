@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Generic, TypeVar, cast
 
 from ...live import PATIENT_SCOPED
 from ..base import (
@@ -20,8 +20,11 @@ from ..base import (
     PATIENT_SORTS,
     AppointmentQuery,
     AppointmentRepo,
+    AppointmentRow,
+    AuditHead,
     AuditQuery,
     AuditRepo,
+    AuditRow,
     ChangeRepo,
     ChangeRow,
     Corrupt,
@@ -32,25 +35,36 @@ from ..base import (
     NameSearch,
     PatientQuery,
     PatientRepo,
+    PatientRow,
     PrescriptionRepo,
+    PrescriptionRow,
+    ReadingRow,
     Records,
     ReportRepo,
+    ReportRow,
     SessionRepo,
+    SessionRow,
     SettingsRepo,
+    SettingsRow,
     UserQuery,
     UserRepo,
+    UserRow,
     VitalsRepo,
     chunks,
     new_id,
 )
 
 if TYPE_CHECKING:
+    from ...audit_chain import AuditSeal
     from .store import MongoStore
 
 # unique index name -> the field a Duplicate names
 UNIQUE_FIELDS = {"uniq_username": "username", "uniq_mrn": "mrn", "_id_": "id"}
 UNIQUE_KEYS = {"username_lc": "username", "mrn": "mrn", "_id": "id"}
 SEQ_COUNTER = "_changes_seq"
+
+#: a collection's row type (base.UserRow, ...: TypedDicts, plain dicts at run time)
+R = TypeVar("R", bound=Mapping[str, Any])
 
 
 def clean(value: Any) -> Any:
@@ -88,8 +102,9 @@ def duplicate(exc: Any) -> Duplicate:
     return Duplicate("id")
 
 
-class Repo:
-    """A collection of the store, used in the current unit of work's session."""
+class Repo(Generic[R]):
+    """A collection of the store, used in the current unit of work's session; ``R`` is the
+    row type of its records (``Doc`` for collections that hold none: counters, changes)."""
 
     internal: tuple[str, ...] = ()  # stored for queries, never returned
 
@@ -102,15 +117,23 @@ class Repo:
     def s(self) -> Any:
         return self.store.session()
 
-    def out(self, doc: Doc | None) -> Doc | None:
+    @staticmethod
+    def typed(record: Doc) -> R:
+        """A record as this collection's row type: it holds what ``add`` and ``update``
+        stored, the fields the row type names (a TypedDict: no check at run time)."""
+        return cast(R, record)
+
+    def row(self, doc: Doc) -> R:
         """A stored document as a record: ``id`` for ``_id``, internal fields dropped."""
-        if doc is None:
-            return None
         record = {"id": doc.pop("_id")}
         for name in self.internal:
             doc.pop(name, None)
         record.update(doc)
-        return record
+        return self.typed(record)
+
+    def out(self, doc: Doc | None) -> R | None:
+        """A stored document (or None: nothing found) as a record (see ``row``)."""
+        return None if doc is None else self.row(doc)
 
     def derived(self, fields: Doc) -> Doc:
         """The internal fields that follow from ``fields`` (set beside them)."""
@@ -124,7 +147,7 @@ class Repo:
         return 0
 
     def query(self, filt: Doc, sort: list[tuple[str, int]], skip: int, limit: int | None,
-              count: bool) -> Found:
+              count: bool) -> Found[R]:
         """A page of ``filt`` in ``sort`` order, and the count of all matches when asked."""
         total = self.count_matching(filt) if count else None
         if limit == 0:
@@ -134,14 +157,15 @@ class Repo:
             cursor = cursor.skip(skip)
         if limit is not None:
             cursor = cursor.limit(limit)
-        return Found([self.out(doc) for doc in cursor], total)  # type: ignore[misc]
+        return Found([self.row(doc) for doc in cursor], total)
 
-    def list(self, filt: Doc, sort: list[tuple[str, int]], limit: int | None = None
-             ) -> list[Doc]:
+    def rows(self, filt: Doc, sort: list[tuple[str, int]], limit: int | None = None
+             ) -> list[R]:
+        """The records of ``filt`` in ``sort`` order, at most ``limit``."""
         cursor = self.coll.find(filt, session=self.s).sort(sort)
         if limit is not None:
             cursor = cursor.limit(limit)
-        return [self.out(doc) for doc in cursor]  # type: ignore[misc]
+        return [self.row(doc) for doc in cursor]
 
 
 def sort_spec(fields: Sequence[str], direction: int) -> list[tuple[str, int]]:
@@ -154,48 +178,50 @@ def sort_spec(fields: Sequence[str], direction: int) -> list[tuple[str, int]]:
     return spec
 
 
-class RecordRepo(Repo, Records):
+class RecordRepo(Repo[R], Records[R]):
     """Whole records: get, add, update (optionally on a version), increment, delete."""
 
-    def get(self, record_id: str) -> Doc | None:
+    def get(self, record_id: str) -> R | None:
         if not isinstance(record_id, str):
             return None
         return self.out(self.coll.find_one({"_id": record_id}, session=self.s))
 
-    def get_many(self, record_ids: Sequence[str]) -> dict[str, Doc]:
+    def get_many(self, record_ids: Sequence[str]) -> dict[str, R]:
         ids = sorted({i for i in record_ids if isinstance(i, str)})
-        out: dict[str, Doc] = {}
+        out: dict[str, R] = {}
         for batch in chunks(ids, 500):
             for raw in self.coll.find({"_id": {"$in": batch}}, session=self.s):
-                doc = self.out(raw)
-                if doc is not None:
-                    out[doc["id"]] = doc
+                record_id = raw["_id"]
+                out[record_id] = self.row(raw)
         return out
 
-    def add(self, doc: Doc) -> Doc:
+    def _stored(self, doc: Mapping[str, Any]) -> tuple[str, Doc]:
+        """A new record's id (its own, or a fresh one) and its fields as stored."""
+        stored = clean({key: value for key, value in doc.items() if key not in ("id", "_id")})
+        return doc.get("id") or doc.get("_id") or new_id(), stored
+
+    def add(self, doc: R) -> R:
         from pymongo.errors import DuplicateKeyError
 
-        stored = clean({key: value for key, value in doc.items() if key not in ("id", "_id")})
-        record_id = doc.get("id") or doc.get("_id") or new_id()
+        record_id, stored = self._stored(doc)
         try:
             self.coll.insert_one({"_id": record_id, **stored, **self.derived(stored)},
                                  session=self.s)
         except DuplicateKeyError as exc:
             raise duplicate(exc) from exc
-        return {"id": record_id, **stored}
+        return self.typed({"id": record_id, **stored})
 
-    def add_many(self, docs: list[Doc]) -> list[Doc]:
+    def add_many(self, docs: list[R]) -> list[R]:
         """Ordered inserts in batches (seeding); a clash stops at that record."""
         from pymongo.errors import BulkWriteError, DuplicateKeyError
 
-        added: list[Doc] = []
+        added: list[R] = []
         for batch in chunks(docs, 500):
             rows = []
             for doc in batch:
-                stored = clean({k: v for k, v in doc.items() if k not in ("id", "_id")})
-                record_id = doc.get("id") or doc.get("_id") or new_id()
+                record_id, stored = self._stored(doc)
                 rows.append({"_id": record_id, **stored, **self.derived(stored)})
-                added.append({"id": record_id, **stored})
+                added.append(self.typed({"id": record_id, **stored}))
             try:
                 self.coll.insert_many(rows, ordered=True, session=self.s)
             except BulkWriteError as exc:
@@ -206,8 +232,8 @@ class RecordRepo(Repo, Records):
                 raise
         return added
 
-    def update(self, record_id: str, fields: Doc, *, version: int | None = None,
-               bump: bool = True) -> Doc | None:
+    def update(self, record_id: str, fields: Mapping[str, Any], *, version: int | None = None,
+               bump: bool = True) -> R | None:
         from pymongo import ReturnDocument
         from pymongo.errors import DuplicateKeyError
 
@@ -231,7 +257,7 @@ class RecordRepo(Repo, Records):
             raise duplicate(exc) from exc
         return self.out(doc)
 
-    def increment(self, record_id: str, name: str, by: int = 1) -> Doc | None:
+    def increment(self, record_id: str, name: str, by: int = 1) -> R | None:
         from pymongo import ReturnDocument
 
         if not isinstance(record_id, str) or not isinstance(name, str) or name in ("_id", "id"):
@@ -243,21 +269,21 @@ class RecordRepo(Repo, Records):
     def delete(self, record_id: str) -> bool:
         if not isinstance(record_id, str):
             return False
-        return self.coll.delete_one({"_id": record_id}, session=self.s).deleted_count == 1
+        return bool(self.coll.delete_one({"_id": record_id}, session=self.s).deleted_count == 1)
 
 
-class Users(RecordRepo, UserRepo):
-    def by_username(self, username_lc: str) -> Doc | None:
+class Users(RecordRepo[UserRow], UserRepo):
+    def by_username(self, username_lc: str) -> UserRow | None:
         if not isinstance(username_lc, str):
             return None
         return self.out(self.coll.find_one({"username_lc": username_lc}, session=self.s))
 
-    def by_patient(self, patient_id: str) -> Doc | None:
+    def by_patient(self, patient_id: str) -> UserRow | None:
         if not isinstance(patient_id, str):
             return None
         return self.out(self.coll.find_one({"patient_id": patient_id}, session=self.s))
 
-    def find(self, query: UserQuery) -> Found:
+    def find(self, query: UserQuery) -> Found[UserRow]:
         filt: Doc = {}
         if query.role is not None:
             filt["role"] = query.role
@@ -277,13 +303,13 @@ class Users(RecordRepo, UserRepo):
         return self.count_matching(filt)
 
 
-class Sessions(RecordRepo, SessionRepo):
+class Sessions(RecordRepo[SessionRow], SessionRepo):
     def revoke_user(self, user_id: str, *, keep: str | None = None) -> int:
         filt: Doc = {"user_id": user_id, "revoked": {"$ne": True}}
         if keep is not None:
             filt["_id"] = {"$ne": keep}
-        return self.coll.update_many(filt, {"$set": {"revoked": True}},
-                                     session=self.s).modified_count
+        return int(self.coll.update_many(filt, {"$set": {"revoked": True}},
+                                         session=self.s).modified_count)
 
 
 def _flag(value: bool) -> Any:
@@ -316,7 +342,7 @@ def name_clauses(search: NameSearch) -> list[Doc]:
     return either
 
 
-class Patients(RecordRepo, PatientRepo):
+class Patients(RecordRepo[PatientRow], PatientRepo):
     internal = ("phone_rev",)
 
     def derived(self, fields: Doc) -> Doc:
@@ -325,12 +351,12 @@ class Patients(RecordRepo, PatientRepo):
         digits = fields["phone_digits"]
         return {"phone_rev": digits[::-1] if isinstance(digits, str) else None}
 
-    def by_mrn(self, mrn: str) -> Doc | None:
+    def by_mrn(self, mrn: str) -> PatientRow | None:
         if not isinstance(mrn, str):
             return None
         return self.out(self.coll.find_one({"mrn": mrn}, session=self.s))
 
-    def find(self, query: PatientQuery) -> Found:
+    def find(self, query: PatientQuery) -> Found[PatientRow]:
         clauses: list[Doc] = []
         if query.only_id is not None:
             clauses.append({"_id": str(query.only_id)})
@@ -361,8 +387,8 @@ class Patients(RecordRepo, PatientRepo):
         return self.query(filt, sort_spec(fields, -1 if query.descending else 1),
                           query.skip, query.limit, query.count)
 
-    def alerts(self, limit: int) -> list[Doc]:
-        return self.list({"vitals_alert": True, "archived": {"$ne": True}},
+    def alerts(self, limit: int) -> list[PatientRow]:
+        return self.rows({"vitals_alert": True, "archived": {"$ne": True}},
                          sort_spec(("vitals_alert_at",), -1), limit)
 
     def count(self, *, archived: bool | None = None) -> int:
@@ -390,7 +416,7 @@ def name_words(name: Any) -> list[str] | None:
     return [" ".join(words[at:]) for at in range(len(words))]
 
 
-class Appointments(RecordRepo, AppointmentRepo):
+class Appointments(RecordRepo[AppointmentRow], AppointmentRepo):
     internal = ("patient_words", "reason_words")
 
     def derived(self, fields: Doc) -> Doc:
@@ -401,7 +427,7 @@ class Appointments(RecordRepo, AppointmentRepo):
             extra["reason_words"] = name_words(fields["reason"])
         return extra
 
-    def find(self, query: AppointmentQuery) -> Found:
+    def find(self, query: AppointmentQuery) -> Found[AppointmentRow]:
         filt: Doc = {}
         if query.patient_id is not None:
             filt["patient_id"] = query.patient_id
@@ -431,17 +457,18 @@ class Appointments(RecordRepo, AppointmentRepo):
         return self.count_matching({"day": day})
 
 
-class Prescriptions(RecordRepo, PrescriptionRepo):
-    def for_patient(self, patient_id: str, *, status: str | None = None) -> list[Doc]:
+class Prescriptions(RecordRepo[PrescriptionRow], PrescriptionRepo):
+    def for_patient(self, patient_id: str, *, status: str | None = None
+                    ) -> list[PrescriptionRow]:
         filt: Doc = {"patient_id": patient_id}
         if status is not None:
             filt["status"] = status
-        return self.list(filt, sort_spec(("start_date",), -1))
+        return self.rows(filt, sort_spec(("start_date",), -1))
 
 
-class Vitals(RecordRepo, VitalsRepo):
+class Vitals(RecordRepo[ReadingRow], VitalsRepo):
     def series(self, patient_id: str, since: datetime | None = None,
-               until: datetime | None = None) -> list[Doc]:
+               until: datetime | None = None) -> list[ReadingRow]:
         filt: Doc = {"patient_id": patient_id}
         taken: Doc = {}
         if since is not None:
@@ -450,17 +477,17 @@ class Vitals(RecordRepo, VitalsRepo):
             taken["$lte"] = clean(until)
         if taken:
             filt["taken_at"] = taken
-        return self.list(filt, sort_spec(("taken_at",), 1))
+        return self.rows(filt, sort_spec(("taken_at",), 1))
 
-    def latest(self, patient_id: str, count: int) -> list[Doc]:
+    def latest(self, patient_id: str, count: int) -> list[ReadingRow]:
         if count <= 0:
             return []
-        return self.list({"patient_id": patient_id}, sort_spec(("taken_at",), -1), count)
+        return self.rows({"patient_id": patient_id}, sort_spec(("taken_at",), -1), count)
 
 
-class Reports(RecordRepo, ReportRepo):
+class Reports(RecordRepo[ReportRow], ReportRepo):
     def for_patient(self, patient_id: str, *, kind: str | None = None, limit: int = 500,
-                    deleted: bool | None = False) -> list[Doc]:
+                    deleted: bool | None = False) -> list[ReportRow]:
         filt: Doc = {"patient_id": patient_id}
         if kind is not None:
             filt["kind"] = kind
@@ -468,7 +495,7 @@ class Reports(RecordRepo, ReportRepo):
             filt["deleted_at"] = {"$ne": None} if deleted else None
         if limit <= 0:
             return []
-        return self.list(filt, sort_spec(("uploaded_at",), -1), limit)
+        return self.rows(filt, sort_spec(("uploaded_at",), -1), limit)
 
     def put_file(self, filename: str, data: bytes, metadata: Doc) -> str:
         # GridFS takes no part in transactions: stored now, removed if the unit aborts
@@ -496,7 +523,7 @@ class Reports(RecordRepo, ReportRepo):
         try:
             with self.store.files_bucket().open_download_stream(oid) as grid:
                 expected = (grid.metadata or {}).get("sha256")
-                data = grid.read()
+                data: bytes = grid.read()
         except NoFile as exc:
             raise Corrupt(f"the stored file {file_id} is missing") from exc
         except CorruptGridFile as exc:
@@ -537,7 +564,7 @@ def _seq_clash(exc: Any) -> bool:
     return "uniq_seq" in str(exc) or "seq" in str(exc)
 
 
-class Audit(Repo, AuditRepo):
+class Audit(Repo[AuditRow], AuditRepo):
     """The audit trail. Chain: the newest entry is the one with the highest ``seq`` (a
     sparse unique index, so entries older than the chain need none); an append that
     finds its seq taken read a stale newest entry: on a standalone server it reads again
@@ -545,7 +572,7 @@ class Audit(Repo, AuditRepo):
     record only moves forward and is written after the entry, so a crash between them
     leaves it one behind, never ahead of what is stored."""
 
-    def append(self, entry: Doc, seal: Any) -> Doc:
+    def append(self, entry: AuditRow, seal: AuditSeal) -> AuditRow:
         from pymongo.errors import DuplicateKeyError
 
         from ...audit_chain import GENESIS
@@ -575,7 +602,7 @@ class Audit(Repo, AuditRepo):
             raise StoreBusy("The audit trail is too busy to take this entry right now, so "
                             "nothing more was saved. Please try again.")
         self._move_head(seq, digest, seal.seal_head(seq, digest))
-        return {**content, "seq": seq, "prev": prev, "hash": digest}
+        return self.typed({**content, "seq": seq, "prev": prev, "hash": digest})
 
     def _move_head(self, seq: int, digest: str, head_seal: str) -> None:
         from pymongo.errors import DuplicateKeyError
@@ -594,32 +621,33 @@ class Audit(Repo, AuditRepo):
             meta.update_one({"_id": AUDIT_HEAD, "seq": {"$lt": seq}}, {"$set": values},
                             session=self.s)
 
-    def chain(self, after: tuple[int, str] | None, limit: int) -> list[Doc]:
+    def chain(self, after: tuple[int, str] | None, limit: int) -> list[AuditRow]:
         placed: Doc = {"seq": {"$type": "number", "$gt": 0}}
         if after is None:
             filt: Doc = placed
         else:
             filt = {**placed, "$or": [{"seq": {"$gt": int(after[0])}},
                                       {"seq": int(after[0]), "_id": {"$gt": after[1]}}]}
-        return self.list(filt, [("seq", 1), ("_id", 1)], int(limit))
+        return self.rows(filt, [("seq", 1), ("_id", 1)], int(limit))
 
-    def head(self) -> Doc | None:
+    def head(self) -> AuditHead | None:
         doc = self.store.db["meta"].find_one({"_id": AUDIT_HEAD}, session=self.s)
         if doc is None:
             return None
         return {"seq": doc.get("seq"), "hash": doc.get("hash"), "seal": doc.get("seal")}
 
-    def unsealed(self, after: datetime | None, limit: int) -> tuple[int, int, list[Doc]]:
+    def unsealed(self, after: datetime | None, limit: int
+                 ) -> tuple[int, int, list[AuditRow]]:
         # no seq, or not a positive number
         off_chain: Doc = {"$nor": [{"seq": {"$type": "number", "$gt": 0}}]}
         total = self.count_matching(off_chain)
         if after is None or not total:
             return total, 0, []
         filt = {**off_chain, "ts": {"$gt": clean(after)}}
-        return total, self.count_matching(filt), self.list(filt, [("ts", 1), ("_id", 1)],
+        return total, self.count_matching(filt), self.rows(filt, [("ts", 1), ("_id", 1)],
                                                           int(limit))
 
-    def find(self, query: AuditQuery) -> Found:
+    def find(self, query: AuditQuery) -> Found[AuditRow]:
         filt: Doc = {}
         if query.username is not None:
             filt["username"] = query.username
@@ -633,7 +661,7 @@ class Audit(Repo, AuditRepo):
         return self.query(filt, sort_spec(("ts",), -1), query.skip, query.limit, query.count)
 
 
-class Counters(Repo, CounterRepo):
+class Counters(Repo[Doc], CounterRepo):
     def next(self, name: str, count: int = 1) -> int:
         from pymongo import ReturnDocument
         from pymongo.errors import DuplicateKeyError
@@ -651,7 +679,7 @@ class Counters(Repo, CounterRepo):
         raise AssertionError("unreachable")
 
 
-class Changes(Repo, ChangeRepo):
+class Changes(Repo[Doc], ChangeRepo):
     """Change events numbered from the ``counters`` collection, in the unit of work."""
 
     def append(self, coll: str, op: str, *, ts: datetime, record_id: str | None = None,
@@ -693,19 +721,19 @@ class Changes(Repo, ChangeRepo):
     def prune(self, before: datetime) -> int:
         # Housekeeping outside the unit of work's transaction: two processes pruning at
         # once must not make a user's save fail with a write conflict.
-        return self.coll.delete_many({"ts": {"$lt": clean(before)}}).deleted_count
+        return int(self.coll.delete_many({"ts": {"$lt": clean(before)}}).deleted_count)
 
 
-class Settings(Repo, SettingsRepo):
+class Settings(Repo[SettingsRow], SettingsRepo):
     """The clinic's settings: one document (``_id`` "clinic") of the ``settings``
     collection; a save matches on the stored version."""
 
     ID = "clinic"
 
-    def get(self) -> Doc | None:
+    def get(self) -> SettingsRow | None:
         return self.out(self.coll.find_one({"_id": self.ID}, session=self.s))
 
-    def save(self, fields: Doc, *, version: int) -> Doc | None:
+    def save(self, fields: Doc, *, version: int) -> SettingsRow | None:
         from pymongo import ReturnDocument
         from pymongo.errors import DuplicateKeyError
 

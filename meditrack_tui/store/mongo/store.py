@@ -385,8 +385,10 @@ def open_mongo(config: Any, timeout_ms: int = 4000) -> MongoStore:
         query = urlsplit(uri).query.lower()
     except ValueError:
         query = ""  # pymongo reports what is wrong with the address below
-    timeouts = {name: timeout_ms for name in ("serverSelectionTimeoutMS", "connectTimeoutMS")
-                if name.lower() + "=" not in query}
+    # (MongoClient takes these options as **kwargs: Any)
+    timeouts: dict[str, Any] = {
+        name: timeout_ms for name in ("serverSelectionTimeoutMS", "connectTimeoutMS")
+        if name.lower() + "=" not in query}
     try:
         client: Any = pymongo.MongoClient(uri, tz_aware=False, **timeouts)
         hello = client.admin.command("hello")

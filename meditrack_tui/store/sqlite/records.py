@@ -165,7 +165,7 @@ class JsonRecords(Records[R]):
             self._insert_rows([row for _, row in prepared], stored)
         return [self._row(record) for record in stored]
 
-    def update(self, record_id: str, fields: Doc, *, version: int | None = None,
+    def update(self, record_id: str, fields: Mapping[str, Any], *, version: int | None = None,
                bump: bool = True) -> R | None:
         with self.db.transaction():
             before = self._read(record_id)
