@@ -8,7 +8,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from textual import work
+from textual import getters, work
 from textual.message import Message
 from textual.screen import Screen
 from textual.widget import Widget
@@ -58,7 +58,16 @@ def error_text(exc: BaseException) -> str:
             "if it keeps happening, tell your administrator.")
 
 
-class ServiceMixin:
+if TYPE_CHECKING:
+    # the type checker sees the mixin as the widget it is always mixed into (so its typed
+    # `app` below is an ordinary override); at run time it is a plain mixin, which keeps
+    # Textual's CSS inheritance following the widget's own first base
+    _Mixin = Widget
+else:
+    _Mixin = object
+
+
+class ServiceMixin(_Mixin):
     """Typed service calls for screens, dialogs and panes.
 
     :meth:`ask` runs ``call(services)`` on the store thread from a thread worker of an
@@ -68,7 +77,8 @@ class ServiceMixin:
     for inline errors and call ``prevent_default()``).
     """
 
-    app: MediTrackApp
+    if TYPE_CHECKING:  # Textual's typed `app` (textual.getters.app), for the type checker
+        app = getters.app(MediTrackApp)
 
     @property
     def ctx(self) -> ScreenContext:
