@@ -574,6 +574,23 @@ class AuditRepo(ABC):
         of those, oldest first."""
 
 
+class FileInfo(TypedDict):
+    """A stored report file's details, as a backup keeps them."""
+
+    file_id: str
+    filename: str
+    length: int
+    sha256: str
+    metadata: Doc
+
+
+#: the collections a backup holds, in restore order. Not kept: login sessions (a restore
+#: signs everyone out: a session revoked after the backup must not come back to life) and
+#: the change log (notifications to open screens, pruned by age: stale after a restore).
+BACKUP_COLLECTIONS = ("users", "patients", "appointments", "prescriptions", "vitals",
+                      "reports", "audit", "counters", "settings")
+
+
 @dataclass(frozen=True)
 class ChangeRow:
     """One change event as stored: its sequence number and fields."""
@@ -681,6 +698,57 @@ class Store(ABC):
     def drop_all(self) -> None:
         """Delete every record and file (tests only: a MongoDB test database is dropped)."""
         raise NotImplementedError
+
+    # --- backup and restore (meditrack_tui.backup): raw records, ids, versions, seals ---
+
+    @abstractmethod
+    def snapshot(self) -> AbstractContextManager[Store]:
+        """A read view of the whole store at one moment, for a backup: the embedded store
+        copies its database with SQLite's online backup API and opens the copy; MongoDB
+        reads in a snapshot session on a replica set (a standalone server has none: the
+        view is the live store, and :func:`meditrack_tui.backup.write_backup` checks that
+        nothing was written while it read)."""
+
+    @abstractmethod
+    def export_records(self, name: str) -> Iterator[Doc]:
+        """Every record of the collection ``name`` (one of :data:`BACKUP_COLLECTIONS`) as
+        stored: id, version and, for the audit trail, ``seq``/``prev``/``hash``; sorted by
+        id (the audit trail by seq, then id; unsealed entries first). Counters come as
+        ``{"id": name, "value": n}``. Fields a store keeps only for its own queries are
+        left out."""
+
+    @abstractmethod
+    def export_files(self) -> Iterator[tuple[FileInfo, bytes]]:
+        """Every report file, by file id: its details and content (checked against its
+        SHA-256; :class:`Corrupt` when it no longer matches)."""
+
+    @abstractmethod
+    def import_records(self, name: str, docs: Sequence[Doc]) -> None:
+        """Insert records exactly as :meth:`export_records` gave them (ids, versions and
+        audit seals kept). Only for restoring into an empty store."""
+
+    @abstractmethod
+    def import_file(self, info: FileInfo, data: bytes) -> None:
+        """Store a report file under its original file id."""
+
+    @abstractmethod
+    def import_audit_head(self, head: AuditHead) -> None:
+        """Put the audit chain's head record back as it was."""
+
+    def holds_data(self) -> list[str]:
+        """The backed-up collections that hold anything, then "report files" when any
+        file is stored (empty: nothing to overwrite, a restore may proceed)."""
+        found = [name for name in BACKUP_COLLECTIONS
+                 if next(iter(self.export_records(name)), None) is not None]
+        if self.audit.head() is not None and "audit" not in found:
+            found.append("audit")
+        if self.has_files():
+            found.append("report files")
+        return found
+
+    @abstractmethod
+    def has_files(self) -> bool:
+        """Whether any report file is stored."""
 
 
 def chunks(items: Iterable[Any], size: int) -> Iterator[list[Any]]:

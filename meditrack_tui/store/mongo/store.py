@@ -16,13 +16,13 @@ on its own, in the order issued (record, then audit entry, then change event).
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 from urllib.parse import urlsplit
 
 from ...errors import MediTrackError, StoreBusy, StoreFull, StoreReadOnly, StoreUnavailable
-from ..base import MONGODB, SCHEMA_VERSION, Store, StoreInfo
+from ..base import MONGODB, SCHEMA_VERSION, AuditHead, Doc, FileInfo, Store, StoreInfo
 
 # (collection, keys, options): created idempotently at every open.
 INDEXES: list[tuple[str, list[tuple[str, int]], dict[str, Any]]] = [
@@ -327,6 +327,51 @@ class MongoStore(Store):
 
     def drop_all(self) -> None:
         self.client.drop_database(self.db.name)
+
+    # --- backup and restore (store/mongo/transfer.py) ---
+
+    def set_read_session(self, session: Any) -> None:
+        """Make ``session`` (a snapshot session) the one this thread's reads use; None
+        ends it. Only outside a unit of work (a backup writes nothing)."""
+        self._local.session = session
+
+    def snapshot(self) -> Any:
+        from . import transfer
+
+        return transfer.snapshot(self)
+
+    def export_records(self, name: str) -> Iterator[Doc]:
+        from . import transfer
+
+        return transfer.export_records(self, name)
+
+    def export_files(self) -> Iterator[tuple[FileInfo, bytes]]:
+        from . import transfer
+
+        return transfer.export_files(self)
+
+    def import_records(self, name: str, docs: Sequence[Doc]) -> None:
+        from . import transfer
+
+        with self._mapped():
+            transfer.import_records(self, name, docs)
+
+    def import_file(self, info: FileInfo, data: bytes) -> None:
+        from . import transfer
+
+        with self._mapped():
+            transfer.import_file(self, info, data)
+
+    def import_audit_head(self, head: AuditHead) -> None:
+        from . import transfer
+
+        with self._mapped():
+            transfer.import_audit_head(self, head)
+
+    def has_files(self) -> bool:
+        from . import transfer
+
+        return transfer.has_files(self)
 
     def close(self) -> None:
         try:

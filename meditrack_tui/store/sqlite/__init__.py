@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import errno
 import sqlite3
+from collections.abc import Iterator, Sequence
 from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ...errors import StoreCorrupt, StoreFull, StoreReadOnly, StoreUnavailable
-from ..base import EMBEDDED, SCHEMA_VERSION, Store, StoreInfo
+from ..base import EMBEDDED, SCHEMA_VERSION, AuditHead, Doc, FileInfo, Store, StoreInfo
 from .engine import DB_NAME, Database, create_private, free_space, human_size, read_only_reason
 from .repos import (
     SqliteAppointments,
@@ -131,6 +132,43 @@ class SqliteStore(Store):
 
     def close(self) -> None:
         self.db.close()
+
+    # --- backup and restore (store/sqlite/transfer.py) ---
+
+    def snapshot(self) -> AbstractContextManager[Store]:
+        from . import transfer
+
+        return transfer.snapshot(self)
+
+    def export_records(self, name: str) -> Iterator[Doc]:
+        from . import transfer
+
+        return transfer.export_records(self, name)
+
+    def export_files(self) -> Iterator[tuple[FileInfo, bytes]]:
+        from . import transfer
+
+        return transfer.export_files(self)
+
+    def import_records(self, name: str, docs: Sequence[Doc]) -> None:
+        from . import transfer
+
+        transfer.import_records(self, name, docs)
+
+    def import_file(self, info: FileInfo, data: bytes) -> None:
+        from . import transfer
+
+        transfer.import_file(self, info, data)
+
+    def import_audit_head(self, head: AuditHead) -> None:
+        from . import transfer
+
+        transfer.import_audit_head(self, head)
+
+    def has_files(self) -> bool:
+        from . import transfer
+
+        return transfer.has_files(self)
 
 
 def _not_created(data_dir: Path, path: Path, exc: OSError) -> StoreUnavailable:
