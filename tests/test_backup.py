@@ -15,7 +15,6 @@ import pytest
 from meditrack_tui import cli
 from meditrack_tui.audit_chain import key_for, verify
 from meditrack_tui.backup import (
-    BACKUP_COLLECTIONS,
     FILES_MEMBER,
     open_backup,
     read_records,
@@ -24,6 +23,7 @@ from meditrack_tui.backup import (
     write_backup,
 )
 from meditrack_tui.store import connect
+from meditrack_tui.store.base import BACKUP_COLLECTIONS
 from tests.conftest import FIXED_NOW, make_config
 
 SECRET = make_config(Path("unused")).secret

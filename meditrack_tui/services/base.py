@@ -24,7 +24,7 @@ from ..store import is_id
 
 if TYPE_CHECKING:
     from ..store import Store
-    from .auth import AuthService
+    from .sessions import Credentials
 
 T = TypeVar("T")
 
@@ -64,7 +64,7 @@ class Context:
     store: Store
     config: Config
     clock: Callable[[], datetime] = field(default=lambda: datetime.now().replace(microsecond=0))
-    auth: AuthService | None = None
+    auth: Credentials | None = None
     #: when this process last pruned the change events (any process may)
     pruned_at: datetime | None = None
     #: True while the backend runs a live re-read (a screen re-fetching after a change)

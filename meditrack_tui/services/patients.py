@@ -11,7 +11,7 @@ from .. import policy
 from ..domain import SEX_LABELS, SEXES
 from ..errors import Conflict, NotFound, PermissionDenied, ValidationError
 from ..store import Duplicate, NameSearch, PatientQuery, PatientRow, UserRow
-from ..store.base import PATIENT_SORTS
+from ..store.queries import PATIENT_SORTS
 from ..validation import EMAIL_RE, PHONE_RE, Checker, page_args
 from .base import Page, Service, Session, describe, ref
 

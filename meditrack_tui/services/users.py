@@ -11,7 +11,8 @@ from ..domain import ACCOUNT_STATUSES
 from ..errors import Conflict, NotFound, ValidationError
 from ..store import UserQuery, UserRow
 from ..validation import EMAIL_RE, Checker, page_args
-from .auth import (
+from .base import Page, Service, Session, ref
+from .sessions import (
     ACTIVE,
     INACTIVE,
     PENDING,
@@ -20,7 +21,6 @@ from .auth import (
     check_username,
     user_public,
 )
-from .base import Page, Service, Session, ref
 
 STATUSES = ACCOUNT_STATUSES
 

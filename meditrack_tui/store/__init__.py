@@ -8,30 +8,17 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from .base import (
-    EMBEDDED,
-    MONGODB,
-    AppointmentQuery,
+from .base import EMBEDDED, MONGODB, Corrupt, Doc, Duplicate, Found, Store, StoreInfo, is_id, new_id
+from .queries import AppointmentQuery, AuditQuery, NameSearch, PatientQuery, UserQuery
+from .rows import (
     AppointmentRow,
-    AuditQuery,
     AuditRow,
-    Corrupt,
-    Doc,
-    Duplicate,
-    Found,
-    NameSearch,
-    PatientQuery,
     PatientRow,
     PrescriptionRow,
     ReadingRow,
     ReportRow,
     SessionRow,
-    Store,
-    StoreInfo,
-    UserQuery,
     UserRow,
-    is_id,
-    new_id,
 )
 
 if TYPE_CHECKING:

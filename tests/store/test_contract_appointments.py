@@ -6,7 +6,7 @@ from datetime import datetime
 
 import pytest
 
-from meditrack_tui.store.base import AppointmentQuery
+from meditrack_tui.store.queries import AppointmentQuery
 
 
 def appt(code, patient, doctor, start, status="scheduled", reason="Check-up", **extra):

@@ -9,7 +9,7 @@ from datetime import datetime, timedelta
 import pytest
 
 from meditrack_tui.audit_chain import AuditKey
-from meditrack_tui.store.base import AuditQuery, UserQuery
+from meditrack_tui.store.queries import AuditQuery, UserQuery
 
 T0 = datetime(2026, 3, 4, 10, 0)
 AUDIT_KEY = AuditKey("test-audit-key")  # the chain key audit.append seals with

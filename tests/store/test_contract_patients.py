@@ -6,7 +6,7 @@ from datetime import datetime
 
 import pytest
 
-from meditrack_tui.store.base import PATIENT_SORTS, NameSearch, PatientQuery
+from meditrack_tui.store.queries import PATIENT_SORTS, NameSearch, PatientQuery
 
 
 def patient(mrn, first, last, **extra):

@@ -159,7 +159,7 @@ class TestWithServer:
         assert mstore.patients.by_mrn("MRN-000002") is not None  # ordered: the first went in
 
     def test_store_fields_for_queries_are_kept_and_never_returned(self, mstore):
-        from meditrack_tui.store.base import AppointmentQuery, NameSearch, PatientQuery
+        from meditrack_tui.store.queries import AppointmentQuery, NameSearch, PatientQuery
 
         patient = mstore.patients.add({"mrn": "M1", "first_key": "iris", "last_key": "okoro",
                                        "phone_digits": "15550420", "archived": False})
@@ -311,7 +311,8 @@ class TestTransactionsOverTheWire:
 
     def test_an_error_rolls_back_record_audit_change_and_counter(self, txn_store):
         from meditrack_tui.live import utcnow
-        from meditrack_tui.store.base import AuditQuery, Duplicate
+        from meditrack_tui.store.base import Duplicate
+        from meditrack_tui.store.queries import AuditQuery
 
         kept = txn_store.patients.add({"mrn": "M0", "last_key": "kay", "version": 1})["id"]
         with pytest.raises(RuntimeError), txn_store.unit_of_work():

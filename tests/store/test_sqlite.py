@@ -18,11 +18,10 @@ import pytest
 
 from meditrack_tui.audit_chain import AuditKey
 from meditrack_tui.errors import StoreBusy, StoreUnavailable
-from meditrack_tui.store.base import (
-    SCHEMA_VERSION,
+from meditrack_tui.store.base import SCHEMA_VERSION, Corrupt
+from meditrack_tui.store.queries import (
     AppointmentQuery,
     AuditQuery,
-    Corrupt,
     NameSearch,
     PatientQuery,
     UserQuery,

@@ -16,15 +16,8 @@ from typing import TYPE_CHECKING, Any, Generic, TypeVar, cast
 
 from ...live import PATIENT_SCOPED
 from ..base import (
-    APPOINTMENT_SORTS,
-    PATIENT_SORTS,
-    AppointmentQuery,
     AppointmentRepo,
-    AppointmentRow,
-    AuditHead,
-    AuditQuery,
     AuditRepo,
-    AuditRow,
     ChangeRepo,
     ChangeRow,
     Corrupt,
@@ -32,26 +25,37 @@ from ..base import (
     Doc,
     Duplicate,
     Found,
-    NameSearch,
-    PatientQuery,
     PatientRepo,
-    PatientRow,
     PrescriptionRepo,
-    PrescriptionRow,
-    ReadingRow,
     Records,
     ReportRepo,
-    ReportRow,
     SessionRepo,
-    SessionRow,
     SettingsRepo,
-    SettingsRow,
-    UserQuery,
     UserRepo,
-    UserRow,
     VitalsRepo,
     chunks,
     new_id,
+)
+from ..queries import (
+    APPOINTMENT_SORTS,
+    PATIENT_SORTS,
+    AppointmentQuery,
+    AuditQuery,
+    NameSearch,
+    PatientQuery,
+    UserQuery,
+)
+from ..rows import (
+    AppointmentRow,
+    AuditHead,
+    AuditRow,
+    PatientRow,
+    PrescriptionRow,
+    ReadingRow,
+    ReportRow,
+    SessionRow,
+    SettingsRow,
+    UserRow,
 )
 
 if TYPE_CHECKING:

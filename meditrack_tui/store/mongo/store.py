@@ -22,7 +22,8 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from ...errors import MediTrackError, StoreBusy, StoreFull, StoreReadOnly, StoreUnavailable
-from ..base import MONGODB, SCHEMA_VERSION, AuditHead, Doc, FileInfo, Store, StoreInfo
+from ..base import MONGODB, SCHEMA_VERSION, Doc, FileInfo, Store, StoreInfo
+from ..rows import AuditHead
 
 # (collection, keys, options): created idempotently at every open.
 INDEXES: list[tuple[str, list[tuple[str, int]], dict[str, Any]]] = [

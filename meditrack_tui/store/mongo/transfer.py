@@ -10,7 +10,8 @@ from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
 from ...errors import StoreCorrupt
-from ..base import BACKUP_COLLECTIONS, AuditHead, Doc, FileInfo
+from ..base import BACKUP_COLLECTIONS, Doc, FileInfo
+from ..rows import AuditHead
 from .repos import AUDIT_HEAD, clean
 
 if TYPE_CHECKING:

@@ -15,7 +15,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ...errors import StoreCorrupt, StoreFull, StoreReadOnly, StoreUnavailable
-from ..base import EMBEDDED, SCHEMA_VERSION, AuditHead, Doc, FileInfo, Store, StoreInfo
+from ..base import EMBEDDED, SCHEMA_VERSION, Doc, FileInfo, Store, StoreInfo
+from ..rows import AuditHead
 from .engine import DB_NAME, Database, create_private, free_space, human_size, read_only_reason
 from .repos import (
     SqliteAppointments,

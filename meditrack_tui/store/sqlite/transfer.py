@@ -11,7 +11,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
-from ..base import BACKUP_COLLECTIONS, AuditHead, Doc, FileInfo
+from ..base import BACKUP_COLLECTIONS, Doc, FileInfo
+from ..rows import AuditHead
 from .engine import DB_NAME, column, decode, encode
 from .repos import SqliteAudit
 
