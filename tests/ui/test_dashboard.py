@@ -10,11 +10,12 @@ try:
     from tests.conftest import login_as, settle
 except ImportError:  # tests/ is not a package
     from conftest import login_as, settle
-from meditrack_tui.screens.appointments import AppointmentForm, AppointmentTable, RecordTable
 from meditrack_tui.screens.dashboard import DashboardScreen
+from meditrack_tui.screens.forms.booking import AppointmentForm
 from meditrack_tui.screens.forms.confirm import ConfirmScreen
 from meditrack_tui.screens.messages import DataChanged
 from meditrack_tui.screens.patient_detail import PatientScreen
+from meditrack_tui.screens.widgets.appointment_table import AppointmentTable, RecordTable
 
 PASSWORD = "meditrack-demo"
 

@@ -14,8 +14,9 @@ from __future__ import annotations
 from typing import Any
 
 from meditrack_tui.screens.admin import ActionMenu, AuditScreen, NewUserScreen, UsersScreen
-from meditrack_tui.screens.appointments import AppointmentForm, AppointmentsScreen
+from meditrack_tui.screens.appointments import AppointmentsScreen
 from meditrack_tui.screens.dashboard import DashboardScreen
+from meditrack_tui.screens.forms.booking import AppointmentForm
 from meditrack_tui.screens.forms.confirm import ConfirmScreen, PromptScreen
 from meditrack_tui.screens.lock import LockScreen
 from meditrack_tui.screens.patient_detail import PatientScreen
