@@ -26,6 +26,7 @@ from .forms.booking import book_appointment
 from .forms.confirm import PromptScreen
 from .forms.fields import error_line
 from .messages import ServiceFailed
+from .widgets.appointment_filters import AppointmentFilters, agenda_summary, pager_text
 from .widgets.appointment_table import AppointmentTable
 from .widgets.cells import day_text, keeps_an_agenda, parse_day, sees_every_patient
 from .widgets.footer import AppFooter
@@ -121,15 +122,7 @@ class AppointmentsScreen(BaseScreen):
         yield Static("", id="agenda-summary", classes="muted")
 
     def _list(self, today: date) -> ComposeResult:
-        with Horizontal(id="list-filters"):
-            yield Select([(s.label, s.value) for s in AppointmentStatus],
-                         prompt="Any status", id="f-status", compact=True)
-            yield Select([], prompt="Any doctor", id="f-doctor", compact=True)
-            yield Input(today.isoformat(), placeholder="from date", id="f-from", max_length=10,
-                        compact=True)
-            yield Input(placeholder="to date", id="f-to", max_length=10, compact=True)
-            if self.staff:
-                yield Input(placeholder="patient, MRN, reason", id="f-query", compact=True)
+        yield AppointmentFilters(today=today, search=self.staff)
         yield error_line("filters")
         columns = ("date", "time", "status", "patient", "doctor", "reason") if self.staff \
             else ("date", "time", "status", "doctor", "reason")
@@ -207,7 +200,7 @@ class AppointmentsScreen(BaseScreen):
         def options() -> list[tuple[Text, str]]:  # names as Text: never read as markup
             return [(Text(d["full_name"]), d["id"]) for d in doctors]
 
-        self.query_one("#f-doctor", Select).set_options(options())
+        self.query_one(AppointmentFilters).set_doctors(doctors)
         if self.staff:
             if self.agenda_doctor is None and doctors:
                 self.agenda_doctor = doctors[0]["id"]
@@ -248,14 +241,7 @@ class AppointmentsScreen(BaseScreen):
         table.show(rows, select=self.select_id)
         doctor = next((d["full_name"] for d in self.doctors or [] if d["id"] == doctor_id),
                       "this doctor")
-        if not rows:
-            text = f"No appointments for {doctor} on this day."
-        else:
-            counts = {status: sum(1 for row in rows if row["status"] == status)
-                      for status in AppointmentStatus}
-            parts = [f"{n} {s.label.lower()}" for s, n in counts.items() if n]
-            text = f"{len(rows)} appointment{'s' if len(rows) != 1 else ''}: {', '.join(parts)}"
-        self.query_one("#agenda-summary", Static).update(Text(text))
+        self.query_one("#agenda-summary", Static).update(Text(agenda_summary(rows, doctor)))
 
     def set_day(self, day: date) -> None:
         self.day = day
@@ -299,25 +285,10 @@ class AppointmentsScreen(BaseScreen):
 
     def filters(self) -> dict[str, Any] | None:
         """The list filters, or None (with the error shown) when a date is not valid."""
+        out, problem = self.query_one(AppointmentFilters).read()
         err = self.query_one("#err-filters", Static)
-        out: dict[str, Any] = {}
-        status = self.query_one("#f-status", Select)
-        doctor = self.query_one("#f-doctor", Select)
-        out["status"] = None if status.is_blank() else status.value
-        out["doctor_id"] = None if doctor.is_blank() else doctor.value
-        for field_id, key, label in (("#f-from", "date_from", "From"), ("#f-to", "date_to", "To")):
-            text = self.query_one(field_id, Input).value.strip()
-            if text and parse_day(text) is None:
-                err.update(f"{label} date: enter it as YYYY-MM-DD, or leave it empty.")
-                err.display = True
-                return None
-            out[key] = text or None
-        err.display = False
-        out["query"] = None
-        if self.staff:
-            out["query"] = self.query_one("#f-query", Input).value.strip() or None
-        # without a start date the newest come first; from a date on, the earliest first
-        out["descending"] = out["date_from"] is None
+        err.update(problem)
+        err.display = bool(problem)
         return out
 
     def load_list(self) -> None:
@@ -339,14 +310,7 @@ class AppointmentsScreen(BaseScreen):
         self.query_one("#list-table", AppointmentTable).show(page.items, select=self.select_id)
         self.page, self.pages = page.page, page.pages
         self.refresh_bindings()
-        order = "newest first" if filt["descending"] else "earliest first"
-        if page.total:
-            text = (f"Page {page.page} of {page.pages} · {page.total} appointment"
-                    f"{'s' if page.total != 1 else ''} · {order}"
-                    + (" · PgUp/PgDn: pages" if page.pages > 1 else ""))
-        else:
-            text = "No appointments match these filters."
-        self.query_one("#list-pager", Static).update(text)
+        self.query_one("#list-pager", Static).update(pager_text(page, filt["descending"]))
 
     def on_service_failed(self, message: ServiceFailed) -> None:
         """The list could not be fetched (e.g. a refused filter): said above it."""
