@@ -392,7 +392,7 @@ class MediTrackApp(LiveFeedApp):
         yield SystemCommand("Log out", "End your session (F10)", self.action_logout)
 
     def _book(self, screen: Screen[Any]) -> None:
-        from .appointments import book_appointment
+        from .forms.booking import book_appointment
 
         book_appointment(screen, lambda _appointment: None)
 

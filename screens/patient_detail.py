@@ -17,7 +17,6 @@ from meditrack_tui import policy
 from meditrack_tui.domain import sex_label
 from meditrack_tui.errors import MediTrackError
 
-from .appointments import PatientAppointmentsPane
 from .base import BaseScreen, error_text, live_refresh
 from .forms.confirm import ConfirmScreen
 from .messages import DataChanged
@@ -26,6 +25,7 @@ from .prescriptions import PrescriptionsPane
 from .reports import ReportsPane
 from .vitals import Prefetched, VitalsPane, prefetch_series
 from .widgets.footer import AppFooter
+from .widgets.patient_appointments import PatientAppointmentsPane
 
 # how many times (50 ms apart) a tab's table is asked to take the focus while it loads
 FOCUS_TRIES = 20

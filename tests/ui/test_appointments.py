@@ -13,14 +13,12 @@ try:
     from tests.conftest import FIXED_NOW, answer_discard, login_as, settle
 except ImportError:  # tests/ is not a package
     from conftest import FIXED_NOW, answer_discard, login_as, settle
-from meditrack_tui.screens.appointments import (
-    AppointmentForm,
-    AppointmentsScreen,
-    AppointmentTable,
-    PatientAppointmentsPane,
-)
+from meditrack_tui.screens.appointments import AppointmentsScreen
+from meditrack_tui.screens.forms.booking import AppointmentForm
 from meditrack_tui.screens.forms.confirm import ConfirmScreen
 from meditrack_tui.screens.messages import DataChanged
+from meditrack_tui.screens.widgets.appointment_table import AppointmentTable
+from meditrack_tui.screens.widgets.patient_appointments import PatientAppointmentsPane
 
 PASSWORD = "meditrack-demo"
 TODAY = FIXED_NOW.date()
@@ -73,7 +71,7 @@ async def fill(pilot, form: AppointmentForm, **values: str) -> None:
 
 async def choose(app, pilot, form: AppointmentForm, day: str, time: str) -> None:
     """Choose a free time in the form's slot picker (it must be offered)."""
-    from meditrack_tui.screens.slots import SlotPicker
+    from meditrack_tui.screens.forms.slots import SlotPicker
 
     await settle(app, pilot)
     assert form.query_one(SlotPicker).choose(date.fromisoformat(day), time), \
@@ -318,7 +316,7 @@ async def test_book_through_the_form(make_app, demo_backend):
 async def test_the_form_offers_free_times_and_books_one_by_keyboard(make_app, demo_backend):
     """The booking form lists the doctor's free times of the chosen day (no typing of dates
     or times): the agenda's bookings are not offered, and Down, Enter pick a time."""
-    from meditrack_tui.screens.slots import SlotPicker
+    from meditrack_tui.screens.forms.slots import SlotPicker
 
     app = make_app()
     async with app.run_test(size=(80, 24)) as pilot:
@@ -379,7 +377,7 @@ async def test_the_day_list_stops_asking_for_a_doctor_once_one_is_chosen(make_ap
 async def test_double_booking_is_refused_inline(make_app, demo_backend):
     """A time taken by someone else while the form was open is refused by the service,
     inline, and the form then offers only what is still free."""
-    from meditrack_tui.screens.slots import SlotPicker
+    from meditrack_tui.screens.forms.slots import SlotPicker
 
     app = make_app()
     async with app.run_test(size=(80, 24)) as pilot:
@@ -454,7 +452,7 @@ async def test_reschedule_and_a_stale_version_conflict(make_app, demo_backend):
         assert isinstance(form, AppointmentForm)
         assert str(form.query_one("#patient-fixed", Static).render()) == first["patient_name"]
         await settle(app, pilot)
-        from meditrack_tui.screens.slots import SlotPicker
+        from meditrack_tui.screens.forms.slots import SlotPicker
         assert form.query_one(SlotPicker).chosen == (TODAY, f"{first['start']:%H:%M}") \
             or first["start"] < datetime(2026, 3, 4, 10, 0)  # a past time is not offered
         await choose(app, pilot, form, "2026-03-04", "16:00")

@@ -10,11 +10,12 @@ try:
     from tests.conftest import login_as, settle
 except ImportError:  # tests/ is not a package
     from conftest import login_as, settle
-from meditrack_tui.screens.appointments import AppointmentForm, AppointmentTable, RecordTable
 from meditrack_tui.screens.dashboard import DashboardScreen
+from meditrack_tui.screens.forms.booking import AppointmentForm
 from meditrack_tui.screens.forms.confirm import ConfirmScreen
 from meditrack_tui.screens.messages import DataChanged
 from meditrack_tui.screens.patient_detail import PatientScreen
+from meditrack_tui.screens.widgets.appointment_table import AppointmentTable, RecordTable
 
 PASSWORD = "meditrack-demo"
 
@@ -232,3 +233,31 @@ def test_snapshot_doctor_dashboard(make_app, snap_compare):
         await pilot.pause()
 
     assert snap_compare(app, terminal_size=(80, 24), run_before=run_before)
+
+
+@sync
+async def test_today_on_the_dashboard_opens_that_agenda(make_app, demo_backend):
+    """The doctor's "Today's appointments" title and the admin's "Today's visits" tile
+    open the Appointments screen on that day's agenda (OpenAgenda, routed by the App)."""
+    from meditrack_tui.screens.appointments import AppointmentsScreen
+
+    app = make_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await open_dashboard(app, pilot, "demo.doctor")
+        today = app.now().date()
+        await pilot.click("#agenda-title")
+        await settle(app, pilot)
+        agenda = app.screen
+        assert isinstance(agenda, AppointmentsScreen)
+        assert agenda.agenda_doctor == app.session.user_id and agenda.day == today
+        assert len(rows(agenda.query_one("#agenda-table", AppointmentTable))) == 7
+        assert screen is not agenda
+
+    app = make_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await open_dashboard(app, pilot, "demo.admin")
+        await pilot.click("#tile-today")
+        await settle(app, pilot)
+        agenda = app.screen
+        assert isinstance(agenda, AppointmentsScreen) and agenda.day == app.now().date()
+        assert rows(agenda.query_one("#agenda-table", AppointmentTable))  # a busy doctor

@@ -5,8 +5,8 @@ menu offers exactly the changes the domain's transitions allow."""
 from __future__ import annotations
 
 from meditrack_tui.screens.admin import AuditScreen
-from meditrack_tui.screens.appointments import AppointmentTable
 from meditrack_tui.screens.dashboard import DashboardScreen
+from meditrack_tui.screens.widgets.appointment_table import AppointmentTable
 
 from meditrack_tui import policy
 from meditrack_tui.domain import AppointmentStatus, Permissions

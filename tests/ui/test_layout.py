@@ -6,9 +6,9 @@ from __future__ import annotations
 from typing import Any
 
 from meditrack_tui.screens.admin import AuditScreen
-from meditrack_tui.screens.appointments import AppointmentTable, RecordTable
 from meditrack_tui.screens.dashboard import DashboardScreen
 from meditrack_tui.screens.vitals import Choice, VitalsPane
+from meditrack_tui.screens.widgets.appointment_table import AppointmentTable, RecordTable
 from meditrack_tui.screens.widgets.footer import AppFooter
 from meditrack_tui.screens.widgets.table import Fit, Table, fit_widths, share
 from textual.widgets import DataTable

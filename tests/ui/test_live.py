@@ -90,7 +90,8 @@ def live_app(make_app):
 
 @sync
 async def test_a_booking_in_another_process_appears_in_the_agenda(live_app):
-    from meditrack_tui.screens.appointments import AppointmentsScreen, AppointmentTable
+    from meditrack_tui.screens.appointments import AppointmentsScreen
+    from meditrack_tui.screens.widgets.appointment_table import AppointmentTable
 
     app = live_app
     async with app.run_test(size=(100, 30)) as pilot:

@@ -14,8 +14,9 @@ from __future__ import annotations
 from typing import Any
 
 from meditrack_tui.screens.admin import ActionMenu, AuditScreen, NewUserScreen, UsersScreen
-from meditrack_tui.screens.appointments import AppointmentForm, AppointmentsScreen
+from meditrack_tui.screens.appointments import AppointmentsScreen
 from meditrack_tui.screens.dashboard import DashboardScreen
+from meditrack_tui.screens.forms.booking import AppointmentForm
 from meditrack_tui.screens.forms.confirm import ConfirmScreen, PromptScreen
 from meditrack_tui.screens.lock import LockScreen
 from meditrack_tui.screens.patient_detail import PatientScreen
@@ -394,7 +395,7 @@ def test_every_notification_is_plain_text():
 
     root = Path(__file__).resolve().parents[2]
     missing = []
-    for path in [*sorted((root / "screens").glob("*.py")), root / "meditrack_tui" / "app.py"]:
+    for path in sorted((root / "screens").rglob("*.py")):
         for node in ast.walk(ast.parse(path.read_text())):
             if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) \
                     and node.func.attr == "notify":

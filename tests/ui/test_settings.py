@@ -7,8 +7,8 @@ from datetime import date
 
 from meditrack_tui.screens.admin import UsersScreen
 from meditrack_tui.screens.forms.confirm import ConfirmScreen
+from meditrack_tui.screens.forms.slots import SlotPicker
 from meditrack_tui.screens.settings import DoctorHoursScreen, SettingsScreen
-from meditrack_tui.screens.slots import SlotPicker
 from textual.widgets import Input, Select, Static
 
 from tests.conftest import login_as, settle, sync

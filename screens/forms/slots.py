@@ -9,6 +9,7 @@ checked by the service (someone may book the time first).
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 
@@ -16,11 +17,15 @@ from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
 from textual.containers import Horizontal
+from textual.message import Message
 from textual.widget import Widget
 from textual.widgets import Label, OptionList, Select, Static
 from textual.widgets.option_list import Option
 
-from .base import ServiceMixin
+from meditrack_tui.errors import MediTrackError, SessionExpired
+
+from ..base import ServiceMixin
+from ..messages import ServiceFailed
 
 WINDOW_DAYS = 28
 LATER, EARLIER = "later", "earlier"
@@ -43,6 +48,13 @@ class SlotPicker(ServiceMixin, Widget):
     SlotPicker #slot-hours { width: 1fr; margin-left: 2; color: $text-muted; }
     SlotPicker #slot { height: auto; max-height: 5; margin-left: 9; }
     """
+
+    @dataclass
+    class Found(Message):
+        """The doctor's free days for the window ``key`` asked about."""
+
+        days: list[Any]
+        key: tuple[Any, ...]
 
     def __init__(self, *, day: date | None = None, time: str | None = None,
                  exclude: str | None = None, id: str | None = None) -> None:
@@ -106,7 +118,7 @@ class SlotPicker(ServiceMixin, Widget):
         self._load()
 
     def _load(self) -> None:
-        today = self.app.now().date()
+        today = self.ctx.now().date()
         if self.window is None:
             wanted = self.wanted[0]
             self.window = wanted if wanted and wanted > today + timedelta(WINDOW_DAYS - 1) \
@@ -117,21 +129,30 @@ class SlotPicker(ServiceMixin, Widget):
         if not self.doctor_id:
             self._show([], key)
             return
-        session, doctor_id, duration = self.app.session, self.doctor_id, self.duration
+        session, doctor_id, duration = self.ctx.session, self.doctor_id, self.duration
         first, exclude = self.window.isoformat(), self.exclude
         self.query_one("#slot-hours", Static).update("looking for free times…")
-        self.call_service(
-            lambda s: s.appointments.free_slots(session, doctor_id, day=first, days=WINDOW_DAYS,
-                                                duration_min=duration, exclude=exclude),
-            lambda days: self._show(days, key), error=self._failed, group="free-slots")
+        self.ask(lambda s: s.appointments.free_slots(session, doctor_id, day=first,
+                                                     days=WINDOW_DAYS, duration_min=duration,
+                                                     exclude=exclude),
+                 lambda days: self.Found(list(days), key), group="free-slots")
 
-    def _failed(self, exc: BaseException) -> None:
-        self.query_one("#slot-hours", Static).update(getattr(exc, "message", str(exc)))
+    def on_slot_picker_found(self, message: SlotPicker.Found) -> None:
+        message.stop()
+        self._show(message.days, message.key)
+
+    def on_service_failed(self, message: ServiceFailed) -> None:
+        """No free times to show: the service's sentence where they would be."""
+        exc = message.error
+        if isinstance(exc, MediTrackError) and not isinstance(exc, SessionExpired):
+            message.prevent_default()
+            message.stop()
+            self.query_one("#slot-hours", Static).update(exc.message)
 
     def _show(self, days: list[Any], key: tuple[Any, ...]) -> None:
         if key != self.key:
             return  # the doctor, duration or window changed while this was loading
-        today = self.app.now().date()
+        today = self.ctx.now().date()
         self.days = {d.day: d for d in days}
         options: list[tuple[Text, str]] = []
         if self.window and self.window > today:
@@ -146,13 +167,12 @@ class SlotPicker(ServiceMixin, Widget):
         select = self.query_one("#day", Select)
         # the list's blank entry: "choose a doctor first" only while no doctor is chosen
         select.prompt = "choose a day" if self.doctor_id else "choose a doctor first"
-        self.filling = True
         try:
             select.set_options(options)
             if day is not None:
                 select.value = day.isoformat()
         finally:
-            self.shown_day: date | None = None
+            self.shown_day = None
         if day is None:
             self.query_one("#slot", OptionList).clear_options()
             self.auto = None
