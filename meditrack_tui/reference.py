@@ -47,6 +47,11 @@ NORMAL_BAND = {
 }
 
 
+#: how an alert names the vital it is about ("BP stage 2 hypertension")
+METRIC_NAMES = {"blood_pressure": "BP", "glucose": "Glucose", "heart_rate": "Heart rate",
+                "spo2": "SpO2", "temperature_c": "Temperature"}
+
+
 @dataclass(frozen=True)
 class Flag:
     """One value's classification: ``level`` 0 normal, 1 mild, 2 high, 3 urgent."""
@@ -59,6 +64,11 @@ class Flag:
     @property
     def abnormal(self) -> bool:
         return self.level > 0
+
+    @property
+    def alert(self) -> str:
+        """The flag with its vital named, for lists of alerts across vitals."""
+        return f"{METRIC_NAMES.get(self.metric, self.metric)} {self.label}"
 
 
 def blood_pressure(systolic: float, diastolic: float) -> Flag:

@@ -201,6 +201,6 @@ def test_out_of_range_reading_raises_a_dashboard_alert(s, who, patient_id):
     doctor = who["demo.doctor"]
     s.vitals.add(doctor, patient_id, {"systolic": 185, "diastolic": 100})
     alerts = {a["id"]: a for a in s.dashboard.doctor(doctor)["alerts"]}
-    assert alerts[patient_id]["vitals_alert_label"] == "hypertensive crisis"
+    assert alerts[patient_id]["vitals_alert_label"] == "BP hypertensive crisis"
     s.vitals.add(doctor, patient_id, {"systolic": 118, "diastolic": 76})
     assert patient_id not in {a["id"] for a in s.dashboard.doctor(doctor)["alerts"]}

@@ -98,7 +98,7 @@ def alert_fields(reading: Mapping[str, Any]) -> PatientRow:
     """The patient fields that mark a latest reading as out of range (for dashboards)."""
     worst = max(reference.flags_for(reading), key=lambda f: f.level, default=None)
     alert = bool(worst and worst.level >= 2)
-    return {"vitals_alert": alert, "vitals_alert_label": worst.label if alert and worst else None,
+    return {"vitals_alert": alert, "vitals_alert_label": worst.alert if alert and worst else None,
             "vitals_alert_at": reading["taken_at"]}
 
 
