@@ -155,6 +155,9 @@ def build_parser() -> argparse.ArgumentParser:
         "doctor", help="check what needs fixing before going live (exit 1 when something "
                        "does)")
     common(doctor, argparse.SUPPRESS)
+    from .deploy import add_parser as add_deploy_parser
+
+    add_deploy_parser(sub)
     sub.add_parser("run", help="start the app (the default)")
     return parser
 
@@ -463,6 +466,17 @@ def main(argv: Sequence[str] | None = None) -> int:
             return cmd_restore(args, config)
         if args.command == "doctor":
             return cmd_doctor(args, config)
+        if args.command == "deploy":
+            from .deploy import cmd_deploy
+
+            return cmd_deploy(args)
+        if "SSH_ORIGINAL_COMMAND" in os.environ:
+            # the SSH ForceCommand (meditrack deploy ssh) was asked for a command or a
+            # file transfer instead of the app: refuse it in a sentence
+            from .deploy import ssh_command_refusal
+
+            print(f"meditrack: {ssh_command_refusal()}", file=sys.stderr)
+            return 1
         return cmd_run(args, config)
     except MediTrackError as exc:
         print(f"meditrack: {exc.message}", file=sys.stderr)
