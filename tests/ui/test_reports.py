@@ -26,12 +26,10 @@ try:  # tests/ is a package in some layouts, a plain folder in others
 except ImportError:  # pragma: no cover
     from conftest import login_as, settle
 from meditrack_tui.screens.forms.confirm import ConfirmScreen, PromptScreen
-from meditrack_tui.screens.reports import (
-    DeletedReportsScreen,
-    PreviewScreen,
-    ReportsPane,
-    UploadReportScreen,
-)
+from meditrack_tui.screens.forms.deleted_reports import DeletedReportsScreen
+from meditrack_tui.screens.forms.preview import PreviewScreen
+from meditrack_tui.screens.forms.upload import UploadReportScreen
+from meditrack_tui.screens.widgets.reports import ReportsPane
 from meditrack_tui.screens.widgets.table import Table
 
 LIPID_PANEL = Path(__file__).resolve().parents[2] / "sample_data" / "reports" / \

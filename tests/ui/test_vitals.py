@@ -13,13 +13,11 @@ try:  # tests/ is a package in some layouts, a plain folder in others
     from tests.conftest import answer_discard, login_as, open_own_record, open_own_vitals, settle
 except ImportError:  # pragma: no cover
     from conftest import answer_discard, login_as, open_own_record, open_own_vitals, settle
-from meditrack_tui.screens.vitals import (
-    AddReadingScreen,
-    Choice,
-    ChoiceScreen,
-    TrendPlot,
-    VitalsPane,
-)
+from meditrack_tui.screens.forms.choice import ChoiceScreen
+from meditrack_tui.screens.forms.reading import AddReadingScreen
+from meditrack_tui.screens.widgets.choice import Choice
+from meditrack_tui.screens.widgets.vitals import VitalsPane
+from meditrack_tui.screens.widgets.vitals_chart import TrendPlot
 
 
 class PaneHost(Screen):
@@ -410,7 +408,7 @@ async def test_vitals_tab_draws_from_the_prefetch_without_asking_the_store_again
 
 @sync
 async def test_a_stale_prefetch_is_fetched_again(make_app, monkeypatch):
-    from meditrack_tui.screens import vitals as vitals_module
+    from meditrack_tui.screens.widgets import vitals as vitals_module
 
     app = make_app()
     async with app.run_test(size=(80, 24)) as pilot:
