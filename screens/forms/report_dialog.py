@@ -8,7 +8,7 @@ from meditrack_tui.services.reports import ALLOWED
 #: a report dialog's frame, for the dialog class ``name`` (``.format(name=...)``)
 MODAL_CSS = """
 {name} {{ align: center middle; }}
-{name} > Vertical {{
+{name} > Vertical, {name} > VerticalScroll {{
     width: 78; max-width: 100%; height: auto; max-height: 100%;
     border: thick $primary; background: $surface; padding: 0 1;
 }}

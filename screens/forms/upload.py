@@ -10,7 +10,7 @@ from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Horizontal, Vertical
+from textual.containers import Horizontal, VerticalScroll
 from textual.message import Message
 from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, OptionList, Select, Static
@@ -50,6 +50,7 @@ class UploadReportScreen(ServiceMixin, ModalScreen[dict[str, Any] | None]):  # t
 
     DEFAULT_CSS = MODAL_CSS.format(name="UploadReportScreen") + """
     UploadReportScreen #in-file { height: auto; max-height: 8; }
+    UploadReportScreen .rp-buttons { dock: bottom; }
     """
     BINDINGS = [
         Binding("escape", "cancel", "Cancel", id="upload-cancel"),
@@ -65,7 +66,8 @@ class UploadReportScreen(ServiceMixin, ModalScreen[dict[str, Any] | None]):  # t
         self.files: list[Any] = []
 
     def compose(self) -> ComposeResult:
-        with Vertical():
+        # on a short terminal the form scrolls; its buttons stay in sight at the bottom
+        with VerticalScroll():
             yield Static("Upload a report", classes="rp-title")
             yield Static("", id="upload-where", classes="rp-hint")
             yield Label("File")

@@ -430,3 +430,27 @@ async def test_a_refused_delete_is_said_by_the_reports_pane(make_app):
         notes = [n for n in app._notifications if n.severity == "error"]
         assert [n.title for n in notes] == ["Reports"], [(n.title, n.message) for n in notes]
         assert pane.is_attached
+
+
+@sync
+async def test_upload_buttons_stay_on_screen_after_a_refusal_at_80x24(make_app, tmp_path):
+    """Three files waiting and a refusal under the list: the form scrolls, its buttons
+    stay in sight (they were pushed below the dialog's frame)."""
+    app = make_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await open_reports(app, pilot, "demo.doctor")
+        box = inbox(app)
+        box.mkdir(parents=True, exist_ok=True)
+        (box / "home_bp_log.csv").write_text("date,systolic\n2026-03-01,128\n")
+        (box / "passwd.txt").symlink_to("/etc/passwd")
+        fake = tmp_path / "fake.pdf"
+        fake.write_text("This is only text pretending to be a PDF.\n")
+        form = await upload(app, pilot, fake)
+        assert app.screen is form
+        assert "named .pdf but its content is plain text" in shown(form.query_one("#err-file"))
+        for button_id in ("#upload-save", "#upload-refresh", "#upload-cancel"):
+            button = form.query_one(button_id, Button)
+            region = button.region
+            assert region.height and region.bottom <= 24, (button_id, region)
+            widget, _ = form.get_widget_at(region.x + 1, region.y)
+            assert widget is button, (button_id, widget)
