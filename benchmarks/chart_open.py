@@ -68,8 +68,9 @@ async def measure(folder: Path, runs: int, size: tuple[int, int],
     import gc
 
     from meditrack_tui.screens.app import MediTrackApp
-    from meditrack_tui.screens.vitals import RANGE_DAYS, TrendPlot, VitalsPane
     from meditrack_tui.screens.widgets.footer import AppFooter
+    from meditrack_tui.screens.widgets.vitals import RANGE_DAYS, VitalsPane
+    from meditrack_tui.screens.widgets.vitals_chart import TrendPlot
     from textual.screen import Screen
 
     from meditrack_tui.runtime import Backend

@@ -22,10 +22,10 @@ from .forms.confirm import ConfirmScreen
 from .messages import DataChanged
 from .patients import PATIENT_FIELDS, PatientFormScreen
 from .prescriptions import PrescriptionsPane
-from .reports import ReportsPane
-from .vitals import Prefetched, VitalsPane, prefetch_series
 from .widgets.footer import AppFooter
 from .widgets.patient_appointments import PatientAppointmentsPane
+from .widgets.reports import ReportsPane
+from .widgets.vitals import Prefetched, VitalsPane, prefetch_series
 
 # how many times (50 ms apart) a tab's table is asked to take the focus while it loads
 FOCUS_TRIES = 20

@@ -61,3 +61,12 @@ def clear_field_errors(container: Widget, prefix: str = "err-") -> None:
         if label.id and label.id.startswith(prefix):
             label.update("")
             label.display = False
+
+
+def show_refusal(container: Widget, exc: BaseException) -> None:
+    """Show a service's refusal under its fields, else on the form's own error line
+    (``#err-form``)."""
+    if not show_field_errors(container, exc):
+        err = container.query_one("#err-form", Static)
+        err.update(Text(getattr(exc, "message", None) or str(exc)))
+        err.display = True

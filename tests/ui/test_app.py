@@ -449,7 +449,7 @@ async def test_palette_finds_actions_by_role_and_never_a_screenshot(make_app):
 
 @sync
 async def test_palette_actions_on_a_patient_screen_for_a_doctor_and_a_patient(make_app):
-    from meditrack_tui.screens.vitals import AddReadingScreen
+    from meditrack_tui.screens.forms.reading import AddReadingScreen
 
     app = make_app()
     async with app.run_test(size=(80, 24)) as pilot:

@@ -7,10 +7,11 @@ from typing import Any
 
 from meditrack_tui.screens.admin import AuditScreen
 from meditrack_tui.screens.dashboard import DashboardScreen
-from meditrack_tui.screens.vitals import Choice, VitalsPane
 from meditrack_tui.screens.widgets.appointment_table import AppointmentTable, RecordTable
+from meditrack_tui.screens.widgets.choice import Choice
 from meditrack_tui.screens.widgets.footer import AppFooter
 from meditrack_tui.screens.widgets.table import Fit, Table, fit_widths, share
+from meditrack_tui.screens.widgets.vitals import VitalsPane
 from textual.widgets import DataTable
 
 from tests.conftest import login_as, open_own_vitals, settle, sync

@@ -156,7 +156,7 @@ async def test_a_reading_added_before_the_vitals_tab_opens_is_in_its_chart(live_
 
 
 async def _vitals_pane(app, pilot):
-    from meditrack_tui.screens.vitals import VitalsPane
+    from meditrack_tui.screens.widgets.vitals import VitalsPane
 
     async def found():
         return list(app.screen.query(VitalsPane))

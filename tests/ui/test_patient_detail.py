@@ -416,8 +416,8 @@ async def test_each_tab_puts_the_focus_on_its_table_even_while_it_loads(make_app
     until its first page arrives; the focus still lands on it, ready for its keys."""
     import time as time_module
 
-    from meditrack_tui.screens.reports import ReportsPane
     from meditrack_tui.screens.widgets.patient_appointments import PatientAppointmentsPane
+    from meditrack_tui.screens.widgets.reports import ReportsPane
 
     from meditrack_tui.runtime import Backend
 

@@ -26,12 +26,10 @@ try:  # tests/ is a package in some layouts, a plain folder in others
 except ImportError:  # pragma: no cover
     from conftest import login_as, settle
 from meditrack_tui.screens.forms.confirm import ConfirmScreen, PromptScreen
-from meditrack_tui.screens.reports import (
-    DeletedReportsScreen,
-    PreviewScreen,
-    ReportsPane,
-    UploadReportScreen,
-)
+from meditrack_tui.screens.forms.deleted_reports import DeletedReportsScreen
+from meditrack_tui.screens.forms.preview import PreviewScreen
+from meditrack_tui.screens.forms.upload import UploadReportScreen
+from meditrack_tui.screens.widgets.reports import ReportsPane
 from meditrack_tui.screens.widgets.table import Table
 
 LIPID_PANEL = Path(__file__).resolve().parents[2] / "sample_data" / "reports" / \
@@ -385,3 +383,74 @@ async def test_preview_of_a_pdf_shows_pages_title_and_first_page_text(make_app):
         text = preview.query_one("#preview-text", TextArea).text
         assert text.startswith("PDF document · 1 page · title: Riverton Clinical Laboratory")
         assert "TSH" in text and "save a copy" in text
+
+
+class ReadyHost(PaneHost):
+    """The test host, counting the pane's Ready messages."""
+
+    def __init__(self, pane: ReportsPane) -> None:
+        super().__init__(pane)
+        self.ready: list[int] = []  # the table's row count when each Ready arrived
+
+    def on_reports_pane_ready(self, message: ReportsPane.Ready) -> None:
+        self.ready.append(self.query_one("#reports-table", DataTable).row_count)
+
+
+@sync
+async def test_the_pane_says_ready_once_its_first_list_is_shown(make_app):
+    app = make_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await login_as(app, pilot, "demo.doctor")
+        session = app.session
+        pid = app.backend.call(lambda s: s.patients.list(session, query="Reyes")).items[0]["id"]
+        host = ReadyHost(ReportsPane(pid))
+        await app.push_screen(host)
+        await settle(app, pilot)
+        assert host.ready == [2]
+        host.pane.reload()
+        await settle(app, pilot)
+        assert host.ready == [2]
+
+
+@sync
+async def test_a_refused_delete_is_said_by_the_reports_pane(make_app):
+    """The report was deleted elsewhere meanwhile: the refusal is a Reports notification and
+    the list stays."""
+    app = make_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        pane = await open_reports(app, pilot, "demo.doctor")
+        session, rid = app.session, pane.selected["id"]
+        app.backend.call(lambda s: s.reports.delete(session, rid, "elsewhere"))
+        app.clear_notifications()
+        await pilot.press("delete")
+        await settle(app, pilot)
+        await pilot.press(*"duplicate", "enter")
+        await settle(app, pilot)
+        await settle(app, pilot)
+        notes = [n for n in app._notifications if n.severity == "error"]
+        assert [n.title for n in notes] == ["Reports"], [(n.title, n.message) for n in notes]
+        assert pane.is_attached
+
+
+@sync
+async def test_upload_buttons_stay_on_screen_after_a_refusal_at_80x24(make_app, tmp_path):
+    """Three files waiting and a refusal under the list: the form scrolls, its buttons
+    stay in sight (they were pushed below the dialog's frame)."""
+    app = make_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await open_reports(app, pilot, "demo.doctor")
+        box = inbox(app)
+        box.mkdir(parents=True, exist_ok=True)
+        (box / "home_bp_log.csv").write_text("date,systolic\n2026-03-01,128\n")
+        (box / "passwd.txt").symlink_to("/etc/passwd")
+        fake = tmp_path / "fake.pdf"
+        fake.write_text("This is only text pretending to be a PDF.\n")
+        form = await upload(app, pilot, fake)
+        assert app.screen is form
+        assert "named .pdf but its content is plain text" in shown(form.query_one("#err-file"))
+        for button_id in ("#upload-save", "#upload-refresh", "#upload-cancel"):
+            button = form.query_one(button_id, Button)
+            region = button.region
+            assert region.height and region.bottom <= 24, (button_id, region)
+            widget, _ = form.get_widget_at(region.x + 1, region.y)
+            assert widget is button, (button_id, widget)

@@ -13,13 +13,11 @@ try:  # tests/ is a package in some layouts, a plain folder in others
     from tests.conftest import answer_discard, login_as, open_own_record, open_own_vitals, settle
 except ImportError:  # pragma: no cover
     from conftest import answer_discard, login_as, open_own_record, open_own_vitals, settle
-from meditrack_tui.screens.vitals import (
-    AddReadingScreen,
-    Choice,
-    ChoiceScreen,
-    TrendPlot,
-    VitalsPane,
-)
+from meditrack_tui.screens.forms.choice import ChoiceScreen
+from meditrack_tui.screens.forms.reading import AddReadingScreen
+from meditrack_tui.screens.widgets.choice import Choice
+from meditrack_tui.screens.widgets.vitals import VitalsPane
+from meditrack_tui.screens.widgets.vitals_chart import TrendPlot
 
 
 class PaneHost(Screen):
@@ -410,7 +408,7 @@ async def test_vitals_tab_draws_from_the_prefetch_without_asking_the_store_again
 
 @sync
 async def test_a_stale_prefetch_is_fetched_again(make_app, monkeypatch):
-    from meditrack_tui.screens import vitals as vitals_module
+    from meditrack_tui.screens.widgets import vitals as vitals_module
 
     app = make_app()
     async with app.run_test(size=(80, 24)) as pilot:
@@ -424,3 +422,90 @@ async def test_a_stale_prefetch_is_fetched_again(make_app, monkeypatch):
         await pilot.press("2")
         await settle(app, pilot)
         assert len(rows(screen.query_one(VitalsPane))) == 52
+
+
+class ReadyHost(PaneHost):
+    """The test host, counting the pane's Ready messages."""
+
+    def __init__(self, pane: VitalsPane) -> None:
+        super().__init__(pane)
+        self.ready: list[int] = []  # the table's row count when each Ready arrived
+
+    def on_vitals_pane_ready(self, message: VitalsPane.Ready) -> None:
+        self.ready.append(self.query_one("#vitals-table", DataTable).row_count)
+
+
+@sync
+async def test_the_pane_says_ready_once_its_first_readings_are_shown(make_app):
+    app = make_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await login_as(app, pilot, "demo.doctor")
+        host = ReadyHost(VitalsPane(patient_id(app, "Reyes")))
+        await app.push_screen(host)
+        await settle(app, pilot)
+        assert host.ready == [51]  # posted with the table filled
+        await pilot.press("r")  # another range: shown, but the pane was ready already
+        await settle(app, pilot)
+        assert host.ready == [51]
+
+
+@sync
+async def test_an_older_range_answer_arriving_late_is_dropped(make_app, monkeypatch):
+    """30 days then 90 days chosen quickly while the 30-day fetch is slow: only the 90-day
+    answer is shown (the newer call of the group supersedes the older one)."""
+    import time as time_module
+
+    from meditrack_tui.services.vitals import VitalsService
+
+    app = make_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        pane = await open_vitals(app, pilot, "demo.doctor", "Reyes")
+        original = VitalsService.series
+
+        def series(self, session, pid, since=None, until=None):
+            if since is not None and (self.ctx.now() - since).days <= 31:
+                time_module.sleep(0.5)  # the 30-day answer comes late
+            return original(self, session, pid, since=since, until=until)
+
+        monkeypatch.setattr(VitalsService, "series", series)
+        shown: list[str] = []
+        loaded = pane.loaded
+
+        def spy(rows, range_key, since, now):
+            shown.append(range_key)
+            loaded(rows, range_key, since, now)
+
+        monkeypatch.setattr(pane, "loaded", spy)
+        choice = pane.query_one("#vitals-range", Choice)
+        choice.value = "30d"
+        await pilot.pause()
+        choice.value = "90d"
+        await settle(app, pilot)
+        await pilot.pause(0.6)
+        await settle(app, pilot)
+        assert shown == ["90d"]
+        assert len(rows(pane)) == 15 and pane.loaded_range == "90d"
+
+
+@sync
+async def test_readings_that_cannot_be_loaded_are_explained_in_the_pane(make_app, monkeypatch):
+    from meditrack_tui.errors import StoreUnavailable
+    from meditrack_tui.services.vitals import VitalsService
+
+    app = make_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await login_as(app, pilot, "demo.doctor")
+        pid = patient_id(app, "Reyes")
+
+        def series(self, session, pid, since=None, until=None):
+            raise StoreUnavailable("The database cannot be reached right now.")
+
+        monkeypatch.setattr(VitalsService, "series", series)
+        app.clear_notifications()
+        host = ReadyHost(VitalsPane(pid))
+        await app.push_screen(host)
+        await settle(app, pilot)
+        summary = text_of(host.pane.query_one("#vitals-summary", Static))
+        assert "Could not load the readings: The database cannot be reached" in summary
+        assert host.ready == [0]  # the pane has shown its answer
+        assert not [n for n in app._notifications if "database" in n.message]  # inline only
