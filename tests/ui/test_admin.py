@@ -12,16 +12,11 @@ try:  # tests/ is a package in some layouts, a plain folder in others
     from tests.conftest import login_as, settle
 except ImportError:  # pragma: no cover
     from conftest import login_as, settle
-from meditrack_tui.screens.admin import (
-    ActionMenu,
-    AuditScreen,
-    NewUserScreen,
-    PasswordPrompt,
-    RoleScreen,
-    UsersScreen,
-)
-from meditrack_tui.screens.forms.confirm import ConfirmScreen
+from meditrack_tui.screens.audit_log import AuditScreen
+from meditrack_tui.screens.forms.accounts import NewUserScreen, PasswordPrompt, RoleScreen
+from meditrack_tui.screens.forms.confirm import ActionMenu, ConfirmScreen
 from meditrack_tui.screens.messages import DataChanged
+from meditrack_tui.screens.users import UsersScreen
 
 from meditrack_tui.errors import (
     AccountLocked,

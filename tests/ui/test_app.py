@@ -6,7 +6,9 @@ from __future__ import annotations
 from meditrack_tui.screens.app import MediTrackApp
 from meditrack_tui.screens.forms.confirm import ConfirmScreen
 from meditrack_tui.screens.lock import LockScreen
-from meditrack_tui.screens.login import LoginScreen, SetupScreen, SignupScreen
+from meditrack_tui.screens.login import LoginScreen
+from meditrack_tui.screens.setup import SetupScreen
+from meditrack_tui.screens.signup import SignupScreen
 from textual import events
 from textual.widgets import Input, Select, Static
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from meditrack_tui.screens.admin import AuditScreen
 from meditrack_tui.screens.appointments import AppointmentTable, RecordTable
+from meditrack_tui.screens.audit_log import AuditScreen
 from meditrack_tui.screens.dashboard import DashboardScreen
 from meditrack_tui.screens.vitals import Choice, VitalsPane
 from meditrack_tui.screens.widgets.footer import AppFooter

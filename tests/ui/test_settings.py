@@ -5,10 +5,11 @@ from __future__ import annotations
 
 from datetime import date
 
-from meditrack_tui.screens.admin import UsersScreen
 from meditrack_tui.screens.forms.confirm import ConfirmScreen
-from meditrack_tui.screens.settings import DoctorHoursScreen, SettingsScreen
+from meditrack_tui.screens.forms.doctor_hours import DoctorHoursScreen
+from meditrack_tui.screens.settings import SettingsScreen
 from meditrack_tui.screens.slots import SlotPicker
+from meditrack_tui.screens.users import UsersScreen
 from textual.widgets import Input, Select, Static
 
 from tests.conftest import login_as, settle, sync
