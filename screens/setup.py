@@ -52,12 +52,14 @@ class SetupScreen(BaseScreen):
                 yield Static("Welcome to MediTrack", classes="title")
                 yield Static("There are no accounts yet. Create the first administrator.",
                              classes="hint")
-                for name, label, secret in (
-                        ("username", "Username", False), ("full_name", "Full name", False),
-                        ("password", "Password (at least 10 characters)", True),
-                        ("password2", "Repeat password", True)):
-                    yield from field_row(name, label, Input(id=name, password=secret),
-                                         stacked=True)
+                for name, label, hint, secret in (
+                        ("username", "Username", "e.g. clinic.admin", False),
+                        ("full_name", "Full name", "e.g. Ada Lovelace", False),
+                        ("password", "Password (at least 10 characters)",
+                         "at least 10 characters", True),
+                        ("password2", "Repeat password", "the same password again", True)):
+                    yield from field_row(name, label, Input(id=name, password=secret,
+                                                            placeholder=hint), stacked=True)
                 yield error_line("form")
                 yield Button("Create administrator", id="create", variant="primary")
         yield Footer()

@@ -59,7 +59,7 @@ class PasswordPrompt(PromptScreen):
             self.query_one("#prompt-error", Static).update(self.error)
 
 
-class NewUserScreen(ServiceMixin, ModalScreen[dict[str, Any] | None]):  # type: ignore[misc]
+class NewUserScreen(ServiceMixin, ModalScreen[dict[str, Any] | None]):  # type: ignore[misc]  # ServiceMixin types app as MediTrackApp
     """The create-account form; the service's refusals show next to each field."""
 
     CSS_PATH = "../admin.tcss"
@@ -158,7 +158,7 @@ class NewUserScreen(ServiceMixin, ModalScreen[dict[str, Any] | None]):  # type: 
         self.dismiss(None)
 
 
-class RoleScreen(ServiceMixin, ModalScreen[dict[str, Any] | None]):  # type: ignore[misc]
+class RoleScreen(ServiceMixin, ModalScreen[dict[str, Any] | None]):  # type: ignore[misc]  # ServiceMixin types app as MediTrackApp
     """Pick a new role for one account; their sessions end when it changes."""
 
     CSS_PATH = "../admin.tcss"

@@ -54,7 +54,7 @@ class DoctorHoursSaved(Message):
     doctor: dict[str, Any]
 
 
-class DoctorHoursScreen(ServiceMixin, ModalScreen[None]):  # type: ignore[misc]
+class DoctorHoursScreen(ServiceMixin, ModalScreen[None]):  # type: ignore[misc]  # ServiceMixin types app as MediTrackApp
     """One doctor's working hours: pick the doctor, edit the week, save; or follow the
     clinic's hours again. Bookings must fit inside both theirs and the clinic's.
 
