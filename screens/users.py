@@ -17,6 +17,7 @@ from textual.markup import escape
 from textual.message import Message
 from textual.widgets import DataTable, Input, Label, Select, Static
 
+from meditrack_tui import policy
 from meditrack_tui.domain import AccountStatus
 from meditrack_tui.errors import PermissionDenied, SessionExpired, ValidationError
 
@@ -253,8 +254,9 @@ class UsersScreen(AdminListScreen):
         self.reload()
 
     def action_approve(self) -> None:
-        role = ROLE_LABELS.get((self.selected or {}).get("role", ""), "user").lower()
-        reach = "every patient's record" if role == "doctor" else "their own record"
+        stored = (self.selected or {}).get("role", "")
+        role = ROLE_LABELS.get(stored, "user").lower()
+        reach = "every patient's record" if stored == policy.DOCTOR else "their own record"
         self._confirmed("approve", f"Approve the sign-up of {{name}} as {role}? They can log "
                         f"in and read {reach}.",
                         lambda s, session, uid: s.users.approve(session, uid),
