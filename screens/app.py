@@ -31,8 +31,8 @@ AREAS: dict[str, tuple[str, str]] = {
     "records": (".patients", "PatientListScreen"),
     "appointments": (".appointments", "AppointmentsScreen"),
     "profile": (".profile", "ProfileScreen"),
-    "users": (".admin", "UsersScreen"),
-    "audit": (".admin", "AuditScreen"),
+    "users": (".users", "UsersScreen"),
+    "audit": (".audit_log", "AuditScreen"),
 }
 
 
@@ -152,7 +152,7 @@ class MediTrackApp(LiveFeedApp):
     def _connected(self, where: str, first_run: bool) -> None:
         self._set_store_status(f"Connected: {where}")
         if first_run:
-            from .login import SetupScreen
+            from .setup import SetupScreen
 
             self.push_screen(SetupScreen())  # over the login screen (the first screen)
         if self.live:
@@ -323,7 +323,7 @@ class MediTrackApp(LiveFeedApp):
     def on_open_signup(self, message: OpenSignup) -> None:
         if self.session is not None:
             return
-        from .login import SignupScreen
+        from .signup import SignupScreen
 
         self.push_screen(SignupScreen())
 

@@ -79,3 +79,12 @@ class OpenSettings(Message):
 @dataclass
 class OpenSignup(Message):
     """Open the sign-up form (over the login screen)."""
+
+
+@dataclass
+class SignedUp(Message):
+    """A sign-up went through (posted to the login screen under the sign-up form):
+    ``username`` is filled in there and ``text`` says what happens next."""
+
+    username: str
+    text: str

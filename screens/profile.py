@@ -16,9 +16,14 @@ from textual.widgets import Button, Input, Static
 from meditrack_tui.errors import MediTrackError, ValidationError
 
 from .base import BaseScreen
-from .forms.fields import clear_field_errors, show_field_errors
-from .login import field
+from .forms.fields import clear_field_errors, field_row, show_field_errors
 from .widgets.footer import AppFooter
+
+
+def field(label: str, name: str, **options: Any) -> ComposeResult:
+    """(login.field moved out with the login screen's split; the records area's profile
+    rework replaces this.)"""
+    return field_row(name, label, Input(id=name, **options), stacked=True)
 
 ROLE_NAMES = {"admin": "Administrator", "doctor": "Doctor", "patient": "Patient"}
 PASSWORD_FIELDS = ("current_password", "new_password", "repeat_password")

@@ -8,47 +8,44 @@ service's refusals show under the field they concern.
 
 from __future__ import annotations
 
-from typing import Any
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
-from textual.screen import ModalScreen
-from textual.widgets import Button, Input, Label, Select, Static
+from textual.message import Message
+from textual.widgets import Button, Input, Select, Static
 
-from meditrack_tui.errors import Conflict, MediTrackError, PermissionDenied, ValidationError
-from meditrack_tui.services.settings import DAY_LABELS, WEEKDAYS
+from meditrack_tui.errors import Conflict, PermissionDenied, SessionExpired, ValidationError
+from meditrack_tui.services.settings import WEEKDAYS
 
-from .base import BaseScreen, ServiceMixin, error_text
+from .base import BaseScreen, error_text
 from .forms.confirm import ConfirmScreen
-from .forms.fields import clear_field_errors, show_field_errors
+from .forms.doctor_hours import DoctorHoursScreen, hours_rows, hours_text
+from .forms.fields import clear_field_errors, error_line, field_row, show_field_errors
+from .messages import ServiceFailed
 from .widgets.footer import AppFooter
+
+if TYPE_CHECKING:
+    from meditrack_tui.services import Services
 
 YES_NO = [("Yes", True), ("No", False)]
 
 
-def hours_text(span: Any) -> str:
-    """[open, close] as '08:00-18:00'; None as 'closed'."""
-    return f"{span[0]}-{span[1]}" if span else "closed"
+@dataclass
+class SettingsLoaded(Message):
+    """The clinic settings as stored."""
+
+    settings: dict[str, Any]
 
 
-def row(label: str, widget: Any, name: str) -> ComposeResult:
-    """A label and a compact field on one line, with the field's error line below."""
-    with Horizontal(classes="settings-row"):
-        yield Label(label, classes="settings-label")
-        yield widget
-    err = Static("", id=f"err-{name}", classes="field-error", markup=False)
-    err.display = False
-    yield err
+@dataclass
+class SettingsSaved(Message):
+    """The clinic settings as saved."""
 
-
-def hours_rows(prefix: str) -> ComposeResult:
-    """One row per weekday: 'Mon  08:00-18:00' (or 'closed')."""
-    for day in WEEKDAYS:
-        yield from row(DAY_LABELS[day], Input(id=f"{prefix}{day}", compact=True,
-                                              placeholder="08:00-18:00 or closed"),
-                       f"hours_{day}")
+    settings: dict[str, Any]
 
 
 class SettingsScreen(BaseScreen):
@@ -76,9 +73,7 @@ class SettingsScreen(BaseScreen):
             with Horizontal(id="settings-panels"):
                 yield from self.panels()
             yield Static("", id="settings-status", classes="status", markup=False)
-            err = Static("", id="err-form", classes="field-error", markup=False)
-            err.display = False
-            yield err
+            yield error_line("form")
             with Horizontal(classes="buttons"):
                 yield Button("Save (Enter)", id="save", variant="primary", compact=True)
                 yield Button("Doctor hours (Ctrl+T)", id="doctors", compact=True)
@@ -92,32 +87,23 @@ class SettingsScreen(BaseScreen):
             yield from hours_rows("hours-")
         with Vertical(classes="panel", id="settings-rules"):
             yield Static("Appointments and sign-up", classes="section-title")
-            yield from row("Upcoming per patient",
-                           Input(id="max_upcoming", compact=True, placeholder="1-50"),
-                           "max_upcoming")
-            yield from row("Self sign-up",
-                           Select(YES_NO, value=True, allow_blank=False, compact=True,
-                                  id="self_signup"), "self_signup")
-            yield from row("Sign-ups per hour", Input(id="signups_per_hour", compact=True,
-                                                      placeholder="1-1000"),
-                           "signups_per_hour")
+            yield from field_row("max_upcoming", "Upcoming per patient",
+                                 Input(id="max_upcoming", compact=True, placeholder="1-50"))
+            yield from field_row("self_signup", "Self sign-up",
+                                 Select(YES_NO, value=True, allow_blank=False, compact=True,
+                                        id="self_signup"))
+            yield from field_row("signups_per_hour", "Sign-ups per hour",
+                                 Input(id="signups_per_hour", compact=True,
+                                       placeholder="1-1000"))
 
     # --- loading ---
 
     def reload(self) -> None:
-        if self.session is None:
-            return
         session = self.session
+        self.ask(lambda s: s.settings.get(session), SettingsLoaded, group="settings-load")
 
-        def fetch(s: Any) -> dict[str, Any]:
-            return s.settings.get(session)
-
-        self.call_service(fetch, self.show_settings, error=self.load_failed,
-                          group="settings-load")
-
-    def load_failed(self, exc: BaseException) -> None:
-        self.notify(error_text(exc), title="Clinic settings", severity="error", timeout=8,
-                    markup=False)
+    def on_settings_loaded(self, message: SettingsLoaded) -> None:
+        self.show_settings(message.settings)
 
     def show_settings(self, settings: dict[str, Any]) -> None:
         """Fill the form (a live change by someone else refills only an untouched form)."""
@@ -159,25 +145,34 @@ class SettingsScreen(BaseScreen):
     @on(Input.Submitted)
     @on(Button.Pressed, "#save")
     def action_save(self) -> None:
-        if self.loaded is None or self.session is None:
+        if self.loaded is None:
             return
         clear_field_errors(self)
         session, version, changes = self.session, self.loaded["version"], self.values()
 
-        def save(s: Any) -> dict[str, Any]:
+        def save(s: Services) -> dict[str, Any]:
             return s.settings.update(session, changes, version=version)
 
         self.query_one("#save", Button).disabled = True
-        self.call_service(save, self.saved, error=self.failed, group="settings-save")
+        self.ask(save, SettingsSaved, group="settings-save")
 
-    def saved(self, settings: dict[str, Any]) -> None:
+    def on_settings_saved(self, message: SettingsSaved) -> None:
         self.query_one("#save", Button).disabled = False
         self.loaded = None  # refill from what was stored
-        self.show_settings(settings)
+        self.show_settings(message.settings)
         self.notify("The clinic settings are saved.", title="Clinic settings", markup=False)
 
-    def failed(self, exc: BaseException) -> None:
+    def on_service_failed(self, message: ServiceFailed) -> None:
+        """A refused save shows in the form (a field's refusal under it, the cursor there);
+        a failed load goes to the base handler."""
+        exc = message.error
+        if message.group != "settings-save":
+            return
         self.query_one("#save", Button).disabled = False
+        if isinstance(exc, SessionExpired):
+            return
+        message.prevent_default()
+        message.stop()
         if isinstance(exc, ValidationError) and show_field_errors(self, exc):
             for name in exc.fields:
                 target = ("#hours-" + name.removeprefix("hours_")) if name.startswith(
@@ -221,113 +216,3 @@ class SettingsScreen(BaseScreen):
     def dismiss_screen(self) -> None:
         if len(self.app.screen_stack) > 2:
             self.app.pop_screen()
-
-
-class DoctorHoursScreen(ServiceMixin, ModalScreen[None]):
-    """One doctor's working hours: pick the doctor, edit the week, save; or follow the
-    clinic's hours again. Bookings must fit inside both theirs and the clinic's."""
-
-    CSS_PATH = "settings.tcss"
-    AUTO_FOCUS = "#doctor"
-    BINDINGS = [
-        Binding("escape", "close", "Cancel", id="doctor-hours-close"),
-        Binding("ctrl+o", "save", "Save", id="doctor-hours-save"),
-        Binding("ctrl+r", "clinic_hours", "Use clinic hours", id="doctor-hours-reset"),
-    ]
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.doctors: dict[str, dict[str, Any]] = {}
-
-    def compose(self) -> ComposeResult:
-        with Vertical(classes="dialog", id="doctor-hours-form"):
-            yield Static("A doctor's working hours", classes="dialog-title")
-            yield from row("Doctor", Select([], prompt="Loading doctors…", compact=True,
-                                            id="doctor"), "doctor_id")
-            yield Static("", id="doctor-hours-now", classes="status", markup=False)
-            yield from hours_rows("dh-")
-            err = Static("", id="err-form", classes="field-error", markup=False)
-            err.display = False
-            yield err
-            with Horizontal(classes="buttons"):
-                yield Button("Save (Enter)", id="dh-save", variant="primary", compact=True)
-                yield Button("Clinic hours (Ctrl+R)", id="dh-reset", compact=True)
-                yield Button("Close (Esc)", id="dh-close", compact=True)
-
-    def on_mount(self) -> None:
-        self.load()
-
-    def load(self, keep: str | None = None) -> None:
-        session = self.app.session
-
-        def fetch(s: Any) -> list[dict[str, Any]]:
-            return s.settings.doctors(session)
-
-        self.call_service(fetch, lambda found: self.show_doctors(found, keep),
-                          error=self.failed, group="doctor-hours")
-
-    def show_doctors(self, found: list[dict[str, Any]], keep: str | None) -> None:
-        self.doctors = {d["id"]: d for d in found}
-        select = self.query_one("#doctor", Select)
-        select.set_options([(d["full_name"], d["id"]) for d in found])
-        if found:
-            select.value = keep if keep in self.doctors else found[0]["id"]
-        self.fill()
-
-    @on(Select.Changed, "#doctor")
-    def fill(self) -> None:
-        doctor = self.current
-        if doctor is None:
-            return
-        for day in WEEKDAYS:
-            self.query_one(f"#dh-{day}", Input).value = hours_text(doctor["hours"].get(day))
-        whose = "their own hours" if doctor["own_hours"] else "the clinic's hours"
-        self.query_one("#doctor-hours-now", Static).update(
-            f"Now: {doctor['hours_text']} ({whose}).")
-
-    @property
-    def current(self) -> dict[str, Any] | None:
-        value = self.query_one("#doctor", Select).value
-        return self.doctors.get(value) if isinstance(value, str) else None
-
-    @on(Input.Submitted)
-    @on(Button.Pressed, "#dh-save")
-    def action_save(self) -> None:
-        self._send({day: self.query_one(f"#dh-{day}", Input).value.strip() for day in WEEKDAYS})
-
-    @on(Button.Pressed, "#dh-reset")
-    def action_clinic_hours(self) -> None:
-        self._send(None)
-
-    def _send(self, hours: dict[str, str] | None) -> None:
-        doctor = self.current
-        if doctor is None:
-            return
-        clear_field_errors(self)
-        session, doctor_id = self.app.session, doctor["id"]
-
-        def save(s: Any) -> dict[str, Any]:
-            return s.settings.set_doctor_hours(session, doctor_id, hours)
-
-        def done(result: dict[str, Any]) -> None:
-            self.notify(f"{result['full_name']}: {result['hours_text']}.",
-                        title="Working hours saved", markup=False)
-            self.load(keep=doctor_id)
-
-        self.call_service(save, done, error=self.failed, group="doctor-hours-save")
-
-    def failed(self, exc: BaseException) -> None:
-        if isinstance(exc, ValidationError) and show_field_errors(self, exc):
-            for name in exc.fields:
-                found = self.query("#dh-" + name.removeprefix("hours_"))
-                if found:
-                    found.first().focus()
-                    break
-            return
-        err = self.query_one("#err-form", Static)
-        err.update(exc.message if isinstance(exc, MediTrackError) else error_text(exc))
-        err.display = True
-
-    @on(Button.Pressed, "#dh-close")
-    def action_close(self) -> None:
-        self.dismiss(None)

@@ -110,7 +110,7 @@ def test_a_changed_policy_changes_the_keys(monkeypatch):
 def test_the_users_screen_shows_the_domain_account_labels():
     """One word for a deactivated account: the list said "Inactive" where the action, the
     confirmation and the login refusal say "deactivated"; it now shows the domain's label."""
-    from meditrack_tui.screens.admin import UsersScreen
+    from meditrack_tui.screens.users import UsersScreen
 
     cells = UsersScreen.cells({"username": "dr.old", "full_name": "Dr. Old", "role": "doctor",
                                "status": AccountStatus.INACTIVE.value})

@@ -12,12 +12,20 @@ from .appointments import (
                            may_follow,
                            sources_of,
 )
-from .audit import AUDIT_OUTCOMES, OUTCOME_LABELS, outcome_label
+from .audit import (
+    ACTION_LABELS,
+    AUDIT_OUTCOMES,
+    OUTCOME_LABELS,
+    action_label,
+    detail_text,
+    outcome_label,
+)
 from .people import ACCOUNT_STATUSES, SEX_LABELS, SEXES, AccountStatus, sex_label
 from .permissions import Permissions
 
 __all__ = [
     "APPOINTMENT_STATUSES", "OPEN_STATUSES", "AppointmentStatus", "may_follow", "sources_of",
-    "AUDIT_OUTCOMES", "OUTCOME_LABELS", "outcome_label",
+    "ACTION_LABELS", "AUDIT_OUTCOMES", "OUTCOME_LABELS", "action_label", "detail_text",
+    "outcome_label",
     "ACCOUNT_STATUSES", "SEX_LABELS", "SEXES", "AccountStatus", "sex_label", "Permissions",
 ]

@@ -12,16 +12,11 @@ try:  # tests/ is a package in some layouts, a plain folder in others
     from tests.conftest import login_as, settle
 except ImportError:  # pragma: no cover
     from conftest import login_as, settle
-from meditrack_tui.screens.admin import (
-    ActionMenu,
-    AuditScreen,
-    NewUserScreen,
-    PasswordPrompt,
-    RoleScreen,
-    UsersScreen,
-)
-from meditrack_tui.screens.forms.confirm import ConfirmScreen
+from meditrack_tui.screens.audit_log import AuditScreen
+from meditrack_tui.screens.forms.accounts import NewUserScreen, PasswordPrompt, RoleScreen
+from meditrack_tui.screens.forms.confirm import ActionMenu, ConfirmScreen
 from meditrack_tui.screens.messages import DataChanged
+from meditrack_tui.screens.users import UsersScreen
 
 from meditrack_tui.errors import (
     AccountLocked,
@@ -183,6 +178,8 @@ async def test_admin_creates_a_user_with_inline_errors(make_app, demo_backend):
         errors = {s.id: text_of(s) for s in form.query(".field-error") if s.display}
         assert errors, "the refusal must show in the form"
         assert any("at least 10" in t or "taken" in t for t in errors.values())
+        # shown in the form only: the one default handler does not also notify it
+        assert not any(n.severity == "error" for n in app._notifications)
 
         form.query_one("#new-username", Input).value = "dr.patel"
         form.query_one("#new-email", Input).value = "sam.patel@riverton-clinic.example"
@@ -560,3 +557,39 @@ async def test_audit_log_names_the_patient_and_mrn(make_app, demo_backend):
             title = text_of(screen.query_one("#audit-title", Static))
             assert "Grace Whitaker (MRN-000002)" in title
             assert {e["patient_id"] for e in screen.rows.values()} == {grace}
+
+
+@sync
+async def test_audit_log_says_actions_and_queries_in_words_with_one_time_format(
+        make_app, demo_backend):
+    """Actions read as labels (their code in the detail line), a search's recorded query
+    with its terms named; one time format in the table and the detail line; at 80x24 no
+    cell is cut; P on an entry about no patient says so (and filters nothing)."""
+    doctor = demo_backend.call(lambda s: s.auth.login("demo.doctor", PASSWORD))
+    demo_backend.call(lambda s: s.patients.list(doctor, query="whit", page_size=5))
+    app = make_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await open_area(app, pilot, "f8", AuditScreen)
+        table = screen.query_one("#audit-table", DataTable)
+        entries = list(screen.rows.values())
+        index = next(i for i, e in enumerate(entries) if e["action"] == "patient.search")
+        search = entries[index]
+        assert AuditScreen.cells(search)[3].plain == "Search patients"
+        assert AuditScreen.cells(search)[6].plain.startswith("search 'whit'")
+        for row in range(table.row_count):
+            cells = [str(c) for c in table.get_row_at(row)]
+            assert not any(c.endswith("…") for c in cells), cells
+            assert "login" not in cells and "patient.search" not in cells
+        table.move_cursor(row=index)
+        await settle(app, pilot)
+        detail = text_of(screen.query_one("#audit-detail", Static))
+        assert "Search patients (patient.search)" in detail
+        assert "search 'whit'" in detail and "query=" not in detail
+        when = str(table.get_row_at(index)[0])
+        assert when == f"{search['ts']:%Y-%m-%d %H:%M}" and detail.startswith(when + ":")
+
+        before = dict(screen.rows)
+        await pilot.press("p")
+        await settle(app, pilot)
+        assert notified(app, "not about a patient")
+        assert screen.rows == before and not screen.filters["patient_id"]

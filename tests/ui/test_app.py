@@ -6,7 +6,9 @@ from __future__ import annotations
 from meditrack_tui.screens.app import MediTrackApp
 from meditrack_tui.screens.forms.confirm import ConfirmScreen
 from meditrack_tui.screens.lock import LockScreen
-from meditrack_tui.screens.login import LoginScreen, SetupScreen, SignupScreen
+from meditrack_tui.screens.login import LoginScreen
+from meditrack_tui.screens.setup import SetupScreen
+from meditrack_tui.screens.signup import SignupScreen
 from textual import events
 from textual.widgets import Input, Select, Static
 
@@ -279,6 +281,49 @@ async def test_signup_sex_is_a_choice_and_escape_asks_before_discarding(make_app
         await pilot.press("enter")
         await settle(app, pilot)
         assert app.screen is login
+
+
+@sync
+async def test_signup_opens_at_its_title_at_80x24(make_app):
+    """The focus on the first choice scrolled the card past its title (tui-drive walk)."""
+    app = make_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await connected(app, pilot)
+        await pilot.press("f5")
+        await settle(app, pilot)
+        screen = app.screen
+        assert isinstance(screen, SignupScreen)
+        box = screen.query_one("#signup-box")
+        title = screen.query_one(".title")
+        assert box.scroll_y == 0
+        assert box.region.contains_region(title.region)
+        assert screen.focused is screen.query_one("#su-role")
+
+
+@sync
+async def test_first_run_inputs_show_as_boxes_at_80x24(tmp_path):
+    """On a short terminal the one-line inputs keep an edge and a placeholder (they were
+    blank lines under their labels)."""
+    backend = Backend(make_config(tmp_path / "empty"))
+    app = MediTrackApp(backend, live=False)
+    try:
+        async with app.run_test(size=(80, 24)) as pilot:
+            for _ in range(100):
+                if isinstance(app.screen, SetupScreen):
+                    break
+                await pilot.pause(0.05)
+            await settle(app, pilot)
+            screen = app.screen
+            assert screen.has_class("-short")
+            boxes = list(screen.query(Input))
+            assert len(boxes) == 4
+            for box in boxes:
+                assert box.placeholder, box.id
+                assert box.styles.border_left[0] not in ("", "none"), box.id
+                assert box.region.height == 1  # still one line: the button shows
+            assert screen.query_one("#create").region.bottom <= 23
+    finally:
+        backend.close()
 
 
 @sync

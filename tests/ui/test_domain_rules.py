@@ -4,7 +4,7 @@ menu offers exactly the changes the domain's transitions allow."""
 
 from __future__ import annotations
 
-from meditrack_tui.screens.admin import AuditScreen
+from meditrack_tui.screens.audit_log import AuditScreen
 from meditrack_tui.screens.dashboard import DashboardScreen
 from meditrack_tui.screens.widgets.appointment_table import AppointmentTable
 

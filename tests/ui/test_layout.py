@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from meditrack_tui.screens.admin import AuditScreen
+from meditrack_tui.screens.audit_log import AuditScreen
 from meditrack_tui.screens.dashboard import DashboardScreen
 from meditrack_tui.screens.widgets.appointment_table import AppointmentTable, RecordTable
 from meditrack_tui.screens.widgets.choice import Choice

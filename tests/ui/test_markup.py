@@ -13,11 +13,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from meditrack_tui.screens.admin import ActionMenu, AuditScreen, NewUserScreen, UsersScreen
 from meditrack_tui.screens.appointments import AppointmentsScreen
+from meditrack_tui.screens.audit_log import AuditScreen
 from meditrack_tui.screens.dashboard import DashboardScreen
+from meditrack_tui.screens.forms.accounts import NewUserScreen
 from meditrack_tui.screens.forms.booking import AppointmentForm
-from meditrack_tui.screens.forms.confirm import ConfirmScreen, PromptScreen
+from meditrack_tui.screens.forms.confirm import ActionMenu, ConfirmScreen, PromptScreen
 from meditrack_tui.screens.forms.preview import PreviewScreen
 from meditrack_tui.screens.forms.upload import UploadReportScreen
 from meditrack_tui.screens.lock import LockScreen
@@ -25,6 +26,7 @@ from meditrack_tui.screens.patient_detail import PatientScreen
 from meditrack_tui.screens.patients import PatientFormScreen, PatientListScreen
 from meditrack_tui.screens.prescriptions import PrescriptionFormScreen
 from meditrack_tui.screens.profile import ProfileScreen
+from meditrack_tui.screens.users import UsersScreen
 from textual.geometry import Region
 from textual.widget import Widget
 from textual.widgets import Button, DataTable, Input, Select

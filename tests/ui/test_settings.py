@@ -5,10 +5,11 @@ from __future__ import annotations
 
 from datetime import date
 
-from meditrack_tui.screens.admin import UsersScreen
 from meditrack_tui.screens.forms.confirm import ConfirmScreen
+from meditrack_tui.screens.forms.doctor_hours import DoctorHoursScreen
 from meditrack_tui.screens.forms.slots import SlotPicker
-from meditrack_tui.screens.settings import DoctorHoursScreen, SettingsScreen
+from meditrack_tui.screens.settings import SettingsScreen
+from meditrack_tui.screens.users import UsersScreen
 from textual.widgets import Input, Select, Static
 
 from tests.conftest import login_as, settle, sync
@@ -255,3 +256,33 @@ async def test_patient_form_shows_invisible_names_and_old_births_inline(make_app
             form.query_one("#err-first_name", Static))
         assert "direction-changing" in text_of(form.query_one("#err-last_name", Static))
         assert "from 1900-01-01 to today" in text_of(form.query_one("#err-dob", Static))
+
+
+@sync
+async def test_doctor_hours_arriving_late_never_overwrite_what_was_typed(make_app, demo_backend):
+    """The doctors' hours answer may come after typing began (a slow store): the days typed
+    in keep their text, the others show the loaded hours; another doctor shows theirs."""
+    app = make_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await open_settings(app, pilot)
+        await pilot.press("ctrl+t")
+        await settle(app, pilot)
+        dialog = app.screen
+        assert isinstance(dialog, DoctorHoursScreen)
+        await until(app, pilot, lambda: bool(dialog.doctors))
+        shown = dialog.current
+        dialog.query_one("#dh-mon", Input).value = "07:00-12:00"  # typed
+        # a late answer (e.g. a reload after someone's change) with other hours stored
+        late = [dict(d, hours={**d["hours"], "mon": ["10:00", "11:00"],
+                               "tue": ["10:00", "11:00"]}) for d in dialog.doctors.values()]
+        from meditrack_tui.screens.forms.doctor_hours import DoctorsLoaded
+
+        dialog.post_message(DoctorsLoaded(late, None, False))
+        await settle(app, pilot)
+        assert dialog.current["id"] == shown["id"]
+        assert dialog.query_one("#dh-mon", Input).value == "07:00-12:00"  # kept
+        assert dialog.query_one("#dh-tue", Input).value == "10:00-11:00"  # untouched: loaded
+        other = next(d for d in dialog.doctors.values() if d["id"] != shown["id"])
+        dialog.query_one("#doctor", Select).value = other["id"]
+        await settle(app, pilot)
+        assert dialog.query_one("#dh-mon", Input).value == "10:00-11:00"  # the other's week
