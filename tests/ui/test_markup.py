@@ -17,10 +17,11 @@ from meditrack_tui.screens.admin import ActionMenu, AuditScreen, NewUserScreen, 
 from meditrack_tui.screens.appointments import AppointmentForm, AppointmentsScreen
 from meditrack_tui.screens.dashboard import DashboardScreen
 from meditrack_tui.screens.forms.confirm import ConfirmScreen, PromptScreen
+from meditrack_tui.screens.forms.patient import PatientFormScreen
+from meditrack_tui.screens.forms.prescription import PrescriptionFormScreen
 from meditrack_tui.screens.lock import LockScreen
 from meditrack_tui.screens.patient_detail import PatientScreen
-from meditrack_tui.screens.patients import PatientFormScreen, PatientListScreen
-from meditrack_tui.screens.prescriptions import PrescriptionFormScreen
+from meditrack_tui.screens.patients import PatientListScreen
 from meditrack_tui.screens.profile import ProfileScreen
 from meditrack_tui.screens.reports import PreviewScreen, UploadReportScreen
 from textual.geometry import Region
