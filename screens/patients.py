@@ -43,8 +43,8 @@ COLUMNS: dict[str, tuple[str, str | None, bool]] = {
     "conditions": ("Conditions", None, False),
 }
 #: a narrow table leaves the phone column out (search still finds phones); the
-#: conditions, names and doctors are cut with an ellipsis
-FIT = Fit(flex=("conditions", "name", "doctor"), drop=("phone",), minimum=12)
+#: conditions and doctors are cut with an ellipsis
+FIT = Fit(flex=("conditions", "doctor"), drop=("phone",), minimum=12)
 ANSWER_WAIT = 2.0  # seconds a search may take before a newly typed key sends another
 LIST = "patient-list"  # the list's ask() group: a newer search drops an older answer
 
