@@ -266,7 +266,10 @@ class PatientListScreen(BaseScreen):
             # redrawing a table costs ~25 ms of the ~40 a key takes: only when rows changed
             self.items = result.items
             self._render_rows()
+        paging = (self.pages, self.page_no)
         self.total, self.pages, self.page_no = result.total, result.pages, result.page
+        if (self.pages, self.page_no) != paging:
+            self.refresh_bindings()
         self._update_status()
         if self._open_pending:
             self._open_pending = False
@@ -451,6 +454,9 @@ class PatientListScreen(BaseScreen):
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action == "new_patient":
             return self.permissions.may("patient.create")
+        if action == "page" and parameters:  # Prev only past page 1, Next before the last
+            step = parameters[0]
+            return self.page_no > 1 if step == -1 else self.page_no < self.pages
         return True
 
     def action_focus_table(self) -> None:

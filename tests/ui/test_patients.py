@@ -378,3 +378,20 @@ def test_snapshot_patient_list(make_app, snap_compare):
         await pilot.pause()
 
     assert snap_compare(app, terminal_size=(80, 24), run_before=run_before)
+
+
+@sync
+async def test_footer_offers_prev_and_next_page_only_where_they_go(make_app):
+    app = make_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await open_list(app, pilot)
+        assert screen.pages > 1 and screen.page_no == 1
+        assert screen.check_action("page", (-1,)) is False
+        assert screen.check_action("page", (1,)) is True
+        await pilot.press("pagedown")
+        await settle(app, pilot)
+        assert screen.page_no == 2
+        assert screen.check_action("page", (-1,)) is True
+        await typed(app, pilot, "osei")  # one page: neither
+        assert screen.check_action("page", (-1,)) is False
+        assert screen.check_action("page", (1,)) is False
