@@ -45,6 +45,11 @@ COLUMNS: dict[str, tuple[str, str | None, bool]] = {
 #: a narrow table leaves the phone column out (search still finds phones); the
 #: conditions and doctors are cut with an ellipsis
 FIT = Fit(flex=("conditions", "doctor"), drop=("phone",), minimum=12)
+#: the columns' least widths, so that a search with other rows keeps the layout (re-laying
+#: out the columns costs a full redraw of the table on every key); conditions always
+#: take the room that is left
+COLUMN_WIDTHS = {"mrn": 10, "name": 20, "age": 5, "sex": 5, "phone": 11, "doctor": 13,
+                 "conditions": 200}
 ANSWER_WAIT = 2.0  # seconds a search may take before a newly typed key sends another
 LIST = "patient-list"  # the list's ask() group: a newer search drops an older answer
 
@@ -184,8 +189,8 @@ class PatientListScreen(BaseScreen):
             if sort_key == self.sort and sort_key is not None:
                 ascending = self.descending == inverted
                 header.append(" ▲" if ascending else " ▼", style="bold")
-            elif sort_key is not None:
-                header.append("  ")  # room for the arrow: a column keeps its width when sorted
+            # room for the arrow: a column keeps its width when sorted
+            header.append(" " * max(0, COLUMN_WIDTHS[key] - header.cell_len))
             headers.append((key, header))
         return headers
 
