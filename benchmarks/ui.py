@@ -77,15 +77,14 @@ async def keypress(patients: int, rounds: int) -> None:
         await pilot.press("f3")
         await wait_for(pilot, lambda: isinstance(app.screen, PatientListScreen))
         screen = app.screen
-        await wait_for(pilot, lambda: screen._shown == screen._request and screen._shown > 0)
-        original_show = screen._show
+        await wait_for(pilot, lambda: screen._drawn and not screen.searching)
+        original_show = screen.show_page
 
-        def show(request, result):
-            original_show(request, result)
-            if request == screen._request:
-                shown.setdefault(screen.query_text, time.perf_counter())
+        def show(result):  # called with the answer to the latest search only
+            original_show(result)
+            shown.setdefault(screen.query_text, time.perf_counter())
 
-        screen._show = show
+        screen.show_page = show
         for n in range(rounds):
             word = WORDS[n % len(WORDS)]
             await pilot.press("escape")  # clear the search
@@ -95,7 +94,7 @@ async def keypress(patients: int, rounds: int) -> None:
             for char in word:
                 await pilot.press(char)
                 await pilot.pause(0.12)  # about 8 keys a second
-            await wait_for(pilot, lambda: not screen._stale and screen._shown == screen._request)
+            await wait_for(pilot, lambda: not screen.searching)
             for text, began in typed.items():
                 if text in shown:
                     samples.append((shown[text] - began) * 1000)
@@ -118,7 +117,7 @@ async def memory(patients: int) -> None:
         await pilot.press("f3")
         await wait_for(pilot, lambda: isinstance(app.screen, PatientListScreen))
         screen = app.screen
-        await wait_for(pilot, lambda: screen._shown == screen._request and screen._shown > 0)
+        await wait_for(pilot, lambda: screen._drawn and not screen.searching)
         for _ in range(5):
             await pilot.press("pagedown")
             await pilot.pause(0.2)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -11,22 +12,35 @@ from textual import on
 from textual.app import ComposeResult, SystemCommand
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
+from textual.message import Message
 from textual.widgets import Button, Input, Static
 
-from meditrack_tui.errors import MediTrackError, ValidationError
+from meditrack_tui.errors import MediTrackError, SessionExpired, ValidationError
 
 from .base import BaseScreen
-from .forms.fields import clear_field_errors, field_row, show_field_errors
+from .forms.fields import clear_field_errors, error_line, field_row, show_field_errors
+from .messages import ServiceFailed
 from .widgets.footer import AppFooter
-
-
-def field(label: str, name: str, **options: Any) -> ComposeResult:
-    """(login.field moved out with the login screen's split; the records area's profile
-    rework replaces this.)"""
-    return field_row(name, label, Input(id=name, **options), stacked=True)
 
 ROLE_NAMES = {"admin": "Administrator", "doctor": "Doctor", "patient": "Patient"}
 PASSWORD_FIELDS = ("current_password", "new_password", "repeat_password")
+
+
+@dataclass
+class ProfileLoaded(Message):
+    """The caller's account as stored (``saved``: after a save of the details)."""
+
+    profile: dict[str, Any]
+    saved: bool = False
+
+
+class PasswordChanged(Message):
+    """The password was changed (other sessions of the user were logged out)."""
+
+
+def field(label: str, name: str, **options: Any) -> ComposeResult:
+    """A stacked field row with an Input named ``name`` (``#name``)."""
+    yield from field_row(name, label, Input(id=name, **options), stacked=True)
 
 
 def when(value: Any) -> str:
@@ -55,8 +69,11 @@ class ProfileScreen(BaseScreen):
         """``focus``: the field to start in (the password one from "Change my password")."""
         super().__init__()
         self.profile: dict[str, Any] | None = None
-        if focus is not None:
-            self.AUTO_FOCUS = f"#{focus}"
+        self.start_in = focus
+
+    def on_mount(self) -> None:
+        if self.start_in is not None:  # after AUTO_FOCUS (focus() takes effect later)
+            self.query_one(f"#{self.start_in}", Input).focus()
 
     def compose(self) -> ComposeResult:
         yield Static("My profile", classes="screen-title")
@@ -66,7 +83,7 @@ class ProfileScreen(BaseScreen):
                 yield Static("Loading…", id="account-info")
                 yield from field("Full name", "full_name")
                 yield from field("Email", "email", placeholder="name@example.com")
-                yield from _form_error("details")
+                yield error_line("form-details")
                 with Horizontal(classes="buttons"):
                     yield Button("Save details (Ctrl+O)", id="save-details", variant="primary")
             with Vertical(id="profile-password", classes="panel"):
@@ -75,7 +92,7 @@ class ProfileScreen(BaseScreen):
                 yield from field("New password (10+ characters)", "new_password",
                                  password=True)
                 yield from field("Repeat the new password", "repeat_password", password=True)
-                yield from _form_error("password")
+                yield error_line("form-password")
                 with Horizontal(classes="buttons"):
                     yield Button("Change password (Ctrl+T)", id="change-password",
                                  variant="primary")
@@ -85,8 +102,15 @@ class ProfileScreen(BaseScreen):
 
     def reload(self) -> None:
         session = self.session
-        self.call_service(lambda s: s.users.profile(session), self.show_profile,
-                          busy=self.query_one("#account-info"), group="profile")
+        self.ask(lambda s: s.users.profile(session), ProfileLoaded,
+                 busy=self.query_one("#account-info"), group="profile")
+
+    def on_profile_loaded(self, message: ProfileLoaded) -> None:
+        if message.saved:
+            self.profile = None  # not editing any more: show what was stored
+        self.show_profile(message.profile)
+        if message.saved:
+            self.app.notify("Your details are saved.", title="Profile", markup=False)
 
     def show_profile(self, profile: dict[str, Any]) -> None:
         """Fill the account summary; the inputs too, unless the user is editing them."""
@@ -137,15 +161,8 @@ class ProfileScreen(BaseScreen):
             return
         session = self.session
         full_name, email = self.value("full_name").strip(), self.value("email").strip()
-        self.call_service(
-            lambda s: s.users.update_profile(session, full_name=full_name, email=email),
-            self.details_saved, error=lambda exc: self.form_failed("details", exc),
-            group="profile-save")
-
-    def details_saved(self, profile: dict[str, Any]) -> None:
-        self.profile = None  # not editing any more: show what was stored
-        self.show_profile(profile)
-        self.app.notify("Your details are saved.", title="Profile", markup=False)
+        self.ask(lambda s: s.users.update_profile(session, full_name=full_name, email=email),
+                 lambda profile: ProfileLoaded(profile, saved=True), group="profile-save")
 
     # --- password ---
 
@@ -174,12 +191,10 @@ class ProfileScreen(BaseScreen):
             show_field_errors(box, ValidationError(errors))
             return
         session = self.session
-        self.call_service(lambda s: s.users.change_password(session, current, new),
-                          self.password_changed,
-                          error=lambda exc: self.form_failed("password", exc),
-                          group="profile-password")
+        self.ask(lambda s: s.users.change_password(session, current, new),
+                 lambda _result: PasswordChanged(), group="profile-password")
 
-    def password_changed(self, _result: Any) -> None:
+    def on_password_changed(self, _message: PasswordChanged) -> None:
         for name in PASSWORD_FIELDS:
             self.query_one(f"#{name}", Input).value = ""
         self.app.notify("Your password is changed. Other sessions of yours were logged out.",
@@ -192,11 +207,20 @@ class ProfileScreen(BaseScreen):
         label.update(text)
         label.display = True
 
-    def form_failed(self, form: str, exc: BaseException) -> None:
+    def on_service_failed(self, message: ServiceFailed) -> None:
+        """A refused save or password change is shown in its panel."""
+        forms = {"profile-save": "details", "profile-password": "password"}
+        error = message.error
+        if message.group not in forms or isinstance(error, SessionExpired) \
+                or not isinstance(error, MediTrackError):
+            return  # the base handler
+        message.prevent_default()
+        self.form_failed(forms[message.group], error)
+
+    def form_failed(self, form: str, exc: MediTrackError) -> None:
         box = self.query_one("#profile-details" if form == "details" else "#profile-password")
         if not show_field_errors(box, exc):
-            self.show_form_error(form, exc.message if isinstance(exc, MediTrackError)
-                                 else str(exc))
+            self.show_form_error(form, exc.message)
         if form == "password" and isinstance(exc, ValidationError) \
                 and "current_password" in exc.fields:
             current = self.query_one("#current_password", Input)
@@ -220,8 +244,3 @@ class ProfileScreen(BaseScreen):
         """Put the cursor in the current-password field."""
         self.query_one("#current_password", Input).focus()
 
-
-def _form_error(form: str) -> ComposeResult:
-    err = Static("", id=f"err-form-{form}", classes="field-error", markup=False)
-    err.display = False
-    yield err

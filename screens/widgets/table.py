@@ -135,6 +135,7 @@ class Table(DataTable[Any]):
         field.post_message(events.Key(event.key, event.character))
     _fitted: tuple[list[tuple[str, Any]], list[tuple[Any, list[Any]]]] | None = None
     _fit_layout: list[tuple[str, int]] | None = None
+    _fit_labels: list[str] | None = None
     _fit_short = False
     _fit_width = -1
 
@@ -194,12 +195,13 @@ class Table(DataTable[Any]):
                       fit.minimum)
             widths = fit_widths(widths, room, fit, pad)
         layout = [(key, widths[key]) for key, _label in columns if key in widths]
-        if layout != self._fit_layout:
+        labels = [str(label) for key, label in columns if key in widths]
+        if layout != self._fit_layout or labels != self._fit_labels:  # e.g. a sort arrow
             self.clear(columns=True)
             for key, label in columns:
                 if key in widths:
                     self.add_column(label, key=key, width=widths[key])
-            self._fit_layout = layout
+            self._fit_layout, self._fit_labels = layout, labels
         else:
             self.clear()
         self._fit_short = short

@@ -17,9 +17,10 @@ from meditrack_tui.screens.appointments import AppointmentsScreen
 from meditrack_tui.screens.audit_log import AuditScreen
 from meditrack_tui.screens.dashboard import DashboardScreen
 from meditrack_tui.screens.forms.confirm import ActionMenu, ConfirmScreen
+from meditrack_tui.screens.forms.patient import PatientFormScreen
 from meditrack_tui.screens.login import LoginScreen
 from meditrack_tui.screens.patient_detail import PatientScreen
-from meditrack_tui.screens.patients import PatientFormScreen, PatientListScreen
+from meditrack_tui.screens.patients import PatientListScreen
 from meditrack_tui.screens.signup import SignupScreen
 from meditrack_tui.screens.users import UsersScreen
 from meditrack_tui.screens.widgets.appointment_table import AppointmentTable

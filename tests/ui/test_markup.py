@@ -19,12 +19,13 @@ from meditrack_tui.screens.dashboard import DashboardScreen
 from meditrack_tui.screens.forms.accounts import NewUserScreen
 from meditrack_tui.screens.forms.booking import AppointmentForm
 from meditrack_tui.screens.forms.confirm import ActionMenu, ConfirmScreen, PromptScreen
+from meditrack_tui.screens.forms.patient import PatientFormScreen
+from meditrack_tui.screens.forms.prescription import PrescriptionFormScreen
 from meditrack_tui.screens.forms.preview import PreviewScreen
 from meditrack_tui.screens.forms.upload import UploadReportScreen
 from meditrack_tui.screens.lock import LockScreen
 from meditrack_tui.screens.patient_detail import PatientScreen
-from meditrack_tui.screens.patients import PatientFormScreen, PatientListScreen
-from meditrack_tui.screens.prescriptions import PrescriptionFormScreen
+from meditrack_tui.screens.patients import PatientListScreen
 from meditrack_tui.screens.profile import ProfileScreen
 from meditrack_tui.screens.users import UsersScreen
 from textual.geometry import Region

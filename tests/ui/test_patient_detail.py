@@ -12,10 +12,12 @@ try:  # tests/ is a package in some layouts, a plain folder in others
 except ImportError:  # pragma: no cover
     from conftest import login_as, settle
 from meditrack_tui.screens.forms.confirm import ConfirmScreen, PromptScreen
+from meditrack_tui.screens.forms.patient import PatientFormScreen
+from meditrack_tui.screens.forms.prescription import PrescriptionFormScreen
 from meditrack_tui.screens.messages import DataChanged
 from meditrack_tui.screens.patient_detail import PatientScreen
-from meditrack_tui.screens.patients import PatientFormScreen, PatientListScreen
-from meditrack_tui.screens.prescriptions import PrescriptionFormScreen, PrescriptionsPane
+from meditrack_tui.screens.patients import PatientListScreen
+from meditrack_tui.screens.widgets.prescriptions import PrescriptionsPane
 
 PASSWORD = "meditrack-demo"
 
@@ -439,3 +441,43 @@ async def test_each_tab_puts_the_focus_on_its_table_even_while_it_loads(make_app
             await pilot.pause(0.3)
             pane = screen.query_one(pane_type)
             assert isinstance(app.focused, DataTable) and pane in app.focused.ancestors, key
+
+
+@sync
+async def test_a_pane_ready_takes_the_focus_from_the_tab_bar_only(make_app, demo_backend):
+    """Panes post Ready once loaded: the screen then focuses the open tab's table, unless
+    the user has put the focus elsewhere than the tab bar (no timer polls the pane)."""
+    app = make_app()
+    pid = patient_id(demo_backend, "reyes")
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await open_patient(app, pilot, "demo.doctor", pid)
+        await pilot.press("3")
+        await settle(app, pilot)
+        pane = screen.query_one(PrescriptionsPane)
+        table = pane.query_one("#rx-table", DataTable)
+        bar = screen.query_one("#pd-tabs", TabbedContent).query_one("Tabs")
+        bar.focus()
+        await pilot.pause()
+        pane.post_message(PrescriptionsPane.Ready())
+        await settle(app, pilot)
+        assert app.focused is table
+        screen.query_one("#pd-overview").focus()  # somewhere else than the tab bar
+        await pilot.pause()
+        focused = app.focused
+        pane.post_message(PrescriptionsPane.Ready())
+        await settle(app, pilot)
+        assert app.focused is focused
+
+
+@sync
+async def test_palette_action_on_a_tab_not_open_yet_runs_once_its_pane_is_in(make_app,
+                                                                            demo_backend):
+    app = make_app()
+    pid = patient_id(demo_backend, "reyes")
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await open_patient(app, pilot, "demo.doctor", pid)
+        assert "prescriptions" not in screen.panes
+        screen.in_pane("prescriptions", "add")
+        await settle(app, pilot)
+        assert isinstance(app.screen, PrescriptionFormScreen)
+        assert app.screen.patient_id == pid

@@ -3,6 +3,8 @@ records, the patient role's own record instead of the list, and a layout snapsho
 
 from __future__ import annotations
 
+import threading
+
 from textual.widgets import DataTable, Input, Select, Static
 
 from tests.conftest import sync
@@ -12,9 +14,12 @@ try:  # tests/ is a package in some layouts, a plain folder in others
 except ImportError:  # pragma: no cover
     from conftest import login_as, settle
 from meditrack_tui.screens.forms.confirm import ConfirmScreen
+from meditrack_tui.screens.forms.patient import PatientFormScreen
 from meditrack_tui.screens.messages import DataChanged
 from meditrack_tui.screens.patient_detail import PatientScreen
-from meditrack_tui.screens.patients import PatientFormScreen, PatientListScreen, fit_columns
+from meditrack_tui.screens.patients import PatientListScreen
+
+from meditrack_tui.services.patients import PatientService
 
 
 async def sign_in(app, pilot, username: str) -> None:
@@ -61,7 +66,6 @@ async def test_search_as_you_type_narrows_the_table(make_app):
         screen = await open_list(app, pilot)
         assert app.focused is screen.query_one("#pl-search", Input)
         assert "40 patients" in status(screen)
-        first_request = screen._request
         await typed(app, pilot, "whit")
         assert sorted(column(screen, "name")) == ["Eleanor Whitfield", "Grace Whitaker"]
         assert "Page 1 of 1 · 2 patients" in status(screen)
@@ -70,12 +74,6 @@ async def test_search_as_you_type_narrows_the_table(make_app):
         await typed(app, pilot, "zz")
         assert column(screen, "name") == []
         assert "No patients match “whitazz”" in status(screen)
-
-        # an older, slower answer that arrives late never replaces the newer one
-        everyone = app.backend.call(lambda s: s.patients.list(app.session, page_size=5))
-        screen._show(first_request, everyone)
-        await pilot.pause()
-        assert column(screen, "name") == []
 
         await pilot.press("escape")  # clears the search
         await pilot.pause(0.3)
@@ -320,12 +318,54 @@ async def test_patient_gets_their_own_record_instead_of_the_list(make_app):
         assert not any(isinstance(s, PatientListScreen) for s in app.screen_stack)
 
 
-def test_columns_fit_the_width():
-    narrow, wide = fit_columns(80), fit_columns(120)
-    assert "phone" not in narrow and "phone" in wide
-    for width, widths in ((80, narrow), (120, wide)):
-        assert sum(w + 2 for w in widths.values()) <= width
-        assert widths["conditions"] >= 12
+@sync
+async def test_an_older_answer_arriving_late_is_dropped(make_app, monkeypatch):
+    """A search still on its way when a newer one starts (a filter chosen meanwhile) is
+    superseded: its answer is never drawn, only the newer one's."""
+    gate = threading.Event()
+    original = PatientService.list
+
+    def slow_list(self, session, **kwargs):
+        if kwargs.get("query") == "whita" and not kwargs.get("sex"):
+            gate.wait(10)  # the older search answers late
+        return original(self, session, **kwargs)
+
+    app = make_app()
+    async with app.run_test(size=(80, 40)) as pilot:
+        screen = await open_list(app, pilot)
+        await typed(app, pilot, "whit")
+        drawn: list[int] = []
+        show_page = screen.show_page
+        monkeypatch.setattr(screen, "show_page",
+                            lambda result: (drawn.append(result.total), show_page(result)))
+        monkeypatch.setattr(PatientService, "list", slow_list)
+        await pilot.press("a")  # "whita": Grace Whitaker, answered late
+        await pilot.pause(0.1)
+        screen.query_one("#flt-sex", Select).value = "M"  # searches again at once
+        await pilot.pause(0.1)
+        gate.set()
+        for _ in range(100):
+            await pilot.pause(0.02)
+            if not screen.searching:
+                break
+        await settle(app, pilot)
+        assert drawn == [0]  # only the newer answer: no man is called Whita...
+        assert column(screen, "name") == []
+        assert "No patients match" in status(screen)
+
+
+@sync
+async def test_columns_fit_the_width(make_app):
+    for size in ((80, 24), (120, 40)):
+        app = make_app()
+        async with app.run_test(size=size) as pilot:
+            screen = await open_list(app, pilot)
+            table = screen.query_one("#pl-table", DataTable)
+            widths = screen.widths
+            assert sum(w + 2 for w in widths.values()) <= table.size.width
+            assert "conditions" in widths and "name" in widths
+            if size[0] == 120:
+                assert "phone" in widths
 
 
 def test_snapshot_patient_list(make_app, snap_compare):
@@ -338,3 +378,20 @@ def test_snapshot_patient_list(make_app, snap_compare):
         await pilot.pause()
 
     assert snap_compare(app, terminal_size=(80, 24), run_before=run_before)
+
+
+@sync
+async def test_footer_offers_prev_and_next_page_only_where_they_go(make_app):
+    app = make_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await open_list(app, pilot)
+        assert screen.pages > 1 and screen.page_no == 1
+        assert screen.check_action("page", (-1,)) is False
+        assert screen.check_action("page", (1,)) is True
+        await pilot.press("pagedown")
+        await settle(app, pilot)
+        assert screen.page_no == 2
+        assert screen.check_action("page", (-1,)) is True
+        await typed(app, pilot, "osei")  # one page: neither
+        assert screen.check_action("page", (-1,)) is False
+        assert screen.check_action("page", (1,)) is False

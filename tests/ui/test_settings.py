@@ -233,7 +233,7 @@ async def test_vitals_form_shows_the_range_message_for_infinite_values(make_app)
 
 @sync
 async def test_patient_form_shows_invisible_names_and_old_births_inline(make_app):
-    from meditrack_tui.screens.patients import PatientFormScreen
+    from meditrack_tui.screens.forms.patient import PatientFormScreen
 
     from tests.ui.test_patients import open_list
 
