@@ -145,59 +145,6 @@ class ServiceMixin(_Mixin):
         self.app.notify(error_text(exc), title=title, severity="error", timeout=8,
                         markup=False)
 
-    # --- the callback form, being replaced by ask() ---
-
-    def call_service(
-        self,
-        fn: Callable[[Any], Any],
-        done: Callable[[Any], None] | None = None,
-        *,
-        error: Callable[[BaseException], None] | None = None,
-        busy: Widget | None = None,
-        group: str = "service",
-        exclusive: bool = True,
-    ) -> None:
-        if busy is not None:
-            busy.loading = True
-        live = bool(getattr(self.app, "live_refresh", False))
-        self._service_worker(fn, done, error, busy, group, exclusive, live)
-
-    def _service_worker(self, fn: Any, done: Any, error: Any, busy: Any, group: str,
-                        exclusive: bool, live: bool = False) -> None:
-        widget: Any = self
-
-        @work(thread=True, exclusive=exclusive, exit_on_error=False, group=group)
-        def runner(target: Any) -> None:
-            try:
-                result = target.app.backend.call(fn, live=live)
-            except BaseException as exc:  # noqa: BLE001 - every failure becomes a message
-                target.app.call_from_thread(target._service_failed, exc, error, busy)
-                return
-            target.app.call_from_thread(target._service_done, result, done, busy)
-
-        runner(widget)
-
-    def _service_done(self, result: Any, done: Any, busy: Widget | None) -> None:
-        if busy is not None:
-            busy.loading = False
-        if done is not None:
-            done(result)
-
-    def _service_failed(self, exc: BaseException, error: Any, busy: Widget | None) -> None:
-        if busy is not None:
-            busy.loading = False
-        if isinstance(exc, SessionExpired):
-            self.app.session_ended(exc.message)
-            return
-        if error is not None and isinstance(exc, MediTrackError):
-            error(exc)
-            return
-        if not isinstance(exc, MediTrackError):
-            self.app.log.error(f"service call failed: {exc!r}")
-        title = exc.title if isinstance(exc, MediTrackError) else "Error"
-        self.app.notify(error_text(exc), title=title, severity="error", timeout=8,
-                        markup=False)
-
 
 class BaseScreen(ServiceMixin, Screen[Any]):
     """A MediTrack screen: loads its data with :meth:`reload`, re-fetches on DataChanged."""

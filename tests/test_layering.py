@@ -153,3 +153,56 @@ def test_screens_use_only_the_services_public_calls():
             if private.search(line):
                 offenders.append(f"{path.name}:{number}: {line.strip()}")
     assert offenders == []
+
+
+# --- the UI: one screen per module, no screen imports another ------------------------------
+
+SHARED = {"base", "context", "messages", "keys"}
+
+
+def ui_module(path: Path) -> str:
+    """``meditrack_tui.screens.<...>`` for a file under screens/."""
+    return ".".join(("meditrack_tui", "screens",
+                     *path.relative_to(SCREENS).with_suffix("").parts)).removesuffix(".__init__")
+
+
+def ui_imports(path: Path) -> set[str]:
+    """The UI modules a UI file imports (relative imports resolved), anywhere in it."""
+    package = ui_module(path) if path.name == "__init__.py" else ui_module(path).rsplit(".", 1)[0]
+    found: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text("utf-8"))):
+        if isinstance(node, ast.ImportFrom):
+            if node.level:
+                parts = package.split(".")[: len(package.split(".")) - node.level + 1]
+                base = ".".join(parts + ([node.module] if node.module else []))
+            else:
+                base = node.module or ""
+            if base.startswith("meditrack_tui.screens"):
+                found.add(base)
+                found.update(f"{base}.{alias.name}" for alias in node.names)
+    known = {ui_module(p) for p in screen_files()}
+    return {name for name in found if name in known}
+
+
+def screen_modules() -> list[Path]:
+    """The modules directly in screens/ that hold screens (not the App, not shared parts)."""
+    return [p for p in SCREENS.glob("*.py")
+            if p.stem not in SHARED | {"__init__", "app", "feed"}]
+
+
+@pytest.mark.parametrize("path", screen_files(), ids=lambda p: str(p.relative_to(SCREENS)))
+def test_no_screen_imports_another_screen(path):
+    """Screens open one another by message through the App; forms and widgets are shared
+    by screens and never import one."""
+    if path.name in ("app.py",):
+        return
+    screens = {ui_module(p) for p in screen_modules()}
+    bad = ui_imports(path) & (screens - {ui_module(path)})
+    assert not bad, f"screens/{path.relative_to(SCREENS)} imports {sorted(bad)}"
+
+
+def test_the_ui_checker_sees_imports():
+    """Guard the guard: relative imports of screens and of forms are resolved."""
+    app = ui_imports(SCREENS / "app.py")
+    assert "meditrack_tui.screens.keys" in app
+    assert any(name.startswith("meditrack_tui.screens.login") for name in app)
