@@ -72,6 +72,8 @@ examples:
   meditrack restore FILE --data-dir DIR
                                    restore into an empty store and verify it
   meditrack doctor                 what needs fixing before going live
+  meditrack serve                  the app in a browser at http://127.0.0.1:8000 (put a
+                                   TLS reverse proxy in front: docs/deploy.md)
 """
 
 
@@ -158,6 +160,21 @@ def build_parser() -> argparse.ArgumentParser:
     from .deploy import add_parser as add_deploy_parser
 
     add_deploy_parser(sub)
+
+    serve = sub.add_parser(
+        "serve", help="serve the app to browsers (textual-serve): each browser session runs "
+                      "its own MediTrack and logs in there; loopback only unless --public, "
+                      "behind a TLS reverse proxy (docs/deploy.md)")
+    common(serve, argparse.SUPPRESS)
+    serve.add_argument("--host", default="127.0.0.1",
+                       help="address to listen on (default 127.0.0.1; another address is "
+                            "refused without --public)")
+    serve.add_argument("--port", type=int, default=8000, help="port (default 8000)")
+    serve.add_argument("--public", action="store_true",
+                       help="allow a non-loopback --host (a TLS proxy is still required)")
+    serve.add_argument("--public-url", metavar="URL",
+                       help="the address browsers open, e.g. https://meditrack.example.org "
+                            "(the TLS proxy's); the page's links are built on it")
     sub.add_parser("run", help="start the app (the default)")
     return parser
 
@@ -466,6 +483,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             return cmd_restore(args, config)
         if args.command == "doctor":
             return cmd_doctor(args, config)
+        if args.command == "serve":
+            from .serve import serve
+
+            return serve(config, host=args.host, port=args.port, public=args.public,
+                         public_url=args.public_url, demo=getattr(args, "demo", False),
+                         idle_lock=getattr(args, "idle_lock", None))
         if args.command == "deploy":
             from .deploy import cmd_deploy
 

@@ -1,0 +1,214 @@
+"""MediTrack in a real browser: ``meditrack serve`` (textual-serve) on a loopback port with
+the demo clinic, driven by Debian's headless Chromium through the Chrome DevTools Protocol
+(tests/cdp.py). Chromium is installed with apt-get when missing (this test runs as root in
+CI; it is skipped, saying why, only where it cannot install it: not root, or no apt-get).
+
+Two browser sessions, each its own MediTrack process: the first logs in as demo.doctor,
+opens a patient's vitals and the blood-pressure chart (a screenshot is saved, its path
+printed, and the chart's title is read from the terminal's buffer), then saves a copy of a
+report, which arrives as a browser download with the stored bytes; the second, on the same
+patient's vitals, shows a reading the first adds within a second.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from tests.cdp import Browser, Page, find_chromium, kill_group
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+
+ROOT = Path(__file__).resolve().parents[1]
+PASSWORD = "meditrack-demo"
+LIVE_LIMIT = 1.0  # seconds: another session's change on screen within this
+
+
+def install_chromium() -> str:
+    """Debian's chromium: found, or installed with apt-get (never downloaded otherwise)."""
+    found = find_chromium()
+    if found:
+        return found
+    if not hasattr(os, "geteuid") or os.geteuid() != 0:
+        pytest.skip("the browser test needs Debian's chromium, which is not installed, and "
+                    "only root can install it (apt-get install chromium)")
+    if not shutil.which("apt-get"):
+        pytest.skip("the browser test needs chromium, which is not installed, and this "
+                    "machine has no apt-get to install it with")
+    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+    for command in (["apt-get", "update", "-q"],
+                    ["apt-get", "install", "-y", "-q", "--no-install-recommends", "chromium"]):
+        done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=1200)
+        assert done.returncode == 0, f"{' '.join(command)} failed:\n{done.stdout[-2000:]}" \
+                                     f"\n{done.stderr[-2000:]}"
+    found = find_chromium()
+    assert found, "apt-get installed chromium but no chromium command is on PATH"
+    return found
+
+
+@pytest.fixture(scope="module")
+def chromium() -> str:
+    began = time.monotonic()
+    path = install_chromium()
+    print(f"\nchromium: {path} (ready in {time.monotonic() - began:.1f} s)")
+    return path
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture
+def server(tmp_path: Path):
+    """``meditrack serve --demo`` on a free loopback port; ended with all its sessions."""
+    port = free_port()
+    log = tmp_path / "serve.log"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MEDITRACK_")}
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
+    env["HOME"] = str(tmp_path)
+    env["XDG_DATA_HOME"] = str(tmp_path / "xdg")
+    began = time.monotonic()
+    with open(log, "wb") as out:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "meditrack_tui", "--data-dir", str(tmp_path / "data"),
+             "--demo", "serve", "--port", str(port)],
+            stdout=out, stderr=subprocess.STDOUT, env=env, cwd=tmp_path,
+            start_new_session=True)  # its own process group: the sessions end with it
+    try:
+        url = f"http://127.0.0.1:{port}/"
+        while True:
+            assert proc.poll() is None, f"meditrack serve stopped:\n{log.read_text()}"
+            assert time.monotonic() - began < 60, f"no page after 60 s:\n{log.read_text()}"
+            try:
+                with urllib.request.urlopen(url, timeout=2) as page:
+                    assert b"textual-terminal" in page.read()
+                    break
+            except OSError:
+                time.sleep(0.1)
+        print(f"meditrack serve: page served {time.monotonic() - began:.1f} s after start")
+        yield url, tmp_path / "data"
+    finally:
+        kill_group(proc)
+        print(f"meditrack serve log: {log}")
+
+
+async def log_in(page: Page, url: str, username: str) -> None:
+    await page.goto(url)
+    await page.wait_text("Username", timeout=30)
+    await page.focus()
+    await page.type(username)
+    await page.key("Tab")
+    await page.type(PASSWORD)
+    await page.key("Enter")
+    await page.wait_text("Welcome")
+
+
+async def open_reyes(page: Page) -> None:
+    """From the dashboard: the patient list, a search, the record (README's keystrokes)."""
+    await page.key("F3")
+    await page.wait_text("Patient records")
+    await page.type("reyes")
+    await page.wait_text("MRN-000001")
+    await page.key("Enter")
+    await page.wait_text("1 Overview", "Daniel Reyes")
+
+
+async def scenario(executable: str, url: str, workdir: Path) -> dict[str, float]:
+    timings: dict[str, float] = {}
+    browser = Browser(executable, workdir)
+    began = time.monotonic()
+    await browser.start()
+    timings["browser start"] = time.monotonic() - began
+    try:
+        downloads = workdir / "downloads"
+        downloads.mkdir()
+        await browser.send("Browser.setDownloadBehavior",
+                           {"behavior": "allow", "downloadPath": str(downloads),
+                            "eventsEnabled": True})
+        first, second = await browser.new_page(), await browser.new_page()
+
+        # the first session: log in, a patient's vitals, the blood-pressure chart
+        step = time.monotonic()
+        await log_in(first, url, "demo.doctor")
+        timings["page to logged in"] = time.monotonic() - step
+        await open_reyes(first)
+        step = time.monotonic()
+        await first.type("v")  # the Vitals tab: the blood-pressure chart
+        await first.wait_text("Metric (m): Blood pressure",
+                              "ACC/AHA 2017 blood pressure", "diastolic (mmHg)")
+        timings["record to BP chart"] = time.monotonic() - step
+        shot = await first.screenshot(workdir / "bp-chart.png")
+        print(f"screenshot of the BP chart in the browser: {shot}")
+        assert shot.stat().st_size > 10_000  # a PNG of a drawn page, not a blank one
+
+        # the second session (its own process) on the same patient's vitals
+        step = time.monotonic()
+        await log_in(second, url, "demo.doctor")
+        await open_reyes(second)
+        await second.type("v")
+        await second.wait_text("ACC/AHA 2017 blood pressure")
+        timings["second session to BP chart"] = time.monotonic() - step
+        assert "187/119" not in await second.screen()
+
+        # the first adds a reading; the second shows it without a key pressed. (Not with
+        # Ctrl+N: a browser keeps Ctrl+N, Ctrl+T and Ctrl+W for itself and never passes them
+        # to a page; in a browser the button is clicked.)
+        await first.focus()
+        await first.click_text("Add reading (^N)")
+        await first.wait_text("Add a reading", "e.g. 128")
+        # Keys typed in the first instant after the form is drawn were lost in this harness
+        # (the field already shows its cursor; the cause is not found yet): a person's pause.
+        await asyncio.sleep(1)
+        await first.type("187")
+        await first.wait_text("█ 187 ")
+        await first.click_text("e.g. 82")  # the diastolic field
+        await asyncio.sleep(0.3)
+        await first.type("119")
+        await first.wait_text("119 ")
+        await first.key("Enter")
+        await first.wait_text("Add a reading", gone=True)
+        saved = time.monotonic()
+        await second.wait_text("187/119", timeout=10)
+        seen = time.monotonic() - saved  # from the form closing (the reading committed)
+        timings["live update in the second session"] = seen
+        assert seen < LIVE_LIMIT, f"the second session showed the reading after {seen:.2f} s"
+
+        # a saved copy of a report reaches the second browser as a download (deliver_binary)
+        step = time.monotonic()
+        await second.focus()
+        await second.type("4")  # the Reports tab
+        await second.wait_text("p01_lipid_panel.csv")
+        await second.key("ctrl+o")
+        await second.wait_text("is being downloaded by your browser")
+        target = downloads / "p01_lipid_panel.csv"
+        while not target.is_file() and time.monotonic() - step < 20:
+            await asyncio.sleep(0.05)
+        assert target.is_file(), f"no download arrived; downloads: {list(downloads.iterdir())}"
+        shipped = (ROOT / "sample_data" / "reports" / "p01_lipid_panel.csv").read_bytes()
+        while target.read_bytes() != shipped and time.monotonic() - step < 20:
+            await asyncio.sleep(0.05)
+        assert target.read_bytes() == shipped
+        timings["save a copy to downloaded"] = time.monotonic() - step
+        print(f"downloaded through the browser: {target}")
+    finally:
+        await browser.stop()
+    return timings
+
+
+def test_doctor_in_the_browser(chromium: str, server, tmp_path: Path) -> None:
+    url, _data = server
+    began = time.monotonic()
+    timings = asyncio.run(asyncio.wait_for(scenario(chromium, url, tmp_path), 180))
+    timings["browser scenario"] = time.monotonic() - began
+    print("timings: " + ", ".join(f"{k} {v:.2f} s" for k, v in timings.items()))
