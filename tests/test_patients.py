@@ -10,7 +10,8 @@ import pytest
 
 from meditrack_tui.errors import Conflict, NotFound, PermissionDenied, ValidationError
 from meditrack_tui.seed import sample_data_dir
-from meditrack_tui.services.patients import SORTS, age_on
+from meditrack_tui.services.patient_fields import age_on
+from meditrack_tui.services.patients import SORTS
 from meditrack_tui.store import Duplicate, new_id
 from tests.peek import Peek
 

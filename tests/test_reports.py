@@ -56,7 +56,7 @@ def test_a_pdf_without_text_or_that_cannot_be_read_is_said_as_such():
 
     from pypdf import PdfWriter
 
-    from meditrack_tui.services.reports import pdf_summary
+    from meditrack_tui.services.report_files import pdf_summary
 
     out = io.BytesIO()
     writer = PdfWriter()

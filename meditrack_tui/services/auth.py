@@ -7,25 +7,14 @@ from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 from .. import policy
-from ..errors import (
-    Conflict,
-    PermissionDenied,
-    RateLimited,
-    ValidationError,
-)
+from ..errors import Conflict, PermissionDenied, RateLimited, ValidationError
 from ..validation import EMAIL_RE, Checker
 
 if TYPE_CHECKING:
     from .patients import PatientService
 
-from .sessions import (
-    ACTIVE,
-    PENDING,
-    Credentials,
-    check_password_rules,
-    check_username,
-    user_public,
-)
+from .account_fields import check_password_rules, check_username, user_public
+from .sessions import ACTIVE, PENDING, Credentials
 
 SIGNUPS_PER_TERMINAL = 2  # per hour: enough for a person and a family member
 TAKEN_PER_TERMINAL = 10   # "username taken" answers per hour and terminal

@@ -56,7 +56,7 @@ class DashboardService(Service):
         """Counts, pending approvals and the latest audit entries."""
         self.authorize(session, "dashboard.admin")
         from ..store import AuditQuery, UserQuery
-        from .sessions import user_public
+        from .account_fields import user_public
 
         store = self.store
         today = self.ctx.now().date().isoformat()

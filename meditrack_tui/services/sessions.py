@@ -10,9 +10,8 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
-from collections.abc import Mapping
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any, NoReturn
+from typing import Any, NoReturn
 
 import jwt
 from argon2 import PasswordHasher
@@ -28,16 +27,11 @@ from ..errors import (
     ValidationError,
 )
 from ..store import UserRow
-from ..validation import Checker
 from .base import Context, Service, Session
-
-if TYPE_CHECKING:
-    pass
 
 ALGORITHM = "HS256"
 WRONG = "Wrong username or password."
 ACTIVE, PENDING, REJECTED, INACTIVE = (s.value for s in AccountStatus)
-USERNAME_CHARS = set("abcdefghijklmnopqrstuvwxyz0123456789._-")
 UNKNOWN = "unknown username"  # the audit detail of a failed login with an unknown name
 
 
@@ -48,28 +42,6 @@ def _locked_until(detail: str) -> datetime | None:
         return datetime.fromisoformat(when) if found else None
     except ValueError:
         return None
-
-
-def check_password_rules(password: Any, username: str | None, field: str = "password") -> str:
-    """Passwords: text, at least 10 characters, not the username."""
-    if not isinstance(password, str) or not password:
-        raise ValidationError({field: "Password is required."})
-    if len(password) < 10:
-        raise ValidationError({field: "Password must be at least 10 characters long."})
-    if len(password) > 256:
-        raise ValidationError({field: "Password is too long (at most 256 characters)."})
-    if username and password.strip().lower() == username.strip().lower():
-        raise ValidationError({field: "Password must not be the same as the username."})
-    return password
-
-
-def check_username(check: Checker, value: Any) -> str | None:
-    """Usernames: 3-40 characters of letters, digits, dot, dash or underscore."""
-    name = check.text("username", value, required=True, max_len=40, min_len=3)
-    if name is not None and not set(name.lower()) <= USERNAME_CHARS:
-        check.fail("username", "Username may contain only letters, digits, '.', '-' and '_'.")
-        return None
-    return name
 
 
 class Credentials(Service):
@@ -408,12 +380,3 @@ class Credentials(Service):
             self.audit(session, "logout", detail="too many wrong passwords")
         raise SessionExpired("Too many wrong passwords: you have been logged out and the "
                              "account is locked for a while.")
-
-    # --- first run and sign-up ---
-
-
-
-def user_public(doc: Mapping[str, Any]) -> dict[str, Any]:
-    """A user as plain data (a copy), without the password hash."""
-    return {k: v for k, v in doc.items()
-            if k not in ("password_hash", "username_lc", "failed_logins")}

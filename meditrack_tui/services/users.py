@@ -11,16 +11,9 @@ from ..domain import ACCOUNT_STATUSES
 from ..errors import Conflict, NotFound, ValidationError
 from ..store import UserQuery, UserRow
 from ..validation import EMAIL_RE, Checker, page_args
+from .account_fields import check_password_rules, check_username, user_public
 from .base import Page, Service, Session, ref
-from .sessions import (
-    ACTIVE,
-    INACTIVE,
-    PENDING,
-    REJECTED,
-    check_password_rules,
-    check_username,
-    user_public,
-)
+from .sessions import ACTIVE, INACTIVE, PENDING, REJECTED
 
 STATUSES = ACCOUNT_STATUSES
 

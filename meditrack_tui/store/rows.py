@@ -1,5 +1,5 @@
 """Typed rows: what each repository stores and returns (plain dicts at run time,
-TypedDicts for the type checker; see store/base.py for the conventions)."""
+TypedDicts for the type checker; see store/repos.py for the conventions)."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
 """Contract: what every aggregate of whole records does (get, add, update, increment,
-delete), unique fields, and the record conventions of store/base.py."""
+delete), unique fields, and the record conventions of store/repos.py."""
 
 from __future__ import annotations
 

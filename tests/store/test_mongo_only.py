@@ -107,7 +107,7 @@ class TestWithServer:
         assert mstore.is_empty()
 
     def test_indexes_are_created_idempotently(self, mstore):
-        from meditrack_tui.store.mongo.store import INDEXES, ensure_indexes
+        from meditrack_tui.store.mongo.schema import INDEXES, ensure_indexes
 
         ensure_indexes(mstore.db)
         ensure_indexes(mstore.db)
@@ -119,7 +119,7 @@ class TestWithServer:
                 assert info[options["name"]].get("unique") is True
 
     def test_an_index_left_with_other_options_or_name_is_replaced(self, mstore):
-        from meditrack_tui.store.mongo.store import ensure_indexes
+        from meditrack_tui.store.mongo.schema import ensure_indexes
 
         changes, users = mstore.db.changes, mstore.db.users
         changes.drop_index("ts")  # 0.1 left a TTL index on the same keys

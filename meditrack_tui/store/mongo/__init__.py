@@ -1,4 +1,4 @@
-"""The MongoDB store: the repositories of ``store/base.py`` over pymongo.
+"""The MongoDB store: the repositories of ``store/repos.py`` over pymongo.
 
 ``open_mongo(config)`` connects to ``config.mongo_uri`` (any URI pymongo accepts), creates
 the indexes, checks the schema version and returns a :class:`MongoStore`. pymongo is

@@ -12,7 +12,8 @@ from typing import TYPE_CHECKING, Any
 from ...errors import StoreCorrupt
 from ..base import BACKUP_COLLECTIONS, Doc, FileInfo
 from ..rows import AuditHead
-from .repos import AUDIT_HEAD, clean
+from .journal import AUDIT_HEAD
+from .records import clean
 
 if TYPE_CHECKING:
     from .store import MongoStore

@@ -17,20 +17,11 @@ from typing import TYPE_CHECKING
 from ...errors import StoreCorrupt, StoreFull, StoreReadOnly, StoreUnavailable
 from ..base import EMBEDDED, SCHEMA_VERSION, Doc, FileInfo, Store, StoreInfo
 from ..rows import AuditHead
+from .accounts import SqliteSessions, SqliteSettings, SqliteUsers
+from .clinical import SqliteAppointments, SqlitePrescriptions, SqliteReports, SqliteVitals
 from .engine import DB_NAME, Database, create_private, free_space, human_size, read_only_reason
-from .repos import (
-    SqliteAppointments,
-    SqliteAudit,
-    SqliteChanges,
-    SqliteCounters,
-    SqlitePatients,
-    SqlitePrescriptions,
-    SqliteReports,
-    SqliteSessions,
-    SqliteSettings,
-    SqliteUsers,
-    SqliteVitals,
-)
+from .journal import SqliteAudit, SqliteChanges, SqliteCounters
+from .patients import SqlitePatients
 from .schema import DATA_TABLES, MIGRATIONS, Migration, migrate
 
 if TYPE_CHECKING:

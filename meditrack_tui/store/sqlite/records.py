@@ -2,17 +2,22 @@
 
 A subclass names its table, the columns kept beside the JSON (each with the function that
 takes its value from a record) and the unique columns; it adds its own queries and may
-keep side tables in step (``_sync`` / ``_unsync``).
+keep side tables in step (``_sync`` / ``_unsync``). The query helpers below (clauses,
+paging, ``Paged``) are shared by the aggregates: accounts.py, patients.py, clinical.py,
+journal.py. Every query is a range or equality on indexed columns (prefixes as ``col >= p
+AND col < prefix_end(p)``), so a page costs what it matches, not the table's size.
 """
 
 from __future__ import annotations
 
 import sqlite3
 from collections.abc import Callable, Mapping, Sequence
+from datetime import datetime
 from typing import Any, ClassVar, cast
 
-from ..base import Doc, Duplicate, R, Records, chunks, new_id
-from .engine import Database, column, decode, encode
+from ..base import Doc, Duplicate, Found, R, chunks, new_id, prefix_end
+from ..repos import Records
+from .engine import Database, column, decode, encode, iso
 
 Extract = Callable[[Doc], Any]
 
@@ -196,3 +201,47 @@ class JsonRecords(Records[R]):
             if gone:
                 self._unsync(record_id)
         return gone
+
+
+def in_clause(col: str, values: Sequence[Any]) -> str:
+    """``col IN (?, ...)`` for ``values`` (never true for none)."""
+    return f"{col} IN ({', '.join('?' * len(values))})" if values else "0"
+
+
+def prefix_clause(col: str, prefix: str) -> tuple[str, list[str]]:
+    return f"({col} >= ? AND {col} < ?)", [prefix, prefix_end(prefix)]
+
+
+def equal_clauses(query: Any, cols: tuple[str, ...]) -> tuple[list[str], list[Any]]:
+    """``col = ?`` clauses (and their values) for the query's given fields among ``cols``."""
+    clauses: list[str] = []
+    params: list[Any] = []
+    for col in cols:
+        value = getattr(query, col)
+        if value is not None:
+            clauses.append(f"{col} = ?")
+            params.append(value)
+    return clauses, params
+
+
+def window(col: str, low: datetime | None, high: datetime | None, clauses: list[str],
+            params: list[Any]) -> None:
+    """Add ``low <= col < high`` (either end optional) to a query's clauses."""
+    if low is not None:
+        clauses.append(f"{col} >= ?")
+        params.append(iso(low))
+    if high is not None:
+        clauses.append(f"{col} < ?")
+        params.append(iso(high))
+
+
+class Paged(JsonRecords[R]):
+    def _page(self, clauses: list[str], params: list[Any], sort: str, skip: int,
+              limit: int | None, count: bool) -> Found[R]:
+        cond = where(clauses)
+        tail, page = paging(skip, limit)
+        items = self._docs(f"SELECT doc FROM {self.table}{cond} ORDER BY {sort}{tail}",
+                           params + page)
+        total = (self.db.one(f"SELECT count(*) FROM {self.table}{cond}", params)
+                 if count else None)
+        return Found(items, total)

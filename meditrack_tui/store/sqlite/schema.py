@@ -135,8 +135,8 @@ def _v3(conn: sqlite3.Connection) -> None:
     """Name and phone search indexes carry ``archived``, so a search's count and each
     alternative's first rows are read from the index alone; appointment search keys
     gain every word start of the reason (rebuilt from the stored records)."""
+    from .clinical import text_keys
     from .engine import decode
-    from .repos import _text_keys
 
     for statement in (
         "DROP INDEX patients_last", "DROP INDEX patients_first", "DROP INDEX patients_full",
@@ -152,7 +152,7 @@ def _v3(conn: sqlite3.Connection) -> None:
     rows = conn.execute("SELECT id, doc FROM appointments")
     conn.executemany("INSERT INTO appointment_keys (key, appointment_id) VALUES (?, ?)",
                      ((key, record_id) for record_id, doc in rows
-                      for key in sorted(_text_keys(decode(doc)))))
+                      for key in sorted(text_keys(decode(doc)))))
 
 
 def _v4(conn: sqlite3.Connection) -> None:

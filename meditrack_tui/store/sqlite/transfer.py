@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any, cast
 from ..base import BACKUP_COLLECTIONS, Doc, FileInfo
 from ..rows import AuditHead
 from .engine import DB_NAME, column, decode, encode
-from .repos import SqliteAudit
+from .journal import SqliteAudit
 
 if TYPE_CHECKING:
     from . import SqliteStore
@@ -114,7 +114,7 @@ def import_records(store: SqliteStore, name: str, docs: Sequence[Doc]) -> None:
 
 
 def import_file(store: SqliteStore, info: FileInfo, data: bytes) -> None:
-    from .repos import CHUNK_SIZE
+    from .clinical import CHUNK_SIZE
 
     with store.db.transaction():
         store.db.execute("INSERT INTO report_files (file_id, filename, length, sha256, "
