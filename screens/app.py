@@ -14,7 +14,7 @@ from typing import Any
 from textual import work
 from textual.app import SystemCommand
 from textual.binding import Binding
-from textual.screen import ModalScreen, Screen
+from textual.screen import Screen
 
 from meditrack_tui.domain.permissions import Permissions
 from meditrack_tui.quiet_gc import QuietCollector, resume_after_startup
@@ -22,7 +22,7 @@ from meditrack_tui.runtime import Backend
 
 from .context import ScreenContext
 from .feed import LiveFeedApp
-from .keys import AREA_KEYS, GLOBAL_KEYS, KEY_SETTLE, KeyGuard, global_bindings
+from .keys import AREA_KEYS, KEY_SETTLE, KeyGuard, global_bindings
 from .messages import OpenAgenda, OpenArea, OpenPatient, OpenSettings, OpenSignup
 
 # area -> (module of this package, class name); imported lazily so start-up stays quick
@@ -353,48 +353,11 @@ class MediTrackApp(LiveFeedApp):
         return True
 
     def get_system_commands(self, screen: Screen[Any]) -> Iterable[SystemCommand]:
-        """The palette: Textual's own commands (without Screenshot, which would write patient
-        data to a file), then what the role may do from anywhere and on this screen."""
-        for command in super().get_system_commands(screen):
-            if command.title != "Screenshot":
-                yield command
-        if self.session is None or self.locked:
-            return
-        screen_commands = list(getattr(screen, "palette_commands", lambda: ())())
-        offered = {command.title for command in screen_commands}
-        for command in self._global_commands(screen):
-            if command.title not in offered:  # the screen's own version fits better
-                yield command
-        yield from screen_commands
+        """The palette: Textual's own commands, then what the role may do from anywhere
+        and on this screen (screens/palette.py)."""
+        from .palette import system_commands
 
-    def _global_commands(self, screen: Screen[Any]) -> Iterable[SystemCommand]:
-        """Commands that work from any screen, only those the role may use."""
-        from meditrack_tui import policy
-
-        role = self.session.role
-        for key in GLOBAL_KEYS:
-            if key.action.startswith("app.goto("):
-                area = key.action.removeprefix("app.goto('").removesuffix("')")
-                if self.area_allowed(area):
-                    yield SystemCommand(f"Go to {key.label}", f"{key.help} ({key.key.upper()})",
-                                        lambda a=area: self.goto(a))
-        if role == policy.PATIENT and not getattr(screen, "own", False):
-            for tab, title in (("vitals", "My vitals"), ("prescriptions", "My prescriptions"),
-                               ("reports", "My reports")):
-                yield SystemCommand(title, "A tab of your record (F3)",
-                                    lambda t=tab: self.goto("records", tab=t))
-        if self.permissions.may("appointment.book") and not isinstance(screen, ModalScreen):
-            yield SystemCommand("Book an appointment", "Open the booking form",
-                                lambda: self._book(screen))
-        yield SystemCommand("Change my password", "On your profile (F6)", self.change_password)
-        yield SystemCommand("Lock the terminal", "Hide everything until your password (F9)",
-                            self.action_lock)
-        yield SystemCommand("Log out", "End your session (F10)", self.action_logout)
-
-    def _book(self, screen: Screen[Any]) -> None:
-        from .forms.booking import book_appointment
-
-        book_appointment(screen, lambda _appointment: None)
+        return system_commands(self, screen, super().get_system_commands(screen))
 
     def change_password(self) -> None:
         """Open the profile with the cursor in the current-password field."""

@@ -239,11 +239,6 @@ class PatientScreen(BaseScreen):
             pane = self._make_pane(tab)
             self.panes[tab] = pane
             await event.pane.mount(pane)
-            if not hasattr(type(pane), "Ready"):  # until every pane posts Ready (the lead
-                # removes this at the merge: PatientAppointmentsPane gains it in h-appt)
-                for table in pane.query(DataTable).results():
-                    self.watch(table, "loading", lambda busy: None if busy
-                               else self.pane_ready(Message()), init=False)
         if self._then is not None and self._then[0] == tab:
             action, self._then = self._then[1], None
             getattr(self.panes[tab], f"action_{action}")()

@@ -6,7 +6,6 @@ routes it to the patient screen).
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -20,50 +19,19 @@ from textual.message import Message
 from textual.widgets import DataTable, Input, Select, Static
 from textual.widgets.data_table import CellDoesNotExist
 
-from meditrack_tui.domain import sex_label
 from meditrack_tui.errors import MediTrackError, SessionExpired
 from meditrack_tui.services.base import Page
 
 from .base import BaseScreen, error_text, live_refresh
-from .forms.patient import SEX_OPTIONS, PatientFormScreen
+from .forms.patient import PatientFormScreen
 from .messages import DataChanged, OpenPatient, ServiceFailed
+from .widgets import patient_columns as columns
 from .widgets.footer import AppFooter
-from .widgets.table import Fit, Table, refilled, short_doctor
+from .widgets.patient_filters import PatientFilters
+from .widgets.search_pace import SearchPace
+from .widgets.table import Table, refilled
 
-ARCHIVE_OPTIONS = [("Active", "active"), ("Archived", "archived"), ("All", "all")]
-
-# column key -> (header, service sort key or None, sort inverted relative to the column)
-COLUMNS: dict[str, tuple[str, str | None, bool]] = {
-    "mrn": ("MRN", "mrn", False),
-    "name": ("Name", "name", False),
-    "age": ("Age", "dob", True),
-    "sex": ("Sex", "sex", False),
-    "phone": ("Phone", "phone", False),
-    "doctor": ("Doctor", "primary_doctor", False),
-    "conditions": ("Conditions", None, False),
-}
-#: a narrow table leaves the phone column out (search still finds phones); the
-#: conditions and doctors are cut with an ellipsis
-FIT = Fit(flex=("conditions", "doctor"), drop=("phone",), minimum=12)
-#: the columns' least widths, so that a search with other rows keeps the layout (re-laying
-#: out the columns costs a full redraw of the table on every key); conditions always
-#: take the room that is left
-COLUMN_WIDTHS = {"mrn": 10, "name": 20, "age": 5, "sex": 5, "phone": 11, "doctor": 13,
-                 "conditions": 200}
-ANSWER_WAIT = 2.0  # seconds a search may take before a newly typed key sends another
 LIST = "patient-list"  # the list's ask() group: a newer search drops an older answer
-
-# what the Sort key cycles through: (service sort key, label, column or None)
-SORT_CYCLE: list[tuple[str, str, str | None]] = [
-    ("name", "name", "name"),
-    ("mrn", "MRN", "mrn"),
-    ("dob", "age", "age"),
-    ("sex", "sex", "sex"),
-    ("phone", "phone", "phone"),
-    ("primary_doctor", "doctor", "doctor"),
-    ("first_name", "first name", None),
-    ("updated_at", "last update", None),
-]
 
 
 @dataclass
@@ -109,13 +77,9 @@ class PatientListScreen(BaseScreen):
         self.total = 0
         self.doctors: list[dict[str, Any]] = []
         self.items: list[dict[str, Any]] = []
-        self._sent_at = 0.0
-        #: a search is on its way (its answer, or its failure, not shown yet)
-        self._asked = False
+        self.pace = SearchPace()  # when a typed key sends the search
         self._drawn = False  # the table has been filled from self.items at least once
-        #: typed while a search was on its way: search again as soon as it answers
-        self._stale = False
-        self._open_pending = False
+        self._open_pending = False  # Enter came before the latest search was shown
         self._loaded = False
 
     # --- layout ---
@@ -125,27 +89,13 @@ class PatientListScreen(BaseScreen):
             yield Static("Patient records", id="pl-title", classes="section-title")
             yield Input(self.query_text, placeholder="Search name, MRN or phone…",
                         id="pl-search", compact=True)
-        with Horizontal(id="pl-filters"):
-            yield Select(SEX_OPTIONS, prompt="Any sex", id="flt-sex", compact=True)
-            yield Input(placeholder="Age ≥", id="flt-age-min", compact=True, type="integer",
-                        max_length=3)
-            yield Input(placeholder="Age ≤", id="flt-age-max", compact=True, type="integer",
-                        max_length=3)
-            yield Select([], prompt="Any doctor", id="flt-doctor", compact=True)
-            yield Input(placeholder="Condition", id="flt-condition", compact=True)
-            if self._is_admin:
-                yield Select(ARCHIVE_OPTIONS, allow_blank=False, value="active",
-                             id="flt-archived", compact=True)
+        # archived records are offered to the roles that may archive and restore them
+        yield PatientFilters(archived=self.permissions.may("patient.archive"))
         table = Table(id="pl-table", cursor_type="row", zebra_stripes=True)
-        table.fit = FIT
+        table.fit = columns.FIT
         yield table
         yield Static("", id="pl-status")
         yield AppFooter()
-
-    @property
-    def _is_admin(self) -> bool:
-        """Whether archived records are offered (the role may archive and restore them)."""
-        return self.permissions.may("patient.archive")
 
     def on_mount(self) -> None:
         self.query_one("#pl-filters").display = self.app.size.height >= 32
@@ -178,21 +128,7 @@ class PatientListScreen(BaseScreen):
 
     def on_doctors_loaded(self, message: DoctorsLoaded) -> None:
         self.doctors = message.doctors
-        self.query_one("#flt-doctor", Select).set_options(
-            [(Text(d["full_name"]), d["id"]) for d in self.doctors])
-
-    def _headers(self) -> list[tuple[str, Text]]:
-        """The columns: (key, header), the sorted one with its arrow."""
-        headers = []
-        for key, (label, sort_key, inverted) in COLUMNS.items():
-            header = Text(label)
-            if sort_key == self.sort and sort_key is not None:
-                ascending = self.descending == inverted
-                header.append(" ▲" if ascending else " ▼", style="bold")
-            # room for the arrow: a column keeps its width when sorted
-            header.append(" " * max(0, COLUMN_WIDTHS[key] - header.cell_len))
-            headers.append((key, header))
-        return headers
+        self.query_one(PatientFilters).set_doctors(self.doctors)
 
     @property
     def widths(self) -> dict[str, int]:
@@ -214,49 +150,22 @@ class PatientListScreen(BaseScreen):
         if self._loaded:
             self.reload()
 
-    def _criteria(self) -> dict[str, Any]:
-        def select(wid: str) -> Any:
-            found = self.query(wid)  # the archived filter exists for admins only
-            if not found:
-                return None
-            value = found.first(Select).value
-            return None if value is Select.NULL else value
-
-        def text(wid: str) -> str | None:
-            value = self.query_one(wid, Input).value.strip()
-            return value or None
-
-        return {
-            "query": self.query_text.strip() or None,
-            "sex": select("#flt-sex"),
-            "age_min": text("#flt-age-min"),
-            "age_max": text("#flt-age-max"),
-            "primary_doctor_id": select("#flt-doctor"),
-            "condition": text("#flt-condition"),
-            "archived": select("#flt-archived") or "active",
-        }
-
     def reload(self) -> None:
         """Fetch the current page; a newer request always wins over an older one."""
-        self._stale = False
         if not self._loaded:
             return
-        criteria = self._criteria()
-        for key in ("age_min", "age_max"):
-            if criteria[key] is not None:
-                criteria[key] = int(criteria[key]) if criteria[key].isdigit() else criteria[key]
+        criteria = self.query_one(PatientFilters).for_search()
+        query = self.query_text.strip() or None
         session = self.session
         page, size, sort, desc = self.page_no, self.page_size, self.sort, self.descending
-        self._sent_at = time.monotonic()
-        self._asked = True
+        self.pace.sent()
         # a newer search in the group drops the answer of an older one still on its way
         self.ask(lambda s: s.patients.list(session, sort=sort, descending=desc, page=page,
-                                           page_size=size, **criteria),
+                                           page_size=size, query=query, **criteria),
                  PatientsLoaded, group=LIST)
 
     def on_patients_loaded(self, message: PatientsLoaded) -> None:
-        self._asked = False
-        if self._stale:  # typed on meanwhile: drawing this would only delay the next answer
+        if not self.pace.answered():  # typed on meanwhile: drawing it would only delay the next
             self.reload()
             return
         self.show_page(message.page)
@@ -286,22 +195,8 @@ class PatientListScreen(BaseScreen):
         current = self._cursor_id()
         old_row, scroll_y = table.cursor_row, table.scroll_y
         self._drawn = True
-        rows = []
-        for item in self.items:
-            name = Text(item.get("name") or "")
-            if item.get("archived"):
-                name = Text(f"{item.get('name') or ''} (arch.)", style="italic")
-            # every cell a Text: a DataTable reads str cells as markup
-            rows.append((item["id"], [
-                Text(item.get("mrn", "")),
-                name,
-                Text("" if item.get("age") is None else str(item["age"])),
-                Text(item.get("sex") or ""),
-                Text(item.get("phone") or ""),
-                Text(short_doctor(item.get("primary_doctor_name"))),
-                Text(", ".join(item.get("conditions") or [])),
-            ]))
-        table.fill_fitted(self._headers(), rows)
+        rows = [(item["id"], columns.patient_cells(item)) for item in self.items]
+        table.fill_fitted(columns.headers(self.sort, self.descending), rows)
         refilled(table, scroll_y)
         if self.items:
             ids = [item["id"] for item in self.items]
@@ -313,13 +208,13 @@ class PatientListScreen(BaseScreen):
         line; other failures go to the base handler."""
         if message.group != LIST:
             return
-        self._asked = False
+        current = self.pace.answered()
         error = message.error
         if isinstance(error, SessionExpired) or not isinstance(error, MediTrackError):
             return
         message.prevent_default()
         message.stop()
-        if self._stale:
+        if not current:
             self.reload()
             return
         self._open_pending = False
@@ -330,37 +225,10 @@ class PatientListScreen(BaseScreen):
     def _update_status(self) -> None:
         status = self.query_one("#pl-status", Static)
         status.remove_class("error")
-        label = next((lbl for key, lbl, _ in SORT_CYCLE if key == self.sort), self.sort)
-        ascending = self.descending == (self.sort == "dob")  # age runs opposite to birth date
-        arrow = "▲" if ascending else "▼"
-        if self.total == 0:
-            what = f"No patients match “{self.query_text.strip()}”" if self.query_text.strip() \
-                else "No patients match"
-            text = f"{what}."
-        else:
-            noun = "patient" if self.total == 1 else "patients"
-            text = (f"Page {self.page_no} of {self.pages} · {self.total} {noun} · "
-                    f"sorted by {label} {arrow}")
-        active = self._active_filters()
-        if active:
-            text += f" · filters: {active}"
-        status.update(Text(text))
-
-    def _active_filters(self) -> str:
-        c = self._criteria()
-        parts = []
-        if c["sex"]:
-            parts.append(sex_label(c["sex"]).split(" /")[0].lower())
-        if c["age_min"] or c["age_max"]:
-            parts.append(f"age {c['age_min'] or '0'}–{c['age_max'] or ''}".rstrip("–"))
-        if c["primary_doctor_id"]:
-            names = {d["id"]: d["full_name"] for d in self.doctors}
-            parts.append(short_doctor(names.get(c["primary_doctor_id"], "doctor")))
-        if c["condition"]:
-            parts.append(c["condition"])
-        if c["archived"] != "active":
-            parts.append(c["archived"])
-        return ", ".join(parts)
+        status.update(Text(columns.status_text(
+            total=self.total, page_no=self.page_no, pages=self.pages, query=self.query_text,
+            sort=self.sort, descending=self.descending,
+            filters=self.query_one(PatientFilters).summary())))
 
     def on_data_changed(self, message: DataChanged) -> None:
         message.prevent_default()  # handled here (keeps the cursor); not again by BaseScreen
@@ -387,22 +255,17 @@ class PatientListScreen(BaseScreen):
         self.reload()
 
     def _debounced_reload(self) -> None:
-        """Search at once for what was typed, without waiting for a pause in the typing: a
-        search takes a few milliseconds. While one is on its way, keys typed meanwhile only
-        mark it stale; its answer is then dropped and one search for the latest text goes
-        out (so fast typing never queues a search per key)."""
+        """Search at once for what was typed, or once the search on its way answers (see
+        :class:`SearchPace`)."""
         self.page_no = 1
         self._open_pending = False
-        waiting = time.monotonic() - self._sent_at
-        if self._asked and waiting < ANSWER_WAIT:
-            self._stale = True
-        else:  # nothing on its way (or an answer that never came)
+        if self.pace.typed():
             self.reload()
 
     @property
     def searching(self) -> bool:
         """A search is on its way (or must be sent again): the list is not yet current."""
-        return self._asked or self._stale
+        return self.pace.searching
 
     @on(Input.Submitted, "#pl-search")
     def search_submitted(self) -> None:
@@ -441,14 +304,10 @@ class PatientListScreen(BaseScreen):
 
     @on(DataTable.HeaderSelected, "#pl-table")
     def header_selected(self, event: DataTable.HeaderSelected) -> None:
-        sort_key = COLUMNS[str(event.column_key.value)][1]
-        if sort_key is None:
-            return
-        if sort_key == self.sort:
-            self.descending = not self.descending
-        else:  # a new column starts ascending (for age: the youngest first)
-            self.sort, self.descending = sort_key, COLUMNS[str(event.column_key.value)][2]
-        self._resort()
+        order = columns.header_sort(str(event.column_key.value), self.sort, self.descending)
+        if order is not None:
+            self.sort, self.descending = order
+            self._resort()
 
     def open_patient(self, patient_id: str | None) -> None:
         if patient_id:
@@ -483,11 +342,7 @@ class PatientListScreen(BaseScreen):
         self.call_after_refresh(self._refit)
 
     def action_cycle_sort(self) -> None:
-        keys = [key for key, _, _ in SORT_CYCLE]
-        index = keys.index(self.sort) if self.sort in keys else -1
-        self.sort = keys[(index + 1) % len(keys)]
-        # ascending, except age (youngest first = latest birth date) and newest updates first
-        self.descending = self.sort in ("dob", "updated_at")
+        self.sort, self.descending = columns.next_sort(self.sort)
         self._resort()
 
     def action_reverse_sort(self) -> None:

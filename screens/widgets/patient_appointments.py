@@ -18,7 +18,7 @@ from meditrack_tui.services.base import Page
 
 from ..base import ServiceMixin
 from ..forms.booking import book_appointment
-from ..messages import DataChanged
+from ..messages import DataChanged, ServiceFailed
 from .appointment_table import AppointmentTable
 
 PANE_PAGE_SIZE = 20
@@ -46,6 +46,9 @@ class PatientAppointmentsPane(ServiceMixin, Widget):
         Binding("p", "prev_page", "Prev page", id="pane-prev"),
     ]
 
+    class Ready(Message):
+        """The pane shows its first data (its table can take the focus)."""
+
     def __init__(self, patient_id: str, *, patient_name: str | None = None,
                  id: str | None = None, classes: str | None = None) -> None:
         super().__init__(id=id, classes=classes)
@@ -54,6 +57,7 @@ class PatientAppointmentsPane(ServiceMixin, Widget):
         self.page = 1
         self.pages = 1
         self.select_id: str | None = None
+        self._ready_sent = False
 
     def compose(self) -> ComposeResult:
         yield Static("", id="pane-summary")
@@ -75,7 +79,12 @@ class PatientAppointmentsPane(ServiceMixin, Widget):
                                                descending=True, page=page,
                                                page_size=PANE_PAGE_SIZE),
                  PatientAppointmentsLoaded, busy=table if not table.row_count else None,
-                 group=f"pane-appointments-{pid}")
+                 group=self.list_group)
+
+    @property
+    def list_group(self) -> str:
+        """The ask() group of the list: a newer page asked drops an older answer."""
+        return f"pane-appointments-{self.patient_id}"
 
     def on_patient_appointments_loaded(self, message: PatientAppointmentsLoaded) -> None:
         message.stop()
@@ -92,6 +101,19 @@ class PatientAppointmentsPane(ServiceMixin, Widget):
         else:
             text = "No appointments yet."
         self.query_one("#pane-summary", Static).update(Text(f"{text}   {keys}".rstrip()))
+        self.shown()
+
+    def on_service_failed(self, message: ServiceFailed) -> None:
+        """A first page that failed still counts as shown (the base handler says why)."""
+        if message.group == self.list_group:
+            self.shown()
+
+    def shown(self) -> None:
+        """The first answer is on screen: tell the patient screen (which focuses the
+        table), once."""
+        if not self._ready_sent:
+            self._ready_sent = True
+            self.post_message(self.Ready())
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action == "book":
@@ -123,7 +145,6 @@ class PatientAppointmentsPane(ServiceMixin, Widget):
     def appointment_changed(self, event: AppointmentTable.AppointmentChanged) -> None:
         event.stop()
         self.reload()
-
 
 
 __all__ = ["PatientAppointmentsPane"]

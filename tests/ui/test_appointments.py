@@ -610,6 +610,62 @@ async def test_patient_appointments_pane(make_app, demo_backend):
             pane.query_one("#pane-summary", Static))
 
 
+class ReadyHost(PaneHost):
+    """The pane's host, noting the table's row count when each Ready arrives."""
+
+    def __init__(self, pid: str) -> None:
+        super().__init__(pid)
+        self.ready: list[int] = []
+
+    def on_patient_appointments_pane_ready(self,
+                                           message: PatientAppointmentsPane.Ready) -> None:
+        self.ready.append(self.query_one(AppointmentTable).row_count)
+
+
+@sync
+async def test_the_pane_says_ready_once_its_first_page_is_shown(make_app, demo_backend):
+    """Ready comes once, with the first page in the table (the patient screen then puts
+    the focus on it); a re-fetch does not send it again."""
+    grace = patient_id(demo_backend, "whitaker")
+    total = call_as(demo_backend, "demo.doctor",
+                    lambda s, me: s.appointments.list(me, patient_id=grace).total)
+    app = make_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await login_as(app, pilot, "demo.doctor")
+        host = ReadyHost(grace)
+        await app.push_screen(host)
+        await settle(app, pilot)
+        assert host.ready == [total] and total > 0
+        host.query_one(PatientAppointmentsPane).reload()
+        await settle(app, pilot)
+        assert host.ready == [total]
+
+
+@sync
+async def test_a_failed_first_page_still_says_ready_and_why(make_app, demo_backend):
+    """The first page cannot be fetched: the pane still posts Ready (its table can take
+    the focus), and the reason is a notification."""
+    from meditrack_tui.errors import MediTrackError
+
+    grace = patient_id(demo_backend, "whitaker")
+    app = make_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await login_as(app, pilot, "demo.doctor")
+        await settle(app, pilot)
+        app.clear_notifications()
+
+        def refuse(fn, **kwargs):
+            raise MediTrackError("The appointments are not available right now.")
+
+        demo_backend.call = refuse
+        host = ReadyHost(grace)
+        await app.push_screen(host)
+        await settle(app, pilot)
+        assert host.ready == [0]
+        assert [n.message for n in app._notifications] == [
+            "The appointments are not available right now."]
+
+
 # --- snapshot --------------------------------------------------------------------------------
 
 def test_snapshot_agenda(make_app, snap_compare):

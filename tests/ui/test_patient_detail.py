@@ -429,9 +429,9 @@ async def test_each_tab_puts_the_focus_on_its_table_even_while_it_loads(make_app
         screen = await open_patient(app, pilot, "demo.doctor", pid)
         original = Backend.call
 
-        def slow(self, fn):  # the store answers slowly: the table is still loading
+        def slow(self, fn, **kwargs):  # the store answers slowly: the table still loads
             time_module.sleep(0.2)
-            return original(self, fn)
+            return original(self, fn, **kwargs)
 
         monkeypatch.setattr(Backend, "call", slow)
         for key, pane_type in (("5", PatientAppointmentsPane), ("3", PrescriptionsPane),

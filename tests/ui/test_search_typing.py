@@ -114,3 +114,25 @@ async def test_an_answer_with_the_same_rows_keeps_the_table_as_drawn(make_app, m
         assert drawn == ["whitakz"]
         assert names(screen) == []
         assert "No patients match" in status(screen)
+
+
+def test_the_pace_sends_at_once_then_once_more_for_keys_typed_meanwhile(monkeypatch):
+    """The rule on its own: a key searches at once when nothing is on its way; keys typed
+    while a search is on its way mark it stale (its answer is dropped, one more search
+    goes out); an answer that never came within the wait does not hold the typing up."""
+    from meditrack_tui.screens.widgets import search_pace
+
+    now = [100.0]
+    monkeypatch.setattr(search_pace.time, "monotonic", lambda: now[0])
+    pace = search_pace.SearchPace(answer_wait=2.0)
+    assert pace.typed() and not pace.searching
+    pace.sent()
+    assert pace.searching
+    assert not pace.typed() and not pace.typed()  # on its way: the keys only mark it stale
+    assert not pace.answered()  # stale: search again instead of drawing it
+    assert pace.searching
+    pace.sent()
+    assert pace.answered() and not pace.searching  # the current answer: shown
+    pace.sent()
+    now[0] += 2.5  # that answer never came
+    assert pace.typed()
