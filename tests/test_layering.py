@@ -201,6 +201,14 @@ def test_no_screen_imports_another_screen(path):
     assert not bad, f"screens/{path.relative_to(SCREENS)} imports {sorted(bad)}"
 
 
+@pytest.mark.parametrize("path", screen_files() + core_files(),
+                         ids=lambda p: str(p.relative_to(CORE.parent)))
+def test_no_module_is_over_400_lines(path):
+    """Modules a reader can hold in their head: one screen, one service, one repository."""
+    lines = len(path.read_text("utf-8").splitlines())
+    assert lines <= 400, f"{path.relative_to(CORE.parent)} has {lines} lines"
+
+
 def test_the_ui_checker_sees_imports():
     """Guard the guard: relative imports of screens and of forms are resolved."""
     app = ui_imports(SCREENS / "app.py")
