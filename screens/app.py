@@ -82,16 +82,17 @@ class MediTrackApp(LiveFeedApp):
         policy table the services enforce, so the UI offers only what they accept."""
         return Permissions.of(self.session)
 
-    def now(self) -> Any:
-        """'Now' as the services see it (screens use it for 'today')."""
-        return self.backend.now()
+    _last_context: ScreenContext | None = None
 
     @property
     def context(self) -> ScreenContext:
-        """The typed context screens work in (only while someone is logged in)."""
-        if self.session is None:
-            raise RuntimeError("no one is logged in")
-        return ScreenContext(self.session, self.permissions, self.backend)
+        """The typed context screens work in: the logged-in session's or, for a screen still
+        closing after a logout, the ended session's (whose calls the services refuse)."""
+        if self.session is not None:
+            self._last_context = ScreenContext(self.session, self.permissions, self.backend)
+        if self._last_context is None:
+            raise RuntimeError("no one has logged in")
+        return self._last_context
 
     # --- start-up ---
 

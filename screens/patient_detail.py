@@ -165,7 +165,7 @@ class PatientScreen(BaseScreen):
                 or not self.permissions.may("vitals.read"):
             return
         self.vitals_prefetch = None
-        self.ask(prefetch_series(self.app, session, self.patient_id), VitalsPrefetched,
+        self.ask(prefetch_series(self.ctx, session, self.patient_id), VitalsPrefetched,
                  group="pd-vitals-prefetch")
 
     def on_vitals_prefetched(self, message: VitalsPrefetched) -> None:

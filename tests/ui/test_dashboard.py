@@ -244,7 +244,7 @@ async def test_today_on_the_dashboard_opens_that_agenda(make_app, demo_backend):
     app = make_app()
     async with app.run_test(size=(80, 24)) as pilot:
         screen = await open_dashboard(app, pilot, "demo.doctor")
-        today = app.now().date()
+        today = app.backend.now().date()
         await pilot.click("#agenda-title")
         await settle(app, pilot)
         agenda = app.screen
@@ -259,5 +259,5 @@ async def test_today_on_the_dashboard_opens_that_agenda(make_app, demo_backend):
         await pilot.click("#tile-today")
         await settle(app, pilot)
         agenda = app.screen
-        assert isinstance(agenda, AppointmentsScreen) and agenda.day == app.now().date()
+        assert isinstance(agenda, AppointmentsScreen) and agenda.day == app.backend.now().date()
         assert rows(agenda.query_one("#agenda-table", AppointmentTable))  # a busy doctor

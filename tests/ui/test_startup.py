@@ -16,7 +16,8 @@ HEAVY = ("meditrack_tui.services", "meditrack_tui.store", "meditrack_tui.live",
          "meditrack_tui.seed", "sqlite3", "pymongo", "bson", "gridfs", "argon2", "jwt",
          "plotext", "textual_plotext", "pypdf")
 UI = "meditrack_tui.screens"
-LOGIN_SCREENS = {UI, *(f"{UI}.{name}" for name in ("app", "base", "keys", "login", "messages"))}
+LOGIN_SCREENS = {UI, *(f"{UI}.{name}" for name in (
+    "app", "base", "context", "feed", "keys", "login", "messages"))}
 
 PROBE = """
 import asyncio, gc, json, sys
