@@ -77,6 +77,8 @@ examples:
   meditrack doctor                 what needs fixing before going live
   meditrack export fhir --patient MRN-000001 FILE
                                    one patient's record as a FHIR R4 Bundle
+  meditrack import fhir --dry-run DIR
+                                   what importing FHIR Bundles or NDJSON would change
   meditrack serve                  the app in a browser at http://127.0.0.1:8000 (put a
                                    TLS reverse proxy in front: docs/deploy.md)
 """

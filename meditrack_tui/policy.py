@@ -41,6 +41,7 @@ POLICY: dict[str, dict[str, str]] = {
     "dashboard.patient": {PATIENT: OWN},
     "settings.manage": {ADMIN: ANY},
     "fhir.export": {PATIENT: OWN, DOCTOR: ANY, ADMIN: ANY},
+    "fhir.import": {ADMIN: ANY},
 }
 
 # What a patient may change on their own record (the rest is clinical data).
@@ -70,6 +71,7 @@ _DESCRIPTIONS = {
     "dashboard.patient": "open the patient dashboard",
     "settings.manage": "change the clinic settings",
     "fhir.export": "export patient records (FHIR)",
+    "fhir.import": "import patient records (FHIR)",
 }
 
 

@@ -135,6 +135,7 @@ ACTIONS: dict[str, Callable[[World, Session], Any]] = {
         s, {"max_upcoming": 4}, version=w.s.settings.get(s)["version"]),
     "fhir.export": lambda w, s: w.s.fhir.export_patient(
         s, w.s.store.patients.get(w.p01)["mrn"]),
+    "fhir.import": lambda w, s: w.s.fhir.import_check(s),
 }
 
 

@@ -26,6 +26,7 @@ from ..errors import MediTrackError
 
 if TYPE_CHECKING:
     from ..services import Services, Session
+    from .imports import Tally
 
 
 def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser],
@@ -43,6 +44,17 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser],
                       help="write the report files into a folder next to FILE and refer to "
                            "them by name instead of embedding them")
     fhir.add_argument("file", metavar="FILE", help="the Bundle to write (never overwritten)")
+    imp = sub.add_parser("import", help="import patient records (FHIR R4)")
+    imp_sub = imp.add_subparsers(dest="import_format", metavar="FORMAT", required=True)
+    fhir_in = imp_sub.add_parser(
+        "fhir", help="read FHIR R4 Bundles (collection, transaction, searchset) or bulk "
+                     "NDJSON from FILE or every *.json/*.ndjson in DIR: match patients by "
+                     "identifier or create them, keep what MediTrack keeps, and print what "
+                     "was imported, matched, skipped and refused")
+    add_common(fhir_in, argparse.SUPPRESS)
+    fhir_in.add_argument("path", metavar="FILE|DIR", help="a Bundle, an NDJSON file or a folder")
+    fhir_in.add_argument("--dry-run", action="store_true",
+                         help="show what would change without changing anything")
 
 
 def _os_user() -> str:
@@ -82,8 +94,42 @@ def export_patient(services: Services, session: Session, mrn: str, path: Path, *
     return counts
 
 
+def import_path(services: Services, session: Session, path: Path, *,
+                dry_run: bool = False) -> Tally:
+    """Import every patient found at ``path``, one unit of work (and audit entry) each."""
+    from .imports import Tally, plan, read_source
+
+    tally = Tally()
+    services.fhir.import_check(session)
+    for group in plan(read_source(path), services.config.mrn_system, tally):
+        services.fhir.import_patient_safely(session, group, tally, dry_run=dry_run)
+    return tally
+
+
+def print_summary(tally: Tally, *, dry_run: bool) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    console = Console(highlight=False)
+    table = Table(title="FHIR import" + (" (dry run: nothing was changed)" if dry_run else ""))
+    for column in ("Resource", "Imported", "Matched", "Skipped", "Refused"):
+        table.add_column(column, justify="left" if column == "Resource" else "right")
+    for kind, row in sorted(tally.counts.items()):
+        table.add_row(kind, *(str(row[k]) for k in ("imported", "matched", "skipped",
+                                                    "refused")))
+    console.print(table)
+    for (kind, reason), n in sorted(tally.reasons.items()):
+        console.print(f"Skipped {n} {kind}: {reason}", markup=False)
+    for message in tally.refused[:50]:
+        console.print(f"Refused {message}", markup=False)
+    if len(tally.refused) > 50:
+        console.print(f"... and {len(tally.refused) - 50} more refused.")
+
+
 def run(args: argparse.Namespace, config: Config) -> int:
-    """Dispatch ``export fhir`` (and, later, ``import fhir``)."""
+    """Dispatch ``export fhir`` and ``import fhir``."""
+    if args.command == "import":
+        return run_import(args, config)
     from ..runtime import Backend
 
     backend = Backend(config)
@@ -113,4 +159,33 @@ def run(args: argparse.Namespace, config: Config) -> int:
     finally:
         backend.close()
     print(f"Wrote {path}: " + ", ".join(f"{n} {kind}" for kind, n in counts.items()))
+    return 0
+
+
+def run_import(args: argparse.Namespace, config: Config) -> int:
+    from ..runtime import Backend
+
+    path = Path(args.path)
+    if not path.exists():
+        print(f"meditrack: {path} does not exist.", file=sys.stderr)
+        return 1
+    backend = Backend(config)
+    try:
+        backend.open()
+
+        def work(services: Services) -> Tally:
+            session = _shell(services, f"import fhir {path.name}"
+                             + (" --dry-run" if args.dry_run else ""))
+            try:
+                return import_path(services, session, path, dry_run=args.dry_run)
+            finally:
+                services.auth.logout(session)
+
+        tally = backend.call(work)
+    except MediTrackError as exc:
+        print(f"meditrack: {exc.message}", file=sys.stderr)
+        return 1
+    finally:
+        backend.close()
+    print_summary(tally, dry_run=args.dry_run)
     return 0

@@ -101,6 +101,8 @@ def patient_resource(data: PatientData, mrn_system: str) -> Resource:
     if p.get("primary_doctor_id"):
         res["generalPractitioner"] = [_ref("Practitioner", p["primary_doctor_id"],
                                            p.get("primary_doctor_name"))]
+    elif p.get("primary_doctor_name"):  # imported from elsewhere: the doctor's name only
+        res["generalPractitioner"] = [{"display": p["primary_doctor_name"]}]
     return res
 
 
@@ -220,6 +222,8 @@ def medication_request_resource(p: Mapping[str, Any], rx: Mapping[str, Any]) -> 
         res["authoredOn"] = rx["start_date"]
     if rx.get("doctor_id"):
         res["requester"] = _ref("Practitioner", rx["doctor_id"], rx.get("doctor_name"))
+    elif rx.get("doctor_name"):  # imported from elsewhere: the prescriber's name only
+        res["requester"] = {"display": rx["doctor_name"]}
     if rx.get("status") != "active" and rx.get("stop_reason"):
         res["statusReason"] = {"text": rx["stop_reason"]}
     if rx.get("notes"):
