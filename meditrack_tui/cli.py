@@ -21,6 +21,7 @@ from .config import (
     ENV_LOCKOUT,
     ENV_MAX_UPLOAD,
     ENV_MONGO_URI,
+    ENV_MRN_SYSTEM,
     ENV_SCAN_DIRS,
     ENV_SECRET,
     ENV_SESSION_HOURS,
@@ -53,6 +54,8 @@ configuration (environment variables; options above win where both exist):
   {ENV_SESSION_HOURS}     hours a login stays valid before signing in again (default 12)
   {ENV_SCAN_DIRS}      folders (separated by "{os.pathsep}") doctors may upload scans from,
                            besides each user's own inbox, <data dir>/inbox/<username>
+  {ENV_MRN_SYSTEM} the identifier system (a URI) of the clinic's MRNs in FHIR
+                           exports (default urn:meditrack:mrn)
 
 files: uploads come only from the user's inbox folder (or a scan folder for doctors);
   saved copies go to <data dir>/outbox/<username> as new files. The data directory must be
@@ -72,6 +75,10 @@ examples:
   meditrack restore FILE --data-dir DIR
                                    restore into an empty store and verify it
   meditrack doctor                 what needs fixing before going live
+  meditrack export fhir --patient MRN-000001 FILE
+                                   one patient's record as a FHIR R4 Bundle
+  meditrack import fhir --dry-run DIR
+                                   what importing FHIR Bundles or NDJSON would change
   meditrack serve                  the app in a browser at http://127.0.0.1:8000 (put a
                                    TLS reverse proxy in front: docs/deploy.md)
 """
@@ -160,6 +167,9 @@ def build_parser() -> argparse.ArgumentParser:
     from .deploy import add_parser as add_deploy_parser
 
     add_deploy_parser(sub)
+    from .fhir.cli import add_parsers as add_fhir_parsers
+
+    add_fhir_parsers(sub, common)
 
     serve = sub.add_parser(
         "serve", help="serve the app to browsers (textual-serve): each browser session runs "
@@ -350,6 +360,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             return serve(config, host=args.host, port=args.port, public=args.public,
                          public_url=args.public_url, demo=getattr(args, "demo", False),
                          idle_lock=getattr(args, "idle_lock", None))
+        if args.command in ("export", "import"):
+            from .fhir import cli as fhir_cli
+
+            return fhir_cli.run(args, config)
         if args.command == "deploy":
             from .deploy import cmd_deploy
 

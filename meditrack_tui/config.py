@@ -15,6 +15,8 @@ ENV_MAX_UPLOAD = "MEDITRACK_MAX_UPLOAD_MB"
 ENV_LOCKOUT = "MEDITRACK_LOCKOUT_MINUTES"
 ENV_SESSION_HOURS = "MEDITRACK_SESSION_HOURS"
 ENV_SCAN_DIRS = "MEDITRACK_SCAN_DIRS"
+ENV_MRN_SYSTEM = "MEDITRACK_FHIR_MRN_SYSTEM"
+DEFAULT_MRN_SYSTEM = "urn:meditrack:mrn"
 
 
 def default_data_dir() -> Path:
@@ -37,6 +39,16 @@ def _number(env: dict[str, str], name: str, default: float) -> float:
     return value
 
 
+def _uri(env: dict[str, str], name: str, default: str) -> str:
+    raw = (env.get(name) or "").strip()
+    if not raw:
+        return default
+    if ":" not in raw or any(c.isspace() for c in raw):
+        raise ValueError(f"{name} must be a URI such as https://clinic.example.org/mrn or "
+                         f"urn:oid:1.2.3, got {raw!r}")
+    return raw
+
+
 @dataclass
 class Config:
     """Everything the store, the services and the app need to know about this installation."""
@@ -52,6 +64,8 @@ class Config:
     session_hours: float = 12.0
     #: folders staff may upload scans from (set by whoever runs the service; never a user)
     scan_dirs: list[Path] = field(default_factory=list)
+    #: the identifier system (a URI) under which FHIR exports carry this clinic's MRNs
+    mrn_system: str = DEFAULT_MRN_SYSTEM
 
     @property
     def max_upload_bytes(self) -> int:
@@ -84,6 +98,7 @@ class Config:
             session_hours=_number(env, ENV_SESSION_HOURS, 12.0),
             scan_dirs=[Path(p).expanduser() for p in
                        (env.get(ENV_SCAN_DIRS) or "").split(os.pathsep) if p.strip()],
+            mrn_system=_uri(env, ENV_MRN_SYSTEM, DEFAULT_MRN_SYSTEM),
         )
 
     def signing_secret(self) -> str:

@@ -40,6 +40,8 @@ POLICY: dict[str, dict[str, str]] = {
     "dashboard.doctor": {DOCTOR: ANY},
     "dashboard.patient": {PATIENT: OWN},
     "settings.manage": {ADMIN: ANY},
+    "fhir.export": {PATIENT: OWN, DOCTOR: ANY, ADMIN: ANY},
+    "fhir.import": {ADMIN: ANY},
 }
 
 # What a patient may change on their own record (the rest is clinical data).
@@ -68,6 +70,8 @@ _DESCRIPTIONS = {
     "dashboard.doctor": "open the doctor dashboard",
     "dashboard.patient": "open the patient dashboard",
     "settings.manage": "change the clinic settings",
+    "fhir.export": "export patient records (FHIR)",
+    "fhir.import": "import patient records (FHIR)",
 }
 
 

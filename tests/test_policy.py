@@ -133,6 +133,9 @@ ACTIONS: dict[str, Callable[[World, Session], Any]] = {
     "dashboard.patient": lambda w, s: w.s.dashboard.patient(s),
     "settings.manage": lambda w, s: w.s.settings.update(
         s, {"max_upcoming": 4}, version=w.s.settings.get(s)["version"]),
+    "fhir.export": lambda w, s: w.s.fhir.export_patient(
+        s, w.s.store.patients.get(w.p01)["mrn"]),
+    "fhir.import": lambda w, s: w.s.fhir.import_check(s),
 }
 
 

@@ -16,6 +16,7 @@ from .audit import AuditService
 from .auth import AuthService
 from .base import Context, Page, Session
 from .dashboard import DashboardService
+from .fhir import FhirService
 from .patients import PatientService
 from .prescriptions import PrescriptionService
 from .reports import ReportService
@@ -44,6 +45,7 @@ class Services:
         self.audit = AuditService(self.ctx)
         self.dashboard = DashboardService(self.ctx)
         self.settings = SettingsService(self.ctx)
+        self.fhir = FhirService(self.ctx)
 
     def warm_up(self, session: Session) -> None:
         """Read what the first screens need once in the background after login, so the

@@ -11,6 +11,7 @@ from ..errors import Conflict, PermissionDenied, RateLimited, ValidationError
 from ..validation import EMAIL_RE, Checker
 
 if TYPE_CHECKING:
+    from .base import Session
     from .patients import PatientService
 
 from .account_fields import check_password_rules, check_username, user_public
@@ -78,6 +79,19 @@ class AuthService(Credentials):
                        detail="from the server's shell" if from_shell else "first run")
             self.changed("users", "insert", doc["id"])
         return user_public(doc)
+
+    def shell_session(self, command: str, os_user: str) -> Session:
+        """A session for an administrator's command run on the server's shell (``meditrack
+        export fhir``, ``import fhir``): whoever can run MediTrack as its service account
+        can read its store and secret anyway, so the account itself is the credential, as
+        for ``create-admin``. The session has the admin role and is audited under the name
+        ``shell:<os user>``; the command ends it (logout) when done."""
+        name = f"shell:{os_user}"[:60]
+        with self.uow():
+            session = self._mint({"id": "shell", "username": name, "role": policy.ADMIN,
+                                  "full_name": f"Server shell ({os_user})"})
+            self.audit(session, "session.shell", detail=f"meditrack {command}"[:300])
+        return session
 
     def signup_patient(self, username: Any, password: Any, *, first_name: Any, last_name: Any,
                        dob: Any, sex: Any, phone: Any = None, email: Any = None) -> dict[str, Any]:

@@ -68,6 +68,9 @@ class PatientRow(TypedDict, total=False):
     vitals_alert: bool
     vitals_alert_label: str | None
     vitals_alert_at: datetime | None
+    #: "system|value" of the identifiers other systems gave this patient (a FHIR import
+    #: matches on them the next time)
+    fhir_identifiers: list[str]
     created_at: datetime
     updated_at: datetime
     updated_by: str

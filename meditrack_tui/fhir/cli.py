@@ -1,0 +1,191 @@
+"""``meditrack export fhir`` and ``meditrack import fhir``: run on the server, as the
+account that runs MediTrack.
+
+Authentication: like ``create-admin``, these are the server administrator's commands.
+Whoever can run MediTrack as its service account can read its store and secret anyway;
+the command opens a session with the admin role named ``shell:<os user>``
+(:meth:`AuthService.shell_session`, audited as ``session.shell``), makes every read and
+write through the services with it (so each is policy-checked and audited as usual) and
+logs it out at the end.
+"""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import json
+import os
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING
+from urllib.parse import quote
+
+from ..config import Config
+from ..errors import MediTrackError
+
+if TYPE_CHECKING:
+    from ..services import Services, Session
+    from .imports import Tally
+
+
+def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser],
+                add_common: Callable[[argparse.ArgumentParser, object], None]) -> None:
+    """The ``export`` and ``import`` commands (``add_common`` adds the store options)."""
+    export = sub.add_parser("export", help="export patient records (FHIR R4)")
+    export_sub = export.add_subparsers(dest="export_format", metavar="FORMAT", required=True)
+    fhir = export_sub.add_parser(
+        "fhir", help="one patient's record as a FHIR R4 Bundle (type collection) in a new "
+                     "FILE; report files go inside it, or beside it with --files-beside")
+    add_common(fhir, argparse.SUPPRESS)
+    fhir.add_argument("--patient", metavar="MRN", required=True,
+                      help="the patient's MRN (e.g. MRN-000001)")
+    fhir.add_argument("--files-beside", action="store_true",
+                      help="write the report files into a folder next to FILE and refer to "
+                           "them by name instead of embedding them")
+    fhir.add_argument("file", metavar="FILE", help="the Bundle to write (never overwritten)")
+    imp = sub.add_parser("import", help="import patient records (FHIR R4)")
+    imp_sub = imp.add_subparsers(dest="import_format", metavar="FORMAT", required=True)
+    fhir_in = imp_sub.add_parser(
+        "fhir", help="read FHIR R4 Bundles (collection, transaction, searchset) or bulk "
+                     "NDJSON from FILE or every *.json/*.ndjson in DIR: match patients by "
+                     "identifier or create them, keep what MediTrack keeps, and print what "
+                     "was imported, matched, skipped and refused")
+    add_common(fhir_in, argparse.SUPPRESS)
+    fhir_in.add_argument("path", metavar="FILE|DIR", help="a Bundle, an NDJSON file or a folder")
+    fhir_in.add_argument("--dry-run", action="store_true",
+                         help="show what would change without changing anything")
+
+
+def _os_user() -> str:
+    try:
+        return getpass.getuser()
+    except Exception:  # no name for this uid (a container): the number will do
+        return str(os.getuid())
+
+
+def _shell(services: Services, command: str) -> Session:
+    return services.auth.shell_session(command, _os_user())
+
+
+def export_patient(services: Services, session: Session, mrn: str, path: Path, *,
+                   files_beside: bool = False) -> dict[str, int]:
+    """Write one patient's Bundle to ``path`` (a new file); the resource counts by type."""
+    from ..fhir.export import bundle
+    from ..files import write_new
+
+    data = services.fhir.export_patient(session, mrn)
+    if files_beside:
+        folder = path.with_name(path.stem + "-files")
+        folder.mkdir(mode=0o700, exist_ok=True)
+        for report in data.reports:
+            if report.data is not None:
+                written = write_new(folder, report.row["filename"], report.data)
+                # an R4 url needs a scheme (and validators a host): file://localhost/...
+                report.url = "file://localhost" + quote(str(written.resolve()))
+    result = bundle(data, services.config.mrn_system, now=services.ctx.now())
+    text = json.dumps(result, ensure_ascii=False, indent=1)
+    with open(path, "x", encoding="utf-8") as handle:
+        handle.write(text + "\n")
+    counts: dict[str, int] = {}
+    for entry in result["entry"]:
+        kind = entry["resource"]["resourceType"]
+        counts[kind] = counts.get(kind, 0) + 1
+    return counts
+
+
+def import_path(services: Services, session: Session, path: Path, *,
+                dry_run: bool = False) -> Tally:
+    """Import every patient found at ``path``, one unit of work (and audit entry) each."""
+    from .imports import Tally, plan, read_source
+
+    tally = Tally()
+    services.fhir.import_check(session)
+    for group in plan(read_source(path), services.config.mrn_system, tally):
+        services.fhir.import_patient_safely(session, group, tally, dry_run=dry_run)
+    return tally
+
+
+def print_summary(tally: Tally, *, dry_run: bool) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    console = Console(highlight=False)
+    table = Table(title="FHIR import" + (" (dry run: nothing was changed)" if dry_run else ""))
+    for column in ("Resource", "Imported", "Matched", "Skipped", "Refused"):
+        table.add_column(column, justify="left" if column == "Resource" else "right")
+    for kind, row in sorted(tally.counts.items()):
+        table.add_row(kind, *(str(row[k]) for k in ("imported", "matched", "skipped",
+                                                    "refused")))
+    console.print(table)
+    for (kind, reason), n in sorted(tally.reasons.items()):
+        console.print(f"Skipped {n} {kind}: {reason}", markup=False)
+    for message in tally.refused[:50]:
+        console.print(f"Refused {message}", markup=False)
+    if len(tally.refused) > 50:
+        console.print(f"... and {len(tally.refused) - 50} more refused.")
+
+
+def run(args: argparse.Namespace, config: Config) -> int:
+    """Dispatch ``export fhir`` and ``import fhir``."""
+    if args.command == "import":
+        return run_import(args, config)
+    from ..runtime import Backend
+
+    backend = Backend(config)
+    path = Path(args.file)
+    if path.exists():
+        print(f"meditrack: {path} already exists; choose a new file name (an export never "
+              "overwrites a file).", file=sys.stderr)
+        return 1
+    if not path.parent.is_dir():
+        print(f"meditrack: the folder {path.parent} does not exist.", file=sys.stderr)
+        return 1
+    try:
+        backend.open()
+
+        def work(services: Services) -> dict[str, int]:
+            session = _shell(services, f"export fhir --patient {args.patient}")
+            try:
+                return export_patient(services, session, args.patient, path,
+                                      files_beside=args.files_beside)
+            finally:
+                services.auth.logout(session)
+
+        counts = backend.call(work)
+    except MediTrackError as exc:
+        print(f"meditrack: {exc.message}", file=sys.stderr)
+        return 1
+    finally:
+        backend.close()
+    print(f"Wrote {path}: " + ", ".join(f"{n} {kind}" for kind, n in counts.items()))
+    return 0
+
+
+def run_import(args: argparse.Namespace, config: Config) -> int:
+    from ..runtime import Backend
+
+    path = Path(args.path)
+    if not path.exists():
+        print(f"meditrack: {path} does not exist.", file=sys.stderr)
+        return 1
+    backend = Backend(config)
+    try:
+        backend.open()
+
+        def work(services: Services) -> Tally:
+            session = _shell(services, f"import fhir {path.name}"
+                             + (" --dry-run" if args.dry_run else ""))
+            try:
+                return import_path(services, session, path, dry_run=args.dry_run)
+            finally:
+                services.auth.logout(session)
+
+        tally = backend.call(work)
+    except MediTrackError as exc:
+        print(f"meditrack: {exc.message}", file=sys.stderr)
+        return 1
+    finally:
+        backend.close()
+    print_summary(tally, dry_run=args.dry_run)
+    return 0
