@@ -15,12 +15,11 @@ from typing import Any
 from .. import policy
 from ..errors import NotFound, ValidationError
 from ..fhir.export import PatientData, ReportFile
-from ..fhir.imports import (
+from ..fhir.imports import PatientGroup, Tally
+from ..fhir.mapping import (
     Invalid,
-    PatientGroup,
     PatientIn,
     Skip,
-    Tally,
     to_allergy,
     to_condition,
     to_prescription,
