@@ -67,6 +67,7 @@ class AppointmentsScreen(BaseScreen):
     AUTO_FOCUS = "AppointmentTable"  # the agenda for staff, the list for a patient
     BINDINGS = [
         Binding("ctrl+n", "book", "Book", id="appt-book"),
+        Binding("insert", "book", "Book", show=False),  # a browser keeps ctrl+n
         Binding("ctrl+l", "toggle_view", "Agenda/List", id="appt-view"),
         Binding("p", "prev_day", "Prev day", id="agenda-prev"),
         Binding("n", "next_day", "Next day", id="agenda-next"),

@@ -50,6 +50,7 @@ class DashboardScreen(BaseScreen):
     SEARCH_FIELD = "#patient-search"  # a doctor's "Find a patient": text typed on a table
     BINDINGS = [
         Binding("ctrl+n", "book", "Book", id="dash-book"),
+        Binding("insert", "book", "Book", show=False),  # a browser keeps ctrl+n
         Binding("slash", "find_patient", "Find patient", id="dash-find"),
         Binding("ctrl+r", "refresh", "Refresh", id="dash-refresh"),
     ]

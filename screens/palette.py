@@ -1,6 +1,7 @@
 """The command palette's commands: Textual's own (without Screenshot, which would write
 patient data to a file), then what the role may do from any screen, then the open screen's
-own (its ``palette_commands``; a screen's version of a global command replaces it).
+own (its ``palette_commands``; a screen's version of a global command replaces it), then
+every other key its footer shows.
 
 The App's ``get_system_commands`` asks :func:`system_commands`; the palette is imported
 only once it is opened.
@@ -9,6 +10,7 @@ only once it is opened.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from textual.app import SystemCommand
@@ -36,6 +38,25 @@ def system_commands(app: MediTrackApp, screen: Screen[Any],
         if command.title not in offered:  # the screen's own version fits better
             yield command
     yield from screen_commands
+    offered |= {command.title for command in global_commands(app, screen)}
+    yield from key_commands(app, screen, offered)
+
+
+def key_commands(app: MediTrackApp, screen: Screen[Any],
+                 offered: set[str]) -> Iterable[SystemCommand]:
+    """Every key the screen shows in its footer, as a command: the footer leaves some out
+    at 80 columns, and a browser keeps Ctrl+N, Ctrl+T and Ctrl+W for itself."""
+    seen = set(offered)
+    for active in screen.active_bindings.values():
+        binding = active.binding
+        if not (binding.show and active.enabled) or binding.action.startswith("app."):
+            continue
+        if binding.description in seen:
+            continue
+        seen.add(binding.description)
+        yield SystemCommand(binding.description,
+                            f"{app.get_key_display(binding)} on this screen",
+                            partial(app.run_action, binding.action, active.node))
 
 
 def global_commands(app: MediTrackApp, screen: Screen[Any]) -> Iterable[SystemCommand]:
@@ -68,4 +89,4 @@ def book(screen: Screen[Any]) -> None:
     book_appointment(screen, lambda _appointment: None)
 
 
-__all__ = ["book", "global_commands", "system_commands"]
+__all__ = ["book", "global_commands", "key_commands", "system_commands"]

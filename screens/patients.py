@@ -57,6 +57,7 @@ class PatientListScreen(BaseScreen):
     SEARCH_FIELD = "#pl-search"  # text typed on the table goes back to the search
     BINDINGS = [
         Binding("ctrl+n", "new_patient", "New patient", id="patients-new"),
+        Binding("insert", "new_patient", "New patient", show=False),  # a browser keeps ctrl+n
         Binding("ctrl+f", "toggle_filters", "Filters", id="patients-filters"),
         Binding("ctrl+o", "cycle_sort", "Sort", id="patients-sort"),
         Binding("ctrl+t", "reverse_sort", "Reverse", id="patients-reverse"),

@@ -67,6 +67,7 @@ class UsersScreen(AdminListScreen):
     SEARCH_FIELD = "#filter-query"
     BINDINGS = [
         Binding("ctrl+n", "new_user", "New user", id="users-new"),
+        Binding("insert", "new_user", "New user", show=False),  # a browser keeps ctrl+n
         Binding("slash", "search", "Search", id="users-search"),
         Binding("ctrl+g", "clinic_settings", "Clinic settings", id="users-settings"),
         Binding("pageup", "page(-1)", "Prev page", id="users-prev-page", priority=True),

@@ -42,6 +42,7 @@ class PatientAppointmentsPane(ServiceMixin, Widget):
     """
     BINDINGS = [
         Binding("ctrl+n", "book", "Book", id="pane-book"),
+        Binding("insert", "book", "Book", show=False),  # a browser keeps ctrl+n
         Binding("n", "next_page", "Next page", id="pane-next"),
         Binding("p", "prev_page", "Prev page", id="pane-prev"),
     ]

@@ -58,6 +58,7 @@ class PrescriptionsPane(ServiceMixin, Widget):
     """
     BINDINGS = [
         Binding("ctrl+n", "add", "Prescribe", id="rx-add"),
+        Binding("insert", "add", "Prescribe", show=False),  # a browser keeps ctrl+n
         Binding("delete", "stop", "Stop", id="rx-stop"),
     ]
 

@@ -86,6 +86,7 @@ class ReportsPane(ServiceMixin, Widget):
     """
     BINDINGS = [
         Binding("ctrl+n", "upload", "Upload", id="reports-upload"),
+        Binding("insert", "upload", "Upload", show=False),  # a browser keeps ctrl+n
         Binding("p", "preview", "Preview", id="reports-preview"),
         Binding("ctrl+o", "save_copy", "Save copy", id="reports-save"),
         Binding("delete", "delete", "Delete", id="reports-delete"),

@@ -139,6 +139,7 @@ class VitalsPane(ServiceMixin, Widget):
         Binding("m", "next_metric", "Metric", id="vitals-metric"),
         Binding("r", "next_range", "Range", id="vitals-range"),
         Binding("ctrl+n", "add_reading", "Add reading", id="vitals-add"),
+        Binding("insert", "add_reading", "Add reading", show=False),  # a browser keeps ctrl+n
     ]
 
     #: collections whose changes make the pane re-fetch

@@ -162,6 +162,18 @@ async def test_home_and_end_move_the_table_cursor(make_app):
         assert table.cursor_row == 0
 
 
+@sync
+async def test_insert_opens_the_new_record_form_where_ctrl_n_does(make_app):
+    """In a browser Ctrl+N opens a browser window: Insert does what Ctrl+N does."""
+    app = make_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await login_as(app, pilot, "demo.doctor")
+        await goto(app, pilot, "records", PatientListScreen)
+        await pilot.press("insert")
+        await settle(app, pilot)
+        assert isinstance(app.screen, PatientFormScreen)
+
+
 def appointment(backend, appt_id: str) -> dict[str, Any]:
     return backend.call(lambda s: Peek(s.store).one("appointments", id=appt_id))
 

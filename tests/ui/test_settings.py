@@ -8,6 +8,7 @@ from datetime import date
 from meditrack_tui.screens.forms.confirm import ConfirmScreen
 from meditrack_tui.screens.forms.doctor_hours import DoctorHoursScreen
 from meditrack_tui.screens.forms.slots import SlotPicker
+from meditrack_tui.screens.messages import OpenPatient
 from meditrack_tui.screens.settings import SettingsScreen
 from meditrack_tui.screens.users import UsersScreen
 from textual.widgets import Input, Select, Static
@@ -286,3 +287,24 @@ async def test_doctor_hours_arriving_late_never_overwrite_what_was_typed(make_ap
         dialog.query_one("#doctor", Select).value = other["id"]
         await settle(app, pilot)
         assert dialog.query_one("#dh-mon", Input).value == "10:00-11:00"  # the other's week
+
+
+@sync
+async def test_the_palette_offers_the_screens_keys_for_a_browser(make_app, demo_backend):
+    """A browser keeps Ctrl+T for itself: the settings' "Doctor hours" (ctrl+t) is also a
+    palette command that opens the form; keys the role may not use are not offered."""
+    app = make_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await open_settings(app, pilot)
+        commands = {c.title: c for c in app.get_system_commands(screen)}
+        assert "Doctor hours" in commands and "^t" in commands["Doctor hours"].help
+        await commands["Doctor hours"].callback()
+        await settle(app, pilot)
+        assert isinstance(app.screen, DoctorHoursScreen)
+        # an admin on a patient's record: no reading to add, so no such command
+        pid = app.backend.call(lambda s: s.patients.list(app.session, query="Reyes")).items[0]
+        app.post_message(OpenPatient(pid["id"]))
+        await settle(app, pilot)
+        await settle(app, pilot)
+        titles = {c.title for c in app.get_system_commands(app.screen)}
+        assert "Edit" in " ".join(titles) and "Add reading" not in titles
