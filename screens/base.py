@@ -12,7 +12,7 @@ from textual import getters, work
 from textual.message import Message
 from textual.screen import Screen
 from textual.widget import Widget
-from textual.widgets import DataTable, Input
+from textual.widgets import Input
 from textual.worker import Worker, get_current_worker
 
 from meditrack_tui.domain.permissions import Permissions
@@ -22,6 +22,8 @@ from .context import ScreenContext
 from .messages import DataChanged, ServiceFailed
 
 if TYPE_CHECKING:
+    from textual.widgets import DataTable
+
     from meditrack_tui.services import Services
     from meditrack_tui.services.base import Session
 
