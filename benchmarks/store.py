@@ -212,6 +212,7 @@ def prepare(folder: Path) -> dict[str, str]:
     appointments (future days, the demo doctors' free slots) for >= 20,000 in all."""
     marker = folder / "bench-extra.json"
     if marker.exists():
+        marker.chmod(0o600)  # a data directory's files are private (older caches made it 644)
         return json.loads(marker.read_text())
     from meditrack_tui.store import AppointmentQuery, PatientQuery, UserQuery
 
@@ -263,6 +264,7 @@ def prepare(folder: Path) -> dict[str, str]:
     finally:
         store.close()
     marker.write_text(json.dumps(extra))
+    marker.chmod(0o600)
     return extra
 
 
