@@ -8,7 +8,9 @@ them by patient. Mapping one resource is :mod:`.mapping`'s.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+import sqlite3
+import tempfile
+from collections.abc import Generator, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -135,40 +137,78 @@ class Tally:
         self.refused.append(f"{kind} {message}")
 
 
-def plan(source: Iterator[Item | Refusal], mrn_system: str, tally: Tally
-         ) -> list[PatientGroup]:
-    """Group the resources read by the patient they are about; what belongs to no
-    readable Patient is refused or skipped in ``tally``."""
-    groups: list[PatientGroup] = []
-    by_name: dict[str, PatientGroup] = {}
-    others: list[Item] = []
+def plan(source: Iterator[Item | Refusal], mrn_system: str, tally: Tally, *,
+         spool_dir: Path | None = None) -> Generator[PatientGroup, None, None]:
+    """Group the resources read by the patient they are about, one patient at a time; what
+    belongs to no readable Patient is refused or skipped in ``tally``.
+
+    A resource may come before its Patient (bulk NDJSON files in name order put
+    ``Observation.ndjson`` before ``Patient.ndjson``), so nothing is grouped until the
+    whole source is read. What is read waits on disk meanwhile, not in memory: the kept
+    resources go into a temporary SQLite file (in a new 0700 folder in ``spool_dir``,
+    removed at the end) with an index by the patient they name, and each group is read
+    back from it when its turn comes. Memory holds one resource while reading and one
+    patient's resources while importing, whatever the size of the input; the cost is
+    writing the kept resources once more to disk (about their size again, for the
+    duration of the import) and reading them back.
+    """
+    with tempfile.TemporaryDirectory(prefix=".fhir-import-", dir=spool_dir) as folder:
+        db = sqlite3.connect(Path(folder) / "spool.db", isolation_level=None)
+        try:
+            yield from _spooled(db, source, mrn_system, tally)
+        finally:
+            db.close()
+
+
+_SPOOL = """
+PRAGMA journal_mode = OFF;
+PRAGMA synchronous = OFF;
+CREATE TABLE patients (seq INTEGER PRIMARY KEY, resource TEXT NOT NULL, origin TEXT NOT NULL,
+                       full_url TEXT);
+CREATE TABLE names (name TEXT PRIMARY KEY, seq INTEGER NOT NULL) WITHOUT ROWID;
+CREATE TABLE items (seq INTEGER PRIMARY KEY, subject TEXT NOT NULL, kind TEXT NOT NULL,
+                    resource TEXT NOT NULL, origin TEXT NOT NULL, full_url TEXT);
+"""
+
+
+def _spooled(db: sqlite3.Connection, source: Iterator[Item | Refusal], mrn_system: str,
+             tally: Tally) -> Generator[PatientGroup, None, None]:
+    db.executescript(_SPOOL)
+    db.execute("BEGIN")
     for got in source:
         if isinstance(got, Refusal):
             tally.refuse(got.kind, f"{got.origin}: {got.message}")
             continue
         kind = got.resource["resourceType"]
-        if kind != "Patient":
-            others.append(got)
-            continue
-        try:
-            incoming = to_patient(got.resource, mrn_system)
-        except Invalid as exc:
-            tally.refuse(kind, f"{got.origin}: {exc.message}")
-            continue
-        group = PatientGroup(incoming, got.origin)
-        groups.append(group)
-        for name in names_of(got):
-            by_name[name] = group
-    for got in others:
-        kind = got.resource["resourceType"]
-        if kind not in KEPT:
+        text = json.dumps(got.resource, ensure_ascii=False, separators=(",", ":"))
+        if kind == "Patient":
+            try:
+                to_patient(got.resource, mrn_system)
+            except Invalid as exc:
+                tally.refuse(kind, f"{got.origin}: {exc.message}")
+                continue
+            seq = db.execute("INSERT INTO patients (resource, origin, full_url) "
+                             "VALUES (?, ?, ?)", (text, got.origin, got.full_url)).lastrowid
+            db.executemany("INSERT OR REPLACE INTO names (name, seq) VALUES (?, ?)",
+                           [(name, seq) for name in names_of(got)])
+        elif kind not in KEPT:
             tally.skip(kind, NOT_IMPORTED.get(kind, "not kept by MediTrack"))
-            continue
-        subject = patient_of(got)
-        owner = by_name.get(subject or "")
-        if owner is None:
-            tally.refuse(kind, f"{got.origin}: its patient ({subject or 'none given'}) is "
-                               "not in the import")
-            continue
-        owner.items.append(got)
-    return groups
+        else:
+            db.execute("INSERT INTO items (subject, kind, resource, origin, full_url) "
+                       "VALUES (?, ?, ?, ?, ?)",
+                       (patient_of(got) or "", kind, text, got.origin, got.full_url))
+    db.execute("CREATE INDEX items_subject ON items (subject, seq)")
+    db.execute("COMMIT")
+    for kind, origin, subject in db.execute(
+            "SELECT kind, origin, subject FROM items WHERE subject NOT IN "
+            "(SELECT name FROM names) ORDER BY seq"):
+        tally.refuse(kind, f"{origin}: its patient ({subject or 'none given'}) is not in "
+                           "the import")
+    patients = db.execute("SELECT seq, resource, origin FROM patients ORDER BY seq")
+    for seq, resource, origin in patients:
+        group = PatientGroup(to_patient(json.loads(resource), mrn_system), origin)
+        for text, item_origin, url in db.execute(
+                "SELECT i.resource, i.origin, i.full_url FROM names n JOIN items i "
+                "ON i.subject = n.name WHERE n.seq = ? ORDER BY i.seq", (seq,)):
+            group.items.append(Item(json.loads(text), item_origin, url))
+        yield group
