@@ -8,14 +8,16 @@ them by patient. Mapping one resource is :mod:`.mapping`'s.
 from __future__ import annotations
 
 import json
-import sqlite3
 import tempfile
 from collections.abc import Generator, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .mapping import Invalid, PatientIn, subject_of, to_patient
+
+if TYPE_CHECKING:
+    from ..store.sqlite.spool import GroupSpool
 
 BUNDLE_TYPES = ("collection", "transaction", "searchset", "batch")
 #: why a resource MediTrack could keep is not imported (yet)
@@ -152,63 +154,44 @@ def plan(source: Iterator[Item | Refusal], mrn_system: str, tally: Tally, *,
     writing the kept resources once more to disk (about their size again, for the
     duration of the import) and reading them back.
     """
+    from ..store.sqlite.spool import GroupSpool
+
     with tempfile.TemporaryDirectory(prefix=".fhir-import-", dir=spool_dir) as folder:
-        db = sqlite3.connect(Path(folder) / "spool.db", isolation_level=None)
+        spool = GroupSpool(Path(folder) / "spool.db")
         try:
-            yield from _spooled(db, source, mrn_system, tally)
+            yield from _spooled(spool, source, mrn_system, tally)
         finally:
-            db.close()
+            spool.close()
 
 
-_SPOOL = """
-PRAGMA journal_mode = OFF;
-PRAGMA synchronous = OFF;
-CREATE TABLE patients (seq INTEGER PRIMARY KEY, resource TEXT NOT NULL, origin TEXT NOT NULL,
-                       full_url TEXT);
-CREATE TABLE names (name TEXT PRIMARY KEY, seq INTEGER NOT NULL) WITHOUT ROWID;
-CREATE TABLE items (seq INTEGER PRIMARY KEY, subject TEXT NOT NULL, kind TEXT NOT NULL,
-                    resource TEXT NOT NULL, origin TEXT NOT NULL, full_url TEXT);
-"""
-
-
-def _spooled(db: sqlite3.Connection, source: Iterator[Item | Refusal], mrn_system: str,
+def _spooled(spool: GroupSpool, source: Iterator[Item | Refusal], mrn_system: str,
              tally: Tally) -> Generator[PatientGroup, None, None]:
-    db.executescript(_SPOOL)
-    db.execute("BEGIN")
     for got in source:
         if isinstance(got, Refusal):
             tally.refuse(got.kind, f"{got.origin}: {got.message}")
             continue
         kind = got.resource["resourceType"]
-        text = json.dumps(got.resource, ensure_ascii=False, separators=(",", ":"))
         if kind == "Patient":
             try:
                 to_patient(got.resource, mrn_system)
             except Invalid as exc:
                 tally.refuse(kind, f"{got.origin}: {exc.message}")
                 continue
-            seq = db.execute("INSERT INTO patients (resource, origin, full_url) "
-                             "VALUES (?, ?, ?)", (text, got.origin, got.full_url)).lastrowid
-            db.executemany("INSERT OR REPLACE INTO names (name, seq) VALUES (?, ?)",
-                           [(name, seq) for name in names_of(got)])
+            spool.add_group(names_of(got), _text(got.resource), got.origin)
         elif kind not in KEPT:
             tally.skip(kind, NOT_IMPORTED.get(kind, "not kept by MediTrack"))
         else:
-            db.execute("INSERT INTO items (subject, kind, resource, origin, full_url) "
-                       "VALUES (?, ?, ?, ?, ?)",
-                       (patient_of(got) or "", kind, text, got.origin, got.full_url))
-    db.execute("CREATE INDEX items_subject ON items (subject, seq)")
-    db.execute("COMMIT")
-    for kind, origin, subject in db.execute(
-            "SELECT kind, origin, subject FROM items WHERE subject NOT IN "
-            "(SELECT name FROM names) ORDER BY seq"):
+            spool.add_item(patient_of(got) or "", kind, _text(got.resource), got.origin,
+                           got.full_url)
+    for kind, origin, subject in spool.orphans():
         tally.refuse(kind, f"{origin}: its patient ({subject or 'none given'}) is not in "
                            "the import")
-    patients = db.execute("SELECT seq, resource, origin FROM patients ORDER BY seq")
-    for seq, resource, origin in patients:
-        group = PatientGroup(to_patient(json.loads(resource), mrn_system), origin)
-        for text, item_origin, url in db.execute(
-                "SELECT i.resource, i.origin, i.full_url FROM names n JOIN items i "
-                "ON i.subject = n.name WHERE n.seq = ? ORDER BY i.seq", (seq,)):
-            group.items.append(Item(json.loads(text), item_origin, url))
+    for patient, origin, items in spool.groups():
+        group = PatientGroup(to_patient(json.loads(patient), mrn_system), origin)
+        group.items = [Item(json.loads(text), item_origin, url)
+                       for _, text, item_origin, url in items]
         yield group
+
+
+def _text(resource: dict[str, Any]) -> str:
+    return json.dumps(resource, ensure_ascii=False, separators=(",", ":"))
