@@ -135,12 +135,16 @@ def import_path(services: Services, session: Session, path: Path, *,
     """Import every patient found at ``path``, one unit of work (and audit entry) each."""
     from contextlib import closing
 
+    from ..files import ensure_private_dir
     from .imports import Tally, plan, read_source
 
     tally = Tally()
     services.fhir.import_check(session)
+    # the spool (patient data, while the input is read) goes where the clinic's data is;
+    # on MongoDB the data directory may not exist yet
+    spool_dir = ensure_private_dir(services.config.data_dir)
     with closing(plan(read_source(path), services.config.mrn_system, tally,
-                      spool_dir=services.config.data_dir)) as groups:
+                      spool_dir=spool_dir)) as groups:
         for group in groups:
             services.fhir.import_patient_safely(session, group, tally, dry_run=dry_run)
     return tally
