@@ -213,3 +213,19 @@ def test_import_spool_is_private_and_removed(tmp_path):
     assert stat.S_IMODE(spool.stat().st_mode) == 0o700
     groups.close()
     assert list(tmp_path.iterdir()) == []
+
+
+def test_import_grouping_time_grows_linearly(tmp_path):
+    import time
+
+    def seconds(patients: int) -> float:
+        start = time.perf_counter()
+        for _ in plan(synthetic(patients, 2), "urn:meditrack:mrn", Tally(), spool_dir=tmp_path):
+            pass
+        return time.perf_counter() - start
+
+    seconds(100)  # warm up
+    small, large = seconds(500), seconds(2000)
+    # 4x the patients: about 4x the time (reading a group by a scan of every patient's
+    # names made it 16x: 10,000 patients took minutes)
+    assert large < 8 * small + 0.2, (small, large)

@@ -54,6 +54,7 @@ class GroupSpool:
     def _seal(self) -> None:
         if not self._sealed:
             self.db.execute("CREATE INDEX items_name ON items (name, seq)")
+            self.db.execute("CREATE INDEX names_seq ON names (seq)")
             self.db.execute("COMMIT")
             self._sealed = True
 
