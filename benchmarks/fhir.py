@@ -42,17 +42,28 @@ BASELINE = ("import meditrack_tui.cli, meditrack_tui.fhir.cli, meditrack_tui.fhi
 
 
 #: runs ``-m module args`` or ``-c code`` and, at exit, writes the process's peak RSS
-#: (VmHWM: since its exec, so not the parent's size that ``ru_maxrss`` inherits) to the
-#: file named by BENCH_HWM
+#: (VmHWM: since its exec, so not the parent's size that ``ru_maxrss`` inherits) and its
+#: peak anonymous RSS (sampled every 20 ms: the heap, without the pages of files mapped
+#: into memory such as the store's 64 MB SQLite memory map) to the file named by BENCH_HWM
 LAUNCH = """
-import atexit, os, runpy, sys
+import atexit, os, runpy, sys, threading, time
+
+def status(key):
+    with open("/proc/self/status") as lines:
+        return int(next(line for line in lines if line.startswith(key)).split()[1])
+
+anon = [0]
+
+def sample():
+    while True:
+        anon[0] = max(anon[0], status("RssAnon"))
+        time.sleep(0.02)
 
 def hwm():
-    with open("/proc/self/status") as status:
-        kb = next(line for line in status if line.startswith("VmHWM")).split()[1]
     with open(os.environ["BENCH_HWM"], "w") as out:
-        out.write(kb)
+        out.write(f"{status('VmHWM')} {max(anon[0], status('RssAnon'))}")
 
+threading.Thread(target=sample, daemon=True).start()
 atexit.register(hwm)
 if sys.argv[1] == "-c":
     exec(sys.argv[2])
@@ -62,9 +73,9 @@ else:
 """
 
 
-def run(args: list[str]) -> tuple[float, float, str]:
-    """(seconds, peak RSS in MB, stdout) of ``python args`` (``-m module ...`` or
-    ``-c code``) as a child process."""
+def run(args: list[str]) -> tuple[float, tuple[float, float], str]:
+    """(seconds, (peak RSS, peak anonymous RSS) in MB, stdout) of ``python args``
+    (``-m module ...`` or ``-c code``) as a child process."""
     with tempfile.TemporaryDirectory() as tmp:
         env = {**os.environ, "MEDITRACK_SECRET": SECRET, "PYTHONPATH": str(ROOT),
                "BENCH_HWM": str(Path(tmp) / "hwm")}
@@ -75,7 +86,8 @@ def run(args: list[str]) -> tuple[float, float, str]:
         elapsed = time.perf_counter() - start
         if done.returncode:
             raise SystemExit(f"{args} failed:\n{done.stderr}")
-        return elapsed, int((Path(tmp) / "hwm").read_text()) / 1024, done.stdout
+        peak, anon = (int(v) / 1024 for v in (Path(tmp) / "hwm").read_text().split())
+        return elapsed, (peak, anon), done.stdout
 
 
 def floors(folder: Path) -> tuple[int, float, float, float]:
@@ -125,12 +137,13 @@ def bench(patients: int, scratch: Path) -> list[str]:
     rows = [
         f"| export --all, {total:,} patients ({n:,} resources, {size:.0f} MB NDJSON) "
         f"| {t_exp:.1f} s ({t_exp / total * 1000:.2f} ms/patient; {t_exp / dumps:.0f}x "
-        f"json.dumps of the resources, {dumps:.2f} s) | {m_exp:.0f} MB ({m_exp - m_base:+.0f} "
-        f"MB over the {m_base:.0f} MB of a process that only imports the modules; the "
-        f"resources as Python objects: {held:.0f} MB) |",
+        f"json.dumps of the resources, {dumps:.2f} s) | {m_exp[0]:.0f} MB "
+        f"| {m_exp[1]:.0f} MB ({m_exp[1] - m_base[1]:+.0f} MB over the {m_base[1]:.0f} MB "
+        f"of a process that only imports the modules; the resources as Python objects: "
+        f"{held:.0f} MB) |",
         f"| import into an empty store | {t_imp:.1f} s ({t_imp / total * 1000:.2f} "
         f"ms/patient; {t_imp / loads:.0f}x json.loads of the lines, {loads:.2f} s) | "
-        f"{m_imp:.0f} MB ({m_imp - m_base:+.0f} MB over the baseline) |",
+        f"{m_imp[0]:.0f} MB | {m_imp[1]:.0f} MB ({m_imp[1] - m_base[1]:+.0f} MB) |",
     ]
     for row in rows:
         print(row, flush=True)
@@ -144,7 +157,7 @@ def main() -> None:
     args = parser.parse_args()
     print(f"{date.today()}; reference loop {reference_loop_ms():.0f} ms; load "
           f"{os.getloadavg()[0]:.1f}", flush=True)
-    rows = ["| what | time | peak memory (RSS) |", "|---|---|---|"]
+    rows = ["| what | time | peak RSS | peak anonymous RSS (heap) |", "|---|---|---|---|"]
     with tempfile.TemporaryDirectory(prefix="meditrack-fhir-bench-") as tmp:
         for patients in args.patients:
             # seeding (once, cached; not timed) in a child: this process stays small
