@@ -18,7 +18,7 @@ import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 from ..config import Config
@@ -36,14 +36,20 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser],
     export_sub = export.add_subparsers(dest="export_format", metavar="FORMAT", required=True)
     fhir = export_sub.add_parser(
         "fhir", help="one patient's record as a FHIR R4 Bundle (type collection) in a new "
-                     "FILE; report files go inside it, or beside it with --files-beside")
+                     "FILE (report files inside it, or beside it with --files-beside); or "
+                     "with --all every record as bulk NDJSON, one file per resource type, "
+                     "in a new folder DIR (report files in DIR/files)")
     add_common(fhir, argparse.SUPPRESS)
-    fhir.add_argument("--patient", metavar="MRN", required=True,
-                      help="the patient's MRN (e.g. MRN-000001)")
+    which = fhir.add_mutually_exclusive_group(required=True)
+    which.add_argument("--patient", metavar="MRN", help="the patient's MRN (e.g. MRN-000001)")
+    which.add_argument("--all", action="store_true",
+                       help="every patient's record (archived ones too) as bulk NDJSON")
     fhir.add_argument("--files-beside", action="store_true",
                       help="write the report files into a folder next to FILE and refer to "
                            "them by name instead of embedding them")
-    fhir.add_argument("file", metavar="FILE", help="the Bundle to write (never overwritten)")
+    fhir.add_argument("file", metavar="FILE|DIR",
+                      help="the Bundle to write (never overwritten), or with --all the "
+                           "folder to create (never one that holds files)")
     imp = sub.add_parser("import", help="import patient records (FHIR R4)")
     imp_sub = imp.add_subparsers(dest="import_format", metavar="FORMAT", required=True)
     fhir_in = imp_sub.add_parser(
@@ -94,15 +100,53 @@ def export_patient(services: Services, session: Session, mrn: str, path: Path, *
     return counts
 
 
+def export_all(services: Services, session: Session, folder: Path, *,
+               progress: bool = False) -> dict[str, int]:
+    """Write every patient's record into the new ``folder`` as bulk NDJSON, a page of
+    patients at a time (see :class:`~.bulk.BulkWriter`); the resource counts by type.
+    ``progress``: a progress bar on the terminal (stderr)."""
+    from rich.console import Console
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeRemainingColumn,
+    )
+
+    from .bulk import BulkWriter, prepare_folder
+
+    total = services.fhir.export_total(session)
+    prepare_folder(folder)
+    console = Console(stderr=True, highlight=False)
+    bar = Progress(TextColumn("Exporting patients"), BarColumn(), MofNCompleteColumn(),
+                   TimeRemainingColumn(), console=console,
+                   disable=not (progress and console.is_terminal))
+    with bar, BulkWriter(folder, services.config.mrn_system) as writer:
+        task = bar.add_task("export", total=total)
+        for data in services.fhir.export_all(session):
+            writer.add(data)
+            bar.advance(task)
+    return writer.counts
+
+
 def import_path(services: Services, session: Session, path: Path, *,
                 dry_run: bool = False) -> Tally:
     """Import every patient found at ``path``, one unit of work (and audit entry) each."""
+    from contextlib import closing
+
+    from ..files import ensure_private_dir
     from .imports import Tally, plan, read_source
 
     tally = Tally()
     services.fhir.import_check(session)
-    for group in plan(read_source(path), services.config.mrn_system, tally):
-        services.fhir.import_patient_safely(session, group, tally, dry_run=dry_run)
+    # the spool (patient data, while the input is read) goes where the clinic's data is;
+    # on MongoDB the data directory may not exist yet
+    spool_dir = ensure_private_dir(services.config.data_dir)
+    with closing(plan(read_source(path), services.config.mrn_system, tally,
+                      spool_dir=spool_dir)) as groups:
+        for group in groups:
+            services.fhir.import_patient_safely(session, group, tally, dry_run=dry_run)
     return tally
 
 
@@ -134,6 +178,8 @@ def run(args: argparse.Namespace, config: Config) -> int:
 
     backend = Backend(config)
     path = Path(args.file)
+    if args.all:
+        return run_export_all(args, backend, path)
     if path.exists():
         print(f"meditrack: {path} already exists; choose a new file name (an export never "
               "overwrites a file).", file=sys.stderr)
@@ -159,6 +205,34 @@ def run(args: argparse.Namespace, config: Config) -> int:
     finally:
         backend.close()
     print(f"Wrote {path}: " + ", ".join(f"{n} {kind}" for kind, n in counts.items()))
+    return 0
+
+
+def run_export_all(args: argparse.Namespace, backend: Any, folder: Path) -> int:
+    from .bulk import prepare_folder
+
+    if args.files_beside:
+        print("meditrack: --files-beside is for one patient's Bundle; a bulk export always "
+              "writes the report files beside the NDJSON files.", file=sys.stderr)
+        return 1
+    try:
+        prepare_folder(folder)
+        backend.open()
+
+        def work(services: Services) -> dict[str, int]:
+            session = _shell(services, "export fhir --all")
+            try:
+                return export_all(services, session, folder, progress=True)
+            finally:
+                services.auth.logout(session)
+
+        counts = backend.call(work)
+    except MediTrackError as exc:
+        print(f"meditrack: {exc.message}", file=sys.stderr)
+        return 1
+    finally:
+        backend.close()
+    print(f"Wrote {folder}: " + ", ".join(f"{n} {kind}" for kind, n in counts.items()))
     return 0
 
 

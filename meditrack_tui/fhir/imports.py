@@ -8,12 +8,16 @@ them by patient. Mapping one resource is :mod:`.mapping`'s.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+import tempfile
+from collections.abc import Generator, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .mapping import Invalid, PatientIn, subject_of, to_patient
+
+if TYPE_CHECKING:
+    from ..store.sqlite.spool import GroupSpool
 
 BUNDLE_TYPES = ("collection", "transaction", "searchset", "batch")
 #: why a resource MediTrack could keep is not imported (yet)
@@ -135,40 +139,59 @@ class Tally:
         self.refused.append(f"{kind} {message}")
 
 
-def plan(source: Iterator[Item | Refusal], mrn_system: str, tally: Tally
-         ) -> list[PatientGroup]:
-    """Group the resources read by the patient they are about; what belongs to no
-    readable Patient is refused or skipped in ``tally``."""
-    groups: list[PatientGroup] = []
-    by_name: dict[str, PatientGroup] = {}
-    others: list[Item] = []
+def plan(source: Iterator[Item | Refusal], mrn_system: str, tally: Tally, *,
+         spool_dir: Path | None = None) -> Generator[PatientGroup, None, None]:
+    """Group the resources read by the patient they are about, one patient at a time; what
+    belongs to no readable Patient is refused or skipped in ``tally``.
+
+    A resource may come before its Patient (bulk NDJSON files in name order put
+    ``Observation.ndjson`` before ``Patient.ndjson``), so nothing is grouped until the
+    whole source is read. What is read waits on disk meanwhile, not in memory: the kept
+    resources go into a temporary SQLite file (in a new 0700 folder in ``spool_dir``,
+    removed at the end) with an index by the patient they name, and each group is read
+    back from it when its turn comes. Memory holds one resource while reading and one
+    patient's resources while importing, whatever the size of the input; the cost is
+    writing the kept resources once more to disk (about their size again, for the
+    duration of the import) and reading them back.
+    """
+    from ..store.sqlite.spool import GroupSpool
+
+    with tempfile.TemporaryDirectory(prefix=".fhir-import-", dir=spool_dir) as folder:
+        spool = GroupSpool(Path(folder) / "spool.db")
+        try:
+            yield from _spooled(spool, source, mrn_system, tally)
+        finally:
+            spool.close()
+
+
+def _spooled(spool: GroupSpool, source: Iterator[Item | Refusal], mrn_system: str,
+             tally: Tally) -> Generator[PatientGroup, None, None]:
     for got in source:
         if isinstance(got, Refusal):
             tally.refuse(got.kind, f"{got.origin}: {got.message}")
             continue
         kind = got.resource["resourceType"]
-        if kind != "Patient":
-            others.append(got)
-            continue
-        try:
-            incoming = to_patient(got.resource, mrn_system)
-        except Invalid as exc:
-            tally.refuse(kind, f"{got.origin}: {exc.message}")
-            continue
-        group = PatientGroup(incoming, got.origin)
-        groups.append(group)
-        for name in names_of(got):
-            by_name[name] = group
-    for got in others:
-        kind = got.resource["resourceType"]
-        if kind not in KEPT:
+        if kind == "Patient":
+            try:
+                to_patient(got.resource, mrn_system)
+            except Invalid as exc:
+                tally.refuse(kind, f"{got.origin}: {exc.message}")
+                continue
+            spool.add_group(names_of(got), _text(got.resource), got.origin)
+        elif kind not in KEPT:
             tally.skip(kind, NOT_IMPORTED.get(kind, "not kept by MediTrack"))
-            continue
-        subject = patient_of(got)
-        owner = by_name.get(subject or "")
-        if owner is None:
-            tally.refuse(kind, f"{got.origin}: its patient ({subject or 'none given'}) is "
-                               "not in the import")
-            continue
-        owner.items.append(got)
-    return groups
+        else:
+            spool.add_item(patient_of(got) or "", kind, _text(got.resource), got.origin,
+                           got.full_url)
+    for kind, origin, subject in spool.orphans():
+        tally.refuse(kind, f"{origin}: its patient ({subject or 'none given'}) is not in "
+                           "the import")
+    for patient, origin, items in spool.groups():
+        group = PatientGroup(to_patient(json.loads(patient), mrn_system), origin)
+        group.items = [Item(json.loads(text), item_origin, url)
+                       for _, text, item_origin, url in items]
+        yield group
+
+
+def _text(resource: dict[str, Any]) -> str:
+    return json.dumps(resource, ensure_ascii=False, separators=(",", ":"))

@@ -9,6 +9,7 @@ whole record (reports' content included); it never goes around the policy table.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from datetime import date, datetime, timedelta
 from typing import Any
 
@@ -65,7 +66,39 @@ class FhirService(Service):
         appointments, reports (with their files when ``content``) and the doctors named.
         Audited as one read of the record (``fhir.export``)."""
         self.verify(session, "fhir.export")
-        patient = self._by_mrn(mrn)
+        return self._gather(session, self._by_mrn(mrn), content)
+
+    def export_total(self, session: Session) -> int:
+        """How many patient records a bulk export writes (archived ones too)."""
+        self._bulk_check(session)
+        return self.store.patients.count(archived=None)
+
+    def export_all(self, session: Session, *, content: bool = True, page_size: int = 200
+                   ) -> Iterator[PatientData]:
+        """Every patient's record (archived ones too) in MRN order, for a bulk export:
+        ``page_size`` patients are read at a time (paged by MRN, so each page is one
+        index range however large the clinic) and each record is gathered, policy-checked
+        and audited as :meth:`export_patient` does, one at a time: the caller holds one
+        record at a time, whatever the number of patients."""
+        self._bulk_check(session)
+        after: str | None = None
+        while True:
+            page = self.store.patients.find(PatientQuery(
+                archived=None, sort="mrn", mrn_after=after, limit=page_size,
+                count=False)).items
+            for patient in page:
+                yield self._gather(session, patient, content)
+            if len(page) < page_size:
+                return
+            after = page[-1]["mrn"]
+
+    def _bulk_check(self, session: Session) -> None:
+        """A bulk export is for roles that may export any record (audited refusal)."""
+        if self.authorize(session, "fhir.export", record_type="patient") != policy.ANY:
+            self._deny(session, "fhir.export", "patient", None, None,
+                       "Exporting every patient's record is for doctors and administrators.")
+
+    def _gather(self, session: Session, patient: PatientRow, content: bool) -> PatientData:
         pid = patient["id"]
         self.authorize(session, "fhir.export", patient_id=pid, record_type="patient",
                        record_id=pid)

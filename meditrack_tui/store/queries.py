@@ -52,6 +52,7 @@ class PatientQuery:
     condition: str | None = None        # lower-case, one of conditions_lc
     archived: bool | None = False       # None: both
     vitals_alert: bool | None = None
+    mrn_after: str | None = None        # MRN > this (paging through every record by MRN)
     sort: str = "name"                  # a key of PATIENT_SORTS
     descending: bool = False
     skip: int = 0

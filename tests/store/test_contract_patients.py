@@ -197,6 +197,21 @@ def test_paging_never_overlaps(store, clinic):
         assert all(p.total == 8 for p in pages)
 
 
+def test_mrn_after_pages_through_every_record_by_mrn(store, clinic):
+    seen: list[str] = []
+    after = None
+    while True:
+        page = find(store, archived=None, sort="mrn", mrn_after=after, limit=3, count=False)
+        seen += mrns(page)
+        if len(page.items) < 3:
+            break
+        after = page.items[-1]["mrn"]
+    assert seen == sorted(clinic)
+    assert mrns(find(store, mrn_after="MRN-0010", sort="mrn", limit=2)) == ["MRN-0100",
+                                                                          "MRN-0101"]
+    assert find(store, mrn_after="MRN-0102", archived=None).total == 0
+
+
 def test_count_off_gives_no_total(store, clinic):
     found = find(store, count=False, limit=2)
     assert found.total is None and len(found.items) == 2

@@ -57,3 +57,20 @@ def test_round_trip_and_idempotent_import(services, store, tmp_path, request):
         if kind == "mongo":
             other_store.drop_all()
         other_store.close()
+
+
+def test_bulk_export_import_export_round_trip(services, s, who, tmp_path):
+    from meditrack_tui.fhir.cli import export_all
+    from tests.test_fhir_bulk import normalised, read_folder
+
+    first = tmp_path / "first"
+    export_all(s, who["demo.admin"], first)  # the demo clinic
+    session = services.auth.shell_session("import fhir (test)", "tester")
+    tally = import_path(services, session, first)
+    assert not tally.refused and tally.counts["Patient"]["imported"] >= 3
+    assert sum(row["imported"] for row in import_path(services, session, first)
+               .counts.values()) == 0  # idempotent
+    second = tmp_path / "second"
+    counts = export_all(services, session, second)  # paged by MRN on this store
+    assert counts["Patient"] == tally.counts["Patient"]["imported"]
+    assert normalised(read_folder(second)) == normalised(read_folder(first))

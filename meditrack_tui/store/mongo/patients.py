@@ -83,6 +83,8 @@ class Patients(RecordRepo[PatientRow], PatientRepo):
             clauses.append({"archived": _flag(query.archived)})
         if query.vitals_alert is not None:
             clauses.append({"vitals_alert": _flag(query.vitals_alert)})
+        if query.mrn_after is not None:
+            clauses.append({"mrn": {"$gt": str(query.mrn_after)}})
         filt = {} if not clauses else clauses[0] if len(clauses) == 1 else {"$and": clauses}
         if query.sort not in PATIENT_SORTS:
             raise ValueError(f"unknown patient sort {query.sort!r}")

@@ -99,6 +99,8 @@ class SqlitePatients(Paged[PatientRow], PatientRepo):
             add(f"{broad}archived = ?", _flag(query.archived))
         if query.vitals_alert is not None:
             add(f"{broad}vitals_alert = ?", _flag(query.vitals_alert))
+        if query.mrn_after is not None:
+            add(f"{broad}mrn > ?", query.mrn_after)
         sort = order((*PATIENT_SORTS[query.sort], "id"), query.descending)
         if query.search is None:
             return self._page(clauses, params, sort, query.skip, query.limit, query.count)
