@@ -10,7 +10,7 @@ import calendar
 import math
 import re
 import unicodedata
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from datetime import date, datetime, time, timedelta
 from typing import Any
 
@@ -147,15 +147,19 @@ class Checker:
         return text
 
     def choice(
-        self, field: str, value: Any, choices: Iterable[str], *, required: bool = True
+        self, field: str, value: Any, choices: Iterable[str], *, required: bool = True,
+        labels: Mapping[str, str] | None = None,
     ) -> str | None:
+        """``value`` if it is one of ``choices``; the message names them by their
+        ``labels`` (what the form shows, e.g. "Female" for "F") when given."""
         options = list(choices)
+        named = ", ".join((labels or {}).get(option, option) for option in options)
         if value is None or value == "":
             if required:
-                self.fail(field, f"Choose one of: {', '.join(options)}.")
+                self.fail(field, f"Choose one of: {named}.")
             return None
         if not isinstance(value, str) or value not in options:
-            self.fail(field, f"Choose one of: {', '.join(options)}.")
+            self.fail(field, f"Choose one of: {named}.")
             return None
         return value
 

@@ -7,7 +7,7 @@ import re
 from datetime import date
 from typing import Any
 
-from ..domain import SEXES
+from ..domain import SEX_LABELS, SEXES
 from ..errors import ValidationError
 from ..store import PatientRow
 from ..validation import EMAIL_RE, PHONE_RE, Checker
@@ -65,7 +65,7 @@ def build_patient_doc(check: Checker, data: dict[str, Any], *, today: date,
             check.fail("dob", "Date of birth cannot be in the future.")
         out["dob"] = born.isoformat() if born is not None else None
     if given("sex"):
-        out["sex"] = check.choice("sex", data.get("sex"), SEXES)
+        out["sex"] = check.choice("sex", data.get("sex"), SEXES, labels=SEX_LABELS)
     if given("phone"):
         phone = check.text("phone", data.get("phone"), max_len=30)
         if phone and not PHONE_RE.match(phone):

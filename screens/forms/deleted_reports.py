@@ -15,8 +15,12 @@ from textual.screen import ModalScreen
 from textual.widgets import DataTable, Static
 
 from ..base import ServiceMixin
+from ..widgets.table import Fit, Table
 from .confirm import ConfirmScreen
 from .report_dialog import MODAL_CSS
+
+DELETED_COLUMNS = (("deleted", "Deleted"), ("file", "File"), ("by", "By"),
+                   ("reason", "Reason"))
 
 
 @dataclass
@@ -55,10 +59,10 @@ class DeletedReportsScreen(ServiceMixin, ModalScreen[bool]):
             yield Static("Deleted reports", classes="rp-title")
             yield Static("Enter restores the selected report. Escape closes.",
                          classes="rp-hint")
-            table: DataTable[Any] = DataTable(id="deleted-table", cursor_type="row",
-                                              zebra_stripes=True)
-            for label in ("Deleted", "File", "By", "Reason"):
-                table.add_column(label)
+            table = Table(id="deleted-table", cursor_type="row", zebra_stripes=True)
+            # at 80 columns the reason and the file name share what is left, with an
+            # ellipsis (the confirmation names both in full)
+            table.fit = Fit(flex=("reason", "file"), minimum=14)
             yield table
             yield Static("", id="deleted-empty", classes="rp-hint")
 
@@ -73,12 +77,11 @@ class DeletedReportsScreen(ServiceMixin, ModalScreen[bool]):
     def on_deleted_listed(self, message: DeletedListed) -> None:
         reports = message.reports
         self.reports = reports
-        table = self.query_one("#deleted-table", DataTable)
-        table.clear()
-        for report in reports:
-            table.add_row(f"{report['deleted_at']:%Y-%m-%d %H:%M}", Text(report["filename"]),
+        self.query_one("#deleted-table", Table).fill_fitted(DELETED_COLUMNS, [
+            (str(index), [f"{report['deleted_at']:%Y-%m-%d %H:%M}", Text(report["filename"]),
                           Text(report.get("deleted_by") or ""),
-                          Text(report.get("delete_reason") or ""))
+                          Text(report.get("delete_reason") or "")])
+            for index, report in enumerate(reports)])
         self.query_one("#deleted-empty", Static).update(
             "" if reports else "No deleted reports for this patient.")
 
