@@ -187,14 +187,23 @@ def run(args: argparse.Namespace, config: Config) -> int:
     if not path.parent.is_dir():
         print(f"meditrack: the folder {path.parent} does not exist.", file=sys.stderr)
         return 1
+    return _export_as_shell(
+        backend, f"export fhir --patient {args.patient}", path,
+        lambda services, session: export_patient(services, session, args.patient, path,
+                                                 files_beside=args.files_beside))
+
+
+def _export_as_shell(backend: Any, command: str, where: Path,
+                     export: Callable[[Services, Session], dict[str, int]]) -> int:
+    """Run ``export`` on the store thread in a shell session (audited, logged out after);
+    print what was written, or the refusal."""
     try:
         backend.open()
 
         def work(services: Services) -> dict[str, int]:
-            session = _shell(services, f"export fhir --patient {args.patient}")
+            session = _shell(services, command)
             try:
-                return export_patient(services, session, args.patient, path,
-                                      files_beside=args.files_beside)
+                return export(services, session)
             finally:
                 services.auth.logout(session)
 
@@ -204,7 +213,7 @@ def run(args: argparse.Namespace, config: Config) -> int:
         return 1
     finally:
         backend.close()
-    print(f"Wrote {path}: " + ", ".join(f"{n} {kind}" for kind, n in counts.items()))
+    print(f"Wrote {where}: " + ", ".join(f"{n} {kind}" for kind, n in counts.items()))
     return 0
 
 
@@ -217,23 +226,12 @@ def run_export_all(args: argparse.Namespace, backend: Any, folder: Path) -> int:
         return 1
     try:
         prepare_folder(folder)
-        backend.open()
-
-        def work(services: Services) -> dict[str, int]:
-            session = _shell(services, "export fhir --all")
-            try:
-                return export_all(services, session, folder, progress=True)
-            finally:
-                services.auth.logout(session)
-
-        counts = backend.call(work)
     except MediTrackError as exc:
         print(f"meditrack: {exc.message}", file=sys.stderr)
         return 1
-    finally:
-        backend.close()
-    print(f"Wrote {folder}: " + ", ".join(f"{n} {kind}" for kind, n in counts.items()))
-    return 0
+    return _export_as_shell(
+        backend, "export fhir --all", folder,
+        lambda services, session: export_all(services, session, folder, progress=True))
 
 
 def run_import(args: argparse.Namespace, config: Config) -> int:
