@@ -229,7 +229,7 @@ class MediTrackApp(LiveFeedApp):
         from .forms.confirm import ConfirmScreen
 
         self.push_screen(ConfirmScreen("You have unsaved changes. Discard them and leave?",
-                                       yes="Discard", no="Stay"),
+                                       yes="Discard", no="Keep editing"),
                          lambda discard: then() if discard else None)
 
     def action_logout(self) -> None:

@@ -24,7 +24,7 @@ from meditrack_tui.services.base import Session
 from ..base import ServiceMixin, error_text
 from ..messages import ServiceFailed
 from ..widgets.cells import books_for_self, keeps_an_agenda, status_label, when_text
-from .confirm import ConfirmScreen
+from .confirm import close_or_ask
 from .fields import clear_field_errors, error_line, field_row, show_field_errors
 from .patient_picker import PatientPicker
 from .slots import SlotPicker
@@ -311,14 +311,5 @@ class AppointmentForm(ServiceMixin, ModalScreen[dict[str, Any] | None]):
 
     @on(Button.Pressed, "#close")
     def action_close(self) -> None:
-        if not self.has_unsaved_changes:
-            self.dismiss(None)
-            return
-
-        def answered(discard: bool | None) -> None:
-            if discard:
-                self.dismiss(None)
-
-        self.app.push_screen(ConfirmScreen("Discard your changes?", yes="Discard",
-                                           no="Keep editing"), answered)
+        close_or_ask(self, "Discard your changes?")
 

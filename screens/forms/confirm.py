@@ -3,6 +3,8 @@ prompt (e.g. a reason)."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
@@ -131,3 +133,18 @@ class PromptScreen(ModalScreen[str | None]):
 
     def action_cancel(self) -> None:
         self.dismiss(None)
+
+
+def close_or_ask(form: ModalScreen[Any], question: str) -> None:
+    """Close ``form`` (dismissed with None) now when nothing typed would be lost
+    (``form.has_unsaved_changes``), else once the person agrees: Enter discards, Escape
+    keeps editing. The one way every form asks before throwing typed work away."""
+    if not getattr(form, "has_unsaved_changes", False):
+        form.dismiss(None)
+        return
+
+    def answered(discard: bool | None) -> None:
+        if discard:
+            form.dismiss(None)
+
+    form.app.push_screen(ConfirmScreen(question, yes="Discard", no="Keep editing"), answered)

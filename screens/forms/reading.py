@@ -17,7 +17,7 @@ from meditrack_tui.errors import MediTrackError, SessionExpired
 
 from ..base import ServiceMixin
 from ..messages import ServiceFailed
-from .confirm import ConfirmScreen
+from .confirm import close_or_ask
 from .fields import clear_field_errors, error_line, show_refusal
 
 InputType = Literal["integer", "number", "text"]
@@ -144,12 +144,4 @@ class AddReadingScreen(ServiceMixin, ModalScreen[dict[str, Any] | None]):
     @on(Button.Pressed, "#reading-cancel")
     def action_cancel(self) -> None:
         """Close the form, asking first when something typed would be lost."""
-        if not self.has_unsaved_changes:
-            self.dismiss(None)
-            return
-        self.app.push_screen(ConfirmScreen("Discard the reading you typed?", yes="Discard",
-                                           no="Keep editing"), self._discard)
-
-    def _discard(self, discard: bool | None) -> None:
-        if discard:
-            self.dismiss(None)
+        close_or_ask(self, "Discard the reading you typed?")

@@ -21,7 +21,7 @@ from meditrack_tui.services.reports import ALLOWED, KINDS
 
 from ..base import ServiceMixin
 from ..messages import ServiceFailed
-from .confirm import ConfirmScreen
+from .confirm import close_or_ask
 from .fields import clear_field_errors, error_line, show_refusal
 from .report_dialog import MODAL_CSS, size_text
 
@@ -193,12 +193,4 @@ class UploadReportScreen(ServiceMixin, ModalScreen[dict[str, Any] | None]):
     @on(Button.Pressed, "#upload-cancel")
     def action_cancel(self) -> None:
         """Close the form, asking first when something typed would be lost."""
-        if not self.has_unsaved_changes:
-            self.dismiss(None)
-            return
-        self.app.push_screen(ConfirmScreen("Discard the upload you prepared?", yes="Discard",
-                                           no="Keep editing"), self._discard)
-
-    def _discard(self, discard: bool | None) -> None:
-        if discard:
-            self.dismiss(None)
+        close_or_ask(self, "Discard the upload you prepared?")

@@ -26,7 +26,7 @@ from meditrack_tui.errors import Conflict, MediTrackError, SessionExpired
 
 from ..base import ServiceMixin, error_text
 from ..messages import ServiceFailed
-from .confirm import ConfirmScreen
+from .confirm import close_or_ask
 from .fields import clear_field_errors, error_line, field_row, show_field_errors
 
 if TYPE_CHECKING:
@@ -269,13 +269,4 @@ class VersionedForm(ServiceMixin, ModalScreen[Record | None]):
 
     @on(Button.Pressed, "#cancel")
     def action_cancel(self) -> None:
-        if not self.has_unsaved_changes:
-            self.dismiss(None)
-            return
-
-        def leave(discard: bool | None) -> None:
-            if discard:
-                self.dismiss(None)
-
-        self.app.push_screen(ConfirmScreen("Discard the changes you typed?", yes="Discard",
-                                           no="Keep editing"), leave)
+        close_or_ask(self, "Discard the changes you typed?")
