@@ -355,11 +355,12 @@ def main(argv: Sequence[str] | None = None) -> int:
 
             return server_commands.run(args, config)
         if args.command == "serve":
-            from .serve import serve
+            from .screens.serve import serve
 
-            return serve(config, host=args.host, port=args.port, public=args.public,
-                         public_url=args.public_url, demo=getattr(args, "demo", False),
-                         idle_lock=getattr(args, "idle_lock", None))
+            status: int = serve(config, host=args.host, port=args.port, public=args.public,
+                                public_url=args.public_url, demo=getattr(args, "demo", False),
+                                idle_lock=getattr(args, "idle_lock", None))
+            return status
         if args.command in ("export", "import"):
             from .fhir import cli as fhir_cli
 

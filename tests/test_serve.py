@@ -8,9 +8,7 @@ import sys
 from pathlib import Path
 
 import pytest
-
-from meditrack_tui.config import ENV_MONGO_URI, Config
-from meditrack_tui.serve import (
+from meditrack_tui.screens.serve import (
     ServeRefused,
     check_address,
     check_public_url,
@@ -18,6 +16,8 @@ from meditrack_tui.serve import (
     session_command,
     session_environment,
 )
+
+from meditrack_tui.config import ENV_MONGO_URI, Config
 from tests.test_cli import meditrack
 
 

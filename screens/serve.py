@@ -24,7 +24,7 @@ import socket
 import sys
 from urllib.parse import urlsplit
 
-from .config import ENV_MONGO_URI, Config
+from meditrack_tui.config import ENV_MONGO_URI, Config
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8000
@@ -121,8 +121,8 @@ def serve(config: Config, *, host: str = DEFAULT_HOST, port: int = DEFAULT_PORT,
     """Run the web server until it is stopped (Ctrl+C or SIGTERM); returns the exit code."""
     warning = check_address(host, port, public)
     url = check_public_url(public_url) if public_url else None
-    from .cli import _seed_demo_if_empty, store_location
-    from .runtime import Backend
+    from meditrack_tui.cli import _seed_demo_if_empty, store_location
+    from meditrack_tui.runtime import Backend
 
     # Open the store once before serving: a wrong data directory, permissions or an
     # unreachable database is reported here, not in every browser session; the demo clinic
@@ -146,7 +146,7 @@ def serve(config: Config, *, host: str = DEFAULT_HOST, port: int = DEFAULT_PORT,
     print(f"MediTrack for browsers on {store_location(config)}; each browser session runs "
           "its own MediTrack and logs in there.")
     if demo:
-        from .seed import DEMO_LOGINS, DEMO_PASSWORD
+        from meditrack_tui.seed import DEMO_LOGINS, DEMO_PASSWORD
 
         print(f"Demo logins: {', '.join(DEMO_LOGINS)} (password: {DEMO_PASSWORD})")
     try:
