@@ -18,70 +18,14 @@ from .config import (
     ENV_DATA_DIR,
     ENV_DB_NAME,
     ENV_IDLE_LOCK,
-    ENV_LOCKOUT,
-    ENV_MAX_UPLOAD,
     ENV_MONGO_URI,
-    ENV_MRN_SYSTEM,
-    ENV_SCAN_DIRS,
-    ENV_SECRET,
-    ENV_SESSION_HOURS,
     Config,
-    default_data_dir,
 )
 from .errors import MediTrackError
 
 if TYPE_CHECKING:  # imported where used: the start-up loads only what it needs
     from .runtime import Backend
     from .services import Services
-
-
-def epilog() -> str:
-    """The help's closing text (built when asked for: finding the platform's default data
-    directory imports platformdirs, which starting the app does not otherwise need)."""
-    return f"""\
-configuration (environment variables; options above win where both exist):
-  {ENV_MONGO_URI}      use a real MongoDB (any URI pymongo accepts, e.g.
-                           mongodb://host:27017 or mongodb+srv://...). Without it the
-                           embedded store in the data directory is used.
-  {ENV_DATA_DIR}       data directory of the embedded store and the secret file
-                           (default: {default_data_dir()})
-  {ENV_DB_NAME}        database name (default: meditrack)
-  {ENV_SECRET}         session signing secret; without it a random secret is kept in
-                           <data dir>/secret.key, readable only by its owner
-  {ENV_IDLE_LOCK} minutes of inactivity before the terminal locks (default 10)
-  {ENV_MAX_UPLOAD}     largest report upload in MB (default 10)
-  {ENV_LOCKOUT}   minutes an account stays locked after 5 failed logins (default 15)
-  {ENV_SESSION_HOURS}     hours a login stays valid before signing in again (default 12)
-  {ENV_SCAN_DIRS}      folders (separated by "{os.pathsep}") doctors may upload scans from,
-                           besides each user's own inbox, <data dir>/inbox/<username>
-  {ENV_MRN_SYSTEM} the identifier system (a URI) of the clinic's MRNs in FHIR
-                           exports (default urn:meditrack:mrn)
-
-files: uploads come only from the user's inbox folder (or a scan folder for doctors);
-  saved copies go to <data dir>/outbox/<username> as new files. The data directory must be
-  private to the account running MediTrack (chmod 700); it is refused when it is not.
-
-examples:
-  meditrack --demo                 start on a demo clinic (logins: demo.admin,
-                                   demo.doctor, demo.patient; password meditrack-demo)
-  meditrack seed --patients 10000  add synthetic patients for scale work
-  meditrack create-admin           create the first administrator from the shell
-  meditrack audit verify           check that no audit entry was edited, removed or
-                                   inserted behind the app's back (exit 0: intact,
-                                   1: not intact, 2: could not check)
-  meditrack backup FILE            a backup of the live store (records, audit trail,
-                                   report files; not secret.key: keep that apart)
-  meditrack backup --verify FILE   check a backup without restoring it
-  meditrack restore FILE --data-dir DIR
-                                   restore into an empty store and verify it
-  meditrack doctor                 what needs fixing before going live
-  meditrack export fhir --patient MRN-000001 FILE
-                                   one patient's record as a FHIR R4 Bundle
-  meditrack import fhir --dry-run DIR
-                                   what importing FHIR Bundles or NDJSON would change
-  meditrack serve                  the app in a browser at http://127.0.0.1:8000 (put a
-                                   TLS reverse proxy in front: docs/deploy.md)
-"""
 
 
 class _Parser(argparse.ArgumentParser):
@@ -92,6 +36,8 @@ class _Parser(argparse.ArgumentParser):
     @property
     def epilog(self) -> str:
         if self._epilog is None:
+            from .cli_help import epilog
+
             self._epilog = epilog()
         return self._epilog
 
@@ -100,7 +46,29 @@ class _Parser(argparse.ArgumentParser):
         self._epilog = value
 
 
-def build_parser() -> argparse.ArgumentParser:
+# the top-level options that take a value (the next word is theirs, not a command)
+_VALUE_OPTIONS = frozenset({"--data-dir", "--mongo-uri", "--db-name", "--idle-lock"})
+
+
+def only_starts_the_app(argv: Sequence[str]) -> bool:
+    """Whether these arguments just start the app: options only, no command, no help.
+
+    Then the parser is built without the subcommands, whose parsers import the deploy and
+    FHIR modules (a tenth of the time before the login screen shows)."""
+    value_next = False
+    for word in argv:
+        if value_next:
+            value_next = False
+        elif word in ("-h", "--help", "--version") or not word.startswith("-"):
+            return False
+        else:
+            value_next = word in _VALUE_OPTIONS
+    return True
+
+
+def build_parser(commands: bool = True) -> argparse.ArgumentParser:
+    """The command line's parser; ``commands=False`` leaves the subcommands out (for
+    arguments :func:`only_starts_the_app` accepts: they parse the same either way)."""
     parser = _Parser(
         prog="meditrack",
         description="MediTrack: a keyboard-first patient health record system for the terminal.",
@@ -126,6 +94,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--idle-lock", type=float, metavar="MINUTES",
                         help="minutes of inactivity before the terminal locks "
                              f"(env {ENV_IDLE_LOCK})")
+    if not commands:
+        parser.set_defaults(command=None)
+        return parser
     sub = parser.add_subparsers(dest="command", metavar="COMMAND",
                                 parser_class=argparse.ArgumentParser)
     seed = sub.add_parser("seed", help="load the demo clinic or synthetic patients")
@@ -342,8 +313,8 @@ def os_error_text(exc: OSError) -> str:
 def main(argv: Sequence[str] | None = None) -> int:
     # Before anything opens a file: whatever MediTrack creates is its account's alone.
     os.umask(0o077)
-    parser = build_parser()
-    args = parser.parse_args(argv)
+    words = sys.argv[1:] if argv is None else list(argv)
+    args = build_parser(commands=not only_starts_the_app(words)).parse_args(words)
     try:
         config = resolve_config(args)
         if args.command == "seed":

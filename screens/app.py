@@ -36,24 +36,14 @@ AREAS: dict[str, tuple[str, str]] = {
 }
 
 
-def _first_screen() -> Screen[Any]:
-    from .login import LoginScreen
-
-    return LoginScreen()
-
-
 class MediTrackApp(LiveFeedApp):
     """MediTrack in the terminal."""
 
-    # The login screen is the first screen, the base of the screen stack, rather than
-    # pushed over a blank default one (which costs start-up a screen); areas open above
-    # it, and a logout pushes a fresh one. (A mode, not get_default_screen: Textual loads
-    # a mode's screen's CSS_PATH, not the default screen's.)
-    MODES = {"login": _first_screen}
-    DEFAULT_MODE = "login"
-
     TITLE = "MediTrack"
-    CSS_PATH = "app.tcss"
+    # login.tcss (the login, sign-up, setup and lock screens) is read with the app's own
+    # sheet: a screen's CSS_PATH makes Textual parse every loaded sheet again, twice, before
+    # that screen's first frame - a cost start-up would pay before the login screen shows
+    CSS_PATH = ["app.tcss", "login.tcss"]
     ENABLE_COMMAND_PALETTE = True
     BINDINGS = [*global_bindings(), Binding("ctrl+q", "quit", "Quit", show=False, id="quit")]
 
@@ -95,6 +85,13 @@ class MediTrackApp(LiveFeedApp):
         return self._last_context
 
     # --- start-up ---
+
+    def get_default_screen(self) -> Screen[Any]:
+        """The login screen is the base of the screen stack (not pushed over a blank one):
+        areas open above it, and a logout pushes a fresh one."""
+        from .login import LoginScreen
+
+        return LoginScreen()
 
     def on_mount(self) -> None:
         self.screen_change_signal.subscribe(self, self.key_guard.screen_changed, immediate=True)

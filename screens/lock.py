@@ -24,7 +24,6 @@ class PasswordChecked(Message):
 class LockScreen(BaseScreen):
     """Shows no patient data; the password returns the user to where they were."""
 
-    CSS_PATH = "login.tcss"
     DEFAULT_CLASSES = "auth"  # login.tcss styles these four screens through it
     AUTO_FOCUS = "#unlock-password"
     BINDINGS = [Binding("f10", "logout", "Logout", id="lock-logout", priority=True)]

@@ -31,7 +31,6 @@ class LoggedIn(Message):
 class LoginScreen(BaseScreen):
     """Username and password; clear messages for wrong password, lockout and pending approval."""
 
-    CSS_PATH = "login.tcss"
     DEFAULT_CLASSES = "auth"  # login.tcss styles these four screens through it
     AUTO_FOCUS = "#username"
     BINDINGS = [

@@ -40,7 +40,6 @@ class AdminLoggedIn(Message):
 class SetupScreen(BaseScreen):
     """First run: there are no users, so create the first administrator."""
 
-    CSS_PATH = "login.tcss"
     DEFAULT_CLASSES = "auth"  # login.tcss styles these four screens through it
     AUTO_FOCUS = "#username"
     # a short terminal (80x24) gets one-line inputs, so that the button shows without scrolling

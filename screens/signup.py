@@ -43,7 +43,6 @@ def stacked(name: str, label: str, **options: Any) -> ComposeResult:
 class SignupScreen(BaseScreen):
     """Patient self-sign-up (an active account and a new record) or a doctor's request."""
 
-    CSS_PATH = "login.tcss"
     DEFAULT_CLASSES = "auth"  # login.tcss styles these four screens through it
     AUTO_FOCUS = "#su-role"
     BINDINGS = [Binding("escape", "back", "Back", id="back")]

@@ -230,3 +230,22 @@ def test_data_dir_that_cannot_be_created(tmp_path):
     result = meditrack(tmp_path, "seed", "--demo", "--data-dir", str(blocker / "data"))
     assert result.returncode != 0
     assert "Traceback" not in result.stderr and str(blocker) in result.stderr
+
+
+@pytest.mark.parametrize("argv", [
+    [], ["--demo"], ["--data-dir", "seed"], ["--data-dir=x", "--idle-lock", "5"],
+    ["--mongo-uri", "mongodb://h", "--db-name", "run"], ["--data-dir", "x", "seed"],
+    ["seed", "--patients", "3"], ["--data", "x"], ["run"], ["bogus"], ["--help"],
+])
+def test_the_parser_without_subcommands_reads_what_it_accepts_alike(argv, capsys):
+    """Options only (a value may look like a command name) parse to the same namespace
+    with or without the subcommands; a command, a word argparse would complete, or the
+    help gets the whole parser."""
+    from meditrack_tui.cli import build_parser, only_starts_the_app
+
+    light = only_starts_the_app(argv)
+    assert light == (argv in ([], ["--demo"], ["--data-dir", "seed"],
+                             ["--data-dir=x", "--idle-lock", "5"],
+                             ["--mongo-uri", "mongodb://h", "--db-name", "run"]))
+    if light:
+        assert build_parser(commands=False).parse_args(argv) == build_parser().parse_args(argv)

@@ -215,3 +215,16 @@ def test_the_ui_checker_sees_imports():
     app = ui_imports(SCREENS / "app.py")
     assert "meditrack_tui.screens.keys" in app
     assert any(name.startswith("meditrack_tui.screens.login") for name in app)
+
+
+def test_starting_the_app_builds_no_subcommand_parser():
+    """``meditrack`` with options only parses without the subcommands' parsers, whose
+    modules (deploy, FHIR) the start-up does not need."""
+    probe = ("import sys, meditrack_tui.cli as c; "
+             "a = c.build_parser(commands=not c.only_starts_the_app(['--data-dir', 'd']))"
+             ".parse_args(['--data-dir', 'd']); "
+             "print(sorted(m for m in sys.modules if m.startswith("
+             "('meditrack_tui.deploy', 'meditrack_tui.fhir'))), a.command)")
+    result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
+                            timeout=60)
+    assert result.stdout.split() == ["[]", "None"], result.stderr

@@ -77,9 +77,10 @@ print(json.dumps(seen))
 def run_probe(tmp_path) -> dict:
     from pathlib import Path
 
-    import screens
+    from meditrack_tui.screens import app
 
-    css = str(Path(screens.__file__).parent / "app.tcss")
+    # the app's sheets, by absolute path (a CSS_PATH is relative to its class's module)
+    css = [str(Path(app.__file__).parent / name) for name in app.MediTrackApp.CSS_PATH]
     config = make_config(tmp_path / "data")
     code = PROBE.format(heavy=HEAVY, login_screens=LOGIN_SCREENS, css=css,
                         data=str(config.data_dir))
@@ -97,7 +98,7 @@ def test_login_screen_is_drawn_before_anything_heavy_loads_and_then_connects(tmp
     assert seen["drawn"] == [], "the login screen needed " + ", ".join(seen["drawn"])
     assert seen["open_when_drawn"] is False  # connecting waits for the drawn screen
     assert seen["buttons"] == 2  # the buttons, mounted after the first frame, are there
-    assert seen["card_width"] == 60  # styled by login.tcss (the first screen's CSS_PATH)
+    assert seen["card_width"] == 60  # styled by login.tcss (read with the app's sheet)
     # no garbage collection while starting; collecting again once the screen is up
     assert seen["gc_when_drawn"] is False and seen["gc_after"] is True
     # the login screen is the first screen, not pushed over a blank one (an empty store
