@@ -20,6 +20,8 @@ import subprocess
 import sys
 import time
 import urllib.request
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -33,26 +35,43 @@ PASSWORD = "meditrack-demo"
 LIVE_LIMIT = 1.0  # seconds: another session's change on screen within this
 
 
-def install_chromium() -> str:
-    """Debian's chromium: found, or installed with apt-get (never downloaded otherwise)."""
-    found = find_chromium()
+def install_debian(package: str, find: Callable[[], str | None], what: str) -> str:
+    """A command from Debian's ``package``: found, or installed with apt-get (never
+    downloaded otherwise); the test is skipped, saying why, where it cannot be installed."""
+    found = find()
     if found:
         return found
     if not hasattr(os, "geteuid") or os.geteuid() != 0:
-        pytest.skip("the browser test needs Debian's chromium, which is not installed, and "
-                    "only root can install it (apt-get install chromium)")
+        pytest.skip(f"{what} needs Debian's {package}, which is not installed, and only "
+                    f"root can install it (apt-get install {package})")
     if not shutil.which("apt-get"):
-        pytest.skip("the browser test needs chromium, which is not installed, and this "
-                    "machine has no apt-get to install it with")
+        pytest.skip(f"{what} needs {package}, which is not installed, and this machine has "
+                    "no apt-get to install it with")
     env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-    for command in (["apt-get", "update", "-q"],
-                    ["apt-get", "install", "-y", "-q", "--no-install-recommends", "chromium"]):
-        done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=1200)
-        assert done.returncode == 0, f"{' '.join(command)} failed:\n{done.stdout[-2000:]}" \
-                                     f"\n{done.stderr[-2000:]}"
-    found = find_chromium()
-    assert found, "apt-get installed chromium but no chromium command is on PATH"
+    # a package with a service (nginx) is not started by its installation: Debian asks
+    # policy-rc.d (container images ship one saying no); one is put there for the install
+    policy = Path("/usr/sbin/policy-rc.d")
+    made_policy = not policy.exists()
+    if made_policy:
+        policy.write_text("#!/bin/sh\n# the MediTrack tests: start no service\nexit 101\n")
+        policy.chmod(0o755)
+    try:
+        for command in (["apt-get", "update", "-q"],
+                        ["apt-get", "install", "-y", "-q", "--no-install-recommends", package]):
+            done = subprocess.run(command, env=env, capture_output=True, text=True,
+                                  timeout=1200, stdin=subprocess.DEVNULL)
+            assert done.returncode == 0, f"{' '.join(command)} failed:\n" \
+                                         f"{done.stdout[-2000:]}\n{done.stderr[-2000:]}"
+    finally:
+        if made_policy:
+            policy.unlink()
+    found = find()
+    assert found, f"apt-get installed {package} but its command was not found"
     return found
+
+
+def install_chromium() -> str:
+    return install_debian("chromium", find_chromium, "the browser test")
 
 
 @pytest.fixture(scope="module")
@@ -69,9 +88,10 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-@pytest.fixture
-def server(tmp_path: Path):
-    """``meditrack serve --demo`` on a free loopback port; ended with all its sessions."""
+@contextmanager
+def meditrack_serve(tmp_path: Path, *extra: str) -> Iterator[tuple[int, Path]]:
+    """``meditrack serve --demo`` on a free loopback port; ended with all its sessions.
+    Yields the port and the data directory once the page is served."""
     port = free_port()
     log = tmp_path / "serve.log"
     env = {k: v for k, v in os.environ.items() if not k.startswith("MEDITRACK_")}
@@ -82,7 +102,7 @@ def server(tmp_path: Path):
     with open(log, "wb") as out:
         proc = subprocess.Popen(
             [sys.executable, "-m", "meditrack_tui", "--data-dir", str(tmp_path / "data"),
-             "--demo", "serve", "--port", str(port)],
+             "--demo", "serve", "--port", str(port), *extra],
             stdout=out, stderr=subprocess.STDOUT, env=env, cwd=tmp_path,
             start_new_session=True)  # its own process group: the sessions end with it
     try:
@@ -97,10 +117,16 @@ def server(tmp_path: Path):
             except OSError:
                 time.sleep(0.1)
         print(f"meditrack serve: page served {time.monotonic() - began:.1f} s after start")
-        yield url, tmp_path / "data"
+        yield port, tmp_path / "data"
     finally:
         kill_group(proc)
         print(f"meditrack serve log: {log}")
+
+
+@pytest.fixture
+def server(tmp_path: Path) -> Iterator[tuple[str, Path]]:
+    with meditrack_serve(tmp_path) as (port, data):
+        yield f"http://127.0.0.1:{port}/", data
 
 
 async def log_in(page: Page, url: str, username: str) -> None:
