@@ -59,6 +59,7 @@ KEYS: dict[str, tuple[str, str, int, str]] = {
     "Down": ("ArrowDown", "ArrowDown", 40, ""),
     "Up": ("ArrowUp", "ArrowUp", 38, ""),
     "Backspace": ("Backspace", "Backspace", 8, ""),
+    "Insert": ("Insert", "Insert", 45, ""),
     **{f"F{n}": (f"F{n}", f"F{n}", 111 + n, "") for n in range(1, 13)},
 }
 CTRL = 2  # CDP modifier bit
