@@ -347,6 +347,12 @@ def main(argv: Sequence[str] | None = None) -> int:
 
             print(f"meditrack: {ssh_command_refusal()}", file=sys.stderr)
             return 1
+        from .deploy import no_terminal_refusal
+
+        refusal = no_terminal_refusal()
+        if refusal:  # ssh -T, or input or output not a terminal: it would draw nowhere
+            print(f"meditrack: {refusal}", file=sys.stderr)
+            return 1
         return cmd_run(args, config)
     except MediTrackError as exc:
         print(f"meditrack: {exc.message}", file=sys.stderr)

@@ -59,6 +59,7 @@ KEYS: dict[str, tuple[str, str, int, str]] = {
     "Down": ("ArrowDown", "ArrowDown", 40, ""),
     "Up": ("ArrowUp", "ArrowUp", 38, ""),
     "Backspace": ("Backspace", "Backspace", 8, ""),
+    "Insert": ("Insert", "Insert", 45, ""),
     **{f"F{n}": (f"F{n}", f"F{n}", 111 + n, "") for n in range(1, 13)},
 }
 CTRL = 2  # CDP modifier bit
@@ -71,9 +72,10 @@ class CDPError(RuntimeError):
 class Browser:
     """One headless Chromium process and its DevTools connection."""
 
-    def __init__(self, executable: str, workdir: Path) -> None:
+    def __init__(self, executable: str, workdir: Path, *extra_args: str) -> None:
         self.executable = executable
         self.workdir = workdir
+        self.extra_args = extra_args
         self.process: subprocess.Popen[bytes] | None = None
         self.http: aiohttp.ClientSession | None = None
         self.ws: aiohttp.ClientWebSocketResponse | None = None
@@ -90,7 +92,7 @@ class Browser:
              "--no-first-run", "--no-default-browser-check", "--disable-extensions",
              "--disable-background-networking", "--disable-sync", "--mute-audio",
              "--remote-debugging-port=0", f"--user-data-dir={profile}",
-             "--window-size=1280,860", "about:blank"],
+             "--window-size=1280,860", *self.extra_args, "about:blank"],
             stdout=self.log, stderr=subprocess.STDOUT, start_new_session=True)
         port_file = profile / "DevToolsActivePort"
         deadline = time.monotonic() + timeout
@@ -131,7 +133,10 @@ class Browser:
         await self.ws.send_str(json.dumps(message))
         return await asyncio.wait_for(future, timeout)
 
-    async def new_page(self) -> Page:
+    async def new_page(self, block_web_fonts: bool = True) -> Page:
+        """A new tab. ``block_web_fonts``: the page's Google Fonts link is refused by the
+        browser itself, so the test never reaches out (the TLS proxy test leaves it to the
+        documented CSP, and checks that the CSP refuses it)."""
         target = await self.send("Target.createTarget", {"url": "about:blank"})
         attached = await self.send("Target.attachToTarget",
                                    {"targetId": target["targetId"], "flatten": True})
@@ -141,10 +146,16 @@ class Browser:
         await page.send("Network.enable")
         # offline and private: the page's web font link is not fetched (docs/deploy.md's CSP
         # blocks it too)
-        await page.send("Network.setBlockedURLs", {"urls": ["*fonts.googleapis.com*",
-                                                            "*fonts.gstatic.com*"]})
+        if block_web_fonts:
+            await page.send("Network.setBlockedURLs", {"urls": ["*fonts.googleapis.com*",
+                                                                "*fonts.gstatic.com*"]})
         await page.send("Page.addScriptToEvaluateOnNewDocument", {"source": CAPTURE_TERMINAL})
         return page
+
+    def events_of(self, page: Page, method: str) -> list[dict[str, Any]]:
+        """The events of ``method`` the page's session has received so far (their params)."""
+        return [e.get("params", {}) for e in self.events.get(page.session, [])
+                if e.get("method") == method]
 
     async def stop(self) -> None:
         if self.reader is not None:

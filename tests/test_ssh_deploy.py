@@ -24,12 +24,13 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TextIO
 
 import pytest
 
 import meditrack_tui
 from meditrack_tui import cli
-from meditrack_tui.deploy import NO_FORWARDING, SshPlan
+from meditrack_tui.deploy import NO_FORWARDING, SshPlan, no_terminal_refusal
 
 REPO = Path(meditrack_tui.__file__).resolve().parents[1]
 
@@ -84,6 +85,57 @@ def test_the_forced_command_refuses_a_command_with_a_sentence(
     assert cli.main(["--data-dir", str(tmp_path / "data")]) == 1
     err = capsys.readouterr().err
     assert "runs MediTrack only" in err and "ssh -t" in err
+
+
+def _streams(request: pytest.FixtureRequest, *, terminal: bool) -> tuple[TextIO, TextIO]:
+    """Standard input and output: a pseudo-terminal's, or pipes (as ``ssh -T`` gives the
+    ForceCommand)."""
+    if terminal:
+        leader, follower = os.openpty()
+        streams = os.fdopen(os.dup(follower)), os.fdopen(follower, "w")
+        request.addfinalizer(lambda: os.close(leader))  # open while the terminal is used
+    else:
+        read, write = os.pipe()
+        streams = os.fdopen(read), os.fdopen(write, "w")
+    for stream in streams:
+        request.addfinalizer(stream.close)
+    return streams
+
+
+SSH_ENV = {"SSH_CONNECTION": "127.0.0.1 50000 127.0.0.1 22"}
+WEB_DRIVER = {"TEXTUAL_DRIVER": "textual.drivers.web_driver:WebDriver"}  # textual-serve's
+
+
+@pytest.mark.parametrize("environ,terminal,refused", [
+    (SSH_ENV, False, True),        # ssh -T: pipes, no terminal
+    ({}, False, True),             # meditrack < file | less, on the server
+    (SSH_ENV, True, False),        # ssh -t
+    ({}, True, False),             # a local terminal
+    (WEB_DRIVER, False, False),    # a browser session of meditrack serve (textual-serve)
+])
+def test_the_app_needs_a_terminal_or_a_host_that_draws_it(
+        request: pytest.FixtureRequest, environ: dict[str, str], terminal: bool,
+        refused: bool) -> None:
+    stdin, stdout = _streams(request, terminal=terminal)
+    refusal = no_terminal_refusal(environ, stdin, stdout)
+    assert (refusal is not None) is refused
+    if refusal:
+        assert refusal.startswith("MediTrack needs a terminal")
+        assert ("ssh -t" in refusal) is ("SSH_CONNECTION" in environ)
+
+
+def test_the_app_without_a_terminal_exits_with_the_sentence(tmp_path: Path) -> None:
+    """``ssh -T meditrack@server`` runs the ForceCommand on pipes: the app must not start
+    (it would draw nowhere until the client leaves)."""
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith(("MEDITRACK_", "SSH_", "TEXTUAL_"))}
+    done = subprocess.run([sys.executable, "-m", "meditrack_tui", "--data-dir",
+                           str(tmp_path / "data")], env={**env, **SSH_ENV},
+                          stdin=subprocess.PIPE, capture_output=True, text=True, timeout=30)
+    assert done.returncode == 1, done
+    assert done.stderr.startswith("meditrack: MediTrack needs a terminal: connect with "
+                                  "'ssh -t "), done.stderr
+    assert done.stdout == ""  # not a byte of a screen drawn into the pipe
 
 
 def test_plan_refuses_paths_sshd_cannot_quote() -> None:
@@ -178,6 +230,14 @@ def _pids_of_uid(uid: int) -> list[int]:
         except OSError:
             continue
     return pids
+
+
+def _is_meditrack(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as cmdline:
+            return b"meditrack" in cmdline.read()
+    except OSError:  # it ended meanwhile
+        return False
 
 
 @dataclass
@@ -425,7 +485,26 @@ def test_meditrack_over_ssh_the_vista_way(ssh_site: SshSite) -> None:
     assert info.st_uid == int(_run(["id", "-u", site.account]).stdout)
     site.timings["sftp"] = time.monotonic() - t0
 
-    # 2. MediTrack over ssh -tt in a terminal: log in, a patient's BP chart, the upload form
+    # 2. no terminal (ssh -T, no command): a sentence and a non-zero exit at once, and no
+    # MediTrack left running (it would draw nowhere until the client leaves)
+    t0 = time.monotonic()
+    try:
+        no_tty = _run(["ssh", "-T", *port, *site.ssh_opts(), f"{site.account}@{host}"],
+                      timeout=20)
+    except subprocess.TimeoutExpired:
+        pytest.fail("ssh -T started MediTrack without a terminal: no answer within 20 s")
+    took = time.monotonic() - t0
+    assert no_tty.returncode != 0, no_tty
+    assert "MediTrack needs a terminal: connect with 'ssh -t" in no_tty.stderr, no_tty
+    assert took < 10, f"ssh -T took {took:.1f} s to be refused"
+    uid = int(_run(["id", "-u", site.account]).stdout)
+    deadline = time.monotonic() + 5
+    while left := [pid for pid in _pids_of_uid(uid) if _is_meditrack(pid)]:
+        assert time.monotonic() < deadline, f"MediTrack still running after ssh -T: {left}"
+        time.sleep(0.1)
+    site.timings["ssh -T refused"] = took
+
+    # 3. MediTrack over ssh -tt in a terminal: log in, a patient's BP chart, the upload form
     t0 = time.monotonic()
     term = Tmux(site.tmux_sock, ["ssh", "-tt", *port, *site.ssh_opts(),
                                  f"{site.account}@{host}"])
@@ -459,7 +538,7 @@ def test_meditrack_over_ssh_the_vista_way(ssh_site: SshSite) -> None:
     term.keys("Escape")
     site.timings["upload form"] = time.monotonic() - t0
 
-    # 3. no shell, no commands, no file transfer as the app account, no forwarding
+    # 4. no shell, no commands, no file transfer as the app account, no forwarding
     t0 = time.monotonic()
     for login, command in ((site.account, ["/bin/sh", "-c", "id"]),
                            (site.files_login, ["/bin/sh", "-c", "id"])):
