@@ -343,11 +343,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         if "SSH_ORIGINAL_COMMAND" in os.environ:
             # the SSH ForceCommand (meditrack deploy ssh) was asked for a command or a
             # file transfer instead of the app: refuse it in a sentence
-            from .deploy import ssh_command_refusal
+            from .refusals import ssh_command_refusal
 
             print(f"meditrack: {ssh_command_refusal()}", file=sys.stderr)
             return 1
-        from .deploy import no_terminal_refusal
+        from .refusals import no_terminal_refusal
 
         refusal = no_terminal_refusal()
         if refusal:  # ssh -T, or input or output not a terminal: it would draw nowhere

@@ -30,7 +30,8 @@ import pytest
 
 import meditrack_tui
 from meditrack_tui import cli
-from meditrack_tui.deploy import NO_FORWARDING, SshPlan, no_terminal_refusal
+from meditrack_tui.deploy import NO_FORWARDING, SshPlan
+from meditrack_tui.refusals import no_terminal_refusal
 
 REPO = Path(meditrack_tui.__file__).resolve().parents[1]
 
