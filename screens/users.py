@@ -308,7 +308,7 @@ class UsersScreen(AdminListScreen):
 
         def changed(result: dict[str, Any] | None) -> None:
             if result:
-                self.notify(f"{result['username']} is now {ROLE_LABELS[result['role']]}; "
+                self.notify(f"{result['username']}'s role is now {ROLE_LABELS[result['role']]}; "
                             "their open sessions were ended.", title="Users", markup=False)
                 self.reload()
 

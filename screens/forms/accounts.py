@@ -175,8 +175,9 @@ class RoleScreen(ServiceMixin, ModalScreen[dict[str, Any] | None]):
         with Vertical(classes="dialog", id="role-form"):
             yield Static(f"Change the role of {user['username']}", classes="dialog-title",
                          markup=False)
-            yield Static(f"{user.get('full_name') or ''} is now {current}. Their open sessions "
-                         "end when the role changes.", classes="muted", markup=False)
+            name = user.get("full_name") or user["username"]
+            yield Static(f"{name}'s role today: {current}. Changing it ends their open "
+                         "sessions.", classes="muted", markup=False)
             yield Select([(label, role) for role, label in ROLE_LABELS.items()],
                          value=user["role"], allow_blank=False, id="role-select")
             yield error_line("role")
