@@ -16,7 +16,7 @@ import getpass
 import json
 import os
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
@@ -136,17 +136,25 @@ def import_path(services: Services, session: Session, path: Path, *,
     from contextlib import closing
 
     from ..files import ensure_private_dir
-    from .imports import Tally, plan, read_source
+    from .imports import Doctor, Item, Tally, plan, read_source
 
     tally = Tally()
     services.fhir.import_check(session)
     # the spool (patient data, while the input is read) goes where the clinic's data is;
     # on MongoDB the data directory may not exist yet
     spool_dir = ensure_private_dir(services.config.data_dir)
+    # report files referred to by URL are read from the folder being imported, only
+    folder = path if path.is_dir() else path.parent
+
+    def doctors(items: Iterator[Item]) -> dict[str, Doctor]:
+        # before the first patient: each doctor matched or created in its own unit of work
+        return services.fhir.import_practitioners(session, items, tally, dry_run=dry_run)
+
     with closing(plan(read_source(path), services.config.mrn_system, tally,
-                      spool_dir=spool_dir)) as groups:
+                      spool_dir=spool_dir, doctors=doctors)) as groups:
         for group in groups:
-            services.fhir.import_patient_safely(session, group, tally, dry_run=dry_run)
+            services.fhir.import_patient_safely(session, group, tally, dry_run=dry_run,
+                                                files_from=folder)
     return tally
 
 
@@ -164,6 +172,10 @@ def print_summary(tally: Tally, *, dry_run: bool) -> None:
     console.print(table)
     for (kind, reason), n in sorted(tally.reasons.items()):
         console.print(f"Skipped {n} {kind}: {reason}", markup=False)
+    for note in tally.notes[:50]:
+        console.print(note, markup=False)
+    if len(tally.notes) > 50:
+        console.print(f"... and {len(tally.notes) - 50} more.")
     for message in tally.refused[:50]:
         console.print(f"Refused {message}", markup=False)
     if len(tally.refused) > 50:
