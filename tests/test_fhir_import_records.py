@@ -263,3 +263,18 @@ def test_a_file_an_upload_would_refuse_is_refused(s, who, services, tmp_path):
     att["data"] = base64.b64encode(b"MZ\x90\x00\x03\x00\x00\x00" * 40).decode()  # a program
     tally = import_path(services, shell(services), write(tmp_path, "p.json", source))
     assert any("This kind of file is not accepted" in r for r in tally.refused)
+
+
+def test_a_bulk_export_folder_copied_elsewhere_still_finds_its_files(s, who, services,
+                                                                    tmp_path):
+    import shutil
+
+    from meditrack_tui.fhir.cli import export_all
+
+    export_all(s, who["demo.admin"], tmp_path / "first")
+    copy_of = tmp_path / "elsewhere" / "copy"
+    shutil.copytree(tmp_path / "first", copy_of)
+    shutil.rmtree(tmp_path / "first")  # the URLs name the folder that is gone
+    tally = import_path(services, shell(services), copy_of)
+    assert not tally.refused
+    assert tally.counts["DocumentReference"]["imported"] == Peek(s.store).count("reports") > 0

@@ -55,8 +55,21 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser],
     fhir_in = imp_sub.add_parser(
         "fhir", help="read FHIR R4 Bundles (collection, transaction, searchset) or bulk "
                      "NDJSON from FILE or every *.json/*.ndjson in DIR: match patients by "
-                     "identifier or create them, keep what MediTrack keeps, and print what "
-                     "was imported, matched, skipped and refused")
+                     "identifier or create them; keep their details, allergies, conditions, "
+                     "vitals, prescriptions, appointments and report files (embedded, or "
+                     "file:// URLs read only from inside the folder being imported); match "
+                     "doctors (Practitioner) by username or identifier, or create their "
+                     "accounts deactivated with a password nobody knows (an administrator "
+                     "resets it and reactivates them); print what was imported, matched, "
+                     "skipped and refused",
+        description="Import FHIR R4 resources: Patient, AllergyIntolerance, Condition, "
+                    "Observation (vitals), MedicationRequest, Appointment, DocumentReference "
+                    "(report files) and Practitioner (doctors); other types are skipped "
+                    "with the reason. Doctors not yet in MediTrack get accounts "
+                    "that cannot sign in until an administrator resets the password and "
+                    "reactivates them. Report files referred to by URL are read only from "
+                    "inside DIR (or the folder holding FILE). Importing twice creates "
+                    "nothing new.")
     add_common(fhir_in, argparse.SUPPRESS)
     fhir_in.add_argument("path", metavar="FILE|DIR", help="a Bundle, an NDJSON file or a folder")
     fhir_in.add_argument("--dry-run", action="store_true",
