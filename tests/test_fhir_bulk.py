@@ -24,7 +24,8 @@ from tests.conftest import make_config
 from tests.fhir_check import validate
 from tests.peek import Peek
 
-KEPT = ("Patient", "AllergyIntolerance", "Condition", "Observation", "MedicationRequest")
+KEPT = ("Patient", "AllergyIntolerance", "Condition", "Observation", "MedicationRequest",
+        "Appointment", "DocumentReference", "Practitioner")
 
 
 def read_folder(folder: Path) -> dict[str, list[dict[str, Any]]]:
@@ -33,15 +34,16 @@ def read_folder(folder: Path) -> dict[str, list[dict[str, Any]]]:
 
 
 def normalised(by_kind: dict[str, list[dict[str, Any]]]) -> list[str]:
-    """The kept resources without ids, meta and references' targets, as sorted JSON;
-    numbers as decimals (the demo seed stores a glucose of 181 where the vitals service,
-    which an import goes through, stores 181.0: the same FHIR decimal)."""
+    """The kept resources without ids, meta, references' targets and report files' URLs
+    (a file's path names its export folder; its hash stays), as sorted JSON; numbers as
+    decimals (the demo seed stores a glucose of 181 where the vitals service, which an
+    import goes through, stores 181.0: the same FHIR decimal)."""
     def strip(value: Any) -> Any:
         if isinstance(value, (int, float)) and not isinstance(value, bool):
             return float(value)
         if isinstance(value, dict):
             return {k: strip(v) for k, v in value.items()
-                    if k not in ("id", "meta", "reference", "issued")}
+                    if k not in ("id", "meta", "reference", "issued", "url")}
         if isinstance(value, list):
             return [strip(v) for v in value]
         return value
@@ -130,8 +132,10 @@ def test_bulk_round_trip_into_an_empty_store(s, who, tmp_path, services):
     export_all(s, who["demo.admin"], first)
     shell = services.auth.shell_session("import fhir (test)", "tester")
     tally = import_path(services, shell, first)
-    assert not tally.refused
+    assert not tally.refused and not tally.reasons
     assert tally.counts["Patient"]["imported"] == len(read_folder(first)["Patient"])
+    for kind in ("Appointment", "DocumentReference", "Practitioner"):
+        assert tally.counts[kind]["imported"] == len(read_folder(first)[kind]) > 0
     second = tmp_path / "second"
     export_all(services, shell, second)
     a, b = normalised(read_folder(first)), normalised(read_folder(second))

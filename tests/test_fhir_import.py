@@ -20,7 +20,8 @@ from tests.fhir_check import validate_bundle
 from tests.fhir_synthea import patient_bundle
 from tests.peek import Peek
 
-KEPT = ("Patient", "AllergyIntolerance", "Condition", "Observation", "MedicationRequest")
+KEPT = ("Patient", "AllergyIntolerance", "Condition", "Observation", "MedicationRequest",
+        "Appointment", "DocumentReference", "Practitioner")
 
 
 def shell(services: Any) -> Any:
@@ -51,10 +52,12 @@ def normalised(b: dict[str, Any]) -> list[str]:
 def test_round_trip_into_an_empty_store_gives_the_same_resources(s, who, tmp_path, services):
     original = bundle(s.fhir.export_patient(who["demo.admin"], "MRN-000001"),
                       s.config.mrn_system, now=FIXED_NOW)
+    assert {"Appointment", "DocumentReference", "Practitioner"} <= {
+        e["resource"]["resourceType"] for e in original["entry"]}
     path = write(tmp_path, "p1.json", original)
     session = shell(services)
     tally = import_path(services, session, path)
-    assert not tally.refused
+    assert not tally.refused and not tally.reasons
     again = bundle(services.fhir.export_patient(session, "MRN-000001"),
                    services.config.mrn_system, now=FIXED_NOW)
     validate_bundle(again)

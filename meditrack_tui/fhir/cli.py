@@ -16,7 +16,7 @@ import getpass
 import json
 import os
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
@@ -55,8 +55,21 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser],
     fhir_in = imp_sub.add_parser(
         "fhir", help="read FHIR R4 Bundles (collection, transaction, searchset) or bulk "
                      "NDJSON from FILE or every *.json/*.ndjson in DIR: match patients by "
-                     "identifier or create them, keep what MediTrack keeps, and print what "
-                     "was imported, matched, skipped and refused")
+                     "identifier or create them; keep their details, allergies, conditions, "
+                     "vitals, prescriptions, appointments and report files (embedded, or "
+                     "file:// URLs read only from inside the folder being imported); match "
+                     "doctors (Practitioner) by username or identifier, or create their "
+                     "accounts deactivated with a password nobody knows (an administrator "
+                     "resets it and reactivates them); print what was imported, matched, "
+                     "skipped and refused",
+        description="Import FHIR R4 resources: Patient, AllergyIntolerance, Condition, "
+                    "Observation (vitals), MedicationRequest, Appointment, DocumentReference "
+                    "(report files) and Practitioner (doctors); other types are skipped "
+                    "with the reason. Doctors not yet in MediTrack get accounts "
+                    "that cannot sign in until an administrator resets the password and "
+                    "reactivates them. Report files referred to by URL are read only from "
+                    "inside DIR (or the folder holding FILE). Importing twice creates "
+                    "nothing new.")
     add_common(fhir_in, argparse.SUPPRESS)
     fhir_in.add_argument("path", metavar="FILE|DIR", help="a Bundle, an NDJSON file or a folder")
     fhir_in.add_argument("--dry-run", action="store_true",
@@ -136,17 +149,25 @@ def import_path(services: Services, session: Session, path: Path, *,
     from contextlib import closing
 
     from ..files import ensure_private_dir
-    from .imports import Tally, plan, read_source
+    from .imports import Doctor, Item, Tally, plan, read_source
 
     tally = Tally()
     services.fhir.import_check(session)
     # the spool (patient data, while the input is read) goes where the clinic's data is;
     # on MongoDB the data directory may not exist yet
     spool_dir = ensure_private_dir(services.config.data_dir)
+    # report files referred to by URL are read from the folder being imported, only
+    folder = path if path.is_dir() else path.parent
+
+    def doctors(items: Iterator[Item]) -> dict[str, Doctor]:
+        # before the first patient: each doctor matched or created in its own unit of work
+        return services.fhir.import_practitioners(session, items, tally, dry_run=dry_run)
+
     with closing(plan(read_source(path), services.config.mrn_system, tally,
-                      spool_dir=spool_dir)) as groups:
+                      spool_dir=spool_dir, doctors=doctors)) as groups:
         for group in groups:
-            services.fhir.import_patient_safely(session, group, tally, dry_run=dry_run)
+            services.fhir.import_patient_safely(session, group, tally, dry_run=dry_run,
+                                                files_from=folder)
     return tally
 
 
@@ -164,6 +185,10 @@ def print_summary(tally: Tally, *, dry_run: bool) -> None:
     console.print(table)
     for (kind, reason), n in sorted(tally.reasons.items()):
         console.print(f"Skipped {n} {kind}: {reason}", markup=False)
+    for note in tally.notes[:50]:
+        console.print(note, markup=False)
+    if len(tally.notes) > 50:
+        console.print(f"... and {len(tally.notes) - 50} more.")
     for message in tally.refused[:50]:
         console.print(f"Refused {message}", markup=False)
     if len(tally.refused) > 50:

@@ -7,6 +7,8 @@ one); interpretations use HL7 v3 ObservationInterpretation, worked out from
 
 from __future__ import annotations
 
+from ..domain.appointments import AppointmentStatus
+
 LOINC = "http://loinc.org"
 UCUM = "http://unitsofmeasure.org"
 OBS_CATEGORY = "http://terminology.hl7.org/CodeSystem/observation-category"
@@ -50,10 +52,16 @@ UNIT_CONVERSIONS: dict[str, dict[str, tuple[float, float]]] = {
     "diastolic": {"mm[Hg]": (1.0, 0.0)},
 }
 
-#: MediTrack appointment status -> FHIR Appointment.status (and back)
-APPOINTMENT_STATUS = {"scheduled": "booked", "checked-in": "arrived", "completed": "fulfilled",
-                      "cancelled": "cancelled", "no-show": "noshow"}
-APPOINTMENT_STATUS_BACK = {v: k for k, v in APPOINTMENT_STATUS.items()}
+#: MediTrack appointment status (the domain's) -> FHIR Appointment.status
+APPOINTMENT_STATUS: dict[str, str] = {
+    AppointmentStatus.SCHEDULED.value: "booked", AppointmentStatus.CHECKED_IN.value: "arrived",
+    AppointmentStatus.COMPLETED.value: "fulfilled",
+    AppointmentStatus.CANCELLED.value: "cancelled", AppointmentStatus.NO_SHOW.value: "noshow"}
+#: FHIR Appointment.status -> MediTrack's (R4's "checked-in" too); an import skips the
+#: others (proposed, pending, waitlist, entered-in-error) with the reason
+APPOINTMENT_STATUS_BACK: dict[str, str] = {
+    **{v: k for k, v in APPOINTMENT_STATUS.items()},
+    "checked-in": AppointmentStatus.CHECKED_IN.value}
 
 #: MediTrack sex -> FHIR administrative gender (and back)
 GENDER = {"F": "female", "M": "male", "X": "other"}

@@ -8,11 +8,13 @@ them by patient. Mapping one resource is :mod:`.mapping`'s.
 from __future__ import annotations
 
 import json
+import os
 import tempfile
-from collections.abc import Generator, Iterator
+from collections.abc import Callable, Generator, Iterator
 from dataclasses import dataclass, field
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any
+from urllib.parse import unquote, urlsplit
 
 from .mapping import Invalid, PatientIn, subject_of, to_patient
 
@@ -20,13 +22,14 @@ if TYPE_CHECKING:
     from ..store.sqlite.spool import GroupSpool
 
 BUNDLE_TYPES = ("collection", "transaction", "searchset", "batch")
-#: why a resource MediTrack could keep is not imported (yet)
+#: why a resource MediTrack could keep is not imported by this reading
 NOT_IMPORTED = {
-    "Appointment": "appointments are not imported yet (they need the clinic's doctors)",
-    "DocumentReference": "report files are not imported yet",
-    "Practitioner": "doctors are not imported: an administrator creates their accounts",
+    "Practitioner": "doctors are imported only by a whole import (meditrack import fhir)",
 }
-KEPT = ("Patient", "AllergyIntolerance", "Condition", "Observation", "MedicationRequest")
+KEPT = ("Patient", "AllergyIntolerance", "Condition", "Observation", "MedicationRequest",
+        "Appointment", "DocumentReference")
+#: a doctor an import matched or created: (user id, full name)
+Doctor = tuple[str, str]
 
 
 @dataclass
@@ -114,6 +117,9 @@ class PatientGroup:
     patient: PatientIn
     origin: str
     items: list[Item] = field(default_factory=list)
+    #: the doctors of the import by every name a reference may give their Practitioner
+    #: (shared by every group of one import: the clinic's doctors, not its patients)
+    doctors: dict[str, Doctor] = field(default_factory=dict)
 
 
 @dataclass
@@ -124,6 +130,8 @@ class Tally:
     counts: dict[str, dict[str, int]] = field(default_factory=dict)
     reasons: dict[tuple[str, str], int] = field(default_factory=dict)
     refused: list[str] = field(default_factory=list)
+    #: what an administrator has to act on (a doctor's account created inactive, ...)
+    notes: list[str] = field(default_factory=list)
 
     def count(self, kind: str, outcome: str, n: int = 1) -> None:
         row = self.counts.setdefault(kind, {"imported": 0, "matched": 0, "skipped": 0,
@@ -140,9 +148,16 @@ class Tally:
 
 
 def plan(source: Iterator[Item | Refusal], mrn_system: str, tally: Tally, *,
-         spool_dir: Path | None = None) -> Generator[PatientGroup, None, None]:
+         spool_dir: Path | None = None,
+         doctors: Callable[[Iterator[Item]], dict[str, Doctor]] | None = None
+         ) -> Generator[PatientGroup, None, None]:
     """Group the resources read by the patient they are about, one patient at a time; what
     belongs to no readable Patient is refused or skipped in ``tally``.
+
+    Practitioners belong to no patient: with ``doctors``, once the whole source is read
+    and before the first group, it is given them (one at a time, from the spool) and
+    returns the doctors they are, by every name a reference may give them; each group
+    carries that map. Without it they are skipped with the reason.
 
     A resource may come before its Patient (bulk NDJSON files in name order put
     ``Observation.ndjson`` before ``Patient.ndjson``), so nothing is grouped until the
@@ -159,13 +174,14 @@ def plan(source: Iterator[Item | Refusal], mrn_system: str, tally: Tally, *,
     with tempfile.TemporaryDirectory(prefix=".fhir-import-", dir=spool_dir) as folder:
         spool = GroupSpool(Path(folder) / "spool.db")
         try:
-            yield from _spooled(spool, source, mrn_system, tally)
+            yield from _spooled(spool, source, mrn_system, tally, doctors)
         finally:
             spool.close()
 
 
 def _spooled(spool: GroupSpool, source: Iterator[Item | Refusal], mrn_system: str,
-             tally: Tally) -> Generator[PatientGroup, None, None]:
+             tally: Tally, doctors: Callable[[Iterator[Item]], dict[str, Doctor]] | None
+             ) -> Generator[PatientGroup, None, None]:
     for got in source:
         if isinstance(got, Refusal):
             tally.refuse(got.kind, f"{got.origin}: {got.message}")
@@ -178,6 +194,8 @@ def _spooled(spool: GroupSpool, source: Iterator[Item | Refusal], mrn_system: st
                 tally.refuse(kind, f"{got.origin}: {exc.message}")
                 continue
             spool.add_group(names_of(got), _text(got.resource), got.origin)
+        elif kind == "Practitioner" and doctors is not None:
+            spool.add_loose(kind, _text(got.resource), got.origin, got.full_url)
         elif kind not in KEPT:
             tally.skip(kind, NOT_IMPORTED.get(kind, "not kept by MediTrack"))
         else:
@@ -186,8 +204,13 @@ def _spooled(spool: GroupSpool, source: Iterator[Item | Refusal], mrn_system: st
     for kind, origin, subject in spool.orphans():
         tally.refuse(kind, f"{origin}: its patient ({subject or 'none given'}) is not in "
                            "the import")
+    known: dict[str, Doctor] = {}
+    if doctors is not None:
+        known = doctors(Item(json.loads(text), origin, url)
+                        for _, text, origin, url in spool.loose("Practitioner"))
     for patient, origin, items in spool.groups():
-        group = PatientGroup(to_patient(json.loads(patient), mrn_system), origin)
+        group = PatientGroup(to_patient(json.loads(patient), mrn_system), origin,
+                             doctors=known)
         group.items = [Item(json.loads(text), item_origin, url)
                        for _, text, item_origin, url in items]
         yield group
@@ -195,3 +218,44 @@ def _spooled(spool: GroupSpool, source: Iterator[Item | Refusal], mrn_system: st
 
 def _text(resource: dict[str, Any]) -> str:
     return json.dumps(resource, ensure_ascii=False, separators=(",", ":"))
+
+
+def attachment_file(url: str, folder: Path, max_bytes: int) -> tuple[str, bytes]:
+    """The content of a report file an attachment refers to by ``file:`` URL, read ONLY
+    from inside ``folder`` (the folder being imported): a path with ``..``, a path that
+    leads elsewhere (a link included) or a file on another machine is refused with
+    :class:`Invalid`; a web address is skipped. Export folders move (copied to another
+    server): an absolute path outside ``folder`` is also looked for by its last two parts
+    (``files/<name>``, ``<stem>-files/<name>``) and its name inside ``folder``. The file
+    is read as an upload is (a plain file, no link, within the size limit)."""
+    from ..errors import ValidationError
+    from ..files import Folder, read_file
+    from .mapping import Skip
+
+    parts = urlsplit(url)
+    if parts.scheme != "file":
+        raise Skip("report files at a web address are not fetched (only files embedded in "
+                   "the import or in the folder being imported are read)")
+    if parts.netloc not in ("", "localhost"):
+        raise Invalid(f"the file {url} is on another machine ({parts.netloc}); only files "
+                      "in the folder being imported are read")
+    raw = unquote(parts.path)
+    outside = Invalid(f"the file {raw} is not inside the folder being imported ({folder}); "
+                      "only files there are read")
+    given = PurePosixPath(raw)
+    if ".." in given.parts or "\x00" in raw or not given.name:
+        raise outside
+    base = Path(os.path.realpath(folder))
+    if given.is_absolute():
+        candidates = [Path(given), base.joinpath(*given.parts[-2:]), base / given.name]
+    else:
+        candidates = [base / given]
+    for candidate in candidates:
+        real = Path(os.path.realpath(candidate))
+        if real != base and real.is_relative_to(base) and real.exists():
+            try:
+                return read_file(Folder("import", "the folder being imported", real.parent),
+                                 real.name, max_bytes)
+            except ValidationError as exc:
+                raise Invalid(exc.fields.get("file") or exc.message) from None
+    raise outside

@@ -42,9 +42,16 @@ def subject_of(res: Mapping[str, Any]) -> str | None:
         found = reference(res.get(key))
         if found:
             return found
-    for participant in res.get("participant") or []:
-        found = reference(participant.get("actor") if isinstance(participant, dict) else None)
-        if found and ("Patient/" in found or found.startswith("urn:uuid:")):
+    # an Appointment's participants: a Patient/ reference or an actor typed Patient, else
+    # the first urn:uuid (a Bundle's; MediTrack's export names the patient first)
+    actors = [p["actor"] for p in res.get("participant") or []
+              if isinstance(p, dict) and isinstance(p.get("actor"), dict)]
+    found_refs = [(reference(a), a) for a in actors if reference(a)]
+    for found, actor in found_refs:
+        if "Patient/" in str(found) or actor.get("type") == "Patient":
+            return found
+    for found, actor in found_refs:
+        if str(found).startswith("urn:uuid:") and actor.get("type") in (None, "Patient"):
             return found
     return None
 
@@ -239,3 +246,4 @@ def to_prescription(res: Mapping[str, Any]) -> dict[str, Any]:
     if out["status"] == "stopped":
         out["stop_reason"] = words(res.get("statusReason")) or f"{status} (imported)"
     return out
+

@@ -11,12 +11,13 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from datetime import date, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 from .. import policy
 from ..errors import NotFound, ValidationError
 from ..fhir.export import PatientData, ReportFile
-from ..fhir.imports import PatientGroup, Tally
+from ..fhir.imports import Item, PatientGroup, Tally, patient_of
 from ..fhir.mapping import (
     Invalid,
     PatientIn,
@@ -26,18 +27,28 @@ from ..fhir.mapping import (
     to_prescription,
     to_reading,
 )
-from ..store import AppointmentQuery, Corrupt, Duplicate, PatientQuery, PatientRow, PrescriptionRow
+from ..fhir.mapping_clinic import AppointmentIn, DocumentIn, to_appointment, to_document
+from ..store import (
+    AppointmentQuery,
+    Corrupt,
+    Duplicate,
+    PatientQuery,
+    PatientRow,
+    PrescriptionRow,
+)
 from ..validation import Checker
-from .base import Service, Session
+from .base import Session
+from .fhir_clinic import ClinicImport
 from .patient_fields import build_patient_doc, search_keys
 from .patients import PatientService
 from .prescriptions import ROUTES
+from .reports import KINDS
 from .vitals import alert_fields, clean_reading
 
 MRN_FORM = re.compile(r"MRN-\d{6,8}")
 
 
-class FhirService(Service):
+class FhirService(ClinicImport):
     """Gather (and, for imports, write) whole patient records for FHIR."""
 
     def _by_mrn(self, mrn: Any) -> PatientRow:
@@ -162,10 +173,14 @@ class FhirService(Service):
                 return doc
         return None
 
+    # --- import: patients ---
+
     def import_patient(self, session: Session, group: PatientGroup, tally: Tally, *,
-                       dry_run: bool = False) -> None:
+                       dry_run: bool = False, files_from: Path | None = None) -> None:
         """Import one patient's resources as one unit of work, audited as one operation
-        (``fhir.import``); what is refused or skipped is counted in ``tally``."""
+        (``fhir.import``); what is refused or skipped is counted in ``tally``.
+        ``files_from``: the folder being imported, the only place report files referred
+        to by URL are read from (None: such files are skipped)."""
         self.authorize(session, "fhir.import", record_type="patient")
         check = Checker()
         fields = build_patient_doc(check, dict(group.patient.fields), today=self.ctx.now().date())
@@ -176,19 +191,19 @@ class FhirService(Service):
                 tally.skip(item.resource["resourceType"], "its Patient was refused")
             return
         with self.uow():
-            self._import_into(session, group, fields, tally, dry_run)
+            self._import_into(session, group, fields, tally, dry_run, files_from)
             if dry_run:
                 raise _DryRun
 
     def import_patient_safely(self, session: Session, group: PatientGroup, tally: Tally, *,
-                              dry_run: bool = False) -> None:
+                              dry_run: bool = False, files_from: Path | None = None) -> None:
         try:
-            self.import_patient(session, group, tally, dry_run=dry_run)
+            self.import_patient(session, group, tally, dry_run=dry_run, files_from=files_from)
         except _DryRun:
             pass
 
     def _import_into(self, session: Session, group: PatientGroup, fields: PatientRow,
-                     tally: Tally, dry_run: bool) -> None:
+                     tally: Tally, dry_run: bool, files_from: Path | None) -> None:
         now = self.ctx.now()
         incoming = group.patient
         doc = self._match(incoming)
@@ -210,6 +225,8 @@ class FhirService(Service):
         conditions = list(doc.get("conditions") or [])
         readings: dict[tuple[datetime, str, str | None], dict[str, Any]] = {}
         rx_in: list[dict[str, Any]] = []
+        appts: list[tuple[Item, AppointmentIn]] = []
+        documents: list[tuple[Item, DocumentIn]] = []
         for item in group.items:
             kind = item.resource["resourceType"]
             try:
@@ -233,6 +250,10 @@ class FhirService(Service):
                     readings[key]["_n"] += 1
                 elif kind == "MedicationRequest":
                     rx_in.append(to_prescription(item.resource))
+                elif kind == "Appointment":
+                    appts.append((item, to_appointment(item.resource, patient_of(item))))
+                elif kind == "DocumentReference":
+                    documents.append((item, to_document(item.resource, KINDS)))
                 else:
                     raise Skip("not kept by MediTrack")
             except Skip as exc:
@@ -247,11 +268,15 @@ class FhirService(Service):
                 "updated_by": session.username})
         added_readings = self._readings(session, pid, readings, tally)
         added_rx = self._prescriptions(session, pid, rx_in, tally)
+        added_appts = self._appointments(session, doc, appts, group.doctors, tally,
+                                         dry_run)
+        added_reports = self._documents(session, pid, documents, tally, dry_run, files_from)
         self.audit(session, "fhir.import", record_type="patient", record_id=pid,
                    patient_id=pid,
                    detail=f"{doc['mrn']} {'created' if created else 'matched'}"
                           f"{' (dry run)' if dry_run else ''}: {added_readings} readings, "
-                          f"{added_rx} prescriptions added; {group.origin}"[:300])
+                          f"{added_rx} prescriptions, {added_appts} appointments, "
+                          f"{added_reports} reports added; {group.origin}"[:300])
         self.changed("patients", "insert" if created else "update", pid, patient_id=pid,
                      session=session)
 

@@ -21,6 +21,8 @@ class UserRow(TypedDict, total=False):
     specialty: str | None
     patient_id: str | None      # a patient account's own record
     working_hours: dict[str, list[str] | None] | None  # a doctor's own (None: the clinic's)
+    #: "system|value" of identifiers other systems gave this doctor (a FHIR import)
+    fhir_identifiers: list[str]
     failed_logins: int
     locked_until: datetime | None
     last_login: datetime
@@ -93,6 +95,7 @@ class AppointmentRow(TypedDict, total=False):
     duration_min: int
     reason: str
     status: str                 # services.appointments.STATUSES
+    fhir_identifiers: list[str]  # "system|value" from a FHIR import (matched on again)
     created_by: str
     created_at: datetime
     updated_by: str
@@ -158,6 +161,7 @@ class ReportRow(TypedDict, total=False):
     uploaded_by: str
     uploader_role: str
     uploaded_at: datetime
+    fhir_identifiers: list[str]  # "system|value" from a FHIR import (matched on again)
     #: a deleted report is kept (file included) until an admin restores it
     deleted_at: datetime | None
     deleted_by: str | None

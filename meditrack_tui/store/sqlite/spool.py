@@ -5,9 +5,10 @@ deletes after use (nothing durable: no journal, no sync). It lives here because 
 store implementations speak to a database driver.
 
 Groups are added with the names they are known by, items with the name of the group they
-belong to, in any order; when all are in, :meth:`GroupSpool.groups` reads each group back
-with its items (in the order added), one group at a time, from an index: memory holds
-one group, whatever the number of groups and items.
+belong to (or as loose items of no group, read back by kind), in any order; when all are
+in, :meth:`GroupSpool.groups` reads each group back with its items (in the order added),
+one group at a time, from an index: memory holds one group, whatever the number of groups
+and items.
 """
 
 from __future__ import annotations
@@ -23,6 +24,8 @@ CREATE TABLE groups (seq INTEGER PRIMARY KEY, payload TEXT NOT NULL, origin TEXT
 CREATE TABLE names (name TEXT PRIMARY KEY, seq INTEGER NOT NULL) WITHOUT ROWID;
 CREATE TABLE items (seq INTEGER PRIMARY KEY, name TEXT NOT NULL, kind TEXT NOT NULL,
                     payload TEXT NOT NULL, origin TEXT NOT NULL, extra TEXT);
+CREATE TABLE loose (seq INTEGER PRIMARY KEY, kind TEXT NOT NULL, payload TEXT NOT NULL,
+                    origin TEXT NOT NULL, extra TEXT);
 """
 
 #: an item as added: (kind, payload, origin, extra)
@@ -50,6 +53,17 @@ class GroupSpool:
         """An item of the group named ``name`` (which may be added later)."""
         self.db.execute("INSERT INTO items (name, kind, payload, origin, extra) "
                         "VALUES (?, ?, ?, ?, ?)", (name, kind, payload, origin, extra))
+
+    def add_loose(self, kind: str, payload: str, origin: str, extra: str | None = None) -> None:
+        """An item of no group (the FHIR import's Practitioners), read back by kind."""
+        self.db.execute("INSERT INTO loose (kind, payload, origin, extra) VALUES (?, ?, ?, ?)",
+                        (kind, payload, origin, extra))
+
+    def loose(self, kind: str) -> Iterator[SpoolItem]:
+        """The items of no group of ``kind``, in the order added, one at a time."""
+        self._seal()
+        yield from self.db.execute("SELECT kind, payload, origin, extra FROM loose "
+                                   "WHERE kind = ? ORDER BY seq", (kind,))
 
     def _seal(self) -> None:
         if not self._sealed:
