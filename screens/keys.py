@@ -66,7 +66,8 @@ FOOTER_SHORT: dict[str, str] = {
     "agenda-today": "Today",
     "list-prev": "Prev", "list-next": "Next",
     "users-new": "New", "users-next-page": "Next", "users-prev-page": "Prev",
-    "users-settings": "Settings", "users-search": "Search",
+    "users-settings": "Settings", "users-search": "Search", "users-import": "Import",
+    "patient-export": "Export",
     "audit-by-user": "User", "audit-by-action": "Action", "audit-by-patient": "Patient",
     "audit-clear": "Clear", "audit-filter": "Filter",
     "profile-save": "Save", "profile-password": "Password", "profile-back": "Back",
@@ -143,3 +144,17 @@ class KeyGuard:
         if screen is not self.screen:
             self.screen_changed(screen)
         return self.since is None or self.clock() - self.since < self.settle
+
+
+def focus_first(screen: Any) -> None:
+    """Give the focus to the screen's AUTO_FOCUS widget when nothing has it.
+
+    Textual skips AUTO_FOCUS while the app has no focus: a browser tab that was not
+    focused when the login screen opened then showed it with no field focused, and the
+    first thing typed went nowhere. The App calls this when the focus comes back."""
+    selector = screen.AUTO_FOCUS
+    if screen.focused is None and selector:
+        for widget in screen.query(selector):
+            if widget.focusable:
+                screen.set_focus(widget)
+                return

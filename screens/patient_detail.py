@@ -20,6 +20,7 @@ from .base import BaseScreen, error_text, live_refresh
 from .forms.confirm import ConfirmScreen
 from .forms.patient import PATIENT_FIELDS, PatientFormScreen
 from .messages import DataChanged, ServiceFailed
+from .widgets.fhir_export import FhirExporter
 from .widgets.footer import AppFooter
 from .widgets.patient_appointments import PatientAppointmentsPane
 from .widgets.patient_overview import Overview, RecordHeader
@@ -93,6 +94,7 @@ class PatientScreen(BaseScreen):
         Binding("ctrl+e", "edit_contacts", "Edit contacts", id="patient-edit-contacts"),
         Binding("ctrl+d", "archive", "Archive", id="patient-archive"),
         Binding("ctrl+d", "restore", "Restore", id="patient-restore"),
+        Binding("ctrl+x", "export_fhir", "Export (FHIR)", id="patient-export"),
     ]
 
     def __init__(self, patient_id: str, own: bool = False, tab: str = "overview") -> None:
@@ -118,6 +120,7 @@ class PatientScreen(BaseScreen):
             for tab in TABS[1:]:
                 # each pane is mounted the first time its tab is shown (see _show_pane)
                 yield TabPane(self._tab_title(tab), id=tab)
+        yield FhirExporter()
         yield AppFooter()
 
     @staticmethod
@@ -302,7 +305,14 @@ class PatientScreen(BaseScreen):
             if not may.may("patient.archive") or self.record is None:
                 return False
             return bool(self.record.get("archived")) == (action == "restore")
+        if action == "export_fhir":
+            return may.may("fhir.export") and self.record is not None
         return True
+
+    def action_export_fhir(self) -> None:
+        """The record as a FHIR Bundle: a download in a browser, else a file in the outbox."""
+        if self.record is not None:
+            self.query_one(FhirExporter).export(self.record["mrn"])
 
     def action_back(self) -> None:
         if not self.own:
@@ -370,6 +380,9 @@ class PatientScreen(BaseScreen):
         if self.check_action("restore", ()):
             yield SystemCommand("Restore this record", "Admins only (Ctrl+D)",
                                 self.action_restore)
+        if self.check_action("export_fhir", ()):
+            yield SystemCommand("Export this record (FHIR)", "A FHIR R4 file to your outbox, "
+                                "or a download in a browser (Ctrl+X)", self.action_export_fhir)
         for permission, title, help_text, tab, action in PANE_COMMANDS:
             if self.permissions.may(permission):
                 yield SystemCommand(title, help_text,

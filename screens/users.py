@@ -24,6 +24,7 @@ from meditrack_tui.errors import PermissionDenied, SessionExpired, ValidationErr
 from .base import error_text, label_of
 from .forms.accounts import ROLE_LABELS, NewUserScreen, PasswordPrompt, RoleScreen
 from .forms.confirm import ActionMenu, ConfirmScreen
+from .forms.fhir_import import FhirImportScreen
 from .messages import OpenSettings, ServiceFailed
 from .widgets.account_detail import USER_ACTIONS, detail_narrow, detail_wide, user_actions
 from .widgets.admin_list import AdminListScreen, clip
@@ -70,6 +71,7 @@ class UsersScreen(AdminListScreen):
         Binding("insert", "new_user", "New user", show=False),  # a browser keeps ctrl+n
         Binding("slash", "search", "Search", id="users-search"),
         Binding("ctrl+g", "clinic_settings", "Clinic settings", id="users-settings"),
+        Binding("ctrl+b", "import_fhir", "Import (FHIR)", id="users-import"),
         Binding("pageup", "page(-1)", "Prev page", id="users-prev-page", priority=True),
         Binding("pagedown", "page(1)", "Next page", id="users-next-page", priority=True),
         Binding("escape", "focus_table", "Table", id="users-focus-table", show=False),
@@ -202,6 +204,11 @@ class UsersScreen(AdminListScreen):
         """Opening hours, doctors' hours, the appointment limit, sign-up (the App opens them)."""
         self.post_message(OpenSettings())
 
+    def action_import_fhir(self) -> None:
+        """Patient records from a FHIR file or bulk export in the admin's inbox."""
+        if self.check_action("import_fhir", ()):
+            self.app.push_screen(FhirImportScreen())
+
     def show_status(self, status: str) -> None:
         """Filter by status (e.g. the sign-ups waiting for approval)."""
         self.table.focus()
@@ -217,6 +224,8 @@ class UsersScreen(AdminListScreen):
             return action in user_actions(user, self.session.user_id)
         if action in ("new_user", "search", "clinic_settings"):
             return self.permitted
+        if action == "import_fhir":
+            return self.permitted and self.permissions.may("fhir.import")
         return super().check_action(action, parameters)
 
     def _target(self, action: str) -> dict[str, Any] | None:
@@ -351,6 +360,9 @@ class UsersScreen(AdminListScreen):
         if not self.permitted:
             return
         yield SystemCommand("New user", "Create an account (Ctrl+N)", self.action_new_user)
+        if self.check_action("import_fhir", ()):
+            yield SystemCommand("Import patient records (FHIR)", "From a file or bulk export "
+                                "in your inbox, dry run first (Ctrl+B)", self.action_import_fhir)
         yield SystemCommand("Sign-ups waiting for approval", "Show pending accounts",
                             lambda: self.show_status(AccountStatus.PENDING.value))
         yield SystemCommand("All accounts", "Clear the status filter",

@@ -16,7 +16,7 @@ import getpass
 import json
 import os
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
@@ -145,30 +145,13 @@ def export_all(services: Services, session: Session, folder: Path, *,
 
 def import_path(services: Services, session: Session, path: Path, *,
                 dry_run: bool = False) -> Tally:
-    """Import every patient found at ``path``, one unit of work (and audit entry) each."""
-    from contextlib import closing
+    """Import every patient found at ``path``, one unit of work (and audit entry) each;
+    report files named by URL are read from the folder being imported, only."""
+    from .imports import read_source
 
-    from ..files import ensure_private_dir
-    from .imports import Doctor, Item, Tally, plan, read_source
-
-    tally = Tally()
-    services.fhir.import_check(session)
-    # the spool (patient data, while the input is read) goes where the clinic's data is;
-    # on MongoDB the data directory may not exist yet
-    spool_dir = ensure_private_dir(services.config.data_dir)
-    # report files referred to by URL are read from the folder being imported, only
-    folder = path if path.is_dir() else path.parent
-
-    def doctors(items: Iterator[Item]) -> dict[str, Doctor]:
-        # before the first patient: each doctor matched or created in its own unit of work
-        return services.fhir.import_practitioners(session, items, tally, dry_run=dry_run)
-
-    with closing(plan(read_source(path), services.config.mrn_system, tally,
-                      spool_dir=spool_dir, doctors=doctors)) as groups:
-        for group in groups:
-            services.fhir.import_patient_safely(session, group, tally, dry_run=dry_run,
-                                                files_from=folder)
-    return tally
+    return services.fhir_files.import_items(
+        session, read_source(path), dry_run=dry_run,
+        files_from=path if path.is_dir() else path.parent)
 
 
 def print_summary(tally: Tally, *, dry_run: bool) -> None:

@@ -17,6 +17,7 @@ from .auth import AuthService
 from .base import Context, Page, Session
 from .dashboard import DashboardService
 from .fhir import FhirService
+from .fhir_files import FhirFileService
 from .patients import PatientService
 from .prescriptions import PrescriptionService
 from .reports import ReportService
@@ -46,6 +47,7 @@ class Services:
         self.dashboard = DashboardService(self.ctx)
         self.settings = SettingsService(self.ctx)
         self.fhir = FhirService(self.ctx)
+        self.fhir_files = FhirFileService(self.ctx)
 
     def warm_up(self, session: Session) -> None:
         """Read what the first screens need once in the background after login, so the
