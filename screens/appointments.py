@@ -235,14 +235,17 @@ class AppointmentsScreen(BaseScreen):
                  busy=table if not table.row_count else None, group="appt-agenda")
 
     def on_agenda_loaded(self, message: AgendaLoaded) -> None:
-        rows, doctor_id, day = message.rows, message.doctor_id, message.day
-        if doctor_id != self.agenda_doctor or day != self.day:
+        if message.doctor_id != self.agenda_doctor or message.day != self.day:
             return  # the user moved on while this was loading
         table = self.query_one("#agenda-table", AppointmentTable)
-        table.show(rows, select=self.select_id)
-        doctor = next((d["full_name"] for d in self.doctors or [] if d["id"] == doctor_id),
-                      "this doctor")
-        self.query_one("#agenda-summary", Static).update(Text(agenda_summary(rows, doctor)))
+        table.show(message.rows, select=self.select_id)
+        self._summarize(table)
+
+    def _summarize(self, table: AppointmentTable) -> None:  # from the rows it shows
+        doctor = next((d["full_name"] for d in self.doctors or []
+                       if d["id"] == self.agenda_doctor), "this doctor")
+        self.query_one("#agenda-summary", Static).update(
+            Text(agenda_summary(list(table.records.values()), doctor)))
 
     def set_day(self, day: date) -> None:
         self.day = day
@@ -369,7 +372,9 @@ class AppointmentsScreen(BaseScreen):
         self.reload()
 
     @on(AppointmentTable.AppointmentChanged)
-    def appointment_changed(self) -> None:
+    def appointment_changed(self, event: AppointmentTable.AppointmentChanged) -> None:
+        if event.control.id == "agenda-table":
+            self._summarize(event.control)  # the summary follows the changed row at once
         self.reload()
 
     def palette_commands(self) -> Iterable[SystemCommand]:
@@ -390,7 +395,6 @@ class AppointmentsScreen(BaseScreen):
     def _palette_goto(self) -> None:
         self.query_one("#views", TabbedContent).active = "agenda-tab"
         self.action_goto_day()
-
 
 
 __all__ = ["AppointmentsScreen"]

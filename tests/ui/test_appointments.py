@@ -747,3 +747,21 @@ async def test_booking_form_asks_before_global_keys_discard_it(make_app):
         await pilot.press("enter")
         await settle(app, pilot)
         assert type(app.screen).__name__ == "DashboardScreen"
+
+
+@sync
+async def test_the_agenda_summary_follows_a_change_at_once(make_app):
+    """The summary line counted the statuses only once the agenda was fetched again
+    (about a second later on a busy machine): it follows the changed row at once."""
+    app = make_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await open_appointments(app, pilot, "demo.doctor")
+        assert "cancelled" not in text_of(screen.query_one("#agenda-summary"))
+        screen.reload = lambda: None  # no fetch after the change: only the row is known
+        await pilot.press("delete")
+        await settle(app, pilot)
+        await pilot.press("enter")
+        await settle(app, pilot)
+        assert rows(screen.query_one("#agenda-table", AppointmentTable))[0]["status"] \
+            == "cancelled"
+        assert "1 cancelled" in text_of(screen.query_one("#agenda-summary"))
