@@ -230,3 +230,25 @@ def test_cli_export_with_files_beside_refers_to_them(demo_dir, tmp_path):
         assert written.parent == tmp_path / "p1-files"
         data = written.read_bytes()
         assert att["hash"] == base64.b64encode(hashlib.sha1(data).digest()).decode()
+
+
+def test_an_inactive_doctor_is_exported_as_an_inactive_practitioner(s, who):
+    """The Practitioner said ``active: true`` for every doctor, deactivated ones too."""
+    from meditrack_tui.fhir.export import bundle
+    from tests.conftest import FIXED_NOW
+
+    def practitioners() -> dict[str, bool]:
+        b = bundle(s.fhir.export_patient(who["demo.admin"], "MRN-000001"),
+                   s.config.mrn_system, now=FIXED_NOW)
+        return {r["identifier"][0]["value"]: r["active"] for r in
+                (e["resource"] for e in b["entry"])
+                if r["resourceType"] == "Practitioner"}
+
+    before = practitioners()
+    assert before and all(before.values())
+    doctor = next(u for u in s.users.list(who["demo.admin"], role="doctor").items
+                  if u["username"] in before)
+    s.users.deactivate(who["demo.admin"], doctor["id"])
+    after = practitioners()
+    assert after[doctor["username"]] is False
+    assert all(v for k, v in after.items() if k != doctor["username"])

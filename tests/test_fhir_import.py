@@ -45,8 +45,17 @@ def normalised(b: dict[str, Any]) -> list[str]:
             return [strip(v) for v in value]
         return value
 
-    return sorted(json.dumps(strip(e["resource"]), sort_keys=True) for e in b["entry"]
-                  if e["resource"]["resourceType"] in KEPT)
+    return sorted(json.dumps(strip(unflagged(e["resource"])), sort_keys=True)
+                  for e in b["entry"] if e["resource"]["resourceType"] in KEPT)
+
+
+def unflagged(resource: dict[str, Any]) -> dict[str, Any]:
+    """A Practitioner without its ``active`` flag: a doctor an import creates is inactive
+    on purpose (nobody can sign in with the new account until an administrator enables
+    it), so the flag differs after the trip; everything else must not."""
+    if resource["resourceType"] != "Practitioner":
+        return resource
+    return {k: v for k, v in resource.items() if k != "active"}
 
 
 def test_round_trip_into_an_empty_store_gives_the_same_resources(s, who, tmp_path, services):

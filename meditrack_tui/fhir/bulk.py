@@ -109,11 +109,11 @@ class BulkWriter:
                 "Practitioner/" + record_resource_id("Practitioner", uid))
         for resource in patient_resources(data, self.mrn_system):
             self._write(resource, targets)
-        for uid, (name, username) in sorted(data.doctors.items()):
+        for uid, (name, username, active) in sorted(data.doctors.items()):
             if uid not in self._doctors:
                 self._doctors.add(uid)
-                self._write(practitioner_resource(uid, name, username, self.mrn_system),
-                            targets)
+                doctor = practitioner_resource(uid, name, username, self.mrn_system, active)
+                self._write(doctor, targets)
 
     def close(self) -> None:
         for handle in self._files.values():

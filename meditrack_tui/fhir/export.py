@@ -43,7 +43,8 @@ class PatientData:
     appointments: list[Mapping[str, Any]] = field(default_factory=list)
     reports: list[ReportFile] = field(default_factory=list)
     #: doctor user id -> (full name, username) for each doctor the record names
-    doctors: dict[str, tuple[str, str]] = field(default_factory=dict)
+    #: user id -> (full name, username, whether the account is active)
+    doctors: dict[str, tuple[str, str, bool]] = field(default_factory=dict)
 
 
 def full_url(kind: str, record_id: str) -> str:
@@ -107,12 +108,12 @@ def patient_resource(data: PatientData, mrn_system: str) -> Resource:
 
 
 def practitioner_resource(user_id: str, full_name: str, username: str,
-                          mrn_system: str) -> Resource:
+                          mrn_system: str, active: bool = True) -> Resource:
     return {
         "resourceType": "Practitioner",
         "id": resource_id("Practitioner", user_id),
         "identifier": [{"system": mrn_system + codes.USERNAME_SUFFIX, "value": username}],
-        "active": True,
+        "active": active,
         "name": [{"text": full_name}],
     }
 
@@ -300,8 +301,8 @@ def patient_resources(data: PatientData, mrn_system: str) -> Iterator[Resource]:
 
 
 def practitioners(data: PatientData, mrn_system: str) -> Iterator[Resource]:
-    for user_id, (name, username) in sorted(data.doctors.items()):
-        yield practitioner_resource(user_id, name, username, mrn_system)
+    for user_id, (name, username, active) in sorted(data.doctors.items()):
+        yield practitioner_resource(user_id, name, username, mrn_system, active)
 
 
 def bundle(data: PatientData, mrn_system: str, *, now: datetime) -> Resource:

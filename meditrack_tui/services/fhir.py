@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from .. import policy
+from ..domain.people import AccountStatus
 from ..errors import NotFound, ValidationError
 from ..fhir.export import PatientData, ReportFile
 from ..fhir.imports import Item, PatientGroup, Tally, patient_of
@@ -132,7 +133,8 @@ class FhirService(ClinicImport):
                               f"{len(prescriptions)} prescriptions, {len(appointments)} "
                               f"appointments, {len(reports)} reports")
         doctors = {uid: (u.get("full_name") or u.get("username") or uid,
-                         u.get("username") or uid) for uid, u in users.items()}
+                         u.get("username") or uid, u.get("status") == AccountStatus.ACTIVE)
+                   for uid, u in users.items()}
         return PatientData(patient=dict(patient), readings=list(readings),
                            prescriptions=list(prescriptions), appointments=list(appointments),
                            reports=reports, doctors=doctors)
