@@ -107,6 +107,23 @@ class MediTrackApp(LiveFeedApp):
     def on_unmount(self) -> None:
         self.quiet_gc.uninstall()
 
+    def on_app_focus(self) -> None:
+        """The terminal has the focus again (in a browser, the page says so). Textual's web
+        driver reports a blur as it starts, before the login screen is composed, so that
+        screen never focused its first field, and Textual gives the focus back only to a
+        widget focused before a blur: typing went nowhere. Focus the screen's first field."""
+        self.call_after_refresh(self._focus_if_none)
+
+    def _focus_if_none(self) -> None:
+        screen = self.screen
+        selector = screen.AUTO_FOCUS if screen.AUTO_FOCUS is not None else self.AUTO_FOCUS
+        if screen.focused is not None or not selector:
+            return
+        for widget in screen.query(selector):
+            if widget.focusable:
+                widget.focus()
+                return
+
     _connect_started = False
 
     def on_login_screen_drawn(self) -> None:
