@@ -111,8 +111,19 @@ class MediTrackApp(LiveFeedApp):
         """The terminal has the focus again (in a browser, the page says so). Textual's web
         driver reports a blur as it starts, before the login screen is composed, so that
         screen never focused its first field, and Textual gives the focus back only to a
-        widget focused before a blur: typing went nowhere. Focus the screen's first field."""
-        self.call_after_refresh(self._focus_if_none)
+        widget focused before a blur: typing went nowhere. Focus the screen's first field if
+        Textual's own handler (it runs after this one) restored nothing, before the next
+        key (the keys typed next are already on their way)."""
+        self.call_next(self._focus_if_none)
+
+    def on_delivery_failed(self, event: Any) -> None:
+        """A file handed to ``deliver_binary`` (a saved copy in a browser) did not arrive:
+        say so, never nothing (Textual posts this to the App, with the delivery's name)."""
+        self.log.error(f"delivery {event.name!r} failed: {event.exception!r}")
+        what = str(event.name or "The file").removeprefix("report ")
+        self.notify(f"{what} could not be delivered. Try again; if it fails again, ask the "
+                    "clinic's administrator.", title="Download", severity="error",
+                    markup=False)
 
     def _focus_if_none(self) -> None:
         screen = self.screen
