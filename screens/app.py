@@ -20,6 +20,7 @@ from meditrack_tui.domain.permissions import Permissions
 from meditrack_tui.quiet_gc import QuietCollector, resume_after_startup
 from meditrack_tui.runtime import Backend
 
+from .browser import BrowserEvents
 from .context import ScreenContext
 from .feed import LiveFeedApp
 from .keys import AREA_KEYS, KEY_SETTLE, KeyGuard, global_bindings
@@ -36,7 +37,7 @@ AREAS: dict[str, tuple[str, str]] = {
 }
 
 
-class MediTrackApp(LiveFeedApp):
+class MediTrackApp(BrowserEvents, LiveFeedApp):
     """MediTrack in the terminal."""
 
     TITLE = "MediTrack"
@@ -106,34 +107,6 @@ class MediTrackApp(LiveFeedApp):
 
     def on_unmount(self) -> None:
         self.quiet_gc.uninstall()
-
-    def on_app_focus(self) -> None:
-        """The terminal has the focus again (in a browser, the page says so). Textual's web
-        driver reports a blur as it starts, before the login screen is composed, so that
-        screen never focused its first field, and Textual gives the focus back only to a
-        widget focused before a blur: typing went nowhere. Focus the screen's first field if
-        Textual's own handler (it runs after this one) restored nothing, before the next
-        key (the keys typed next are already on their way)."""
-        self.call_next(self._focus_if_none)
-
-    def on_delivery_failed(self, event: Any) -> None:
-        """A file handed to ``deliver_binary`` (a saved copy in a browser) did not arrive:
-        say so, never nothing (Textual posts this to the App, with the delivery's name)."""
-        self.log.error(f"delivery {event.name!r} failed: {event.exception!r}")
-        what = str(event.name or "The file").removeprefix("report ")
-        self.notify(f"{what} could not be delivered. Try again; if it fails again, ask the "
-                    "clinic's administrator.", title="Download", severity="error",
-                    markup=False)
-
-    def _focus_if_none(self) -> None:
-        screen = self.screen
-        selector = screen.AUTO_FOCUS if screen.AUTO_FOCUS is not None else self.AUTO_FOCUS
-        if screen.focused is not None or not selector:
-            return
-        for widget in screen.query(selector):
-            if widget.focusable:
-                widget.focus()
-                return
 
     _connect_started = False
 
