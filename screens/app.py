@@ -20,6 +20,7 @@ from meditrack_tui.domain.permissions import Permissions
 from meditrack_tui.quiet_gc import QuietCollector, resume_after_startup
 from meditrack_tui.runtime import Backend
 
+from .browser import BrowserEvents
 from .context import ScreenContext
 from .feed import LiveFeedApp
 from .keys import AREA_KEYS, KEY_SETTLE, KeyGuard, focus_first, global_bindings
@@ -36,7 +37,7 @@ AREAS: dict[str, tuple[str, str]] = {
 }
 
 
-class MediTrackApp(LiveFeedApp):
+class MediTrackApp(BrowserEvents, LiveFeedApp):
     """MediTrack in the terminal."""
 
     TITLE = "MediTrack"

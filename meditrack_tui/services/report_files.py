@@ -135,10 +135,10 @@ def pdf_summary(data: bytes) -> str:
     if first:
         lines += ["", "Text of page 1 (the layout, images"
                   + (", the other pages" if pages > 1 else "")
-                  + " and the rest need a PDF viewer: save a copy with s):", "", first]
+                  + " and the rest need a PDF viewer: save a copy with Ctrl+O):", "", first]
     else:
         lines += ["", "Page 1 has no text to show (it is probably a scanned image). Save a "
-                      "copy with s to see it in a PDF viewer."]
+                      "copy (Ctrl+O) to see it in a PDF viewer."]
     return "\n".join(lines)
 
 

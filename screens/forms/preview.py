@@ -16,8 +16,10 @@ from textual.widgets import DataTable, Static, TextArea
 from ..widgets.table import Table
 
 
-class PreviewScreen(ModalScreen[None]):
-    """A text report in a read-only viewer, a CSV report as a table."""
+class PreviewScreen(ModalScreen[bool]):
+    """A text report in a read-only viewer, a CSV report as a table. Dismissed with True
+    when the user asks for a copy of the file (Ctrl+O, as on the Reports pane): what a
+    PDF's preview cannot show needs a PDF viewer, so the preview says to save one."""
 
     DEFAULT_CSS = """
     PreviewScreen { align: center middle; }
@@ -28,7 +30,8 @@ class PreviewScreen(ModalScreen[None]):
     PreviewScreen .rp-hint { color: $text-muted; height: auto; max-height: 3; }
     PreviewScreen DataTable, PreviewScreen TextArea { height: 1fr; }
     """
-    BINDINGS = [Binding("escape,q", "close", "Close", id="preview-close")]
+    BINDINGS = [Binding("escape,q", "close", "Close", id="preview-close"),
+                Binding("ctrl+o", "save_copy", "Save copy", id="preview-save")]
 
     def __init__(self, report: dict[str, Any], text: str) -> None:
         super().__init__()
@@ -48,7 +51,8 @@ class PreviewScreen(ModalScreen[None]):
                 yield Table(id="preview-table", zebra_stripes=True, cursor_type="row")
             else:
                 yield TextArea(self.text, read_only=True, soft_wrap=True, id="preview-text")
-            yield Static("Escape or q to close.", classes="rp-hint")
+            yield Static("Ctrl+O saves a copy of the file; Escape or q closes.",
+                         classes="rp-hint")
 
     def on_mount(self) -> None:
         if self.is_csv:
@@ -67,5 +71,9 @@ class PreviewScreen(ModalScreen[None]):
             self.query_one("#preview-text", TextArea).focus()
 
     def action_close(self) -> None:
-        self.dismiss(None)
+        self.dismiss(False)
+
+    def action_save_copy(self) -> None:
+        """Close the preview and save a copy of the file (the Reports pane does it)."""
+        self.dismiss(True)
 

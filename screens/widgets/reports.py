@@ -273,15 +273,20 @@ class ReportsPane(ServiceMixin, Widget):
 
     def on_preview_read(self, message: PreviewRead) -> None:
         message.stop()
-        self.app.push_screen(PreviewScreen(message.report, message.text))
+        report = message.report
+        self.app.push_screen(PreviewScreen(report, message.text),
+                             lambda save: self.save_copy(report) if save else None)
 
     @on(Button.Pressed, "#reports-save")
     def action_save_copy(self) -> None:
         """Save a copy of the selected report: in a browser, as a download; in a terminal,
         as a new file in the user's outbox folder (never replacing one)."""
         report = self.selected
-        if report is None:
-            return
+        if report is not None:
+            self.save_copy(report)
+
+    def save_copy(self, report: dict[str, Any]) -> None:
+        """Save a copy of ``report`` (the selected one, or the one previewed)."""
         session, rid = self.ctx.session, report["id"]
         if self.app.is_web:
             self.ask(lambda s: s.reports.read(session, rid), lambda found: CopyRead(*found),
@@ -293,9 +298,19 @@ class ReportsPane(ServiceMixin, Widget):
         """In a browser: hand the file to the browser as a download."""
         message.stop()
         info = message.info
-        self.app.deliver_binary(io.BytesIO(message.data),
-                                save_filename=safe_name(info["filename"]),
-                                mime_type=info.get("content_type"))
+        try:
+            key = self.app.deliver_binary(io.BytesIO(message.data),
+                                          save_filename=safe_name(info["filename"]),
+                                          mime_type=info.get("content_type"),
+                                          name=f"report {info['filename']}")
+        except (OSError, ValueError) as exc:  # the terminal's connection is gone or closed
+            self.app.log.error(f"deliver_binary of a report failed: {exc!r}")
+            key = None
+        if key is None:
+            self.app.notify(f"{info['filename']} could not be sent to your browser. Try "
+                            "again; if it fails again, ask the clinic's administrator.",
+                            title="Reports", severity="error", markup=False)
+            return
         self.app.notify(f"{info['filename']} is being downloaded by your browser.",
                         title="Reports", markup=False)
 

@@ -454,3 +454,85 @@ async def test_upload_buttons_stay_on_screen_after_a_refusal_at_80x24(make_app, 
             assert region.height and region.bottom <= 24, (button_id, region)
             widget, _ = form.get_widget_at(region.x + 1, region.y)
             assert widget is button, (button_id, widget)
+
+
+@sync
+async def test_a_pdf_preview_saves_a_copy_with_ctrl_o_as_it_says(make_app):
+    """Issue 13: a PDF's preview (Enter on the row) says the rest needs a PDF viewer and to
+    save a copy; Ctrl+O there did nothing (the preview held the keys, and the pane's Ctrl+O
+    is not reachable under a modal screen). It closes the preview and saves the copy."""
+    from meditrack_tui.seed import sample_data_dir
+
+    shipped = (sample_data_dir() / "reports" / "p02_hba1c_metabolic_panel.pdf").read_bytes()
+    app = make_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        pane = await open_reports(app, pilot, "demo.doctor", "Whitaker")
+        assert files(pane) == ["p02_hba1c_metabolic_panel.pdf"]
+        pane.query_one("#reports-table", DataTable).focus()
+        await pilot.press("enter")
+        await settle(app, pilot)
+        preview = app.screen
+        assert isinstance(preview, PreviewScreen)
+        text = preview.query_one("#preview-text", TextArea).text
+        assert "save a copy with Ctrl+O" in text
+        await pilot.press("ctrl+o")
+        await settle(app, pilot)
+        assert not isinstance(app.screen, PreviewScreen)
+        outbox = app.backend.config.data_dir / "outbox" / "demo.doctor"
+        assert (outbox / "p02_hba1c_metabolic_panel.pdf").read_bytes() == shipped
+        assert any("Saved a copy to" in n.message and "p02_hba1c_metabolic_panel.pdf"
+                   in n.message for n in app._notifications)
+
+
+@sync
+async def test_a_download_the_browser_did_not_get_is_said(make_app):
+    """A saved copy in a browser goes through deliver_binary; when Textual reports that the
+    delivery failed, the user reads a sentence naming the file (never silently nothing)."""
+    from textual import events
+
+    app = make_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await login_as(app, pilot, "demo.doctor")
+        app.post_message(events.DeliveryFailed(key="k", exception=OSError("connection lost"),
+                                               name="report p02_hba1c_metabolic_panel.pdf"))
+        await settle(app, pilot)
+        said = [n.message for n in app._notifications]
+        assert any(m.startswith("p02_hba1c_metabolic_panel.pdf could not be delivered.")
+                   for m in said), said
+
+
+@sync
+async def test_pdf_copy_after_the_appointments_tab_and_a_page_refocus(make_app):
+    """Issue 13's path on the patient screen: Appointments tab, the browser page losing and
+    regaining the focus (textual-serve's blur and focus), Reports tab, Ctrl+O on the PDF.
+    The focus comes back to the table it left (not the first focusable widget), then moves
+    to the reports table, so Ctrl+O reaches the pane and the copy is saved."""
+    from meditrack_tui.screens.patient_detail import PatientScreen
+    from textual import events
+
+    from meditrack_tui.seed import sample_data_dir
+
+    shipped = (sample_data_dir() / "reports" / "p02_hba1c_metabolic_panel.pdf").read_bytes()
+    app = make_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        await login_as(app, pilot, "demo.doctor")
+        session = app.session
+        pid = app.backend.call(lambda s: s.patients.list(session, query="Whitaker")).items[0]["id"]
+        await app.push_screen(PatientScreen(pid))
+        await settle(app, pilot)
+        await pilot.press("5")
+        await settle(app, pilot)
+        left = app.focused
+        assert left is not None and left.id == "pane-table"
+        app.post_message(events.AppBlur())
+        await pilot.pause()
+        app.post_message(events.AppFocus())
+        await pilot.pause()
+        assert app.focused is left
+        await pilot.press("4")
+        await settle(app, pilot)
+        assert app.focused is not None and app.focused.id == "reports-table"
+        await pilot.press("ctrl+o")
+        await settle(app, pilot)
+        outbox = app.backend.config.data_dir / "outbox" / "demo.doctor"
+        assert (outbox / "p02_hba1c_metabolic_panel.pdf").read_bytes() == shipped

@@ -17,7 +17,7 @@ HEAVY = ("meditrack_tui.services", "meditrack_tui.store", "meditrack_tui.live",
          "plotext", "textual_plotext", "pypdf")
 UI = "meditrack_tui.screens"
 LOGIN_SCREENS = {UI, *(f"{UI}.{name}" for name in (
-    "app", "base", "context", "feed", "keys", "login", "messages"))}
+    "app", "base", "browser", "context", "feed", "keys", "login", "messages"))}
 
 PROBE = """
 import asyncio, gc, json, sys
