@@ -23,7 +23,7 @@ from meditrack_tui.runtime import Backend
 from .browser import BrowserEvents
 from .context import ScreenContext
 from .feed import LiveFeedApp
-from .keys import AREA_KEYS, KEY_SETTLE, KeyGuard, focus_first, global_bindings
+from .keys import AREA_KEYS, KEY_SETTLE, KeyGuard, global_bindings
 from .messages import OpenAgenda, OpenArea, OpenPatient, OpenSettings, OpenSignup
 
 # area -> (module of this package, class name); imported lazily so start-up stays quick
@@ -373,8 +373,6 @@ class MediTrackApp(BrowserEvents, LiveFeedApp):
         if isinstance(event, events.Key) and not event.is_forwarded \
                 and self.key_guard.drops(event, self.screen):
             return
-        if isinstance(event, (events.AppFocus, events.Key)) and not self.app_focus:
-            focus_first(self.screen)  # the focus comes back to a screen opened without it
         await super().on_event(event)
 
     def check_idle_lock(self) -> None:

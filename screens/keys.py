@@ -145,16 +145,3 @@ class KeyGuard:
             self.screen_changed(screen)
         return self.since is None or self.clock() - self.since < self.settle
 
-
-def focus_first(screen: Any) -> None:
-    """Give the focus to the screen's AUTO_FOCUS widget when nothing has it.
-
-    Textual skips AUTO_FOCUS while the app has no focus: a browser tab that was not
-    focused when the login screen opened then showed it with no field focused, and the
-    first thing typed went nowhere. The App calls this when the focus comes back."""
-    selector = screen.AUTO_FOCUS
-    if screen.focused is None and selector:
-        for widget in screen.query(selector):
-            if widget.focusable:
-                screen.set_focus(widget)
-                return
