@@ -10,9 +10,9 @@ from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Center, Horizontal, Vertical
+from textual.containers import Horizontal, Vertical
 from textual.message import Message
-from textual.widgets import Button, Footer, Input, Label, Static
+from textual.widgets import Button, Footer, Input, Static
 
 from .base import BaseScreen, error_text
 from .messages import OpenSignup, ServiceFailed, SignedUp
@@ -48,24 +48,25 @@ class LoginScreen(BaseScreen):
         self.initial_message = message
 
     def compose(self) -> ComposeResult:
-        with Center():
-            with Vertical(id="login-box", classes="card"):
-                yield Static("MediTrack", id="brand")
-                yield Static("Patient health records", id="tagline")
-                # (not forms.fields.field_row: the first screen loads no form machinery;
-                # a login's refusal is one message, under the fields)
-                yield Label("Username", classes="field-label")
-                yield Input(id="username", placeholder="your username")
-                yield Label("Password", classes="field-label")
-                yield Input(id="password", password=True, placeholder="your password")
-                yield Static("", id="login-message", markup=False)
-                # the buttons and the footer follow in the next frame (finish_compose)
-                yield Horizontal(id="login-buttons", classes="buttons")
-                yield Static("", id="store-status", markup=False)
-                if self.app.demo_logins:
-                    names, password = self.app.demo_logins
-                    yield Static(f"Demo: {', '.join(names)} / {password}", id="demo-hint",
-                                 markup=False)
+        # (the screen centres the card: no Center container; the labels are Statics: the
+        # first frame sets up as few widget classes as it can)
+        with Vertical(id="login-box", classes="card"):
+            yield Static("MediTrack", id="brand")
+            yield Static("Patient health records", id="tagline")
+            # (not forms.fields.field_row: the first screen loads no form machinery;
+            # a login's refusal is one message, under the fields)
+            yield Static("Username", classes="field-label")
+            yield Input(id="username", placeholder="your username")
+            yield Static("Password", classes="field-label")
+            yield Input(id="password", password=True, placeholder="your password")
+            yield Static("", id="login-message", markup=False)
+            # the buttons and the footer follow in the next frame (finish_compose)
+            yield Horizontal(id="login-buttons", classes="buttons")
+            yield Static("", id="store-status", markup=False)
+            if self.app.demo_logins:
+                names, password = self.app.demo_logins
+                yield Static(f"Demo: {', '.join(names)} / {password}", id="demo-hint",
+                             markup=False)
 
     def on_mount(self) -> None:
         if self.initial_message:
