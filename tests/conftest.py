@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import shutil
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -140,9 +141,53 @@ def make_app(demo_backend) -> Callable[..., Any]:
         # Pilot presses keys faster than a person: only the tests of that rule wait for it
         kwargs.setdefault("key_settle", 0.0)
         kwargs.setdefault("demo_logins", (DEMO_LOGINS, DEMO_PASSWORD))
-        return MediTrackApp(demo_backend, **kwargs)
+        return record_notices(MediTrackApp(demo_backend, **kwargs))
 
     return factory
+
+
+@dataclass(frozen=True)
+class Notice:
+    """One notification the app showed the user (the arguments of ``App.notify``)."""
+
+    message: str
+    title: str
+    severity: str
+
+
+def record_notices(app: Any) -> Any:
+    """Record every notification ``app`` shows, for :func:`notices`; returns ``app``.
+
+    Wraps this instance's public ``notify`` (screens and widgets notify through
+    ``self.app.notify``) and ``clear_notifications``, which empties the record too, so
+    a test that clears the toasts before an action sees only what that action said.
+    ``make_app`` does this for every app it builds; call it on an app built another way.
+    """
+    notified: list[Notice] = []
+    notify, clear = app.notify, app.clear_notifications
+
+    def recording_notify(message: str, *, title: str = "", severity: str = "information",
+                         **kwargs: Any) -> None:
+        notified.append(Notice(message, title, severity))
+        notify(message, title=title, severity=severity, **kwargs)
+
+    def recording_clear() -> None:
+        notified.clear()
+        clear()
+
+    app.notify = recording_notify
+    app.clear_notifications = recording_clear
+    app.notified = notified
+    return app
+
+
+def notices(app: Any) -> list[Notice]:
+    """What the app told the user since it started (or since ``clear_notifications``),
+    oldest first. Fails if the app's notifications are not recorded (see
+    :func:`record_notices`), so a check that nothing was said can never pass unseen."""
+    notified = getattr(app, "notified", None)
+    assert isinstance(notified, list), "build the app with make_app or record_notices(app)"
+    return notified
 
 
 async def login_as(app: Any, pilot: Any, username: str, password: str = "meditrack-demo") -> None:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 from textual.widgets import DataTable, Input, Select, Static
 
-from tests.conftest import sync
+from tests.conftest import notices, sync
 
 try:  # tests/ is a package in some layouts, a plain folder in others
     from tests.conftest import login_as, settle
@@ -86,7 +86,7 @@ def row_of(screen: UsersScreen, username: str) -> dict:
 
 
 def notified(app, text: str) -> bool:
-    return any(text in n.message for n in app._notifications)
+    return any(text in n.message for n in notices(app))
 
 
 def text_of(widget: Static) -> str:
@@ -179,7 +179,7 @@ async def test_admin_creates_a_user_with_inline_errors(make_app, demo_backend):
         assert errors, "the refusal must show in the form"
         assert any("at least 10" in t or "taken" in t for t in errors.values())
         # shown in the form only: the one default handler does not also notify it
-        assert not any(n.severity == "error" for n in app._notifications)
+        assert not any(n.severity == "error" for n in notices(app))
 
         form.query_one("#new-username", Input).value = "dr.patel"
         form.query_one("#new-email", Input).value = "sam.patel@riverton-clinic.example"

@@ -7,7 +7,7 @@ from datetime import date, datetime
 from textual.screen import Screen
 from textual.widgets import Input, Select, Static
 
-from tests.conftest import sync
+from tests.conftest import notices, sync
 
 try:
     from tests.conftest import FIXED_NOW, answer_discard, login_as, settle
@@ -662,7 +662,7 @@ async def test_a_failed_first_page_still_says_ready_and_why(make_app, demo_backe
         await app.push_screen(host)
         await settle(app, pilot)
         assert host.ready == [0]
-        assert [n.message for n in app._notifications] == [
+        assert [n.message for n in notices(app)] == [
             "The appointments are not available right now."]
 
 

@@ -19,7 +19,7 @@ from meditrack_tui.screens.widgets.fhir_export import FhirExporter
 from meditrack_tui.screens.widgets.table import Table
 from textual.widgets import OptionList
 
-from tests.conftest import login_as, open_own_record, settle, sync
+from tests.conftest import login_as, notices, open_own_record, record_notices, settle, sync
 from tests.fhir_synthea import patient_bundle
 
 PASSWORD = "meditrack-demo"
@@ -39,7 +39,7 @@ async def open_reyes(app: Any, pilot: Any, username: str) -> PatientScreen:
 
 
 def messages(app: Any) -> list[str]:
-    return [n.message for n in app._notifications]
+    return [n.message for n in notices(app)]
 
 
 def patient_count(app: Any) -> int:
@@ -95,7 +95,7 @@ async def test_a_patient_exports_their_own_record_and_not_another(make_app):
         app.clear_notifications()
         screen.query_one(FhirExporter).export(other)
         await settle(app, pilot)
-        errors = [n for n in app._notifications if n.severity == "error"]
+        errors = [n for n in notices(app) if n.severity == "error"]
         assert errors and "Traceback" not in errors[-1].message
         assert errors[-1].message == "You can only see and change your own records."
         assert [p.name for p in outbox.iterdir()] == [f"{mrn}-fhir.json"]
@@ -124,8 +124,8 @@ class BrowserApp(MediTrackApp):
 async def test_in_a_browser_the_bundle_is_delivered_as_a_download(demo_backend):
     from meditrack_tui.seed import DEMO_LOGINS, DEMO_PASSWORD
 
-    app = BrowserApp(demo_backend, live=False, key_settle=0.0,
-                     demo_logins=(DEMO_LOGINS, DEMO_PASSWORD))
+    app = record_notices(BrowserApp(demo_backend, live=False, key_settle=0.0,
+                                    demo_logins=(DEMO_LOGINS, DEMO_PASSWORD)))
     app.delivered = []
     async with app.run_test(size=(80, 24)) as pilot:
         await open_reyes(app, pilot, "demo.doctor")

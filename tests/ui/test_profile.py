@@ -8,7 +8,7 @@ from meditrack_tui.screens.profile import ProfileScreen
 from textual.widgets import Input, Static
 
 from meditrack_tui.errors import AuthenticationFailed
-from tests.conftest import sync
+from tests.conftest import notices, sync
 
 try:  # tests/ is a package in some layouts, a plain folder in others
     from tests.conftest import login_as, settle
@@ -107,7 +107,7 @@ async def test_change_password_refusals_inline_then_new_password_logs_in(make_ap
         assert all(error_of(screen, n) == ""
                    for n in ("current_password", "new_password", "repeat_password"))
         assert screen.query_one("#current_password", Input).value == ""
-        assert any("password is changed" in n.message for n in app._notifications)
+        assert any("password is changed" in n.message for n in notices(app))
 
     session = demo_backend.call(lambda s: s.auth.login("demo.doctor", "a-new-secret-42"))
     assert session.username == "demo.doctor"

@@ -19,7 +19,7 @@ from textual.widgets import (
     TextArea,
 )
 
-from tests.conftest import sync
+from tests.conftest import notices, sync
 
 try:  # tests/ is a package in some layouts, a plain folder in others
     from tests.conftest import login_as, settle
@@ -187,7 +187,7 @@ async def test_preview_csv_shows_its_rows_and_jpeg_is_not_previewed(make_app):
         await pilot.press("enter")  # Enter on a JPEG explains instead of previewing
         await settle(app, pilot)
         assert not isinstance(app.screen, PreviewScreen)
-        assert any("cannot be shown here" in n.message for n in app._notifications)
+        assert any("cannot be shown here" in n.message for n in notices(app))
 
 
 @sync
@@ -220,7 +220,7 @@ async def test_save_copy_goes_to_the_outbox_as_a_new_file(make_app, tmp_path):
         await settle(app, pilot)
         assert (outbox / "p01_lipid_panel (2).csv").read_bytes() == LIPID_PANEL.read_bytes()
         assert any(f"Saved a copy to {outbox}/p01_lipid_panel (2).csv" in n.message
-                   for n in app._notifications)
+                   for n in notices(app))
 
 
 @sync
@@ -298,7 +298,7 @@ async def test_patient_uploads_own_but_cannot_delete_doctors_reports(make_app, t
         await settle(app, pilot)
         assert not isinstance(app.screen, ConfirmScreen)
         assert any("only reports you uploaded yourself" in n.message
-                   for n in app._notifications)  # says why, not nothing
+                   for n in notices(app))  # says why, not nothing
         note = tmp_path / "symptoms.txt"
         note.write_text("Headache in the mornings for a week.\n")
         await upload(app, pilot, note, kind="other")
@@ -427,7 +427,7 @@ async def test_a_refused_delete_is_said_by_the_reports_pane(make_app):
         await pilot.press(*"duplicate", "enter")
         await settle(app, pilot)
         await settle(app, pilot)
-        notes = [n for n in app._notifications if n.severity == "error"]
+        notes = [n for n in notices(app) if n.severity == "error"]
         assert [n.title for n in notes] == ["Reports"], [(n.title, n.message) for n in notes]
         assert pane.is_attached
 
@@ -481,7 +481,7 @@ async def test_a_pdf_preview_saves_a_copy_with_ctrl_o_as_it_says(make_app):
         outbox = app.backend.config.data_dir / "outbox" / "demo.doctor"
         assert (outbox / "p02_hba1c_metabolic_panel.pdf").read_bytes() == shipped
         assert any("Saved a copy to" in n.message and "p02_hba1c_metabolic_panel.pdf"
-                   in n.message for n in app._notifications)
+                   in n.message for n in notices(app))
 
 
 @sync
@@ -496,7 +496,7 @@ async def test_a_download_the_browser_did_not_get_is_said(make_app):
         app.post_message(events.DeliveryFailed(key="k", exception=OSError("connection lost"),
                                                name="report p02_hba1c_metabolic_panel.pdf"))
         await settle(app, pilot)
-        said = [n.message for n in app._notifications]
+        said = [n.message for n in notices(app)]
         assert any(m.startswith("p02_hba1c_metabolic_panel.pdf could not be delivered.")
                    for m in said), said
 

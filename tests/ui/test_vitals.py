@@ -7,7 +7,7 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Input, OptionList, Static, TabbedContent, TabPane
 from textual_plotext import PlotextPlot
 
-from tests.conftest import sync
+from tests.conftest import notices, sync
 
 try:  # tests/ is a package in some layouts, a plain folder in others
     from tests.conftest import answer_discard, login_as, open_own_record, open_own_vitals, settle
@@ -508,4 +508,4 @@ async def test_readings_that_cannot_be_loaded_are_explained_in_the_pane(make_app
         summary = text_of(host.pane.query_one("#vitals-summary", Static))
         assert "Could not load the readings: The database cannot be reached" in summary
         assert host.ready == [0]  # the pane has shown its answer
-        assert not [n for n in app._notifications if "database" in n.message]  # inline only
+        assert not [n for n in notices(app) if "database" in n.message]  # inline only
