@@ -240,17 +240,17 @@ async def answer_discard(app: Any, pilot: Any, key: str, answer: str) -> None:
 async def settle(app: Any, pilot: Any) -> None:
     """Wait for every service worker to finish and the screen to refresh.
 
-    A DataTable measures its new rows' column widths on its own idle event, which can
-    come after the screen's: wait for that too, so snapshots never catch the columns
-    at their label widths.
+    A table measures its new rows' column widths on its own idle event, which can
+    come after the screen's: wait for that too (``Table.measuring``), so snapshots never
+    catch the columns at their label widths.
     """
-    from textual.widgets import DataTable
+    from meditrack_tui.screens.widgets.table import Table
 
     await pilot.pause()
     await app.workers.wait_for_complete()
     await pilot.pause()
     for _ in range(40):
-        if not any(t._require_update_dimensions for t in app.screen.query(DataTable)):
+        if not any(t.measuring for t in app.screen.query(Table)):
             break
         await pilot.pause(0.05)
 

@@ -139,8 +139,14 @@ class Table(DataTable[Any]):
     _fit_short = False
     _fit_width = -1
 
+    @property
+    def measuring(self) -> bool:
+        """True while new rows or cells wait for their measurement on the table's idle
+        event (column widths, virtual size): what is shown may still be at the old widths."""
+        return self._require_update_dimensions
+
     async def _on_idle(self, event: events.Idle) -> None:
-        measuring = self._require_update_dimensions
+        measuring = self.measuring
         await super()._on_idle(event)
         if measuring:
             self._clear_caches()
