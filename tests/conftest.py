@@ -238,21 +238,12 @@ async def answer_discard(app: Any, pilot: Any, key: str, answer: str) -> None:
 
 
 async def settle(app: Any, pilot: Any) -> None:
-    """Wait for every service worker to finish and the screen to refresh.
-
-    A table measures its new rows' column widths on its own idle event, which can
-    come after the screen's: wait for that too (``Table.measuring``), so snapshots never
-    catch the columns at their label widths.
-    """
-    from meditrack_tui.screens.widgets.table import Table
-
+    """Wait for every service worker to finish and the screen to refresh (twice: a
+    table's new rows are laid out on the refresh after the one that adds them)."""
     await pilot.pause()
     await app.workers.wait_for_complete()
     await pilot.pause()
-    for _ in range(40):
-        if not any(t.measuring for t in app.screen.query(Table)):
-            break
-        await pilot.pause(0.05)
+    await pilot.pause()
 
 
 DEMO_SESSION_USERS = ("demo.admin", "demo.doctor", "demo.patient", "dr.okafor")

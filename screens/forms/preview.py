@@ -11,7 +11,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
 from textual.screen import ModalScreen
-from textual.widgets import DataTable, Static, TextArea
+from textual.widgets import Static, TextArea
 
 from ..widgets.table import Table
 
@@ -58,14 +58,14 @@ class PreviewScreen(ModalScreen[bool]):
         if self.is_csv:
             rows = list(csv.reader(io.StringIO(self.text)))
             rows = [row for row in rows if any(cell.strip() for cell in row)]
-            table = self.query_one("#preview-table", DataTable)
+            table = self.query_one("#preview-table", Table)
             if rows:
                 # cells and headers as Text: a DataTable reads str cells as markup
                 width = max(len(row) for row in rows)
                 header = rows[0] + [""] * (width - len(rows[0]))
-                table.add_columns(*(Text(cell) for cell in header))
-                table.add_rows([[Text(cell) for cell in row + [""] * (width - len(row))]
-                                for row in rows[1:]])
+                table.fill_fitted([(f"c{n}", Text(cell)) for n, cell in enumerate(header)],
+                                  [(n, [Text(cell) for cell in row + [""] * (width - len(row))])
+                                   for n, row in enumerate(rows[1:])])
             table.focus()
         else:
             self.query_one("#preview-text", TextArea).focus()

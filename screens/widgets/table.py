@@ -101,13 +101,12 @@ def _cell_width(value: Any) -> int:
 
 
 class Table(DataTable[Any]):
-    """A DataTable that redraws its rows once their column widths are measured, and can
-    fit its columns to its width (:meth:`fill_fitted`).
+    """A DataTable whose columns fit its width (:meth:`fill_fitted`).
 
-    DataTable sizes auto-width columns on its idle event but keeps rows it rendered
-    before that in a cache whose key has no column widths (Textual issue #4470): a
-    table filled from a worker's result could stay clipped to its header widths until
-    the cursor moved. Dropping the render caches after each measurement fixes that.
+    Every column gets an explicit width, measured here from its cells: a DataTable left
+    to size auto-width columns on its idle event keeps rows it rendered before that in a
+    cache whose key has no column widths (Textual issue #4470), so a table filled from a
+    worker's result could stay clipped to its header widths until the cursor moved.
     """
 
     BINDINGS = [
@@ -138,19 +137,6 @@ class Table(DataTable[Any]):
     _fit_labels: list[str] | None = None
     _fit_short = False
     _fit_width = -1
-
-    @property
-    def measuring(self) -> bool:
-        """True while new rows or cells wait for their measurement on the table's idle
-        event (column widths, virtual size): what is shown may still be at the old widths."""
-        return self._require_update_dimensions
-
-    async def _on_idle(self, event: events.Idle) -> None:
-        measuring = self.measuring
-        await super()._on_idle(event)
-        if measuring:
-            self._clear_caches()
-            self.refresh()
 
     def fill_fitted(self, columns: Sequence[tuple[str, Any]],
                     rows: Sequence[tuple[Any, Sequence[Any]]]) -> None:
