@@ -141,7 +141,8 @@ def check_name(name: object) -> str:
     return name
 
 
-def _problem(info: os.stat_result, max_bytes: int | None = None) -> str | None:
+def file_problem(info: os.stat_result, max_bytes: int | None = None) -> str | None:
+    """Why a file (its ``lstat``) may not be read from a user's folder, if it may not."""
     mode = info.st_mode
     if stat.S_ISLNK(mode):
         return "it is a symbolic link; copy the file itself into the folder"
@@ -186,7 +187,7 @@ def list_files(folder: Folder, max_bytes: int | None = None) -> list[IncomingFil
                 continue
             out.append(IncomingFile(folder.key, name, info.st_size,
                                     datetime.fromtimestamp(info.st_mtime).replace(microsecond=0),
-                                    _problem(info, max_bytes)))
+                                    file_problem(info, max_bytes)))
         return out
     finally:
         os.close(dfd)
@@ -202,7 +203,7 @@ def read_file(folder: Folder, name: object, max_bytes: int) -> tuple[str, bytes]
         except FileNotFoundError:
             raise ValidationError({"file": f"There is no file named {name} in "
                                            f"{folder.label.lower()}."}) from None
-        problem = _problem(before, max_bytes)
+        problem = file_problem(before, max_bytes)
         if problem:
             raise ValidationError({"file": f"{name} cannot be uploaded: {problem}."})
         try:
@@ -212,7 +213,7 @@ def read_file(folder: Folder, name: object, max_bytes: int) -> tuple[str, bytes]
                                            f"{exc.strerror or exc}."}) from None
         try:
             now = os.fstat(fd)
-            if (now.st_dev, now.st_ino) != (before.st_dev, before.st_ino) or _problem(
+            if (now.st_dev, now.st_ino) != (before.st_dev, before.st_ino) or file_problem(
                     now, max_bytes):
                 raise ValidationError({"file": f"{name} changed while it was being read; "
                                                "try again."})

@@ -55,19 +55,6 @@ class FhirSource:
     problem: str | None = None
 
 
-def _problem(info: os.stat_result) -> str | None:
-    """Why a file in the inbox (or in a folder there) is not read, if it is not."""
-    if stat.S_ISLNK(info.st_mode):
-        return "it is a symbolic link; copy the file itself into your inbox"
-    if not stat.S_ISREG(info.st_mode):
-        return "it is not a regular file"
-    if info.st_nlink > 1:
-        return "it is a hard link to a file elsewhere; copy the file into your inbox instead"
-    if info.st_size == 0:
-        return "it is empty"
-    return None
-
-
 class FhirFileService(Service):
     """A FHIR export to a file, and an import from the administrator's inbox."""
 
@@ -116,23 +103,16 @@ class FhirFileService(Service):
                     found.append(FhirSource(name, True, len(inner),
                                             sum(size for _p, size, _w in inner), when))
             elif name.endswith(FHIR_SUFFIXES):
-                found.append(FhirSource(name, False, 1, info.st_size, when, _problem(info)))
+                found.append(FhirSource(name, False, 1, info.st_size, when,
+                                        files.file_problem(info)))
         return found
 
     @staticmethod
     def _folder_files(folder: Path) -> list[tuple[Path, int, str | None]]:
         """The FHIR files directly in ``folder`` (name order): path, size, problem."""
-        out = []
-        for name in sorted(os.listdir(folder)):
-            if name.startswith(".") or not name.endswith(FHIR_SUFFIXES):
-                continue
-            try:
-                info = os.lstat(folder / name)
-            except FileNotFoundError:
-                continue
-            if not stat.S_ISDIR(info.st_mode):
-                out.append((folder / name, info.st_size, _problem(info)))
-        return out
+        return [(folder / f.name, f.size, f.problem)
+                for f in files.list_files(files.Folder("import", folder.name, folder))
+                if f.name.endswith(FHIR_SUFFIXES)]
 
     def _chosen(self, session: Session, name: Any) -> tuple[Path, bool]:
         """The file or folder named ``name`` directly in the inbox (never a path, a link
@@ -149,7 +129,7 @@ class FhirFileService(Service):
         if not name.endswith(FHIR_SUFFIXES):
             raise ValidationError({"file": f"{name} is not a FHIR file: choose a .json or "
                                            ".ndjson file, or a folder of them."})
-        problem = _problem(info)
+        problem = files.file_problem(info)
         if problem:
             raise ValidationError({"file": f"{name} cannot be imported: {problem}."})
         return inbox / name, False
